@@ -1,0 +1,16 @@
+//! Herold: publish an announcement once, deliver it on every channel.
+//!
+//! Layers, from the inside out: [`domain`] (plain types and rules),
+//! [`storage`] (diesel on SQLite or PostgreSQL), [`service`] (use cases
+//! shared by CLI and web), [`web`] (actix-web) and [`cli`] (clap). Channel
+//! adapters live in their own crates under `channels/`.
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod render;
+pub mod service;
+pub mod storage;
+pub mod telemetry;
+pub mod web;

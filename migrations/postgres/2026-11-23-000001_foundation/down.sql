@@ -1,0 +1,12 @@
+DROP FUNCTION IF EXISTS audit_events_append_only, consent_events_append_only, announcements_immutable, herold_reject CASCADE;
+DROP TABLE audit_events;
+DROP TABLE messages;
+DROP TABLE staff_users;
+DROP TABLE conversations;
+DROP TABLE deliveries;
+DROP TABLE consent_events;
+DROP TABLE subscriptions;
+DROP TABLE subscribers;
+DROP TABLE announcements;
+DROP TABLE categories;
+DROP TABLE meta;

@@ -1,0 +1,11 @@
+DROP TABLE audit_events;
+DROP TABLE messages;
+DROP TABLE staff_users;
+DROP TABLE conversations;
+DROP TABLE deliveries;
+DROP TABLE consent_events;
+DROP TABLE subscriptions;
+DROP TABLE subscribers;
+DROP TABLE announcements;
+DROP TABLE categories;
+DROP TABLE meta;

@@ -1,0 +1,255 @@
+//! Configuration: one typed struct read from `herold.toml` and `HEROLD_*`
+//! environment variables (nested keys with `__`, e.g.
+//! `HEROLD_LIMITS__BODY_MAX_CHARS`). Secrets may come from files.
+
+mod database_url;
+mod secret;
+
+pub use database_url::DatabaseUrl;
+pub use secret::Secret;
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+use thiserror::Error;
+use url::Url;
+
+use crate::domain::Limits;
+
+/// The file read when no `--config` is given (optional).
+pub const DEFAULT_FILE: &str = "herold.toml";
+
+/// Everything Herold can be configured with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `sqlite://PATH`, a bare file path, or `postgres://…`.
+    pub database_url: String,
+    /// Address the web server binds to.
+    pub listen: SocketAddr,
+    /// The public base URL, used for links in feeds and messages.
+    pub public_url: Url,
+    /// Name shown as feed title and sender, e.g. "Gemeinde Musterstadt".
+    pub site_name: String,
+    /// Language of resident-facing text: `de` or `en`.
+    pub default_locale: String,
+    /// Master key (32 bytes, base64 or hex) encrypting personal data.
+    pub secret_key: Option<Secret>,
+    /// File holding the master key; default `herold.key` next to the SQLite
+    /// database (or in the working directory for PostgreSQL).
+    pub secret_key_file: Option<PathBuf>,
+    /// Database connections kept open per process.
+    pub pool_size: u32,
+    /// Limits on announcement text.
+    pub limits: Limits,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `herold=debug,actix_web=info`.
+    pub filter: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "herold.db".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: Url::parse("http://127.0.0.1:8080/").unwrap_or_else(|_| unreachable!()),
+            site_name: "Herold".into(),
+            default_locale: "de".into(),
+            secret_key: None,
+            secret_key_file: None,
+            pool_size: 8,
+            limits: Limits::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// A configuration that cannot be used. Messages name the key and what was
+/// expected.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// `--config` named a file that does not exist.
+    #[error("configuration file {0} does not exist")]
+    FileMissing(PathBuf),
+    /// A value could not be read into its type.
+    #[error("{0}")]
+    Parse(String),
+    /// A value was read but breaks a rule.
+    #[error("configuration key `{key}` has the invalid value {value:?}: expected {expected}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        expected: String,
+    },
+}
+
+impl Config {
+    /// Reads defaults, then the file (`path`, or `herold.toml` if present),
+    /// then `HEROLD_*` environment variables, and validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(p) if !p.exists() => return Err(ConfigError::FileMissing(p.to_owned())),
+            Some(p) => p.to_owned(),
+            None => PathBuf::from(DEFAULT_FILE),
+        };
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("HEROLD_").ignore(&["CONFIG"]).split("__"));
+        let config: Config = figment.extract().map_err(|e| ConfigError::Parse(describe(&figment, e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks rules a type alone cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        DatabaseUrl::parse(&self.database_url)?;
+        if !matches!(self.public_url.scheme(), "http" | "https") {
+            return Err(ConfigError::Invalid {
+                key: "public_url",
+                value: self.public_url.to_string(),
+                expected: "an http:// or https:// URL".into(),
+            });
+        }
+        if !matches!(self.default_locale.as_str(), "de" | "en") {
+            return Err(ConfigError::Invalid {
+                key: "default_locale",
+                value: self.default_locale.clone(),
+                expected: "de or en".into(),
+            });
+        }
+        if self.pool_size == 0 || self.pool_size > 256 {
+            return Err(ConfigError::Invalid {
+                key: "pool_size",
+                value: self.pool_size.to_string(),
+                expected: "a number from 1 to 256".into(),
+            });
+        }
+        for (key, v) in [
+            ("limits.title_max_chars", self.limits.title_max_chars),
+            ("limits.body_max_chars", self.limits.body_max_chars),
+        ] {
+            if v == 0 || v > 100_000 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: v.to_string(),
+                    expected: "a number from 1 to 100000".into(),
+                });
+            }
+        }
+        if self.secret_key.is_some() && self.secret_key_file.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "secret_key_file",
+                value: self
+                    .secret_key_file
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                expected: "to be unset when secret_key is set (give the key one way only)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = DatabaseUrl::redact(&self.database_url);
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+
+    /// Where the master key file is expected when none is configured.
+    pub fn default_key_file(&self) -> PathBuf {
+        match DatabaseUrl::parse(&self.database_url) {
+            Ok(DatabaseUrl::Sqlite(p)) => p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(|d| d.join("herold.key"))
+                .unwrap_or_else(|| PathBuf::from("herold.key")),
+            _ => PathBuf::from("herold.key"),
+        }
+    }
+}
+
+/// Turns figment's errors into sentences naming the key, its source and what
+/// was expected.
+fn describe(figment: &Figment, err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| {
+                    let name = m.interpolate(&e.profile.clone().unwrap_or_default(), &e.path);
+                    match &m.source {
+                        Some(src) => format!(" (set in {src})"),
+                        None if m.name.contains("environment") => format!(" (set by environment variable {})", name.to_uppercase()),
+                        None => String::new(),
+                    }
+                })
+                .unwrap_or_default();
+            let _ = figment;
+            if key.is_empty() {
+                format!("invalid configuration: {}", e.kind)
+            } else {
+                format!("configuration key `{key}`{source} is invalid: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn redacts() {
+        let c = Config {
+            secret_key: Some(Secret::new("c2VjcmV0".into())),
+            database_url: "postgres://u:pw@h/db".into(),
+            ..Config::default()
+        };
+        let t = c.to_redacted_toml();
+        assert!(!t.contains("c2VjcmV0"), "{t}");
+        assert!(!t.contains("pw"), "{t}");
+        assert!(t.contains("<redacted>"));
+    }
+}

@@ -1,0 +1,27 @@
+//! The core model: plain Rust types with no web or database details.
+//!
+//! Storage maps these types to tables (`crate::storage`), the web and CLI
+//! layers read and build them; neither concern leaks in here.
+
+mod announcement;
+mod audit;
+mod category;
+mod consent;
+mod conversation;
+mod delivery;
+mod error;
+mod staff;
+mod subscriber;
+
+pub use announcement::{Announcement, AnnouncementStatus, Limits, NewAnnouncement};
+pub use audit::{AuditEvent, NewAuditEvent};
+pub use category::{Category, Slug};
+pub use consent::{ConsentEvent, ConsentKind, NewConsentEvent};
+pub use conversation::{Conversation, ConversationStatus, Direction, InboundMessage, NewMessage};
+pub use delivery::{Delivery, DeliveryState, NewDelivery};
+pub use error::DomainError;
+pub use staff::{NewStaffUser, Role, StaffUser};
+pub use subscriber::{normalize_address, Pseudonym, Subscriber, SubscriberStatus, Subscription};
+
+/// Database identifiers are plain 64-bit integers on both backends.
+pub type Id = i64;

@@ -1,0 +1,176 @@
+use chrono::{DateTime, Utc};
+use herold_channel_api::ChannelKind;
+use std::fmt;
+
+use super::{DomainError, Id};
+
+/// One address on one channel. The address itself lives only encrypted in
+/// storage; staff see the [`Pseudonym`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    pub id: Id,
+    pub channel: ChannelKind,
+    pub pseudonym: Pseudonym,
+    pub locale: String,
+    pub status: SubscriberStatus,
+    pub created_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// Lifecycle of a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriberStatus {
+    /// Signed up, confirmation (double opt-in) outstanding.
+    Pending,
+    /// Confirmed; receives announcements.
+    Active,
+    /// Left with STOP; kept for the consent record, receives nothing.
+    Unsubscribed,
+    /// Erased on request: address and pseudonym gone.
+    Erased,
+}
+
+impl SubscriberStatus {
+    /// Storage and display name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Unsubscribed => "unsubscribed",
+            Self::Erased => "erased",
+        }
+    }
+
+    /// Parses the storage name.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        Ok(match s {
+            "pending" => Self::Pending,
+            "active" => Self::Active,
+            "unsubscribed" => Self::Unsubscribed,
+            "erased" => Self::Erased,
+            _ => {
+                return Err(DomainError::Invalid {
+                    field: "subscriber status",
+                    value: s.to_owned(),
+                    expected: "pending, active, unsubscribed or erased",
+                })
+            }
+        })
+    }
+}
+
+/// A short code that identifies a subscriber to staff without revealing the
+/// address, e.g. `K7Q-2MX`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Pseudonym(String);
+
+impl Pseudonym {
+    /// Characters used: Crockford base32 without look-alikes (no I, L, O, U).
+    const ALPHABET: &'static [u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    /// A fresh random code.
+    pub fn random(rng: &mut impl rand::Rng) -> Self {
+        let mut s = String::with_capacity(7);
+        for i in 0..6 {
+            if i == 3 {
+                s.push('-');
+            }
+            let idx = rng.gen_range(0..Self::ALPHABET.len());
+            s.push(char::from(Self::ALPHABET[idx]));
+        }
+        Self(s)
+    }
+
+    /// Wraps a code read from storage.
+    pub fn from_trusted(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Pseudonym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A subscriber's interest in one category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub subscriber_id: Id,
+    pub category_id: Id,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Brings an address into the one form used for lookup, so the same person
+/// is found whatever way they typed it.
+pub fn normalize_address(channel: ChannelKind, raw: &str) -> Result<String, DomainError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(DomainError::Empty { field: "address" });
+    }
+    let invalid = |expected| DomainError::Invalid {
+        field: "address",
+        // The value is personal data; do not echo it.
+        value: "<hidden>".to_owned(),
+        expected,
+    };
+    match channel {
+        ChannelKind::Email => {
+            let lower = s.to_lowercase();
+            let (local, domain) = lower
+                .split_once('@')
+                .ok_or_else(|| invalid("an e-mail address like name@example.org"))?;
+            if local.is_empty() || !domain.contains('.') || domain.contains('@') || lower.contains(char::is_whitespace) {
+                return Err(invalid("an e-mail address like name@example.org"));
+            }
+            Ok(lower)
+        }
+        ChannelKind::WhatsApp => {
+            let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '/')).collect();
+            let digits = digits.strip_prefix('+').unwrap_or(&digits);
+            if digits.len() < 7 || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit()) {
+                return Err(invalid("a phone number in international format like +49 151 2345678"));
+            }
+            Ok(format!("+{digits}"))
+        }
+        ChannelKind::Telegram => {
+            if !s.trim_start_matches('-').chars().all(|c| c.is_ascii_digit()) {
+                return Err(invalid("a numeric Telegram chat id"));
+            }
+            Ok(s.to_owned())
+        }
+        ChannelKind::Matrix => {
+            if !s.starts_with('@') || !s.contains(':') {
+                return Err(invalid("a Matrix user id like @name:example.org"));
+            }
+            Ok(s.to_owned())
+        }
+        ChannelKind::Feed => Err(invalid("no address: feeds are read anonymously")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudonym_shape() {
+        let p = Pseudonym::random(&mut rand::thread_rng());
+        assert_eq!(p.as_str().len(), 7);
+        assert_eq!(&p.as_str()[3..4], "-");
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize_address(ChannelKind::Email, " Anna@Example.ORG ").as_deref(), Ok("anna@example.org"));
+        assert_eq!(normalize_address(ChannelKind::WhatsApp, "+49 151 234-5678").as_deref(), Ok("+491512345678"));
+        assert!(normalize_address(ChannelKind::Email, "nope").is_err());
+        assert!(normalize_address(ChannelKind::Feed, "x").is_err());
+    }
+}

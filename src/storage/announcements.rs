@@ -1,0 +1,169 @@
+//! Announcements: append-only; scheduled ones may be cancelled.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::{
+    categories::CategoryRow,
+    schema::{announcements, categories},
+    time, with_conn, Database, StorageError,
+};
+use crate::domain::{Announcement, Category, Id, NewAnnouncement};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = announcements)]
+pub(super) struct Row {
+    id: i64,
+    category_id: i64,
+    title: String,
+    body: String,
+    urgent: bool,
+    publish_at: chrono::NaiveDateTime,
+    created_at: chrono::NaiveDateTime,
+    cancelled_at: Option<chrono::NaiveDateTime>,
+    corrects_id: Option<i64>,
+    author: String,
+}
+
+impl From<Row> for Announcement {
+    fn from(r: Row) -> Self {
+        Announcement {
+            id: r.id,
+            category_id: r.category_id,
+            title: r.title,
+            body: r.body,
+            urgent: r.urgent,
+            publish_at: time::from_db(r.publish_at),
+            created_at: time::from_db(r.created_at),
+            cancelled_at: time::from_db_opt(r.cancelled_at),
+            corrects_id: r.corrects_id,
+            author: r.author,
+        }
+    }
+}
+
+/// Which announcements a feed shows.
+#[derive(Debug, Clone)]
+pub struct FeedQuery {
+    /// Only this category; `None` for all.
+    pub category_id: Option<Id>,
+    /// Visible at this moment (published, not cancelled).
+    pub now: DateTime<Utc>,
+    /// Newest first, at most this many.
+    pub limit: i64,
+}
+
+impl Database {
+    /// Stores a checked announcement. The category (and the corrected
+    /// announcement, if any) must exist.
+    pub fn insert_announcement(&self, new: &NewAnnouncement) -> Result<Announcement, StorageError> {
+        let now = time::to_db(time::now());
+        let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+            let cat_exists: i64 = categories::table.filter(categories::id.eq(new.category_id)).count().get_result(c)?;
+            if cat_exists == 0 {
+                return Err(StorageError::NotFound {
+                    what: format!("category {}", new.category_id),
+                });
+            }
+            if let Some(orig) = new.corrects_id {
+                let exists: i64 = announcements::table.filter(announcements::id.eq(orig)).count().get_result(c)?;
+                if exists == 0 {
+                    return Err(StorageError::NotFound {
+                        what: format!("announcement {orig} (to be corrected)"),
+                    });
+                }
+            }
+            Ok(diesel::insert_into(announcements::table)
+                .values((
+                    announcements::category_id.eq(new.category_id),
+                    announcements::title.eq(&new.title),
+                    announcements::body.eq(&new.body),
+                    announcements::urgent.eq(new.urgent),
+                    announcements::publish_at.eq(time::to_db(new.publish_at)),
+                    announcements::created_at.eq(now),
+                    announcements::corrects_id.eq(new.corrects_id),
+                    announcements::author.eq(&new.author),
+                ))
+                .returning(Row::as_returning())
+                .get_result(c)?)
+        }))?;
+        Ok(row.into())
+    }
+
+    /// One announcement with its category.
+    pub fn get_announcement(&self, id: Id) -> Result<(Announcement, Category), StorageError> {
+        let found: Option<(Row, CategoryRow)> = with_conn!(self, |c| announcements::table
+            .inner_join(categories::table)
+            .filter(announcements::id.eq(id))
+            .select((Row::as_select(), CategoryRow::as_select()))
+            .first(c)
+            .optional()?);
+        found
+            .map(|(a, c)| (a.into(), c.into()))
+            .ok_or_else(|| StorageError::NotFound {
+                what: format!("announcement {id}"),
+            })
+    }
+
+    /// All announcements (any status), newest publication time first.
+    pub fn list_announcements(&self, limit: i64) -> Result<Vec<(Announcement, Category)>, StorageError> {
+        let rows: Vec<(Row, CategoryRow)> = with_conn!(self, |c| announcements::table
+            .inner_join(categories::table)
+            .order((announcements::publish_at.desc(), announcements::id.desc()))
+            .limit(limit)
+            .select((Row::as_select(), CategoryRow::as_select()))
+            .load(c)?);
+        Ok(rows.into_iter().map(|(a, c)| (a.into(), c.into())).collect())
+    }
+
+    /// Announcements a feed shows: published by `now`, not cancelled,
+    /// newest first.
+    pub fn feed_announcements(&self, q: &FeedQuery) -> Result<Vec<(Announcement, Category)>, StorageError> {
+        let now = time::to_db(q.now);
+        let rows: Vec<(Row, CategoryRow)> = with_conn!(self, |c| {
+            let mut query = announcements::table
+                .inner_join(categories::table)
+                .filter(announcements::publish_at.le(now))
+                .filter(announcements::cancelled_at.is_null())
+                .into_boxed();
+            if let Some(cat) = q.category_id {
+                query = query.filter(announcements::category_id.eq(cat));
+            }
+            query
+                .order((announcements::publish_at.desc(), announcements::id.desc()))
+                .limit(q.limit)
+                .select((Row::as_select(), CategoryRow::as_select()))
+                .load(c)?
+        });
+        Ok(rows.into_iter().map(|(a, c)| (a.into(), c.into())).collect())
+    }
+
+    /// Withdraws a scheduled announcement before it goes out. Published
+    /// announcements cannot be cancelled; publish a correction instead.
+    pub fn cancel_announcement(&self, id: Id) -> Result<Announcement, StorageError> {
+        let now = time::to_db(time::now());
+        let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+            let current: Row = announcements::table
+                .find(id)
+                .select(Row::as_select())
+                .first(c)
+                .optional()?
+                .ok_or_else(|| StorageError::NotFound {
+                    what: format!("announcement {id}"),
+                })?;
+            if current.cancelled_at.is_some() {
+                return Err(StorageError::Refused(format!("announcement {id} is already cancelled")));
+            }
+            if current.publish_at <= now {
+                return Err(StorageError::Refused(format!(
+                    "announcement {id} is already published and cannot be cancelled; publish a correction instead"
+                )));
+            }
+            Ok(diesel::update(announcements::table.find(id))
+                .set(announcements::cancelled_at.eq(Some(now)))
+                .returning(Row::as_returning())
+                .get_result(c)?)
+        }))?;
+        Ok(row.into())
+    }
+}

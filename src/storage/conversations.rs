@@ -1,0 +1,158 @@
+//! Conversations with residents; message text is stored encrypted.
+
+use diesel::prelude::*;
+
+use super::{
+    schema::{conversations, messages},
+    time, with_conn, Database, StorageError,
+};
+use crate::domain::{Conversation, ConversationStatus, Direction, Id, InboundMessage, NewMessage};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = conversations)]
+struct Row {
+    id: i64,
+    subscriber_id: Option<i64>,
+    status: String,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl TryFrom<Row> for Conversation {
+    type Error = StorageError;
+    fn try_from(r: Row) -> Result<Self, StorageError> {
+        Ok(Conversation {
+            id: r.id,
+            subscriber_id: r.subscriber_id,
+            status: ConversationStatus::parse(&r.status)?,
+            created_at: time::from_db(r.created_at),
+            updated_at: time::from_db(r.updated_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = messages)]
+struct MessageRow {
+    id: i64,
+    conversation_id: i64,
+    direction: String,
+    text_ciphertext: Option<Vec<u8>>,
+    media_ref: Option<String>,
+    provider_message_id: Option<String>,
+    staff_user_id: Option<i64>,
+    created_at: chrono::NaiveDateTime,
+}
+
+impl Database {
+    /// Opens a new conversation for a subscriber.
+    pub fn open_conversation(&self, subscriber_id: Id) -> Result<Conversation, StorageError> {
+        let now = time::to_db(time::now());
+        let row: Row = with_conn!(self, |c| diesel::insert_into(conversations::table)
+            .values((
+                conversations::subscriber_id.eq(Some(subscriber_id)),
+                conversations::status.eq(ConversationStatus::Open.as_str()),
+                conversations::created_at.eq(now),
+                conversations::updated_at.eq(now),
+            ))
+            .returning(Row::as_returning())
+            .get_result(c)?);
+        row.try_into()
+    }
+
+    /// The subscriber's open conversation, if any (newest).
+    pub fn open_conversation_of(&self, subscriber_id: Id) -> Result<Option<Conversation>, StorageError> {
+        let row: Option<Row> = with_conn!(self, |c| conversations::table
+            .filter(conversations::subscriber_id.eq(subscriber_id))
+            .filter(conversations::status.eq(ConversationStatus::Open.as_str()))
+            .order(conversations::id.desc())
+            .select(Row::as_select())
+            .first(c)
+            .optional()?);
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// Conversations with a given status, most recently active first.
+    pub fn list_conversations(&self, status: ConversationStatus, limit: i64) -> Result<Vec<Conversation>, StorageError> {
+        let rows: Vec<Row> = with_conn!(self, |c| conversations::table
+            .filter(conversations::status.eq(status.as_str()))
+            .order((conversations::updated_at.desc(), conversations::id.desc()))
+            .limit(limit)
+            .select(Row::as_select())
+            .load(c)?);
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Opens or closes a conversation.
+    pub fn set_conversation_status(&self, id: Id, status: ConversationStatus) -> Result<Conversation, StorageError> {
+        let now = time::to_db(time::now());
+        let row: Option<Row> = with_conn!(self, |c| diesel::update(conversations::table.find(id))
+            .set((conversations::status.eq(status.as_str()), conversations::updated_at.eq(now)))
+            .returning(Row::as_returning())
+            .get_result(c)
+            .optional()?);
+        row.ok_or_else(|| StorageError::NotFound {
+            what: format!("conversation {id}"),
+        })?
+        .try_into()
+    }
+
+    /// Adds a message; its text is encrypted before storage.
+    pub fn add_message(&self, conversation_id: Id, m: &NewMessage) -> Result<InboundMessage, StorageError> {
+        let now = time::to_db(time::now());
+        let cipher = m.text.as_ref().map(|t| self.keyring().encrypt(t.as_bytes()));
+        let row: MessageRow = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+            let touched = diesel::update(conversations::table.find(conversation_id))
+                .set(conversations::updated_at.eq(now))
+                .execute(c)?;
+            if touched == 0 {
+                return Err(StorageError::NotFound {
+                    what: format!("conversation {conversation_id}"),
+                });
+            }
+            Ok(diesel::insert_into(messages::table)
+                .values((
+                    messages::conversation_id.eq(conversation_id),
+                    messages::direction.eq(m.direction.as_str()),
+                    messages::text_ciphertext.eq(&cipher),
+                    messages::media_ref.eq(&m.media_ref),
+                    messages::provider_message_id.eq(&m.provider_message_id),
+                    messages::staff_user_id.eq(m.staff_user_id),
+                    messages::created_at.eq(now),
+                ))
+                .returning(MessageRow::as_returning())
+                .get_result(c)?)
+        }))?;
+        self.decrypt_message(row)
+    }
+
+    /// The messages of a conversation, oldest first, decrypted.
+    pub fn messages_of(&self, conversation_id: Id) -> Result<Vec<InboundMessage>, StorageError> {
+        let rows: Vec<MessageRow> = with_conn!(self, |c| messages::table
+            .filter(messages::conversation_id.eq(conversation_id))
+            .order(messages::id.asc())
+            .select(MessageRow::as_select())
+            .load(c)?);
+        rows.into_iter().map(|r| self.decrypt_message(r)).collect()
+    }
+
+    fn decrypt_message(&self, r: MessageRow) -> Result<InboundMessage, StorageError> {
+        let text = match r.text_ciphertext {
+            Some(ct) => Some(
+                String::from_utf8(self.keyring().decrypt(&ct)?)
+                    .map_err(|_| StorageError::Crypto(crate::crypto::CryptoError::Decrypt))?,
+            ),
+            None => None,
+        };
+        Ok(InboundMessage {
+            id: r.id,
+            conversation_id: r.conversation_id,
+            direction: Direction::parse(&r.direction)?,
+            text,
+            media_ref: r.media_ref,
+            provider_message_id: r.provider_message_id,
+            staff_user_id: r.staff_user_id,
+            created_at: time::from_db(r.created_at),
+        })
+    }
+}

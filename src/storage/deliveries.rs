@@ -1,0 +1,148 @@
+//! Deliveries of announcements and their state machine.
+
+use diesel::prelude::*;
+use herold_channel_api::ChannelKind;
+
+use super::{schema::deliveries, time, with_conn, Database, StorageError};
+use crate::domain::{Delivery, DeliveryState, Id, NewDelivery};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = deliveries)]
+struct Row {
+    id: i64,
+    announcement_id: i64,
+    channel: String,
+    subscriber_id: Option<i64>,
+    target: Option<String>,
+    state: String,
+    attempts: i32,
+    provider_message_id: Option<String>,
+    last_error: Option<String>,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl TryFrom<Row> for Delivery {
+    type Error = StorageError;
+    fn try_from(r: Row) -> Result<Self, StorageError> {
+        Ok(Delivery {
+            id: r.id,
+            announcement_id: r.announcement_id,
+            channel: r
+                .channel
+                .parse()
+                .map_err(|e: herold_channel_api::UnknownChannel| StorageError::Refused(e.to_string()))?,
+            subscriber_id: r.subscriber_id,
+            target: r.target,
+            state: DeliveryState::parse(&r.state)?,
+            attempts: r.attempts,
+            provider_message_id: r.provider_message_id,
+            last_error: r.last_error,
+            created_at: time::from_db(r.created_at),
+            updated_at: time::from_db(r.updated_at),
+        })
+    }
+}
+
+/// What a state change records besides the new state.
+#[derive(Debug, Clone, Default)]
+pub struct TransitionDetails {
+    /// The provider's id for the sent message.
+    pub provider_message_id: Option<String>,
+    /// A short, personal-data-free reason for failure or retry.
+    pub error: Option<String>,
+}
+
+impl Database {
+    /// Queues deliveries; returns them with their ids.
+    pub fn enqueue_deliveries(&self, new: &[NewDelivery]) -> Result<Vec<Delivery>, StorageError> {
+        let now = time::to_db(time::now());
+        let rows: Vec<Row> = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+            let mut out = Vec::with_capacity(new.len());
+            for d in new {
+                out.push(
+                    diesel::insert_into(deliveries::table)
+                        .values((
+                            deliveries::announcement_id.eq(d.announcement_id),
+                            deliveries::channel.eq(d.channel.as_str()),
+                            deliveries::subscriber_id.eq(d.subscriber_id),
+                            deliveries::target.eq(&d.target),
+                            deliveries::state.eq(DeliveryState::Queued.as_str()),
+                            deliveries::attempts.eq(0),
+                            deliveries::created_at.eq(now),
+                            deliveries::updated_at.eq(now),
+                        ))
+                        .returning(Row::as_returning())
+                        .get_result(c)?,
+                );
+            }
+            Ok(out)
+        }))?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// One delivery.
+    pub fn get_delivery(&self, id: Id) -> Result<Delivery, StorageError> {
+        let row: Option<Row> = with_conn!(self, |c| deliveries::table
+            .find(id)
+            .select(Row::as_select())
+            .first(c)
+            .optional()?);
+        row.ok_or_else(|| StorageError::NotFound {
+            what: format!("delivery {id}"),
+        })?
+        .try_into()
+    }
+
+    /// Moves a delivery to `next` if the state machine allows it. Entering
+    /// `sending` counts an attempt.
+    pub fn transition_delivery(&self, id: Id, next: DeliveryState, details: &TransitionDetails) -> Result<Delivery, StorageError> {
+        let now = time::to_db(time::now());
+        let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+            let current: Row = deliveries::table
+                .find(id)
+                .select(Row::as_select())
+                .first(c)
+                .optional()?
+                .ok_or_else(|| StorageError::NotFound {
+                    what: format!("delivery {id}"),
+                })?;
+            DeliveryState::parse(&current.state)?
+                .transition(next)
+                .map_err(|e| StorageError::Refused(e.to_string()))?;
+            let attempts = current.attempts + i32::from(next == DeliveryState::Sending);
+            Ok(diesel::update(deliveries::table.find(id))
+                .set((
+                    deliveries::state.eq(next.as_str()),
+                    deliveries::attempts.eq(attempts),
+                    deliveries::provider_message_id.eq(details.provider_message_id.as_ref().or(current.provider_message_id.as_ref())),
+                    deliveries::last_error.eq(details.error.as_ref().or(current.last_error.as_ref())),
+                    deliveries::updated_at.eq(now),
+                ))
+                .returning(Row::as_returning())
+                .get_result(c)?)
+        }))?;
+        row.try_into()
+    }
+
+    /// The deliveries of one announcement, by id.
+    pub fn deliveries_of(&self, announcement_id: Id) -> Result<Vec<Delivery>, StorageError> {
+        let rows: Vec<Row> = with_conn!(self, |c| deliveries::table
+            .filter(deliveries::announcement_id.eq(announcement_id))
+            .order(deliveries::id.asc())
+            .select(Row::as_select())
+            .load(c)?);
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The delivery a provider receipt refers to.
+    pub fn delivery_by_provider_id(&self, channel: ChannelKind, provider_message_id: &str) -> Result<Option<Delivery>, StorageError> {
+        let row: Option<Row> = with_conn!(self, |c| deliveries::table
+            .filter(deliveries::channel.eq(channel.as_str()))
+            .filter(deliveries::provider_message_id.eq(provider_message_id))
+            .select(Row::as_select())
+            .first(c)
+            .optional()?);
+        row.map(TryInto::try_into).transpose()
+    }
+}

@@ -1,0 +1,113 @@
+//! Finding, generating and checking the master key for personal data.
+
+use diesel::prelude::*;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+use super::{schema::meta, Pool, StorageError};
+use crate::{config::Config, crypto::Keyring};
+
+const FINGERPRINT_KEY: &str = "secret_key_fingerprint";
+
+/// Where a usable key came from.
+pub(super) enum Found {
+    /// Configured explicitly or read from the default file.
+    Key(Keyring),
+    /// Nothing configured and no default file yet.
+    None,
+}
+
+/// Reads the key from `secret_key`, `secret_key_file` or the default file.
+/// An explicitly named file that is missing is an error.
+pub(super) fn configured_key(config: &Config) -> Result<Found, StorageError> {
+    if let Some(secret) = &config.secret_key {
+        return Ok(Found::Key(Keyring::from_encoded(secret.expose())?));
+    }
+    if let Some(path) = &config.secret_key_file {
+        return read_key_file(path).map(Found::Key);
+    }
+    let default = config.default_key_file();
+    if default.exists() {
+        return read_key_file(&default).map(Found::Key);
+    }
+    Ok(Found::None)
+}
+
+fn read_key_file(path: &Path) -> Result<Keyring, StorageError> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| StorageError::KeyFile {
+        path: path.display().to_string(),
+        reason: format!("cannot be read ({e}); expected a file holding 32 random bytes as base64"),
+    })?);
+    Keyring::from_encoded(&text).map_err(|_| StorageError::KeyFile {
+        path: path.display().to_string(),
+        reason: "does not hold a valid key; expected 32 random bytes as base64 (44 characters) or hex (64)".into(),
+    })
+}
+
+fn stored_fingerprint(pool: &Pool) -> Result<Option<String>, StorageError> {
+    let q = meta::table
+        .filter(meta::key.eq(FINGERPRINT_KEY))
+        .select(meta::value);
+    Ok(match pool {
+        Pool::Sqlite(p) => q.first::<String>(&mut *p.get()?).optional()?,
+        Pool::Postgres(p) => q.first::<String>(&mut *p.get()?).optional()?,
+    })
+}
+
+fn store_fingerprint(pool: &Pool, fp: &str) -> Result<(), StorageError> {
+    let q = diesel::insert_into(meta::table).values((meta::key.eq(FINGERPRINT_KEY), meta::value.eq(fp)));
+    match pool {
+        Pool::Sqlite(p) => q.execute(&mut *p.get()?)?,
+        Pool::Postgres(p) => q.execute(&mut *p.get()?)?,
+    };
+    Ok(())
+}
+
+/// Checks the key against the fingerprint stored in the database; for a
+/// database without one, records the key (generating and saving a new key
+/// to the default file if none was configured).
+pub(super) fn unlock(pool: &Pool, found: Found, config: &Config) -> Result<Keyring, StorageError> {
+    let stored = stored_fingerprint(pool)?;
+    match (found, stored) {
+        (Found::Key(k), Some(fp)) if k.fingerprint() == fp => Ok(k),
+        (Found::Key(k), Some(fp)) => Err(StorageError::WrongKey {
+            stored: fp,
+            configured: k.fingerprint().to_owned(),
+        }),
+        (Found::None, Some(_)) => Err(StorageError::MissingKey {
+            expected_file: config.default_key_file().display().to_string(),
+        }),
+        (Found::Key(k), None) => {
+            store_fingerprint(pool, k.fingerprint())?;
+            Ok(k)
+        }
+        (Found::None, None) => {
+            let path = config.default_key_file();
+            let encoded = Keyring::generate_encoded();
+            write_new_key(&path, &encoded)?;
+            let k = Keyring::from_encoded(&encoded)?;
+            store_fingerprint(pool, k.fingerprint())?;
+            tracing::warn!(path = %path.display(), "generated a new secret key for personal data; back it up, without it subscriber addresses cannot be read");
+            Ok(k)
+        }
+    }
+}
+
+fn write_new_key(path: &Path, encoded: &str) -> Result<(), StorageError> {
+    use std::io::Write;
+    let err = |e: std::io::Error| StorageError::KeyFile {
+        path: path.display().to_string(),
+        reason: format!("cannot be created ({e})"),
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(err)?;
+    f.write_all(encoded.as_bytes()).map_err(err)?;
+    f.write_all(b"\n").map_err(err)?;
+    f.sync_all().map_err(err)
+}

@@ -1,0 +1,215 @@
+//! Storage: one diesel schema on SQLite (default) and PostgreSQL.
+//!
+//! Repository functions are methods on [`Database`], grouped by table in the
+//! submodules. Each body is written once and compiled for both connection
+//! types by the [`with_conn!`] macro: diesel's query builder is generic over
+//! the backend, but a pool hands out one concrete connection type.
+
+mod announcements;
+mod audit;
+mod categories;
+mod consent;
+mod conversations;
+mod deliveries;
+mod error;
+mod keys;
+pub mod schema;
+mod staff;
+mod subscribers;
+mod time;
+
+pub use announcements::FeedQuery;
+pub use error::StorageError;
+pub use subscribers::NewSubscriber;
+
+use diesel::{
+    connection::SimpleConnection,
+    pg::PgConnection,
+    r2d2::{ConnectionManager, CustomizeConnection, Pool as R2d2Pool},
+    sqlite::SqliteConnection,
+};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::{sync::Arc, time::Duration};
+
+use crate::{
+    config::{Config, DatabaseUrl},
+    crypto::Keyring,
+};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection pool for one of the two backends.
+#[derive(Clone)]
+pub enum Pool {
+    Sqlite(R2d2Pool<ConnectionManager<SqliteConnection>>),
+    Postgres(R2d2Pool<ConnectionManager<PgConnection>>),
+}
+
+/// Runs `$body` with `$conn` bound to a `&mut` connection of whichever
+/// backend the database uses. The body is compiled once per backend.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_conn {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db.pool() {
+            $crate::storage::Pool::Sqlite(p) => {
+                let mut guard = p.get()?;
+                let $conn = &mut *guard;
+                $body
+            }
+            $crate::storage::Pool::Postgres(p) => {
+                let mut guard = p.get()?;
+                let $conn = &mut *guard;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+/// Comma-separated, sorted slugs of the categories with the given ids, for
+/// the consent ledger. A macro for the same reason as [`with_conn!`].
+macro_rules! category_slugs {
+    ($conn:expr, $ids:expr) => {{
+        use $crate::storage::schema::categories;
+        let slugs: Vec<String> = categories::table
+            .filter(categories::id.eq_any($ids))
+            .order(categories::slug.asc())
+            .select(categories::slug)
+            .load($conn)?;
+        slugs.join(",")
+    }};
+}
+pub(crate) use category_slugs;
+
+/// The database handle: a pool plus the keys for personal data. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    keyring: Arc<Keyring>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("backend", &self.backend()).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        // WAL lets readers (the web server) work while a writer holds the
+        // lock; busy_timeout makes concurrent writers wait instead of fail.
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Database {
+    /// Opens the configured database, applies pending migrations and
+    /// unlocks personal data with the configured key (generating one for a
+    /// brand-new database).
+    pub fn open(config: &Config) -> Result<Self, StorageError> {
+        let url = DatabaseUrl::parse(&config.database_url)?;
+        // Check an explicitly configured key before touching the database,
+        // so a bad key changes nothing.
+        let key = keys::configured_key(config)?;
+        let pool = Self::connect(&url, config.pool_size)?;
+        let migrated = Self::migrate_pool(&pool)?;
+        if migrated > 0 {
+            tracing::info!(backend = url.backend(), applied = migrated, "database migrated");
+        }
+        let keyring = keys::unlock(&pool, key, config)?;
+        Ok(Self {
+            pool,
+            keyring: Arc::new(keyring),
+        })
+    }
+
+    /// Opens a pool without migrating (used by `open` and by tests).
+    pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, StorageError> {
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
+                let pool = R2d2Pool::builder()
+                    .max_size(size)
+                    .connection_timeout(Duration::from_secs(10))
+                    .connection_customizer(Box::new(SqlitePragmas))
+                    .build(manager)
+                    .map_err(|e| StorageError::Connect {
+                        target: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                Ok(Pool::Sqlite(pool))
+            }
+            DatabaseUrl::Postgres(s) => {
+                let manager = ConnectionManager::<PgConnection>::new(s);
+                // Connect once directly for a precise error (r2d2 only says
+                // "timed out" when the server is unreachable).
+                {
+                    use diesel::Connection;
+                    PgConnection::establish(s).map_err(|e| StorageError::Connect {
+                        target: DatabaseUrl::redact(s),
+                        reason: e.to_string().trim().to_owned(),
+                    })?;
+                }
+                let pool = R2d2Pool::builder()
+                    .max_size(size)
+                    .min_idle(Some(1))
+                    .connection_timeout(Duration::from_secs(10))
+                    .build(manager)
+                    .map_err(|e| StorageError::Connect {
+                        target: DatabaseUrl::redact(s),
+                        reason: e.to_string(),
+                    })?;
+                Ok(Pool::Postgres(pool))
+            }
+        }
+    }
+
+    fn migrate_pool(pool: &Pool) -> Result<usize, StorageError> {
+        let applied = match pool {
+            Pool::Sqlite(p) => p
+                .get()?
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len()),
+            Pool::Postgres(p) => p.get()?.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        };
+        applied.map_err(|e| StorageError::Migration(e.to_string()))
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, StorageError> {
+        Self::migrate_pool(&self.pool)
+    }
+
+    /// The connection pool (for the `with_conn!` macro).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The keys for personal data.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// Checks the database answers (for `/readyz`).
+    pub fn ping(&self) -> Result<(), StorageError> {
+        with_conn!(self, |c| c.batch_execute("SELECT 1")?);
+        Ok(())
+    }
+}

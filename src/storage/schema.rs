@@ -1,0 +1,153 @@
+//! The one diesel schema both backends share. Column types are chosen from
+//! the intersection SQLite and PostgreSQL agree on (BigInt, Text, Bool,
+//! Timestamp, Binary); `tests/schema_parity.rs` checks both migration sets
+//! produce these columns.
+
+diesel::table! {
+    meta (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    categories (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    announcements (id) {
+        id -> BigInt,
+        category_id -> BigInt,
+        title -> Text,
+        body -> Text,
+        urgent -> Bool,
+        publish_at -> Timestamp,
+        created_at -> Timestamp,
+        cancelled_at -> Nullable<Timestamp>,
+        corrects_id -> Nullable<BigInt>,
+        author -> Text,
+    }
+}
+
+diesel::table! {
+    subscribers (id) {
+        id -> BigInt,
+        channel -> Text,
+        address_ciphertext -> Nullable<Binary>,
+        address_hmac -> Nullable<Binary>,
+        pseudonym -> Nullable<Text>,
+        locale -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    subscriptions (subscriber_id, category_id) {
+        subscriber_id -> BigInt,
+        category_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consent_events (id) {
+        id -> BigInt,
+        subscriber_id -> Nullable<BigInt>,
+        pseudonym -> Nullable<Text>,
+        channel -> Text,
+        kind -> Text,
+        categories -> Text,
+        wording_version -> Text,
+        occurred_at -> Timestamp,
+        evidence -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        announcement_id -> BigInt,
+        channel -> Text,
+        subscriber_id -> Nullable<BigInt>,
+        target -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        provider_message_id -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> BigInt,
+        subscriber_id -> Nullable<BigInt>,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        conversation_id -> BigInt,
+        direction -> Text,
+        text_ciphertext -> Nullable<Binary>,
+        media_ref -> Nullable<Text>,
+        provider_message_id -> Nullable<Text>,
+        staff_user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_users (id) {
+        id -> BigInt,
+        username -> Text,
+        display_name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        actor -> Text,
+        action -> Text,
+        subject -> Text,
+        details -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(announcements -> categories (category_id));
+diesel::joinable!(subscriptions -> subscribers (subscriber_id));
+diesel::joinable!(subscriptions -> categories (category_id));
+diesel::joinable!(messages -> conversations (conversation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    meta,
+    categories,
+    announcements,
+    subscribers,
+    subscriptions,
+    consent_events,
+    deliveries,
+    conversations,
+    messages,
+    staff_users,
+    audit_events,
+);

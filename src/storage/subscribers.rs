@@ -1,0 +1,397 @@
+//! Subscribers and their subscriptions. Addresses are stored only
+//! encrypted, with a keyed hash for lookup.
+
+use diesel::prelude::*;
+use herold_channel_api::ChannelKind;
+
+use super::{
+    schema::{consent_events, conversations, subscribers, subscriptions},
+    category_slugs, time, with_conn, Database, StorageError,
+};
+use crate::domain::{
+    normalize_address, ConsentKind, Id, Pseudonym, Subscriber, SubscriberStatus, Subscription,
+};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = subscribers)]
+struct Row {
+    id: i64,
+    channel: String,
+    pseudonym: Option<String>,
+    locale: String,
+    status: String,
+    created_at: chrono::NaiveDateTime,
+    confirmed_at: Option<chrono::NaiveDateTime>,
+    ended_at: Option<chrono::NaiveDateTime>,
+}
+
+impl TryFrom<Row> for Subscriber {
+    type Error = StorageError;
+    fn try_from(r: Row) -> Result<Self, StorageError> {
+        Ok(Subscriber {
+            id: r.id,
+            channel: r
+                .channel
+                .parse()
+                .map_err(|e: herold_channel_api::UnknownChannel| StorageError::Refused(e.to_string()))?,
+            pseudonym: Pseudonym::from_trusted(r.pseudonym.unwrap_or_else(|| "—".into())),
+            locale: r.locale,
+            status: SubscriberStatus::parse(&r.status)?,
+            created_at: time::from_db(r.created_at),
+            confirmed_at: time::from_db_opt(r.confirmed_at),
+            ended_at: time::from_db_opt(r.ended_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = subscriptions)]
+struct SubscriptionRow {
+    subscriber_id: i64,
+    category_id: i64,
+    created_at: chrono::NaiveDateTime,
+}
+
+/// A new subscriber together with the consent that makes them one.
+#[derive(Clone)]
+pub struct NewSubscriber {
+    pub channel: ChannelKind,
+    /// The address as typed or received; normalised before storage.
+    pub address: String,
+    pub locale: String,
+    /// `Pending` until double opt-in, or `Active` where the channel itself
+    /// proves the address (the resident wrote to us).
+    pub status: SubscriberStatus,
+    pub category_ids: Vec<Id>,
+    /// Version of the consent text the resident saw.
+    pub wording_version: String,
+    /// Reference to the proof of consent.
+    pub evidence: Option<String>,
+}
+
+impl std::fmt::Debug for NewSubscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSubscriber")
+            .field("channel", &self.channel)
+            .field("address", &"<redacted>")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Stores a subscriber, their subscriptions and a `given` consent event
+    /// in one transaction. An address already on the channel is a conflict.
+    pub fn insert_subscriber(&self, new: &NewSubscriber) -> Result<Subscriber, StorageError> {
+        let normalized = normalize_address(new.channel, &new.address)?;
+        let keys = self.keyring();
+        let cipher = keys.encrypt(normalized.as_bytes());
+        let lookup = keys.lookup_hash(new.channel.as_str(), &normalized);
+        let now = time::to_db(time::now());
+        let channel = new.channel.as_str();
+        let confirmed_at = (new.status == SubscriberStatus::Active).then_some(now);
+        // A pseudonym collision (unlikely: 32^6 codes) is retried with a new one.
+        for _ in 0..8 {
+            let pseudonym = Pseudonym::random(&mut rand::thread_rng());
+            let result: Result<Row, StorageError> = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+                let exists: i64 = subscribers::table
+                    .filter(subscribers::channel.eq(channel))
+                    .filter(subscribers::address_hmac.eq(&lookup))
+                    .count()
+                    .get_result(c)?;
+                if exists > 0 {
+                    return Err(StorageError::Conflict {
+                        what: format!("a subscriber with this address on {channel}"),
+                    });
+                }
+                let row: Row = diesel::insert_into(subscribers::table)
+                    .values((
+                        subscribers::channel.eq(channel),
+                        subscribers::address_ciphertext.eq(Some(&cipher)),
+                        subscribers::address_hmac.eq(Some(&lookup)),
+                        subscribers::pseudonym.eq(Some(pseudonym.as_str())),
+                        subscribers::locale.eq(&new.locale),
+                        subscribers::status.eq(new.status.as_str()),
+                        subscribers::created_at.eq(now),
+                        subscribers::confirmed_at.eq(confirmed_at),
+                    ))
+                    .returning(Row::as_returning())
+                    .get_result(c)?;
+                for cat in &new.category_ids {
+                    diesel::insert_into(subscriptions::table)
+                        .values((
+                            subscriptions::subscriber_id.eq(row.id),
+                            subscriptions::category_id.eq(cat),
+                            subscriptions::created_at.eq(now),
+                        ))
+                        .execute(c)?;
+                }
+                let slugs = category_slugs!(c, &new.category_ids);
+                let mut kinds = vec![ConsentKind::Given];
+                if new.status == SubscriberStatus::Active {
+                    kinds.push(ConsentKind::Confirmed);
+                }
+                for kind in kinds {
+                    diesel::insert_into(consent_events::table)
+                        .values((
+                            consent_events::subscriber_id.eq(Some(row.id)),
+                            consent_events::pseudonym.eq(Some(pseudonym.as_str())),
+                            consent_events::channel.eq(channel),
+                            consent_events::kind.eq(kind.as_str()),
+                            consent_events::categories.eq(&slugs),
+                            consent_events::wording_version.eq(&new.wording_version),
+                            consent_events::occurred_at.eq(now),
+                            consent_events::evidence.eq(&new.evidence),
+                        ))
+                        .execute(c)?;
+                }
+                Ok(row)
+            }));
+            match result {
+                Err(StorageError::Conflict { what }) if what.contains("pseudonym") => continue,
+                other => return other?.try_into(),
+            }
+        }
+        Err(StorageError::Conflict {
+            what: "a free pseudonym (8 attempts)".into(),
+        })
+    }
+
+    /// Finds the subscriber with this address on this channel.
+    pub fn find_subscriber_by_address(&self, channel: ChannelKind, address: &str) -> Result<Option<Subscriber>, StorageError> {
+        let normalized = normalize_address(channel, address)?;
+        let lookup = self.keyring().lookup_hash(channel.as_str(), &normalized);
+        let row: Option<Row> = with_conn!(self, |c| subscribers::table
+            .filter(subscribers::channel.eq(channel.as_str()))
+            .filter(subscribers::address_hmac.eq(&lookup))
+            .select(Row::as_select())
+            .first(c)
+            .optional()?);
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// One subscriber.
+    pub fn get_subscriber(&self, id: Id) -> Result<Subscriber, StorageError> {
+        let row: Option<Row> = with_conn!(self, |c| subscribers::table
+            .find(id)
+            .select(Row::as_select())
+            .first(c)
+            .optional()?);
+        row.ok_or_else(|| StorageError::NotFound {
+            what: format!("subscriber {id}"),
+        })?
+        .try_into()
+    }
+
+    /// The decrypted address, for sending. `None` once erased.
+    pub fn subscriber_address(&self, id: Id) -> Result<Option<String>, StorageError> {
+        let cipher: Option<Option<Vec<u8>>> = with_conn!(self, |c| subscribers::table
+            .find(id)
+            .select(subscribers::address_ciphertext)
+            .first(c)
+            .optional()?);
+        match cipher {
+            None => Err(StorageError::NotFound {
+                what: format!("subscriber {id}"),
+            }),
+            Some(None) => Ok(None),
+            Some(Some(ct)) => {
+                let plain = self.keyring().decrypt(&ct)?;
+                String::from_utf8(plain)
+                    .map(Some)
+                    .map_err(|_| StorageError::Crypto(crate::crypto::CryptoError::Decrypt))
+            }
+        }
+    }
+
+    /// Subscribers, optionally of one channel, oldest first.
+    pub fn list_subscribers(&self, channel: Option<ChannelKind>) -> Result<Vec<Subscriber>, StorageError> {
+        let rows: Vec<Row> = with_conn!(self, |c| {
+            let mut q = subscribers::table.order(subscribers::id.asc()).select(Row::as_select()).into_boxed();
+            if let Some(ch) = channel {
+                q = q.filter(subscribers::channel.eq(ch.as_str()));
+            }
+            q.load(c)?
+        });
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Marks a pending subscriber as confirmed (double opt-in done).
+    pub fn confirm_subscriber(&self, id: Id, wording_version: &str, evidence: Option<&str>) -> Result<Subscriber, StorageError> {
+        self.change_status(id, SubscriberStatus::Active, ConsentKind::Confirmed, wording_version, evidence)
+    }
+
+    /// Ends all subscriptions (STOP); the record of consent stays.
+    pub fn unsubscribe(&self, id: Id, wording_version: &str, evidence: Option<&str>) -> Result<Subscriber, StorageError> {
+        self.change_status(id, SubscriberStatus::Unsubscribed, ConsentKind::Withdrawn, wording_version, evidence)
+    }
+
+    fn change_status(
+        &self,
+        id: Id,
+        to: SubscriberStatus,
+        kind: ConsentKind,
+        wording_version: &str,
+        evidence: Option<&str>,
+    ) -> Result<Subscriber, StorageError> {
+        let now = time::to_db(time::now());
+        let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+            let current: Row = subscribers::table
+                .find(id)
+                .select(Row::as_select())
+                .first(c)
+                .optional()?
+                .ok_or_else(|| StorageError::NotFound {
+                    what: format!("subscriber {id}"),
+                })?;
+            let from = SubscriberStatus::parse(&current.status)?;
+            let allowed = matches!(
+                (from, to),
+                (SubscriberStatus::Pending, SubscriberStatus::Active)
+                    | (SubscriberStatus::Pending, SubscriberStatus::Unsubscribed)
+                    | (SubscriberStatus::Active, SubscriberStatus::Unsubscribed)
+                    | (SubscriberStatus::Unsubscribed, SubscriberStatus::Active)
+            );
+            if !allowed {
+                return Err(StorageError::Refused(format!(
+                    "subscriber {id} is {} and cannot become {}",
+                    from.as_str(),
+                    to.as_str()
+                )));
+            }
+            let cat_ids: Vec<i64> = subscriptions::table
+                .filter(subscriptions::subscriber_id.eq(id))
+                .select(subscriptions::category_id)
+                .load(c)?;
+            let slugs = category_slugs!(c, &cat_ids);
+            let (confirmed, ended) = match to {
+                SubscriberStatus::Active => (Some(now), None),
+                _ => (current.confirmed_at, Some(now)),
+            };
+            let row: Row = diesel::update(subscribers::table.find(id))
+                .set((
+                    subscribers::status.eq(to.as_str()),
+                    subscribers::confirmed_at.eq(confirmed),
+                    subscribers::ended_at.eq(ended),
+                ))
+                .returning(Row::as_returning())
+                .get_result(c)?;
+            if to == SubscriberStatus::Unsubscribed {
+                diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id))).execute(c)?;
+            }
+            diesel::insert_into(consent_events::table)
+                .values((
+                    consent_events::subscriber_id.eq(Some(id)),
+                    consent_events::pseudonym.eq(&current.pseudonym),
+                    consent_events::channel.eq(&current.channel),
+                    consent_events::kind.eq(kind.as_str()),
+                    consent_events::categories.eq(&slugs),
+                    consent_events::wording_version.eq(wording_version),
+                    consent_events::occurred_at.eq(now),
+                    consent_events::evidence.eq(evidence),
+                ))
+                .execute(c)?;
+            Ok(row)
+        }))?;
+        row.try_into()
+    }
+
+    /// Erases a subscriber on request: address, lookup hash, pseudonym,
+    /// subscriptions and conversations go; consent events stay but are
+    /// anonymised, and an `erased` event records the erasure itself.
+    pub fn erase_subscriber(&self, id: Id, wording_version: &str) -> Result<(), StorageError> {
+        let now = time::to_db(time::now());
+        with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+            let current: Row = subscribers::table
+                .find(id)
+                .select(Row::as_select())
+                .first(c)
+                .optional()?
+                .ok_or_else(|| StorageError::NotFound {
+                    what: format!("subscriber {id}"),
+                })?;
+            if current.status == SubscriberStatus::Erased.as_str() {
+                return Ok(());
+            }
+            diesel::update(consent_events::table.filter(consent_events::subscriber_id.eq(id)))
+                .set((
+                    consent_events::subscriber_id.eq(None::<i64>),
+                    consent_events::pseudonym.eq(None::<String>),
+                    consent_events::evidence.eq(None::<String>),
+                ))
+                .execute(c)?;
+            diesel::insert_into(consent_events::table)
+                .values((
+                    consent_events::channel.eq(&current.channel),
+                    consent_events::kind.eq(ConsentKind::Erased.as_str()),
+                    consent_events::categories.eq(""),
+                    consent_events::wording_version.eq(wording_version),
+                    consent_events::occurred_at.eq(now),
+                ))
+                .execute(c)?;
+            diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id))).execute(c)?;
+            diesel::delete(conversations::table.filter(conversations::subscriber_id.eq(id))).execute(c)?;
+            diesel::update(subscribers::table.find(id))
+                .set((
+                    subscribers::address_ciphertext.eq(None::<Vec<u8>>),
+                    subscribers::address_hmac.eq(None::<Vec<u8>>),
+                    subscribers::pseudonym.eq(None::<String>),
+                    subscribers::status.eq(SubscriberStatus::Erased.as_str()),
+                    subscribers::ended_at.eq(Some(now)),
+                ))
+                .execute(c)?;
+            Ok(())
+        }))
+    }
+
+    /// Adds a category to a subscriber (idempotent).
+    pub fn subscribe(&self, subscriber_id: Id, category_id: Id) -> Result<(), StorageError> {
+        let now = time::to_db(time::now());
+        with_conn!(self, |c| {
+            let exists: i64 = subscriptions::table
+                .filter(subscriptions::subscriber_id.eq(subscriber_id))
+                .filter(subscriptions::category_id.eq(category_id))
+                .count()
+                .get_result(c)?;
+            if exists == 0 {
+                diesel::insert_into(subscriptions::table)
+                    .values((
+                        subscriptions::subscriber_id.eq(subscriber_id),
+                        subscriptions::category_id.eq(category_id),
+                        subscriptions::created_at.eq(now),
+                    ))
+                    .execute(c)?;
+            }
+        });
+        Ok(())
+    }
+
+    /// Removes a category from a subscriber; returns whether it was there.
+    pub fn unsubscribe_category(&self, subscriber_id: Id, category_id: Id) -> Result<bool, StorageError> {
+        let n = with_conn!(self, |c| diesel::delete(
+            subscriptions::table
+                .filter(subscriptions::subscriber_id.eq(subscriber_id))
+                .filter(subscriptions::category_id.eq(category_id))
+        )
+        .execute(c)?);
+        Ok(n > 0)
+    }
+
+    /// A subscriber's subscriptions.
+    pub fn subscriptions_of(&self, subscriber_id: Id) -> Result<Vec<Subscription>, StorageError> {
+        let rows: Vec<SubscriptionRow> = with_conn!(self, |c| subscriptions::table
+            .filter(subscriptions::subscriber_id.eq(subscriber_id))
+            .order(subscriptions::category_id.asc())
+            .select(SubscriptionRow::as_select())
+            .load(c)?);
+        Ok(rows
+            .into_iter()
+            .map(|r| Subscription {
+                subscriber_id: r.subscriber_id,
+                category_id: r.category_id,
+                created_at: time::from_db(r.created_at),
+            })
+            .collect())
+    }
+}
+
