@@ -1,0 +1,130 @@
+//! The command line (clap). Each subcommand is a thin call into
+//! [`crate::service`]; output goes to stdout, logs and errors to stderr.
+
+mod commands;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+pub use commands::run;
+
+/// Herold publishes a municipality's announcements once and delivers them on
+/// every channel: WhatsApp, e-mail, Telegram, Matrix and RSS/Atom.
+#[derive(Debug, Parser)]
+#[command(name = "herold", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: herold.toml in the working directory, if present).
+    #[arg(long, short, global = true, env = "HEROLD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (feeds, health probes); migrates the database first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage categories residents can subscribe to.
+    #[command(subcommand)]
+    Category(CategoryCommand),
+    /// Publish an announcement now or at a given time.
+    Publish(PublishArgs),
+    /// Inspect announcements.
+    #[command(subcommand)]
+    Announcements(AnnouncementsCommand),
+    /// Inspect subscribers (shown by pseudonym only).
+    #[command(subcommand)]
+    Subscribers(SubscribersCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// Category subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CategoryCommand {
+    /// Add a category.
+    Add {
+        /// Stable short name used in feed URLs, e.g. "abfall" (a-z, 0-9, '-').
+        slug: String,
+        /// Display name, e.g. "Abfall und Wertstoffe".
+        #[arg(long)]
+        name: String,
+    },
+    /// List categories.
+    List,
+    /// Remove a category that has no announcements; ends its subscriptions.
+    Remove {
+        /// The category's slug.
+        slug: String,
+    },
+}
+
+/// Arguments of `publish`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("text").required(true).args(["body", "body_file"])))]
+pub struct PublishArgs {
+    /// Category slug (see `herold category list`).
+    #[arg(long)]
+    pub category: String,
+    /// Title, one line.
+    #[arg(long)]
+    pub title: String,
+    /// Body text (Markdown: **bold**, _italic_, [links](https://…), lists).
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Read the body from a file ("-" for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// Mark as urgent (delivered first, flagged in feeds).
+    #[arg(long)]
+    pub urgent: bool,
+    /// Publish later, at this RFC 3339 time, e.g. 2026-12-01T08:00:00+01:00.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// This announcement corrects the announcement with this id.
+    #[arg(long, value_name = "ID")]
+    pub corrects: Option<i64>,
+}
+
+/// Announcement subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AnnouncementsCommand {
+    /// List announcements, newest first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show one announcement in full.
+    Show {
+        /// The announcement's id.
+        id: i64,
+    },
+    /// Withdraw a scheduled announcement before it is published.
+    Cancel {
+        /// The announcement's id.
+        id: i64,
+    },
+}
+
+/// Subscriber subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// List subscribers by pseudonym, channel and status.
+    List {
+        /// Only this channel (whatsapp, email, telegram, matrix).
+        #[arg(long)]
+        channel: Option<String>,
+    },
+}
+
+/// Configuration subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate and print the effective configuration, secrets redacted.
+    Check,
+}

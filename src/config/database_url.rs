@@ -11,7 +11,8 @@ pub enum DatabaseUrl {
     Postgres(String),
 }
 
-const EXPECTED: &str = "sqlite://PATH, a file path such as herold.db, or postgres://USER@HOST:PORT/DATABASE";
+const EXPECTED: &str =
+    "sqlite://PATH, a file path such as herold.db, or postgres://USER@HOST:PORT/DATABASE";
 
 impl DatabaseUrl {
     /// Parses `sqlite://PATH`, a bare path, or `postgres://…`/`postgresql://…`.
@@ -29,7 +30,9 @@ impl DatabaseUrl {
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             let url = url::Url::parse(s).map_err(|_| invalid(EXPECTED))?;
             if url.host_str().is_none_or(str::is_empty) {
-                return Err(invalid("a host in the PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/herold"));
+                return Err(invalid(
+                    "a host in the PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/herold",
+                ));
             }
             if url.path().trim_start_matches('/').is_empty() {
                 return Err(invalid("a database name in the PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/herold"));
@@ -50,7 +53,9 @@ impl DatabaseUrl {
             s
         };
         if path.is_empty() || path.ends_with('/') {
-            return Err(invalid("a path to an SQLite database file, e.g. sqlite://herold.db"));
+            return Err(invalid(
+                "a path to an SQLite database file, e.g. sqlite://herold.db",
+            ));
         }
         let path = PathBuf::from(path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -58,7 +63,10 @@ impl DatabaseUrl {
                 return Err(ConfigError::Invalid {
                     key: "database_url",
                     value: Self::redact(raw),
-                    expected: format!("a file in an existing directory ({} does not exist)", dir.display()),
+                    expected: format!(
+                        "a file in an existing directory ({} does not exist)",
+                        dir.display()
+                    ),
                 });
             }
         }
@@ -91,14 +99,35 @@ mod tests {
 
     #[test]
     fn parses() {
-        assert_eq!(DatabaseUrl::parse("herold.db").ok(), Some(DatabaseUrl::Sqlite("herold.db".into())));
-        assert_eq!(DatabaseUrl::parse("sqlite://herold.db").ok(), Some(DatabaseUrl::Sqlite("herold.db".into())));
-        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db").ok(), Some(DatabaseUrl::Sqlite("/tmp/x.db".into())));
-        assert!(matches!(DatabaseUrl::parse("postgres://postgres@127.0.0.1:5432/test"), Ok(DatabaseUrl::Postgres(_))));
-        for bad in ["mysql://x/y", "", "postgres://", "postgres://h", "/no/such/dir/x.db", "sqlite://"] {
+        assert_eq!(
+            DatabaseUrl::parse("herold.db").ok(),
+            Some(DatabaseUrl::Sqlite("herold.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://herold.db").ok(),
+            Some(DatabaseUrl::Sqlite("herold.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db").ok(),
+            Some(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://postgres@127.0.0.1:5432/test"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        for bad in [
+            "mysql://x/y",
+            "",
+            "postgres://",
+            "postgres://h",
+            "/no/such/dir/x.db",
+            "sqlite://",
+        ] {
             assert!(DatabaseUrl::parse(bad).is_err(), "{bad}");
         }
-        let e = DatabaseUrl::parse("mysql://u:pw@h/db").unwrap_err().to_string();
+        let e = DatabaseUrl::parse("mysql://u:pw@h/db")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("mysql://") && !e.contains("pw"), "{e}");
     }
 }

@@ -127,7 +127,9 @@ impl Config {
         let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
             .merge(Env::prefixed("HEROLD_").ignore(&["CONFIG"]).split("__"));
-        let config: Config = figment.extract().map_err(|e| ConfigError::Parse(describe(&figment, e)))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(describe(&figment, e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -215,7 +217,9 @@ fn describe(figment: &Figment, err: figment::Error) -> String {
                     let name = m.interpolate(&e.profile.clone().unwrap_or_default(), &e.path);
                     match &m.source {
                         Some(src) => format!(" (set in {src})"),
-                        None if m.name.contains("environment") => format!(" (set by environment variable {})", name.to_uppercase()),
+                        None if m.name.contains("environment") => {
+                            format!(" (set by environment variable {})", name.to_uppercase())
+                        }
                         None => String::new(),
                     }
                 })

@@ -54,7 +54,10 @@ impl Keyring {
         } else {
             STANDARD.decode(s).map_err(|_| CryptoError::BadKey)?
         });
-        let master: [u8; 32] = bytes.as_slice().try_into().map_err(|_| CryptoError::BadKey)?;
+        let master: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| CryptoError::BadKey)?;
         Ok(Self::from_master(&Zeroizing::new(master)))
     }
 

@@ -160,28 +160,61 @@ impl NewAnnouncement {
 mod tests {
     use super::*;
 
-    fn new(title: &str, body: &str, at: Option<DateTime<Utc>>) -> Result<NewAnnouncement, DomainError> {
-        NewAnnouncement::new(1, title, body, false, at, None, "cli", &Limits::default(), Utc::now())
+    fn new(
+        title: &str,
+        body: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<NewAnnouncement, DomainError> {
+        NewAnnouncement::new(
+            1,
+            title,
+            body,
+            false,
+            at,
+            None,
+            "cli",
+            &Limits::default(),
+            Utc::now(),
+        )
     }
 
     #[test]
     fn validation() {
         assert!(new("Titel", "Text", None).is_ok());
-        assert_eq!(new(" ", "Text", None), Err(DomainError::Empty { field: "title" }));
-        assert!(matches!(new("T", &"x".repeat(4001), None), Err(DomainError::TooLong { field: "body", .. })));
+        assert_eq!(
+            new(" ", "Text", None),
+            Err(DomainError::Empty { field: "title" })
+        );
+        assert!(matches!(
+            new("T", &"x".repeat(4001), None),
+            Err(DomainError::TooLong { field: "body", .. })
+        ));
         let past = Utc::now() - chrono::Duration::hours(1);
-        assert!(matches!(new("T", "B", Some(past)), Err(DomainError::Invalid { .. })));
+        assert!(matches!(
+            new("T", "B", Some(past)),
+            Err(DomainError::Invalid { .. })
+        ));
         let future = Utc::now() + chrono::Duration::hours(1);
-        assert_eq!(new("T", "B", Some(future)).map(|a| a.publish_at), Ok(future));
+        assert_eq!(
+            new("T", "B", Some(future)).map(|a| a.publish_at),
+            Ok(future)
+        );
     }
 
     #[test]
     fn status() {
         let now = Utc::now();
         let mut a = Announcement {
-            id: 1, category_id: 1, title: "t".into(), body: "b".into(), urgent: false,
-            publish_at: now + chrono::Duration::minutes(1), created_at: now, cancelled_at: None,
-            corrects_id: None, author: "cli".into(),
+            id: 1,
+            category_id: 1,
+            title: "t".into(),
+            body: "b".into(),
+            urgent: false,
+            publish_at: now + chrono::Duration::minutes(1),
+            created_at: now,
+            cancelled_at: None,
+            corrects_id: None,
+            author: "cli".into(),
         };
         assert_eq!(a.status(now), AnnouncementStatus::Scheduled);
         a.publish_at = now;

@@ -126,21 +126,35 @@ pub fn normalize_address(channel: ChannelKind, raw: &str) -> Result<String, Doma
             let (local, domain) = lower
                 .split_once('@')
                 .ok_or_else(|| invalid("an e-mail address like name@example.org"))?;
-            if local.is_empty() || !domain.contains('.') || domain.contains('@') || lower.contains(char::is_whitespace) {
+            if local.is_empty()
+                || !domain.contains('.')
+                || domain.contains('@')
+                || lower.contains(char::is_whitespace)
+            {
                 return Err(invalid("an e-mail address like name@example.org"));
             }
             Ok(lower)
         }
         ChannelKind::WhatsApp => {
-            let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '/')).collect();
+            let digits: String = s
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '/'))
+                .collect();
             let digits = digits.strip_prefix('+').unwrap_or(&digits);
-            if digits.len() < 7 || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit()) {
-                return Err(invalid("a phone number in international format like +49 151 2345678"));
+            if digits.len() < 7 || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit())
+            {
+                return Err(invalid(
+                    "a phone number in international format like +49 151 2345678",
+                ));
             }
             Ok(format!("+{digits}"))
         }
         ChannelKind::Telegram => {
-            if !s.trim_start_matches('-').chars().all(|c| c.is_ascii_digit()) {
+            if !s
+                .trim_start_matches('-')
+                .chars()
+                .all(|c| c.is_ascii_digit())
+            {
                 return Err(invalid("a numeric Telegram chat id"));
             }
             Ok(s.to_owned())
@@ -168,8 +182,14 @@ mod tests {
 
     #[test]
     fn normalizes() {
-        assert_eq!(normalize_address(ChannelKind::Email, " Anna@Example.ORG ").as_deref(), Ok("anna@example.org"));
-        assert_eq!(normalize_address(ChannelKind::WhatsApp, "+49 151 234-5678").as_deref(), Ok("+491512345678"));
+        assert_eq!(
+            normalize_address(ChannelKind::Email, " Anna@Example.ORG ").as_deref(),
+            Ok("anna@example.org")
+        );
+        assert_eq!(
+            normalize_address(ChannelKind::WhatsApp, "+49 151 234-5678").as_deref(),
+            Ok("+491512345678")
+        );
         assert!(normalize_address(ChannelKind::Email, "nope").is_err());
         assert!(normalize_address(ChannelKind::Feed, "x").is_err());
     }

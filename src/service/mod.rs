@@ -1,0 +1,157 @@
+//! Use cases shared by the CLI and the web layer: they check input against
+//! the model, call storage and record an audit trail.
+
+mod feeds;
+
+pub use feeds::{FeedDocument, FeedFormat, FeedScope};
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use crate::{
+    config::Config,
+    domain::{Announcement, Category, DomainError, Id, NewAnnouncement, NewAuditEvent, Slug},
+    storage::{Database, StorageError},
+};
+
+/// Version of the consent wording residents are shown; recorded with every
+/// consent event.
+pub const CONSENT_WORDING_VERSION: &str = "2026-11-de-1";
+
+/// Why a use case could not be carried out.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    /// The named category does not exist.
+    #[error("unknown category \"{slug}\": expected one of {known}")]
+    UnknownCategory { slug: String, known: String },
+    /// The input breaks a rule of the model.
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// Storage failed or refused.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What staff want to publish.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    pub urgent: bool,
+    /// `None` publishes now.
+    pub at: Option<DateTime<Utc>>,
+    /// The announcement this corrects.
+    pub corrects: Option<Id>,
+    /// Who publishes (`cli` or a staff user name).
+    pub author: String,
+}
+
+/// The application: configuration plus database.
+#[derive(Debug, Clone)]
+pub struct Herold {
+    pub config: Config,
+    pub db: Database,
+}
+
+impl Herold {
+    /// Opens the configured database (migrating it) and returns the app.
+    pub fn open(config: Config) -> Result<Self, StorageError> {
+        let db = Database::open(&config)?;
+        Ok(Self { config, db })
+    }
+
+    fn category(&self, slug: &str) -> Result<Category, ServiceError> {
+        match self.db.find_category(slug)? {
+            Some(c) => Ok(c),
+            None => {
+                let known: Vec<String> = self
+                    .db
+                    .list_categories()?
+                    .into_iter()
+                    .map(|c| c.slug.to_string())
+                    .collect();
+                Err(ServiceError::UnknownCategory {
+                    slug: slug.to_owned(),
+                    known: if known.is_empty() {
+                        "none yet (add one with `herold category add SLUG --name NAME`)".into()
+                    } else {
+                        known.join(", ")
+                    },
+                })
+            }
+        }
+    }
+
+    /// Creates a category.
+    pub fn add_category(
+        &self,
+        slug: &str,
+        name: &str,
+        actor: &str,
+    ) -> Result<Category, ServiceError> {
+        let slug = Slug::parse(slug)?;
+        let cat = self.db.add_category(&slug, name)?;
+        self.audit(
+            actor,
+            "category.add",
+            format!("category:{}", cat.slug),
+            serde_json::json!({ "name": cat.name }),
+        )?;
+        Ok(cat)
+    }
+
+    /// Removes an unused category, ending its subscriptions.
+    pub fn remove_category(&self, slug: &str, actor: &str) -> Result<usize, ServiceError> {
+        self.category(slug)?;
+        let removed = self.db.remove_category(slug, CONSENT_WORDING_VERSION)?;
+        self.audit(
+            actor,
+            "category.remove",
+            format!("category:{slug}"),
+            serde_json::json!({ "subscriptions_ended": removed.subscriptions_ended }),
+        )?;
+        Ok(removed.subscriptions_ended)
+    }
+
+    /// Publishes (or schedules) an announcement.
+    pub fn publish(&self, req: &PublishRequest) -> Result<Announcement, ServiceError> {
+        let category = self.category(&req.category)?;
+        let new = NewAnnouncement::new(
+            category.id,
+            &req.title,
+            &req.body,
+            req.urgent,
+            req.at,
+            req.corrects,
+            &req.author,
+            &self.config.limits,
+            Utc::now(),
+        )?;
+        let a = self.db.insert_announcement(&new)?;
+        tracing::info!(announcement = a.id, category = %category.slug, urgent = a.urgent, publish_at = %a.publish_at, "announcement stored");
+        self.audit(
+            &req.author,
+            "announcement.publish",
+            format!("announcement:{}", a.id),
+            serde_json::json!({ "category": category.slug.as_str(), "urgent": a.urgent, "publish_at": a.publish_at, "corrects": a.corrects_id }),
+        )?;
+        Ok(a)
+    }
+
+    fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: String,
+        details: serde_json::Value,
+    ) -> Result<(), ServiceError> {
+        self.db.record_audit(&NewAuditEvent {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            subject,
+            details: details.to_string(),
+        })?;
+        Ok(())
+    }
+}

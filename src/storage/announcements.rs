@@ -59,14 +59,20 @@ impl Database {
     pub fn insert_announcement(&self, new: &NewAnnouncement) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
         let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
-            let cat_exists: i64 = categories::table.filter(categories::id.eq(new.category_id)).count().get_result(c)?;
+            let cat_exists: i64 = categories::table
+                .filter(categories::id.eq(new.category_id))
+                .count()
+                .get_result(c)?;
             if cat_exists == 0 {
                 return Err(StorageError::NotFound {
                     what: format!("category {}", new.category_id),
                 });
             }
             if let Some(orig) = new.corrects_id {
-                let exists: i64 = announcements::table.filter(announcements::id.eq(orig)).count().get_result(c)?;
+                let exists: i64 = announcements::table
+                    .filter(announcements::id.eq(orig))
+                    .count()
+                    .get_result(c)?;
                 if exists == 0 {
                     return Err(StorageError::NotFound {
                         what: format!("announcement {orig} (to be corrected)"),
@@ -106,19 +112,28 @@ impl Database {
     }
 
     /// All announcements (any status), newest publication time first.
-    pub fn list_announcements(&self, limit: i64) -> Result<Vec<(Announcement, Category)>, StorageError> {
+    pub fn list_announcements(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(Announcement, Category)>, StorageError> {
         let rows: Vec<(Row, CategoryRow)> = with_conn!(self, |c| announcements::table
             .inner_join(categories::table)
             .order((announcements::publish_at.desc(), announcements::id.desc()))
             .limit(limit)
             .select((Row::as_select(), CategoryRow::as_select()))
             .load(c)?);
-        Ok(rows.into_iter().map(|(a, c)| (a.into(), c.into())).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(a, c)| (a.into(), c.into()))
+            .collect())
     }
 
     /// Announcements a feed shows: published by `now`, not cancelled,
     /// newest first.
-    pub fn feed_announcements(&self, q: &FeedQuery) -> Result<Vec<(Announcement, Category)>, StorageError> {
+    pub fn feed_announcements(
+        &self,
+        q: &FeedQuery,
+    ) -> Result<Vec<(Announcement, Category)>, StorageError> {
         let now = time::to_db(q.now);
         let rows: Vec<(Row, CategoryRow)> = with_conn!(self, |c| {
             let mut query = announcements::table
@@ -135,14 +150,18 @@ impl Database {
                 .select((Row::as_select(), CategoryRow::as_select()))
                 .load(c)?
         });
-        Ok(rows.into_iter().map(|(a, c)| (a.into(), c.into())).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(a, c)| (a.into(), c.into()))
+            .collect())
     }
 
     /// Withdraws a scheduled announcement before it goes out. Published
     /// announcements cannot be cancelled; publish a correction instead.
     pub fn cancel_announcement(&self, id: Id) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
-        let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+        let row: Row = with_conn!(self, |c| {
+            c.transaction::<_, StorageError, _>(|c| {
             let current: Row = announcements::table
                 .find(id)
                 .select(Row::as_select())
@@ -163,7 +182,8 @@ impl Database {
                 .set(announcements::cancelled_at.eq(Some(now)))
                 .returning(Row::as_returning())
                 .get_result(c)?)
-        }))?;
+        })
+        })?;
         Ok(row.into())
     }
 }

@@ -93,9 +93,14 @@ impl Database {
     /// Removes a category nobody published in. Its subscriptions end, and
     /// each subscriber gets a `withdrawn` consent event for it, so the
     /// ledger explains why they stopped receiving it.
-    pub fn remove_category(&self, slug: &str, wording_version: &str) -> Result<Removed, StorageError> {
+    pub fn remove_category(
+        &self,
+        slug: &str,
+        wording_version: &str,
+    ) -> Result<Removed, StorageError> {
         let now = time::to_db(time::now());
-        with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+        with_conn!(self, |c| {
+            c.transaction::<_, StorageError, _>(|c| {
             let cat: Row = categories::table
                 .filter(categories::slug.eq(slug))
                 .select(Row::as_select())
@@ -137,6 +142,7 @@ impl Database {
             Ok(Removed {
                 subscriptions_ended: ended,
             })
-        }))
+        })
+        })
     }
 }

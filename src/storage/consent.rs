@@ -29,7 +29,9 @@ impl TryFrom<Row> for ConsentEvent {
             channel: r
                 .channel
                 .parse()
-                .map_err(|e: herold_channel_api::UnknownChannel| StorageError::Refused(e.to_string()))?,
+                .map_err(|e: herold_channel_api::UnknownChannel| {
+                    StorageError::Refused(e.to_string())
+                })?,
             kind: ConsentKind::parse(&r.kind)?,
             categories: r
                 .categories
@@ -77,7 +79,11 @@ impl Database {
 
     /// The whole ledger after `after_id`, oldest first, at most `limit`
     /// events (for reports and export).
-    pub fn consent_ledger(&self, after_id: Id, limit: i64) -> Result<Vec<ConsentEvent>, StorageError> {
+    pub fn consent_ledger(
+        &self,
+        after_id: Id,
+        limit: i64,
+    ) -> Result<Vec<ConsentEvent>, StorageError> {
         let rows: Vec<Row> = with_conn!(self, |c| consent_events::table
             .filter(consent_events::id.gt(after_id))
             .order(consent_events::id.asc())

@@ -61,7 +61,10 @@ impl Database {
     }
 
     /// The subscriber's open conversation, if any (newest).
-    pub fn open_conversation_of(&self, subscriber_id: Id) -> Result<Option<Conversation>, StorageError> {
+    pub fn open_conversation_of(
+        &self,
+        subscriber_id: Id,
+    ) -> Result<Option<Conversation>, StorageError> {
         let row: Option<Row> = with_conn!(self, |c| conversations::table
             .filter(conversations::subscriber_id.eq(subscriber_id))
             .filter(conversations::status.eq(ConversationStatus::Open.as_str()))
@@ -73,7 +76,11 @@ impl Database {
     }
 
     /// Conversations with a given status, most recently active first.
-    pub fn list_conversations(&self, status: ConversationStatus, limit: i64) -> Result<Vec<Conversation>, StorageError> {
+    pub fn list_conversations(
+        &self,
+        status: ConversationStatus,
+        limit: i64,
+    ) -> Result<Vec<Conversation>, StorageError> {
         let rows: Vec<Row> = with_conn!(self, |c| conversations::table
             .filter(conversations::status.eq(status.as_str()))
             .order((conversations::updated_at.desc(), conversations::id.desc()))
@@ -84,10 +91,17 @@ impl Database {
     }
 
     /// Opens or closes a conversation.
-    pub fn set_conversation_status(&self, id: Id, status: ConversationStatus) -> Result<Conversation, StorageError> {
+    pub fn set_conversation_status(
+        &self,
+        id: Id,
+        status: ConversationStatus,
+    ) -> Result<Conversation, StorageError> {
         let now = time::to_db(time::now());
         let row: Option<Row> = with_conn!(self, |c| diesel::update(conversations::table.find(id))
-            .set((conversations::status.eq(status.as_str()), conversations::updated_at.eq(now)))
+            .set((
+                conversations::status.eq(status.as_str()),
+                conversations::updated_at.eq(now)
+            ))
             .returning(Row::as_returning())
             .get_result(c)
             .optional()?);
@@ -98,9 +112,16 @@ impl Database {
     }
 
     /// Adds a message; its text is encrypted before storage.
-    pub fn add_message(&self, conversation_id: Id, m: &NewMessage) -> Result<InboundMessage, StorageError> {
+    pub fn add_message(
+        &self,
+        conversation_id: Id,
+        m: &NewMessage,
+    ) -> Result<InboundMessage, StorageError> {
         let now = time::to_db(time::now());
-        let cipher = m.text.as_ref().map(|t| self.keyring().encrypt(t.as_bytes()));
+        let cipher = m
+            .text
+            .as_ref()
+            .map(|t| self.keyring().encrypt(t.as_bytes()));
         let row: MessageRow = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
             let touched = diesel::update(conversations::table.find(conversation_id))
                 .set(conversations::updated_at.eq(now))

@@ -31,7 +31,9 @@ impl TryFrom<Row> for Delivery {
             channel: r
                 .channel
                 .parse()
-                .map_err(|e: herold_channel_api::UnknownChannel| StorageError::Refused(e.to_string()))?,
+                .map_err(|e: herold_channel_api::UnknownChannel| {
+                    StorageError::Refused(e.to_string())
+                })?,
             subscriber_id: r.subscriber_id,
             target: r.target,
             state: DeliveryState::parse(&r.state)?,
@@ -96,7 +98,12 @@ impl Database {
 
     /// Moves a delivery to `next` if the state machine allows it. Entering
     /// `sending` counts an attempt.
-    pub fn transition_delivery(&self, id: Id, next: DeliveryState, details: &TransitionDetails) -> Result<Delivery, StorageError> {
+    pub fn transition_delivery(
+        &self,
+        id: Id,
+        next: DeliveryState,
+        details: &TransitionDetails,
+    ) -> Result<Delivery, StorageError> {
         let now = time::to_db(time::now());
         let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
             let current: Row = deliveries::table
@@ -115,8 +122,12 @@ impl Database {
                 .set((
                     deliveries::state.eq(next.as_str()),
                     deliveries::attempts.eq(attempts),
-                    deliveries::provider_message_id.eq(details.provider_message_id.as_ref().or(current.provider_message_id.as_ref())),
-                    deliveries::last_error.eq(details.error.as_ref().or(current.last_error.as_ref())),
+                    deliveries::provider_message_id.eq(details
+                        .provider_message_id
+                        .as_ref()
+                        .or(current.provider_message_id.as_ref())),
+                    deliveries::last_error
+                        .eq(details.error.as_ref().or(current.last_error.as_ref())),
                     deliveries::updated_at.eq(now),
                 ))
                 .returning(Row::as_returning())
@@ -136,7 +147,11 @@ impl Database {
     }
 
     /// The delivery a provider receipt refers to.
-    pub fn delivery_by_provider_id(&self, channel: ChannelKind, provider_message_id: &str) -> Result<Option<Delivery>, StorageError> {
+    pub fn delivery_by_provider_id(
+        &self,
+        channel: ChannelKind,
+        provider_message_id: &str,
+    ) -> Result<Option<Delivery>, StorageError> {
         let row: Option<Row> = with_conn!(self, |c| deliveries::table
             .filter(deliveries::channel.eq(channel.as_str()))
             .filter(deliveries::provider_message_id.eq(provider_message_id))

@@ -60,7 +60,9 @@ impl From<diesel::result::Error> for StorageError {
             },
             Error::NotFound => Self::NotFound { what: "row".into() },
             Error::DatabaseError(_, ref info)
-                if info.message().contains("immutable") || info.message().contains("append-only") || info.message().contains("never deleted") =>
+                if info.message().contains("immutable")
+                    || info.message().contains("append-only")
+                    || info.message().contains("never deleted") =>
             {
                 Self::Refused(info.message().to_owned())
             }

@@ -34,10 +34,15 @@ pub(super) fn configured_key(config: &Config) -> Result<Found, StorageError> {
 }
 
 fn read_key_file(path: &Path) -> Result<Keyring, StorageError> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| StorageError::KeyFile {
-        path: path.display().to_string(),
-        reason: format!("cannot be read ({e}); expected a file holding 32 random bytes as base64"),
-    })?);
+    let text =
+        Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|e| StorageError::KeyFile {
+                path: path.display().to_string(),
+                reason: format!(
+                    "cannot be read ({e}); expected a file holding 32 random bytes as base64"
+                ),
+            })?,
+        );
     Keyring::from_encoded(&text).map_err(|_| StorageError::KeyFile {
         path: path.display().to_string(),
         reason: "does not hold a valid key; expected 32 random bytes as base64 (44 characters) or hex (64)".into(),
@@ -55,7 +60,8 @@ fn stored_fingerprint(pool: &Pool) -> Result<Option<String>, StorageError> {
 }
 
 fn store_fingerprint(pool: &Pool, fp: &str) -> Result<(), StorageError> {
-    let q = diesel::insert_into(meta::table).values((meta::key.eq(FINGERPRINT_KEY), meta::value.eq(fp)));
+    let q = diesel::insert_into(meta::table)
+        .values((meta::key.eq(FINGERPRINT_KEY), meta::value.eq(fp)));
     match pool {
         Pool::Sqlite(p) => q.execute(&mut *p.get()?)?,
         Pool::Postgres(p) => q.execute(&mut *p.get()?)?,

@@ -92,7 +92,9 @@ pub struct Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("backend", &self.backend()).finish_non_exhaustive()
+        f.debug_struct("Database")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,7 +106,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
         // WAL lets readers (the web server) work while a writer holds the
         // lock; busy_timeout makes concurrent writers wait instead of fail.
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
              PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
@@ -123,7 +125,11 @@ impl Database {
         let pool = Self::connect(&url, config.pool_size)?;
         let migrated = Self::migrate_pool(&pool)?;
         if migrated > 0 {
-            tracing::info!(backend = url.backend(), applied = migrated, "database migrated");
+            tracing::info!(
+                backend = url.backend(),
+                applied = migrated,
+                "database migrated"
+            );
         }
         let keyring = keys::unlock(&pool, key, config)?;
         Ok(Self {
@@ -139,6 +145,7 @@ impl Database {
                 let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
                 let pool = R2d2Pool::builder()
                     .max_size(size)
+                    .min_idle(Some(1))
                     .connection_timeout(Duration::from_secs(10))
                     .connection_customizer(Box::new(SqlitePragmas))
                     .build(manager)
@@ -179,7 +186,10 @@ impl Database {
                 .get()?
                 .run_pending_migrations(SQLITE_MIGRATIONS)
                 .map(|v| v.len()),
-            Pool::Postgres(p) => p.get()?.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+            Pool::Postgres(p) => p
+                .get()?
+                .run_pending_migrations(PG_MIGRATIONS)
+                .map(|v| v.len()),
         };
         applied.map_err(|e| StorageError::Migration(e.to_string()))
     }

@@ -5,8 +5,9 @@ use diesel::prelude::*;
 use herold_channel_api::ChannelKind;
 
 use super::{
+    category_slugs,
     schema::{consent_events, conversations, subscribers, subscriptions},
-    category_slugs, time, with_conn, Database, StorageError,
+    time, with_conn, Database, StorageError,
 };
 use crate::domain::{
     normalize_address, ConsentKind, Id, Pseudonym, Subscriber, SubscriberStatus, Subscription,
@@ -33,7 +34,9 @@ impl TryFrom<Row> for Subscriber {
             channel: r
                 .channel
                 .parse()
-                .map_err(|e: herold_channel_api::UnknownChannel| StorageError::Refused(e.to_string()))?,
+                .map_err(|e: herold_channel_api::UnknownChannel| {
+                    StorageError::Refused(e.to_string())
+                })?,
             pseudonym: Pseudonym::from_trusted(r.pseudonym.unwrap_or_else(|| "—".into())),
             locale: r.locale,
             status: SubscriberStatus::parse(&r.status)?,
@@ -93,60 +96,61 @@ impl Database {
         // A pseudonym collision (unlikely: 32^6 codes) is retried with a new one.
         for _ in 0..8 {
             let pseudonym = Pseudonym::random(&mut rand::thread_rng());
-            let result: Result<Row, StorageError> = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
-                let exists: i64 = subscribers::table
-                    .filter(subscribers::channel.eq(channel))
-                    .filter(subscribers::address_hmac.eq(&lookup))
-                    .count()
-                    .get_result(c)?;
-                if exists > 0 {
-                    return Err(StorageError::Conflict {
-                        what: format!("a subscriber with this address on {channel}"),
-                    });
-                }
-                let row: Row = diesel::insert_into(subscribers::table)
-                    .values((
-                        subscribers::channel.eq(channel),
-                        subscribers::address_ciphertext.eq(Some(&cipher)),
-                        subscribers::address_hmac.eq(Some(&lookup)),
-                        subscribers::pseudonym.eq(Some(pseudonym.as_str())),
-                        subscribers::locale.eq(&new.locale),
-                        subscribers::status.eq(new.status.as_str()),
-                        subscribers::created_at.eq(now),
-                        subscribers::confirmed_at.eq(confirmed_at),
-                    ))
-                    .returning(Row::as_returning())
-                    .get_result(c)?;
-                for cat in &new.category_ids {
-                    diesel::insert_into(subscriptions::table)
+            let result: Result<Row, StorageError> = with_conn!(self, |c| c
+                .transaction::<_, StorageError, _>(|c| {
+                    let exists: i64 = subscribers::table
+                        .filter(subscribers::channel.eq(channel))
+                        .filter(subscribers::address_hmac.eq(&lookup))
+                        .count()
+                        .get_result(c)?;
+                    if exists > 0 {
+                        return Err(StorageError::Conflict {
+                            what: format!("a subscriber with this address on {channel}"),
+                        });
+                    }
+                    let row: Row = diesel::insert_into(subscribers::table)
                         .values((
-                            subscriptions::subscriber_id.eq(row.id),
-                            subscriptions::category_id.eq(cat),
-                            subscriptions::created_at.eq(now),
+                            subscribers::channel.eq(channel),
+                            subscribers::address_ciphertext.eq(Some(&cipher)),
+                            subscribers::address_hmac.eq(Some(&lookup)),
+                            subscribers::pseudonym.eq(Some(pseudonym.as_str())),
+                            subscribers::locale.eq(&new.locale),
+                            subscribers::status.eq(new.status.as_str()),
+                            subscribers::created_at.eq(now),
+                            subscribers::confirmed_at.eq(confirmed_at),
                         ))
-                        .execute(c)?;
-                }
-                let slugs = category_slugs!(c, &new.category_ids);
-                let mut kinds = vec![ConsentKind::Given];
-                if new.status == SubscriberStatus::Active {
-                    kinds.push(ConsentKind::Confirmed);
-                }
-                for kind in kinds {
-                    diesel::insert_into(consent_events::table)
-                        .values((
-                            consent_events::subscriber_id.eq(Some(row.id)),
-                            consent_events::pseudonym.eq(Some(pseudonym.as_str())),
-                            consent_events::channel.eq(channel),
-                            consent_events::kind.eq(kind.as_str()),
-                            consent_events::categories.eq(&slugs),
-                            consent_events::wording_version.eq(&new.wording_version),
-                            consent_events::occurred_at.eq(now),
-                            consent_events::evidence.eq(&new.evidence),
-                        ))
-                        .execute(c)?;
-                }
-                Ok(row)
-            }));
+                        .returning(Row::as_returning())
+                        .get_result(c)?;
+                    for cat in &new.category_ids {
+                        diesel::insert_into(subscriptions::table)
+                            .values((
+                                subscriptions::subscriber_id.eq(row.id),
+                                subscriptions::category_id.eq(cat),
+                                subscriptions::created_at.eq(now),
+                            ))
+                            .execute(c)?;
+                    }
+                    let slugs = category_slugs!(c, &new.category_ids);
+                    let mut kinds = vec![ConsentKind::Given];
+                    if new.status == SubscriberStatus::Active {
+                        kinds.push(ConsentKind::Confirmed);
+                    }
+                    for kind in kinds {
+                        diesel::insert_into(consent_events::table)
+                            .values((
+                                consent_events::subscriber_id.eq(Some(row.id)),
+                                consent_events::pseudonym.eq(Some(pseudonym.as_str())),
+                                consent_events::channel.eq(channel),
+                                consent_events::kind.eq(kind.as_str()),
+                                consent_events::categories.eq(&slugs),
+                                consent_events::wording_version.eq(&new.wording_version),
+                                consent_events::occurred_at.eq(now),
+                                consent_events::evidence.eq(&new.evidence),
+                            ))
+                            .execute(c)?;
+                    }
+                    Ok(row)
+                }));
             match result {
                 Err(StorageError::Conflict { what }) if what.contains("pseudonym") => continue,
                 other => return other?.try_into(),
@@ -158,7 +162,11 @@ impl Database {
     }
 
     /// Finds the subscriber with this address on this channel.
-    pub fn find_subscriber_by_address(&self, channel: ChannelKind, address: &str) -> Result<Option<Subscriber>, StorageError> {
+    pub fn find_subscriber_by_address(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+    ) -> Result<Option<Subscriber>, StorageError> {
         let normalized = normalize_address(channel, address)?;
         let lookup = self.keyring().lookup_hash(channel.as_str(), &normalized);
         let row: Option<Row> = with_conn!(self, |c| subscribers::table
@@ -205,9 +213,15 @@ impl Database {
     }
 
     /// Subscribers, optionally of one channel, oldest first.
-    pub fn list_subscribers(&self, channel: Option<ChannelKind>) -> Result<Vec<Subscriber>, StorageError> {
+    pub fn list_subscribers(
+        &self,
+        channel: Option<ChannelKind>,
+    ) -> Result<Vec<Subscriber>, StorageError> {
         let rows: Vec<Row> = with_conn!(self, |c| {
-            let mut q = subscribers::table.order(subscribers::id.asc()).select(Row::as_select()).into_boxed();
+            let mut q = subscribers::table
+                .order(subscribers::id.asc())
+                .select(Row::as_select())
+                .into_boxed();
             if let Some(ch) = channel {
                 q = q.filter(subscribers::channel.eq(ch.as_str()));
             }
@@ -217,13 +231,35 @@ impl Database {
     }
 
     /// Marks a pending subscriber as confirmed (double opt-in done).
-    pub fn confirm_subscriber(&self, id: Id, wording_version: &str, evidence: Option<&str>) -> Result<Subscriber, StorageError> {
-        self.change_status(id, SubscriberStatus::Active, ConsentKind::Confirmed, wording_version, evidence)
+    pub fn confirm_subscriber(
+        &self,
+        id: Id,
+        wording_version: &str,
+        evidence: Option<&str>,
+    ) -> Result<Subscriber, StorageError> {
+        self.change_status(
+            id,
+            SubscriberStatus::Active,
+            ConsentKind::Confirmed,
+            wording_version,
+            evidence,
+        )
     }
 
     /// Ends all subscriptions (STOP); the record of consent stays.
-    pub fn unsubscribe(&self, id: Id, wording_version: &str, evidence: Option<&str>) -> Result<Subscriber, StorageError> {
-        self.change_status(id, SubscriberStatus::Unsubscribed, ConsentKind::Withdrawn, wording_version, evidence)
+    pub fn unsubscribe(
+        &self,
+        id: Id,
+        wording_version: &str,
+        evidence: Option<&str>,
+    ) -> Result<Subscriber, StorageError> {
+        self.change_status(
+            id,
+            SubscriberStatus::Unsubscribed,
+            ConsentKind::Withdrawn,
+            wording_version,
+            evidence,
+        )
     }
 
     fn change_status(
@@ -277,7 +313,8 @@ impl Database {
                 .returning(Row::as_returning())
                 .get_result(c)?;
             if to == SubscriberStatus::Unsubscribed {
-                diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id))).execute(c)?;
+                diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id)))
+                    .execute(c)?;
             }
             diesel::insert_into(consent_events::table)
                 .values((
@@ -329,8 +366,10 @@ impl Database {
                     consent_events::occurred_at.eq(now),
                 ))
                 .execute(c)?;
-            diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id))).execute(c)?;
-            diesel::delete(conversations::table.filter(conversations::subscriber_id.eq(id))).execute(c)?;
+            diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id)))
+                .execute(c)?;
+            diesel::delete(conversations::table.filter(conversations::subscriber_id.eq(id)))
+                .execute(c)?;
             diesel::update(subscribers::table.find(id))
                 .set((
                     subscribers::address_ciphertext.eq(None::<Vec<u8>>),
@@ -367,7 +406,11 @@ impl Database {
     }
 
     /// Removes a category from a subscriber; returns whether it was there.
-    pub fn unsubscribe_category(&self, subscriber_id: Id, category_id: Id) -> Result<bool, StorageError> {
+    pub fn unsubscribe_category(
+        &self,
+        subscriber_id: Id,
+        category_id: Id,
+    ) -> Result<bool, StorageError> {
         let n = with_conn!(self, |c| diesel::delete(
             subscriptions::table
                 .filter(subscriptions::subscriber_id.eq(subscriber_id))
@@ -394,4 +437,3 @@ impl Database {
             .collect())
     }
 }
-

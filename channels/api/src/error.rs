@@ -1,0 +1,235 @@
+//! Send errors and how the delivery engine reacts to them.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// Why a send failed. Adapters map provider responses onto these variants.
+///
+/// `reason` strings must not contain recipient addresses or message text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// A temporary failure (network error, 5xx); the same send may succeed later.
+    #[error("transient failure: {reason}")]
+    Transient {
+        /// Short, log-safe description.
+        reason: String,
+        /// Provider hint for when to retry.
+        retry_after: Option<Duration>,
+    },
+    /// The provider throttled us (HTTP 429 or equivalent); slow down the whole channel.
+    #[error("rate limited by provider")]
+    RateLimited {
+        /// Provider hint for when to resume, typically from `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    /// This message can never be delivered (invalid recipient, content rejected).
+    #[error("permanent failure: {reason}")]
+    Permanent {
+        /// Short, log-safe description.
+        reason: String,
+        /// The recipient no longer exists or blocked us; the subscription should be ended.
+        recipient_gone: bool,
+    },
+    /// The channel itself is misconfigured (bad credentials, unknown sender id).
+    #[error("channel misconfigured: {reason}")]
+    Misconfigured {
+        /// Short, log-safe description.
+        reason: String,
+    },
+}
+
+/// What the delivery engine should do after a failed send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Disposition {
+    /// Retry this message, after the given delay or the engine's own backoff.
+    Retry {
+        /// Minimum delay before the retry, if the provider said so.
+        after: Option<Duration>,
+    },
+    /// Pause the whole channel, then retry this message.
+    BackOff {
+        /// Minimum pause, if the provider said so.
+        after: Option<Duration>,
+    },
+    /// Do not retry this message.
+    GiveUp {
+        /// The recipient is gone; the engine ends the subscription.
+        recipient_gone: bool,
+    },
+}
+
+impl SendError {
+    /// Maps the error to the engine's reaction.
+    ///
+    /// [`SendError::Misconfigured`] yields `GiveUp { recipient_gone: false }`;
+    /// in addition the engine pauses the channel and alerts an administrator
+    /// (see [`SendError::pauses_channel`]), since every further send would fail too.
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            SendError::Transient { retry_after, .. } => Disposition::Retry {
+                after: *retry_after,
+            },
+            SendError::RateLimited { retry_after } => Disposition::BackOff {
+                after: *retry_after,
+            },
+            SendError::Permanent { recipient_gone, .. } => Disposition::GiveUp {
+                recipient_gone: *recipient_gone,
+            },
+            SendError::Misconfigured { .. } => Disposition::GiveUp {
+                recipient_gone: false,
+            },
+        }
+    }
+
+    /// Whether the engine must pause the channel until an administrator intervenes.
+    pub fn pauses_channel(&self) -> bool {
+        matches!(self, SendError::Misconfigured { .. })
+    }
+
+    /// Shorthand for a [`SendError::Transient`] without retry hint.
+    pub fn transient(reason: impl Into<String>) -> Self {
+        SendError::Transient {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Shorthand for a [`SendError::Permanent`] where the recipient still exists.
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        SendError::Permanent {
+            reason: reason.into(),
+            recipient_gone: false,
+        }
+    }
+}
+
+/// Parses an HTTP `Retry-After` header value (RFC 9110 §10.2.3).
+///
+/// Accepts delta-seconds (`"120"`) or an HTTP-date (`"Wed, 21 Oct 2015 07:28:00 GMT"`),
+/// the latter relative to `now`. Dates in the past yield [`Duration::ZERO`];
+/// unparsable values yield `None`.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use herold_channel_api::retry_after_from_header;
+/// use std::time::Duration;
+///
+/// let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 27, 0).unwrap();
+/// assert_eq!(retry_after_from_header("120", now), Some(Duration::from_secs(120)));
+/// assert_eq!(
+///     retry_after_from_header("Wed, 21 Oct 2015 07:28:00 GMT", now),
+///     Some(Duration::from_secs(60))
+/// );
+/// assert_eq!(retry_after_from_header("soon", now), None);
+/// ```
+pub fn retry_after_from_header(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.parse::<u64>().ok().map(Duration::from_secs);
+    }
+    let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2015, 10, 21, 7, 28, 0).unwrap()
+    }
+
+    #[test]
+    fn dispositions() {
+        let d = Some(Duration::from_secs(5));
+        assert_eq!(
+            SendError::Transient {
+                reason: "x".into(),
+                retry_after: d
+            }
+            .disposition(),
+            Disposition::Retry { after: d }
+        );
+        assert_eq!(
+            SendError::RateLimited { retry_after: None }.disposition(),
+            Disposition::BackOff { after: None }
+        );
+        assert_eq!(
+            SendError::Permanent {
+                reason: "blocked".into(),
+                recipient_gone: true
+            }
+            .disposition(),
+            Disposition::GiveUp {
+                recipient_gone: true
+            }
+        );
+        let mis = SendError::Misconfigured {
+            reason: "bad token".into(),
+        };
+        assert_eq!(
+            mis.disposition(),
+            Disposition::GiveUp {
+                recipient_gone: false
+            }
+        );
+        assert!(mis.pauses_channel());
+        assert!(!SendError::transient("x").pauses_channel());
+    }
+
+    #[test]
+    fn error_messages() {
+        assert_eq!(
+            SendError::permanent("invalid number").to_string(),
+            "permanent failure: invalid number"
+        );
+        assert_eq!(
+            SendError::RateLimited { retry_after: None }.to_string(),
+            "rate limited by provider"
+        );
+    }
+
+    #[test]
+    fn retry_after_delta_seconds() {
+        assert_eq!(
+            retry_after_from_header(" 30 ", now()),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(retry_after_from_header("0", now()), Some(Duration::ZERO));
+        assert_eq!(retry_after_from_header("-5", now()), None);
+        assert_eq!(retry_after_from_header("1.5", now()), None);
+        assert_eq!(retry_after_from_header("", now()), None);
+        assert_eq!(
+            retry_after_from_header("99999999999999999999999", now()),
+            None
+        );
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        assert_eq!(
+            retry_after_from_header("Wed, 21 Oct 2015 07:30:00 GMT", now()),
+            Some(Duration::from_secs(120))
+        );
+        // Obsolete RFC 850 and asctime formats are accepted too.
+        assert_eq!(
+            retry_after_from_header("Wednesday, 21-Oct-15 07:29:00 GMT", now()),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            retry_after_from_header("Wed Oct 21 07:29:00 2015", now()),
+            Some(Duration::from_secs(60))
+        );
+        // In the past: retry immediately.
+        assert_eq!(
+            retry_after_from_header("Wed, 21 Oct 2015 07:00:00 GMT", now()),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after_from_header("tomorrow", now()), None);
+    }
+}

@@ -1,0 +1,262 @@
+//! Inbound webhooks: verification, parsing and the resulting events.
+//!
+//! The web layer builds an [`InboundRequest`] from the raw HTTP request, calls
+//! the channel's [`InboundVerifier`] first and only then its [`InboundParser`].
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::command::Command;
+use crate::message::Address;
+
+/// A raw webhook request as received by the web layer.
+///
+/// `Debug` prints header names and the body length only.
+#[derive(Clone, Default)]
+pub struct InboundRequest {
+    /// All request headers (signatures are usually in here).
+    pub headers: http::HeaderMap,
+    /// The raw query string without the leading `?`, if any.
+    pub query: Option<String>,
+    /// The raw, unparsed body; signatures are computed over these exact bytes.
+    pub body: Vec<u8>,
+}
+
+impl InboundRequest {
+    /// Creates a request from its parts.
+    pub fn new(headers: http::HeaderMap, query: Option<String>, body: Vec<u8>) -> Self {
+        Self {
+            headers,
+            query,
+            body,
+        }
+    }
+
+    /// The value of a header as a string, if present and valid visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl fmt::Debug for InboundRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
+        f.debug_struct("InboundRequest")
+            .field("headers", &names)
+            .field("query_len", &self.query.as_ref().map(String::len))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Why an inbound request was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InboundError {
+    /// A signature was present but did not match (respond 401/403).
+    #[error("webhook signature does not match")]
+    BadSignature,
+    /// The request carried no signature (respond 401).
+    #[error("webhook signature missing")]
+    MissingSignature,
+    /// The body could not be parsed (respond 400). The text must be log-safe.
+    #[error("malformed webhook payload: {0}")]
+    Malformed(String),
+    /// A well-formed request this adapter does not handle (respond 200 and ignore).
+    #[error("unsupported webhook payload: {0}")]
+    Unsupported(String),
+}
+
+/// Checks that a webhook request really comes from the provider.
+pub trait InboundVerifier: Send + Sync {
+    /// Verifies the request's signature or shared secret.
+    fn verify(&self, req: &InboundRequest) -> Result<(), InboundError>;
+}
+
+/// Turns a verified webhook request into events.
+pub trait InboundParser: Send + Sync {
+    /// Parses the request; one request may carry several events (or none).
+    fn parse(&self, req: &InboundRequest) -> Result<Vec<InboundEvent>, InboundError>;
+}
+
+/// Delivery state reported by a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Accepted and sent by the provider.
+    Sent,
+    /// Delivered to the recipient's device or mailbox.
+    Delivered,
+    /// Read by the recipient.
+    Read,
+    /// Delivery failed.
+    Failed,
+}
+
+/// Content of a resident's message that is not a command.
+///
+/// `Debug` prints lengths instead of text and captions.
+#[derive(Clone, PartialEq, Eq)]
+pub enum InboundContent {
+    /// Free text.
+    Text(String),
+    /// A photo (e.g. a damage report); fetch it with the provider's media API.
+    Photo {
+        /// Provider media id or URL.
+        media_id: String,
+        /// MIME type, if the provider reports it.
+        mime_type: Option<String>,
+        /// Caption the resident added.
+        caption: Option<String>,
+    },
+    /// Anything else (stickers, locations, voice notes, …).
+    Unsupported {
+        /// Provider's name for the message type, e.g. `sticker`.
+        kind: String,
+    },
+}
+
+impl fmt::Debug for InboundContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InboundContent::Text(text) => f
+                .debug_struct("Text")
+                .field("chars", &text.chars().count())
+                .finish(),
+            InboundContent::Photo {
+                media_id,
+                mime_type,
+                caption,
+            } => f
+                .debug_struct("Photo")
+                .field("media_id", media_id)
+                .field("mime_type", mime_type)
+                .field(
+                    "caption_chars",
+                    &caption.as_ref().map(|c| c.chars().count()),
+                )
+                .finish(),
+            InboundContent::Unsupported { kind } => {
+                f.debug_struct("Unsupported").field("kind", kind).finish()
+            }
+        }
+    }
+}
+
+/// Something that happened on a channel, as reported by its webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundEvent {
+    /// A resident sent a command (see [`Command::parse`]).
+    Command {
+        /// Who sent it.
+        from: Address,
+        /// The recognised command.
+        command: Command,
+        /// Provider id of the inbound message (for deduplication).
+        provider_message_id: Option<String>,
+        /// When the provider received it.
+        received_at: DateTime<Utc>,
+    },
+    /// A resident sent something that is not a command.
+    Message {
+        /// Who sent it.
+        from: Address,
+        /// What was sent.
+        content: InboundContent,
+        /// Provider id of the inbound message (for deduplication).
+        provider_message_id: Option<String>,
+        /// When the provider received it.
+        received_at: DateTime<Utc>,
+    },
+    /// A status update for a message we sent earlier.
+    Status {
+        /// The id from [`Receipt::provider_message_id`](crate::Receipt::provider_message_id).
+        provider_message_id: String,
+        /// The new status.
+        status: DeliveryStatus,
+        /// When the status changed.
+        at: DateTime<Utc>,
+        /// Provider error description for [`DeliveryStatus::Failed`] (log-safe).
+        error: Option<String>,
+    },
+}
+
+impl InboundEvent {
+    /// Builds a `Command` event if `text` is a command, otherwise a text `Message` event.
+    pub fn from_text(
+        from: Address,
+        text: impl Into<String>,
+        provider_message_id: Option<String>,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        let text = text.into();
+        match Command::parse(&text) {
+            Some(command) => InboundEvent::Command {
+                from,
+                command,
+                provider_message_id,
+                received_at,
+            },
+            None => InboundEvent::Message {
+                from,
+                content: InboundContent::Text(text),
+                provider_message_id,
+                received_at,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_debug_hides_body_and_query() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-signature", http::HeaderValue::from_static("abc"));
+        let req = InboundRequest::new(
+            headers,
+            Some("token=geheim".into()),
+            b"{\"text\":\"privat\"}".to_vec(),
+        );
+        let dbg = format!("{req:?}");
+        assert!(dbg.contains("x-signature"));
+        assert!(dbg.contains("body_len: 17"));
+        assert!(!dbg.contains("privat") && !dbg.contains("geheim") && !dbg.contains("abc"));
+        assert_eq!(req.header("X-Signature"), Some("abc"));
+        assert_eq!(req.header("x-missing"), None);
+    }
+
+    #[test]
+    fn content_debug_hides_text() {
+        let t = InboundContent::Text("Meine Adresse ist".into());
+        assert_eq!(format!("{t:?}"), "Text { chars: 17 }");
+        let p = InboundContent::Photo {
+            media_id: "m1".into(),
+            mime_type: None,
+            caption: Some("Schlagloch vor Haus 3".into()),
+        };
+        assert!(!format!("{p:?}").contains("Schlagloch"));
+    }
+
+    #[test]
+    fn from_text_classifies() {
+        let now = Utc::now();
+        let from = Address::new("123");
+        assert!(matches!(
+            InboundEvent::from_text(from.clone(), " Stopp ", None, now),
+            InboundEvent::Command {
+                command: Command::Stop,
+                ..
+            }
+        ));
+        assert!(matches!(
+            InboundEvent::from_text(from, "stop the noise please", None, now),
+            InboundEvent::Message {
+                content: InboundContent::Text(_),
+                ..
+            }
+        ));
+    }
+}

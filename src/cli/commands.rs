@@ -1,0 +1,198 @@
+use anyhow::{anyhow, Context, Result};
+use chrono::{DateTime, Utc};
+use herold_channel_api::ChannelKind;
+use std::io::Read;
+
+use super::{
+    AnnouncementsCommand, CategoryCommand, Cli, Command, ConfigCommand, PublishArgs,
+    SubscribersCommand,
+};
+use crate::{
+    config::Config,
+    service::{Herold, PublishRequest},
+    telemetry,
+};
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if !matches!(cli.command, Command::Serve)
+        && std::env::var_os("RUST_LOG").is_none()
+        && config.log.filter == "info"
+    {
+        // One-shot commands print results; only warnings belong on stderr.
+        config.log.filter = "warn".into();
+    }
+    telemetry::init(&config.log);
+    match cli.command {
+        Command::Config(ConfigCommand::Check) => {
+            print!("{}", config.to_redacted_toml());
+            eprintln!("configuration is valid");
+            Ok(())
+        }
+        Command::Serve => {
+            let app = Herold::open(config)?;
+            actix_web::rt::System::new().block_on(crate::web::serve(app))?;
+            Ok(())
+        }
+        Command::Migrate => {
+            let app = Herold::open(config)?;
+            let n = app.db.migrate()?;
+            println!(
+                "database is up to date ({} backend{})",
+                app.db.backend(),
+                if n > 0 {
+                    format!(", {n} migration(s) applied")
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
+        Command::Category(cmd) => category(&Herold::open(config)?, cmd),
+        Command::Publish(args) => publish(config, args),
+        Command::Announcements(cmd) => announcements(&Herold::open(config)?, cmd),
+        Command::Subscribers(cmd) => subscribers(config, cmd),
+    }
+}
+
+fn category(app: &Herold, cmd: CategoryCommand) -> Result<()> {
+    match cmd {
+        CategoryCommand::Add { slug, name } => {
+            let c = app.add_category(&slug, &name, "cli")?;
+            println!("added category {} ({})", c.slug, c.name);
+        }
+        CategoryCommand::List => {
+            let cats = app.db.list_categories()?;
+            if cats.is_empty() {
+                println!("no categories yet; add one with `herold category add SLUG --name NAME`");
+            }
+            for c in cats {
+                println!("{:<24} {}", c.slug, c.name);
+            }
+        }
+        CategoryCommand::Remove { slug } => {
+            let ended = app.remove_category(&slug, "cli")?;
+            println!("removed category {slug}; {ended} subscription(s) ended");
+        }
+    }
+    Ok(())
+}
+
+fn parse_at(raw: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| anyhow!("--at {raw:?} is not a valid time: expected RFC 3339 with a time zone, e.g. 2026-12-01T08:00:00+01:00"))
+}
+
+fn publish(config: Config, args: PublishArgs) -> Result<()> {
+    // Check everything that needs no database first, so bad input never
+    // touches it.
+    let at = args.at.as_deref().map(parse_at).transpose()?;
+    let body = match (&args.body, &args.body_file) {
+        (Some(b), _) => b.clone(),
+        (None, Some(p)) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the body from standard input")?;
+            s
+        }
+        (None, Some(p)) => std::fs::read_to_string(p)
+            .map_err(|e| anyhow!("cannot read --body-file {}: {e}", p.display()))?,
+        (None, None) => {
+            return Err(anyhow!(
+                "give the body with --body TEXT or --body-file FILE"
+            ))
+        }
+    };
+    let app = Herold::open(config)?;
+    let a = app.publish(&PublishRequest {
+        category: args.category,
+        title: args.title,
+        body,
+        urgent: args.urgent,
+        at,
+        corrects: args.corrects,
+        author: "cli".into(),
+    })?;
+    let when = if a.publish_at <= Utc::now() {
+        "published".to_owned()
+    } else {
+        format!("scheduled for {}", a.publish_at.to_rfc3339())
+    };
+    println!(
+        "announcement {} {when}: {}",
+        a.id,
+        app.announcement_url(a.id)
+    );
+    Ok(())
+}
+
+fn announcements(app: &Herold, cmd: AnnouncementsCommand) -> Result<()> {
+    let now = Utc::now();
+    match cmd {
+        AnnouncementsCommand::List { limit } => {
+            let list = app.db.list_announcements(limit)?;
+            if list.is_empty() {
+                println!("no announcements yet");
+            }
+            for (a, c) in list {
+                println!(
+                    "{:>5}  {}  {:<9}  {:<16} {}{}",
+                    a.id,
+                    a.publish_at.format("%Y-%m-%d %H:%M"),
+                    a.status(now).as_str(),
+                    c.slug,
+                    if a.urgent { "[urgent] " } else { "" },
+                    a.title
+                );
+            }
+        }
+        AnnouncementsCommand::Show { id } => {
+            let (a, c) = app.db.get_announcement(id)?;
+            println!("id:         {}", a.id);
+            println!("status:     {}", a.status(now).as_str());
+            println!("category:   {} ({})", c.slug, c.name);
+            println!("title:      {}", a.title);
+            println!("urgent:     {}", if a.urgent { "yes" } else { "no" });
+            println!("publish at: {}", a.publish_at.to_rfc3339());
+            println!("created:    {} by {}", a.created_at.to_rfc3339(), a.author);
+            if let Some(orig) = a.corrects_id {
+                println!("corrects:   {orig}");
+            }
+            if let Some(t) = a.cancelled_at {
+                println!("cancelled:  {}", t.to_rfc3339());
+            }
+            println!("url:        {}", app.announcement_url(a.id));
+            println!("\n{}", a.body);
+        }
+        AnnouncementsCommand::Cancel { id } => {
+            app.db.cancel_announcement(id)?;
+            println!("announcement {id} cancelled");
+        }
+    }
+    Ok(())
+}
+
+fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
+    let SubscribersCommand::List { channel } = cmd;
+    let channel: Option<ChannelKind> = channel.as_deref().map(str::parse).transpose()?;
+    let app = Herold::open(config)?;
+    let list = app.db.list_subscribers(channel)?;
+    if list.is_empty() {
+        println!("no subscribers yet");
+    }
+    for s in list {
+        let cats = app.db.subscriptions_of(s.id)?.len();
+        println!(
+            "{:<8} {:<9} {:<13} {:>3} categories  since {}",
+            s.pseudonym,
+            s.channel.as_str(),
+            s.status.as_str(),
+            cats,
+            s.created_at.format("%Y-%m-%d")
+        );
+    }
+    Ok(())
+}

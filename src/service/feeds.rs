@@ -1,0 +1,163 @@
+//! Building the Atom and RSS documents from stored announcements.
+
+use chrono::{DateTime, Utc};
+use herold_channel_rss::{atom_feed, rss_feed, FeedEntry, FeedMeta};
+use sha2::{Digest, Sha256};
+
+use super::{Herold, ServiceError};
+use crate::{
+    domain::{Announcement, Category},
+    i18n::t,
+    render,
+    storage::FeedQuery,
+};
+
+/// How many announcements a feed carries.
+pub const FEED_LENGTH: i64 = 50;
+
+/// Which announcements a feed shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedScope {
+    /// Every category.
+    All,
+    /// One category, by slug.
+    Category(String),
+}
+
+/// Atom (RFC 4287) or RSS 2.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFormat {
+    Atom,
+    Rss,
+}
+
+impl FeedFormat {
+    /// File extension in feed URLs.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Atom => "atom",
+            Self::Rss => "rss",
+        }
+    }
+
+    /// HTTP content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Atom => "application/atom+xml; charset=utf-8",
+            Self::Rss => "application/rss+xml; charset=utf-8",
+        }
+    }
+}
+
+/// A rendered feed with what HTTP caching needs.
+#[derive(Debug, Clone)]
+pub struct FeedDocument {
+    pub body: String,
+    pub content_type: &'static str,
+    /// Time of the newest change the feed shows.
+    pub last_modified: DateTime<Utc>,
+    /// Strong validator: a hash of the body, quoted.
+    pub etag: String,
+}
+
+impl Herold {
+    /// The public URL of an announcement.
+    pub fn announcement_url(&self, id: i64) -> String {
+        self.public_url(&format!("announcements/{id}"))
+    }
+
+    fn public_url(&self, path: &str) -> String {
+        self.config
+            .public_url
+            .join(path)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| format!("{}{path}", self.config.public_url))
+    }
+
+    /// Renders a feed. `Ok(None)` if the category does not exist.
+    pub fn feed(
+        &self,
+        scope: &FeedScope,
+        format: FeedFormat,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FeedDocument>, ServiceError> {
+        let locale = self.config.default_locale.as_str();
+        let site = self.config.site_name.as_str();
+        let (category, name, title) = match scope {
+            FeedScope::All => (
+                None,
+                "all".to_owned(),
+                t(locale, "feed.title.all", &[("site", site)]),
+            ),
+            FeedScope::Category(slug) => match self.db.find_category(slug)? {
+                None => return Ok(None),
+                Some(c) => {
+                    let title = t(
+                        locale,
+                        "feed.title.category",
+                        &[("site", site), ("category", &c.name)],
+                    );
+                    (Some(c), slug.clone(), title)
+                }
+            },
+        };
+        let rows = self.db.feed_announcements(&FeedQuery {
+            category_id: category.as_ref().map(|c| c.id),
+            now,
+            limit: FEED_LENGTH,
+        })?;
+        let floor = category
+            .as_ref()
+            .map(|c| c.created_at)
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let last_modified = rows
+            .iter()
+            .map(|(a, _)| a.publish_at)
+            .max()
+            .unwrap_or(floor)
+            .max(floor);
+        let meta = FeedMeta {
+            id: self.public_url(&format!("feeds/{name}")),
+            title,
+            subtitle: Some(t(locale, "feed.subtitle", &[("site", site)])),
+            self_url: self.public_url(&format!("feeds/{name}.{}", format.extension())),
+            site_url: self.config.public_url.to_string(),
+            language: locale.to_owned(),
+            generator: format!("Herold {}", env!("CARGO_PKG_VERSION")),
+            updated: last_modified,
+        };
+        let entries: Vec<FeedEntry> = rows.iter().map(|(a, c)| self.entry(a, c, locale)).collect();
+        let body = match format {
+            FeedFormat::Atom => atom_feed(&meta, &entries),
+            FeedFormat::Rss => rss_feed(&meta, &entries),
+        };
+        let digest = Sha256::digest(body.as_bytes());
+        Ok(Some(FeedDocument {
+            etag: format!("\"{}\"", hex::encode(&digest[..16])),
+            body,
+            content_type: format.content_type(),
+            last_modified,
+        }))
+    }
+
+    fn entry(&self, a: &Announcement, c: &Category, locale: &str) -> FeedEntry {
+        let title = match a.corrects_id {
+            Some(_) => format!("{}{}", t(locale, "feed.correction_prefix", &[]), a.title),
+            None => a.title.clone(),
+        };
+        FeedEntry {
+            id: self.announcement_url(a.id),
+            title,
+            content_html: render::to_html(&a.body),
+            summary_text: render::summary(&a.body, 280),
+            link: self.announcement_url(a.id),
+            published: a.publish_at,
+            updated: a.publish_at,
+            category_slug: c.slug.to_string(),
+            category_name: c.name.clone(),
+            author: self.config.site_name.clone(),
+            urgent: a.urgent,
+            corrects: a.corrects_id.map(|id| self.announcement_url(id)),
+        }
+    }
+}

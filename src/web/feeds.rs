@@ -1,0 +1,53 @@
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+
+use super::conditional;
+use crate::service::{FeedFormat, FeedScope, Herold};
+
+/// `/feeds/all.atom`, `/feeds/{category}.atom`, `/feeds/{category}.rss`.
+pub async fn feed(
+    req: HttpRequest,
+    app: web::Data<Herold>,
+    name: web::Path<String>,
+) -> HttpResponse {
+    let name = name.into_inner();
+    let Some((scope, format)) = parse_name(&name) else {
+        return HttpResponse::NotFound().content_type("text/plain").body("unknown feed; expected /feeds/all.atom, /feeds/all.rss, /feeds/CATEGORY.atom or /feeds/CATEGORY.rss\n");
+    };
+    let app = app.into_inner();
+    let doc = match web::block(move || app.feed(&scope, format, Utc::now())).await {
+        Ok(Ok(Some(doc))) => doc,
+        Ok(Ok(None)) => {
+            return HttpResponse::NotFound()
+                .content_type("text/plain")
+                .body("unknown category\n")
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "feed failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+        Err(_) => return HttpResponse::InternalServerError().finish(),
+    };
+    conditional::respond(
+        &req,
+        &doc.etag,
+        doc.last_modified,
+        doc.content_type,
+        doc.body,
+    )
+}
+
+fn parse_name(name: &str) -> Option<(FeedScope, FeedFormat)> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let format = match ext {
+        "atom" => FeedFormat::Atom,
+        "rss" => FeedFormat::Rss,
+        _ => return None,
+    };
+    let scope = if stem == "all" {
+        FeedScope::All
+    } else {
+        FeedScope::Category(stem.to_owned())
+    };
+    Some((scope, format))
+}
