@@ -19,6 +19,8 @@ mod subscribers;
 mod time;
 
 pub use announcements::FeedQuery;
+pub use categories::Removed;
+pub use deliveries::TransitionDetails;
 pub use error::StorageError;
 pub use subscribers::NewSubscriber;
 

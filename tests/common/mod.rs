@@ -1,0 +1,138 @@
+//! Test harness: a fresh database per test on either backend.
+//!
+//! SQLite lives in a temporary directory. PostgreSQL gets a uniquely named
+//! database on the server at `HEROLD_TEST_PG` (default
+//! `postgres://postgres@127.0.0.1:5432`), dropped when the test ends. An
+//! unreachable server fails the test: the suite never silently skips a backend.
+#![allow(dead_code)]
+
+use diesel::{pg::PgConnection, Connection, RunQueryDsl};
+use herold::{
+    config::{Config, Secret},
+    crypto::Keyring,
+    service::Herold,
+};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The PostgreSQL server used by tests, without a database name.
+pub fn pg_base() -> String {
+    std::env::var("HEROLD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Deletes the database when dropped.
+pub struct PgDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// Creates a new, empty, uniquely named database.
+    pub fn create() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "herold_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            rand_suffix()
+        );
+        let mut admin = PgConnection::establish(&format!("{}/postgres", pg_base()))
+            .unwrap_or_else(|e| panic!("PostgreSQL at {} is required for the tests (run ./scripts/test.sh): {e}", pg_base()));
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+        let url = format!("{}/{name}", pg_base());
+        Self { name, url }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", pg_base())) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{nanos:x}")
+}
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// An opened app on a fresh database. Fields drop in order: the app (and
+/// its pool) before the database it points at.
+pub struct TestDb {
+    pub app: Herold,
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub pg: Option<PgDatabase>,
+}
+
+impl TestDb {
+    /// Opens a fresh database on `backend`.
+    pub fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (config, pg) = match backend {
+            Backend::Sqlite => (
+                Config {
+                    database_url: dir.path().join("herold.db").display().to_string(),
+                    ..Config::default()
+                },
+                None,
+            ),
+            Backend::Postgres => {
+                let pg = PgDatabase::create();
+                (
+                    Config {
+                        database_url: pg.url.clone(),
+                        secret_key: Some(Secret::new(Keyring::generate_encoded().to_string())),
+                        pool_size: 4,
+                        ..Config::default()
+                    },
+                    Some(pg),
+                )
+            }
+        };
+        let app = Herold::open(config).expect("open test database");
+        Self { app, backend, dir, pg }
+    }
+
+    pub fn sqlite() -> Self {
+        Self::new(Backend::Sqlite)
+    }
+
+    pub fn postgres() -> Self {
+        Self::new(Backend::Postgres)
+    }
+}
+
+/// Instantiates a test body for both backends:
+/// `both!(name, |t: &TestDb| { ... });` gives `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                let t = $crate::common::TestDb::sqlite();
+                let f: &dyn Fn(&$crate::common::TestDb) = &$body;
+                f(&t);
+            }
+
+            #[test]
+            fn postgres() {
+                let t = $crate::common::TestDb::postgres();
+                let f: &dyn Fn(&$crate::common::TestDb) = &$body;
+                f(&t);
+            }
+        }
+    };
+}
