@@ -129,7 +129,7 @@ impl Config {
             .merge(Env::prefixed("HEROLD_").ignore(&["CONFIG"]).split("__"));
         let config: Config = figment
             .extract()
-            .map_err(|e| ConfigError::Parse(describe(&figment, e)))?;
+            .map_err(|e| ConfigError::Parse(describe(e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -206,25 +206,24 @@ impl Config {
 
 /// Turns figment's errors into sentences naming the key, its source and what
 /// was expected.
-fn describe(figment: &Figment, err: figment::Error) -> String {
+fn describe(err: figment::Error) -> String {
     err.into_iter()
         .map(|e| {
             let key = e.path.join(".");
-            let source = e
-                .metadata
-                .as_ref()
-                .map(|m| {
-                    let name = m.interpolate(&e.profile.clone().unwrap_or_default(), &e.path);
-                    match &m.source {
-                        Some(src) => format!(" (set in {src})"),
-                        None if m.name.contains("environment") => {
-                            format!(" (set by environment variable {})", name.to_uppercase())
-                        }
-                        None => String::new(),
-                    }
-                })
-                .unwrap_or_default();
-            let _ = figment;
+            let source = match e.metadata.as_ref() {
+                Some(m) if m.source.is_some() => format!(
+                    " (set in {})",
+                    m.source
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
+                Some(m) if m.name.contains("environment") => format!(
+                    " (set by environment variable HEROLD_{})",
+                    e.path.join("__").to_uppercase()
+                ),
+                _ => String::new(),
+            };
             if key.is_empty() {
                 format!("invalid configuration: {}", e.kind)
             } else {

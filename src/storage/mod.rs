@@ -147,7 +147,7 @@ impl Database {
                 let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
                 let pool = R2d2Pool::builder()
                     .max_size(size)
-                    .min_idle(Some(1))
+                    .min_idle(Some(0))
                     .connection_timeout(Duration::from_secs(10))
                     .connection_customizer(Box::new(SqlitePragmas))
                     .build(manager)
@@ -159,18 +159,26 @@ impl Database {
             }
             DatabaseUrl::Postgres(s) => {
                 let manager = ConnectionManager::<PgConnection>::new(s);
+                // Connections are opened on demand (min_idle 0), never by
+                // r2d2's background threads ahead of time: a process that
+                // exits while such a thread is inside libpq's TLS setup
+                // crashes in OpenSSL's exit-time cleanup.
                 // Connect once directly for a precise error (r2d2 only says
                 // "timed out" when the server is unreachable).
                 {
                     use diesel::Connection;
                     PgConnection::establish(s).map_err(|e| StorageError::Connect {
                         target: DatabaseUrl::redact(s),
-                        reason: e.to_string().trim().to_owned(),
+                        reason: e
+                            .to_string()
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" "),
                     })?;
                 }
                 let pool = R2d2Pool::builder()
                     .max_size(size)
-                    .min_idle(Some(1))
+                    .min_idle(Some(0))
                     .connection_timeout(Duration::from_secs(10))
                     .build(manager)
                     .map_err(|e| StorageError::Connect {

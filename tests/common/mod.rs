@@ -35,9 +35,16 @@ impl PgDatabase {
             COUNTER.fetch_add(1, Ordering::SeqCst),
             rand_suffix()
         );
-        let mut admin = PgConnection::establish(&format!("{}/postgres", pg_base()))
-            .unwrap_or_else(|e| panic!("PostgreSQL at {} is required for the tests (run ./scripts/test.sh): {e}", pg_base()));
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+        let mut admin =
+            PgConnection::establish(&format!("{}/postgres", pg_base())).unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL at {} is required for the tests (run ./scripts/test.sh): {e}",
+                    pg_base()
+                )
+            });
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("create test database");
         let url = format!("{}/{name}", pg_base());
         Self { name, url }
     }
@@ -46,14 +53,21 @@ impl PgDatabase {
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", pg_base())) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
         }
     }
 }
 
 fn rand_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("{nanos:x}")
 }
 
@@ -99,7 +113,12 @@ impl TestDb {
             }
         };
         let app = Herold::open(config).expect("open test database");
-        Self { app, backend, dir, pg }
+        Self {
+            app,
+            backend,
+            dir,
+            pg,
+        }
     }
 
     pub fn sqlite() -> Self {
