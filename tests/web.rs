@@ -18,12 +18,20 @@ fn python() -> PathBuf {
         return p.into();
     }
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-peers/venv/bin/python");
-    assert!(p.exists(), "{} not found: run ./scripts/test.sh, which installs feedparser for the feed tests", p.display());
+    assert!(
+        p.exists(),
+        "{} not found: run ./scripts/test.sh, which installs feedparser for the feed tests",
+        p.display()
+    );
     p
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `herold serve`, stopped on drop.
@@ -42,7 +50,10 @@ impl Server {
         let mut env = vec![
             ("HEROLD_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
             ("HEROLD_PUBLIC_URL".to_owned(), format!("{base}/")),
-            ("HEROLD_SITE_NAME".to_owned(), "Gemeinde Musterstadt".to_owned()),
+            (
+                "HEROLD_SITE_NAME".to_owned(),
+                "Gemeinde Musterstadt".to_owned(),
+            ),
         ];
         if let Some(url) = database_url {
             let key = dir.path().join("pg.key");
@@ -50,8 +61,18 @@ impl Server {
             env.push(("HEROLD_DATABASE_URL".into(), url.into()));
             env.push(("HEROLD_SECRET_KEY_FILE".into(), key.display().to_string()));
         }
-        let child = Self::command(dir.path(), &env).arg("serve").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let server = Self { child, base, env, dir };
+        let child = Self::command(dir.path(), &env)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            base,
+            env,
+            dir,
+        };
         let client = Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -60,7 +81,10 @@ impl Server {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "herold serve did not become healthy");
+            assert!(
+                Instant::now() < deadline,
+                "herold serve did not become healthy"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         server
@@ -80,8 +104,15 @@ impl Server {
 
     /// Runs a CLI command against the same database.
     fn cli(&self, args: &[&str]) -> String {
-        let out = Self::command(self.dir.path(), &self.env).args(args).output().unwrap();
-        assert!(out.status.success(), "herold {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Self::command(self.dir.path(), &self.env)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "herold {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -103,8 +134,17 @@ fn validate(body: &str, kind: &str) -> serde_json::Value {
     let file = dir.path().join(format!("feed.{kind}"));
     std::fs::write(&file, body).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/validate_feed.py");
-    let out = Command::new(python()).arg(script).arg(&file).arg(kind).output().unwrap();
-    assert!(out.status.success(), "feedparser rejected the {kind} feed: {}\n{body}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python())
+        .arg(script)
+        .arg(&file)
+        .arg(kind)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "feedparser rejected the {kind} feed: {}\n{body}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -113,71 +153,190 @@ const TRICKY: &str = "Straße <gesperrt> & \"Umleitung\" ab 7 Uhr";
 fn publish_to_feed(database_url: Option<&str>) {
     let s = Server::start(database_url);
     let http = Client::new();
-    assert_eq!(http.get(s.url("/readyz")).send().unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        http.get(s.url("/readyz")).send().unwrap().status(),
+        StatusCode::OK
+    );
 
-    s.cli(&["category", "add", "verkehr", "--name", "Verkehr & Baustellen"]);
+    s.cli(&[
+        "category",
+        "add",
+        "verkehr",
+        "--name",
+        "Verkehr & Baustellen",
+    ]);
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
     // An empty feed is valid too.
     let empty = http.get(s.url("/feeds/verkehr.atom")).send().unwrap();
     assert_eq!(empty.status(), StatusCode::OK);
     validate(&empty.text().unwrap(), "atom");
 
-    s.cli(&["publish", "--category", "verkehr", "--title", TRICKY, "--body", "Die **Hauptstraße** ist gesperrt. <script>alert(1)</script>", "--urgent"]);
-    s.cli(&["publish", "--category", "abfall", "--title", "Biotonne", "--body", "Leerung am Samstag."]);
-    s.cli(&["publish", "--category", "abfall", "--title", "Noch nicht", "--body", "Später.", "--at", "2099-01-01T00:00:00Z"]);
+    s.cli(&[
+        "publish",
+        "--category",
+        "verkehr",
+        "--title",
+        TRICKY,
+        "--body",
+        "Die **Hauptstraße** ist gesperrt. <script>alert(1)</script>",
+        "--urgent",
+    ]);
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Biotonne",
+        "--body",
+        "Leerung am Samstag.",
+    ]);
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Noch nicht",
+        "--body",
+        "Später.",
+        "--at",
+        "2099-01-01T00:00:00Z",
+    ]);
 
     // The all-categories Atom feed: newest first, escaped text intact.
     let r = http.get(s.url("/feeds/all.atom")).send().unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/atom+xml"));
+    assert!(r.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/atom+xml"));
     let etag = r.headers()[header::ETAG].to_str().unwrap().to_owned();
-    let last_modified = r.headers()[header::LAST_MODIFIED].to_str().unwrap().to_owned();
+    let last_modified = r.headers()[header::LAST_MODIFIED]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body = r.text().unwrap();
-    assert!(!body.contains("<script>"), "raw HTML must be escaped:\n{body}");
+    assert!(
+        !body.contains("<script>"),
+        "raw HTML must be escaped:\n{body}"
+    );
     let atom = validate(&body, "atom");
     assert_eq!(atom["title"], "Gemeinde Musterstadt: alle Bekanntmachungen");
-    let titles: Vec<_> = atom["entries"].as_array().unwrap().iter().map(|e| e["title"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(titles, ["Biotonne", TRICKY], "scheduled announcements stay out of feeds");
-    assert!(atom["entries"][1]["tags"].as_array().unwrap().iter().any(|t| t == "urgent"));
+    let titles: Vec<_> = atom["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Biotonne", TRICKY],
+        "scheduled announcements stay out of feeds"
+    );
+    assert!(atom["entries"][1]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "urgent"));
     assert_eq!(atom["entries"][0]["link"], s.url("/announcements/2"));
 
     // Per-category feeds in both formats.
     let rss = http.get(s.url("/feeds/verkehr.rss")).send().unwrap();
     assert_eq!(rss.status(), StatusCode::OK);
-    assert!(rss.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/rss+xml"));
+    assert!(rss.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/rss+xml"));
     let rss = validate(&rss.text().unwrap(), "rss");
     assert_eq!(rss["entries"].as_array().unwrap().len(), 1);
     assert_eq!(rss["entries"][0]["title"], TRICKY);
-    let abfall = validate(&http.get(s.url("/feeds/abfall.atom")).send().unwrap().text().unwrap(), "atom");
+    let abfall = validate(
+        &http
+            .get(s.url("/feeds/abfall.atom"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        "atom",
+    );
     assert_eq!(abfall["title"], "Gemeinde Musterstadt: Abfall");
     assert_eq!(abfall["entries"].as_array().unwrap().len(), 1);
-    assert_eq!(http.get(s.url("/feeds/nope.atom")).send().unwrap().status(), StatusCode::NOT_FOUND);
-    assert_eq!(http.get(s.url("/feeds/abfall.json")).send().unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        http.get(s.url("/feeds/nope.atom")).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        http.get(s.url("/feeds/abfall.json"))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 
     // Conditional GET: both validators give 304 with no body.
-    let r = http.get(s.url("/feeds/all.atom")).header(header::IF_NONE_MATCH, &etag).send().unwrap();
+    let r = http
+        .get(s.url("/feeds/all.atom"))
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(r.headers()[header::ETAG].to_str().unwrap(), etag);
     assert!(r.text().unwrap().is_empty());
-    let r = http.get(s.url("/feeds/all.atom")).header(header::IF_MODIFIED_SINCE, &last_modified).send().unwrap();
+    let r = http
+        .get(s.url("/feeds/all.atom"))
+        .header(header::IF_MODIFIED_SINCE, &last_modified)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
-    let r = http.get(s.url("/feeds/all.atom")).header(header::IF_NONE_MATCH, "\"other\"").send().unwrap();
+    let r = http
+        .get(s.url("/feeds/all.atom"))
+        .header(header::IF_NONE_MATCH, "\"other\"")
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = http.get(s.url("/feeds/all.atom")).header(header::IF_MODIFIED_SINCE, "Thu, 01 Jan 2015 00:00:00 GMT").send().unwrap();
+    let r = http
+        .get(s.url("/feeds/all.atom"))
+        .header(header::IF_MODIFIED_SINCE, "Thu, 01 Jan 2015 00:00:00 GMT")
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
     // A new announcement changes the validator.
     std::thread::sleep(Duration::from_millis(1100));
-    s.cli(&["publish", "--category", "abfall", "--title", "Korrektur: Sonntag", "--body", "Leerung am Sonntag.", "--corrects", "2"]);
-    let r = http.get(s.url("/feeds/all.atom")).header(header::IF_NONE_MATCH, &etag).send().unwrap();
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Korrektur: Sonntag",
+        "--body",
+        "Leerung am Sonntag.",
+        "--corrects",
+        "2",
+    ]);
+    let r = http
+        .get(s.url("/feeds/all.atom"))
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_ne!(r.headers()[header::ETAG].to_str().unwrap(), etag);
     let atom = validate(&r.text().unwrap(), "atom");
-    assert!(atom["entries"][0]["tags"].as_array().unwrap().iter().any(|t| t == "correction"));
-    let r = http.get(s.url("/feeds/all.atom")).header(header::IF_MODIFIED_SINCE, &last_modified).send().unwrap();
+    assert!(atom["entries"][0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "correction"));
+    let r = http
+        .get(s.url("/feeds/all.atom"))
+        .header(header::IF_MODIFIED_SINCE, &last_modified)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
-    assert_eq!(http.get(s.url("/nowhere")).send().unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        http.get(s.url("/nowhere")).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs Herold's whole test suite on a fresh machine.
+#
+# Installs or starts what the tests need, idempotently:
+#   - a Python virtualenv with feedparser (independent feed checks), in .test-peers/
+#   - PostgreSQL 15 on 127.0.0.1:5432 (started if it is installed but stopped)
+# then runs every test of every crate on SQLite and on PostgreSQL.
+#
+# Environment: HEROLD_TEST_PG (default postgres://postgres@127.0.0.1:5432),
+# CARGO_TARGET_DIR (optional, reused between runs), extra args go to cargo test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PEERS=.test-peers
+FEEDPARSER_VERSION=6.0.14
+
+step() { printf '==> %s\n' "$*" >&2; }
+
+# 1. Feed validator.
+if ! "$PEERS/venv/bin/python" -c "import feedparser; assert feedparser.__version__ == '$FEEDPARSER_VERSION'" 2>/dev/null; then
+    step "installing feedparser $FEEDPARSER_VERSION into $PEERS/venv"
+    python3 -m venv "$PEERS/venv"
+    "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check "feedparser==$FEEDPARSER_VERSION"
+fi
+
+# 2. PostgreSQL.
+PG_URL="${HEROLD_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
+pg_up() { "$PEERS/venv/bin/python" - "$PG_URL" <<'PY'
+import socket, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+try:
+    socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=1).close()
+except OSError:
+    sys.exit(1)
+PY
+}
+if ! pg_up; then
+    step "starting PostgreSQL"
+    if command -v pg_ctlcluster >/dev/null && ls /etc/postgresql >/dev/null 2>&1; then
+        for v in /etc/postgresql/*; do
+            pg_ctlcluster --skip-systemctl-redirect "$(basename "$v")" main start || true
+        done
+    else
+        echo "PostgreSQL is not installed; install it (apt-get install postgresql) or set HEROLD_TEST_PG" >&2
+        exit 1
+    fi
+    for _ in $(seq 1 60); do pg_up && break; sleep 0.5; done
+    pg_up || { echo "PostgreSQL did not come up at $PG_URL" >&2; exit 1; }
+fi
+
+# 3. The tests: unit, integration and doc tests of every crate.
+step "running the test suite (SQLite and PostgreSQL)"
+export HEROLD_TEST_PYTHON="$PWD/$PEERS/venv/bin/python"
+cargo test --workspace --locked "$@"
