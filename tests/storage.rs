@@ -162,6 +162,14 @@ both!(announcements_insert_get_list, |t: &TestDb| {
         db.insert_announcement(&fix).unwrap().corrects_id,
         Some(a1.id)
     );
+    let corr = db.corrections_of(a1.id, Utc::now()).unwrap();
+    assert_eq!(corr.len(), 1);
+    assert_eq!(corr[0].title, "Korrektur");
+    assert!(db
+        .corrections_of(a1.id, Utc::now() - Duration::hours(1))
+        .unwrap()
+        .is_empty());
+    assert!(db.corrections_of(a2.id, Utc::now()).unwrap().is_empty());
     fix.corrects_id = Some(999);
     assert!(matches!(
         db.insert_announcement(&fix),

@@ -39,6 +39,8 @@ pub struct Config {
     pub site_name: String,
     /// Language of resident-facing text: `de` or `en`.
     pub default_locale: String,
+    /// Time zone for dates shown to residents (IANA name).
+    pub timezone: String,
     /// Master key (32 bytes, base64 or hex) encrypting personal data.
     pub secret_key: Option<Secret>,
     /// File holding the master key; default `herold.key` next to the SQLite
@@ -87,6 +89,7 @@ impl Default for Config {
             public_url: Url::parse("http://127.0.0.1:8080/").unwrap_or_else(|_| unreachable!()),
             site_name: "Herold".into(),
             default_locale: "de".into(),
+            timezone: "Europe/Berlin".into(),
             secret_key: None,
             secret_key_file: None,
             pool_size: 8,
@@ -151,6 +154,13 @@ impl Config {
                 expected: "de or en".into(),
             });
         }
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError::Invalid {
+                key: "timezone",
+                value: self.timezone.clone(),
+                expected: "an IANA time zone name such as Europe/Berlin".into(),
+            });
+        }
         if self.pool_size == 0 || self.pool_size > 256 {
             return Err(ConfigError::Invalid {
                 key: "pool_size",
@@ -189,6 +199,11 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = DatabaseUrl::redact(&self.database_url);
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+
+    /// The configured time zone (validated on load; UTC if unparsable).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
 
     /// Where the master key file is expected when none is configured.

@@ -2,8 +2,10 @@
 //! the model, call storage and record an audit trail.
 
 mod feeds;
+mod pages;
 
 pub use feeds::{FeedDocument, FeedFormat, FeedScope};
+pub use pages::PublicAnnouncement;
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;

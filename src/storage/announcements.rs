@@ -156,6 +156,23 @@ impl Database {
             .collect())
     }
 
+    /// Published corrections of an announcement, oldest first.
+    pub fn corrections_of(
+        &self,
+        id: Id,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Announcement>, StorageError> {
+        let now = time::to_db(now);
+        let rows: Vec<Row> = with_conn!(self, |c| announcements::table
+            .filter(announcements::corrects_id.eq(id))
+            .filter(announcements::publish_at.le(now))
+            .filter(announcements::cancelled_at.is_null())
+            .order((announcements::publish_at.asc(), announcements::id.asc()))
+            .select(Row::as_select())
+            .load(c)?);
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
     /// Withdraws a scheduled announcement before it goes out. Published
     /// announcements cannot be cancelled; publish a correction instead.
     pub fn cancel_announcement(&self, id: Id) -> Result<Announcement, StorageError> {

@@ -1,10 +1,11 @@
-//! The web server (actix-web): health probes and feeds. Handlers are thin:
+//! The web server (actix-web): health probes, feeds and public pages. Handlers are thin:
 //! they parse the request, call [`crate::service`] on a blocking thread
 //! (diesel is synchronous) and shape the response.
 
 mod conditional;
 mod feeds;
 mod health;
+mod pages;
 
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 
@@ -14,6 +15,8 @@ use crate::service::Herold;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/", web::get().to(pages::index))
+        .route("/announcements/{id}", web::get().to(pages::announcement))
         .route("/feeds/{name}", web::get().to(feeds::feed))
         .default_service(web::to(|| async {
             HttpResponse::NotFound().body("not found\n")

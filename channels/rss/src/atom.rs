@@ -213,7 +213,7 @@ mod tests {
         };
         assert!(terms(0).contains(&("urgent".into(), Some("Dringend".into()))));
         assert!(!terms(1).iter().any(|(t, _)| t == "urgent"));
-        assert!(terms(1).contains(&("correction".into(), Some("Korrektur".into()))));
+        assert!(terms(1).contains(&("correction".into(), Some("Berichtigung".into()))));
         assert!(terms(2).iter().any(|(t, _)| t == "correction"));
 
         let related = |i: usize| -> Vec<String> {

@@ -67,7 +67,7 @@ pub const URGENT_LABEL: &str = "Dringend";
 /// Category term added to entries that correct an earlier entry.
 pub const CORRECTION_TERM: &str = "correction";
 /// Human-readable label of [`CORRECTION_TERM`].
-pub const CORRECTION_LABEL: &str = "Korrektur";
+pub const CORRECTION_LABEL: &str = "Berichtigung";
 
 /// Feed-level metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]

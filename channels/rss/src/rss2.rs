@@ -200,6 +200,6 @@ mod tests {
                 .collect()
         };
         assert_eq!(names(0), ["Verkehr & Straßen", "Dringend"]);
-        assert_eq!(names(1), ["Verkehr & Straßen", "Korrektur"]);
+        assert_eq!(names(1), ["Verkehr & Straßen", "Berichtigung"]);
     }
 }
