@@ -453,3 +453,43 @@ fn cli_works_on_postgres() {
     );
     assert!(stdout(&mut run(&["migrate"])).contains("postgres backend"));
 }
+
+#[test]
+fn subscribers_are_listed_by_pseudonym_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    with_category(d);
+    let config = herold::config::Config {
+        database_url: d.join("herold.db").display().to_string(),
+        ..Default::default()
+    };
+    let app = herold::service::Herold::open(config).unwrap();
+    let cat = app.db.find_category("abfall").unwrap().unwrap();
+    let s = app
+        .db
+        .insert_subscriber(&herold::storage::NewSubscriber {
+            channel: herold_channel_api::ChannelKind::WhatsApp,
+            address: "+49 151 99887766".into(),
+            locale: "de".into(),
+            status: herold::domain::SubscriberStatus::Active,
+            category_ids: vec![cat.id],
+            wording_version: "v1".into(),
+            evidence: None,
+        })
+        .unwrap();
+    drop(app);
+    let out = stdout(herold(d).args(["subscribers", "list"]));
+    assert!(
+        out.contains(s.pseudonym.as_str()) && out.contains("whatsapp") && out.contains("active"),
+        "{out}"
+    );
+    assert!(!out.contains("99887766"), "{out}");
+    assert!(
+        stdout(herold(d).args(["subscribers", "list", "--channel", "email"]))
+            .contains("no subscribers")
+    );
+    fails_with(
+        herold(d).args(["subscribers", "list", "--channel", "fax"]),
+        &["unknown channel \"fax\""],
+    );
+}

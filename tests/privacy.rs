@@ -91,3 +91,86 @@ fn address_and_message_text_never_in_the_sqlite_file() {
         Some(report)
     );
 }
+
+/// A log sink shared with the test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn no_address_or_text_in_logs_even_at_trace_level() {
+    let sink = Captured::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let address = "geheim.person@example.org";
+    let text = "Mein Nachbar parkt falsch";
+    tracing::subscriber::with_default(subscriber, || {
+        let t = TestDb::sqlite();
+        let db = &t.app.db;
+        let cat = db
+            .add_category(&Slug::parse("abfall").unwrap(), "Abfall")
+            .unwrap();
+        let new = NewSubscriber {
+            channel: ChannelKind::Email,
+            address: address.into(),
+            locale: "de".into(),
+            status: SubscriberStatus::Pending,
+            category_ids: vec![cat.id],
+            wording_version: "v1".into(),
+            evidence: None,
+        };
+        tracing::debug!(?new, "about to insert");
+        let s = db.insert_subscriber(&new).unwrap();
+        // A duplicate fails; its error is logged the way callers would.
+        let dup = db.insert_subscriber(&new).unwrap_err();
+        tracing::warn!(error = %dup, "duplicate");
+        let conv = db.open_conversation(s.id).unwrap();
+        let msg = db
+            .add_message(
+                conv.id,
+                &NewMessage {
+                    direction: Direction::Inbound,
+                    text: Some(text.into()),
+                    media_ref: None,
+                    provider_message_id: None,
+                    staff_user_id: None,
+                },
+            )
+            .unwrap();
+        tracing::info!(?msg, "stored");
+        t.app
+            .publish(&herold::service::PublishRequest {
+                category: "abfall".into(),
+                title: "Öffentlicher Titel".into(),
+                body: "Öffentlicher Text".into(),
+                urgent: false,
+                at: None,
+                corrects: None,
+                author: "test".into(),
+            })
+            .unwrap();
+    });
+    let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("about to insert") && logs.contains("announcement stored"),
+        "the capture works:\n{logs}"
+    );
+    for secret in [address, "geheim.person", text] {
+        assert!(
+            !logs.contains(secret),
+            "{secret:?} appeared in the logs:\n{logs}"
+        );
+    }
+}
