@@ -408,7 +408,8 @@ fn config_check_redacts_secrets_and_names_bad_keys() {
 
 #[test]
 fn cli_works_on_postgres() {
-    let pg = common::PgDatabase::create();
+    // The database does not exist yet: Herold creates it on the server.
+    let pg = common::PgDatabase::unique_name();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let run = |args: &[&str]| {

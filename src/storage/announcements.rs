@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::{
     categories::CategoryRow,
+    error::OrNotFound,
     schema::{announcements, categories},
     time, with_conn, Database, StorageError,
 };
@@ -106,9 +107,7 @@ impl Database {
             .optional()?);
         found
             .map(|(a, c)| (a.into(), c.into()))
-            .ok_or_else(|| StorageError::NotFound {
-                what: format!("announcement {id}"),
-            })
+            .or_not_found(|| format!("announcement {id}"))
     }
 
     /// All announcements (any status), newest publication time first.
@@ -184,9 +183,7 @@ impl Database {
                 .select(Row::as_select())
                 .first(c)
                 .optional()?
-                .ok_or_else(|| StorageError::NotFound {
-                    what: format!("announcement {id}"),
-                })?;
+                .or_not_found(|| format!("announcement {id}"))?;
             if current.cancelled_at.is_some() {
                 return Err(StorageError::Refused(format!("announcement {id} is already cancelled")));
             }

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use super::{
+    error::OrNotFound,
     schema::{announcements, categories, consent_events, subscribers, subscriptions},
     time, with_conn, Database, StorageError,
 };
@@ -85,9 +86,8 @@ impl Database {
             .select(Row::as_select())
             .first(c)
             .optional()?);
-        row.map(Into::into).ok_or_else(|| StorageError::NotFound {
-            what: format!("category {id}"),
-        })
+        row.map(Into::into)
+            .or_not_found(|| format!("category {id}"))
     }
 
     /// Removes a category nobody published in. Its subscriptions end, and
@@ -106,9 +106,7 @@ impl Database {
                 .select(Row::as_select())
                 .first(c)
                 .optional()?
-                .ok_or_else(|| StorageError::NotFound {
-                    what: format!("category \"{slug}\""),
-                })?;
+                .or_not_found(|| format!("category \"{slug}\""))?;
             let used: i64 = announcements::table
                 .filter(announcements::category_id.eq(cat.id))
                 .count()

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use super::{
+    error::OrNotFound,
     schema::{conversations, messages},
     time, with_conn, Database, StorageError,
 };
@@ -105,10 +106,8 @@ impl Database {
             .returning(Row::as_returning())
             .get_result(c)
             .optional()?);
-        row.ok_or_else(|| StorageError::NotFound {
-            what: format!("conversation {id}"),
-        })?
-        .try_into()
+        row.or_not_found(|| format!("conversation {id}"))?
+            .try_into()
     }
 
     /// Adds a message; its text is encrypted before storage.

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use herold_channel_api::ChannelKind;
 
-use super::{schema::deliveries, time, with_conn, Database, StorageError};
+use super::{error::OrNotFound, schema::deliveries, time, with_conn, Database, StorageError};
 use crate::domain::{Delivery, DeliveryState, Id, NewDelivery};
 
 #[derive(Queryable, Selectable)]
@@ -90,10 +90,7 @@ impl Database {
             .select(Row::as_select())
             .first(c)
             .optional()?);
-        row.ok_or_else(|| StorageError::NotFound {
-            what: format!("delivery {id}"),
-        })?
-        .try_into()
+        row.or_not_found(|| format!("delivery {id}"))?.try_into()
     }
 
     /// Moves a delivery to `next` if the state machine allows it. Entering
@@ -111,9 +108,7 @@ impl Database {
                 .select(Row::as_select())
                 .first(c)
                 .optional()?
-                .ok_or_else(|| StorageError::NotFound {
-                    what: format!("delivery {id}"),
-                })?;
+                .or_not_found(|| format!("delivery {id}"))?;
             DeliveryState::parse(&current.state)?
                 .transition(next)
                 .map_err(|e| StorageError::Refused(e.to_string()))?;

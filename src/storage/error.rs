@@ -70,3 +70,15 @@ impl From<diesel::result::Error> for StorageError {
         }
     }
 }
+
+/// Turns a missing row into [`StorageError::NotFound`] naming it.
+pub(crate) trait OrNotFound<T> {
+    /// `what` describes the row, e.g. `delivery 7`.
+    fn or_not_found(self, what: impl FnOnce() -> String) -> Result<T, StorageError>;
+}
+
+impl<T> OrNotFound<T> for Option<T> {
+    fn or_not_found(self, what: impl FnOnce() -> String) -> Result<T, StorageError> {
+        self.ok_or_else(|| StorageError::NotFound { what: what() })
+    }
+}

@@ -165,17 +165,7 @@ impl Database {
                 // crashes in OpenSSL's exit-time cleanup.
                 // Connect once directly for a precise error (r2d2 only says
                 // "timed out" when the server is unreachable).
-                {
-                    use diesel::Connection;
-                    PgConnection::establish(s).map_err(|e| StorageError::Connect {
-                        target: DatabaseUrl::redact(s),
-                        reason: e
-                            .to_string()
-                            .split_whitespace()
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                    })?;
-                }
+                establish_or_create(s)?;
                 let pool = R2d2Pool::builder()
                     .max_size(size)
                     .min_idle(Some(0))
@@ -231,5 +221,43 @@ impl Database {
     pub fn ping(&self) -> Result<(), StorageError> {
         with_conn!(self, |c| c.batch_execute("SELECT 1")?);
         Ok(())
+    }
+}
+
+/// Connects once to PostgreSQL. A database that does not exist yet is
+/// created (on the same server, as the same user), so a new installation
+/// needs no separate `createdb`; every other failure is reported as is.
+fn establish_or_create(url: &str) -> Result<(), StorageError> {
+    use diesel::{Connection, RunQueryDsl};
+    let connect_error = |e: diesel::ConnectionError| StorageError::Connect {
+        target: DatabaseUrl::redact(url),
+        reason: e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    match PgConnection::establish(url) {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.to_string().contains("does not exist") && e.to_string().contains("database") =>
+        {
+            let mut parsed = url::Url::parse(url).map_err(|_| connect_error(e))?;
+            let name = parsed.path().trim_start_matches('/').to_owned();
+            parsed.set_path("/postgres");
+            let mut admin = PgConnection::establish(parsed.as_str()).map_err(connect_error)?;
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+                .execute(&mut admin)
+                .map_err(|e| StorageError::Connect {
+                    target: DatabaseUrl::redact(url),
+                    reason: format!("the database does not exist and could not be created: {e}"),
+                })?;
+            tracing::warn!(database = %name, "created PostgreSQL database");
+            PgConnection::establish(url)
+                .map(|_| ())
+                .map_err(connect_error)
+        }
+        Err(e) => Err(connect_error(e)),
     }
 }

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::{schema::staff_users, time, with_conn, Database, StorageError};
+use super::{error::OrNotFound, schema::staff_users, time, with_conn, Database, StorageError};
 use crate::domain::{Id, NewStaffUser, Role, StaffUser};
 
 #[derive(Queryable, Selectable)]
@@ -82,9 +82,6 @@ impl Database {
             .returning(Row::as_returning())
             .get_result(c)
             .optional()?);
-        row.ok_or_else(|| StorageError::NotFound {
-            what: format!("staff user {id}"),
-        })?
-        .try_into()
+        row.or_not_found(|| format!("staff user {id}"))?.try_into()
     }
 }

@@ -6,6 +6,7 @@ use herold_channel_api::ChannelKind;
 
 use super::{
     category_slugs,
+    error::OrNotFound,
     schema::{consent_events, conversations, subscribers, subscriptions},
     time, with_conn, Database, StorageError,
 };
@@ -185,10 +186,7 @@ impl Database {
             .select(Row::as_select())
             .first(c)
             .optional()?);
-        row.ok_or_else(|| StorageError::NotFound {
-            what: format!("subscriber {id}"),
-        })?
-        .try_into()
+        row.or_not_found(|| format!("subscriber {id}"))?.try_into()
     }
 
     /// The decrypted address, for sending. `None` once erased.
@@ -277,9 +275,7 @@ impl Database {
                 .select(Row::as_select())
                 .first(c)
                 .optional()?
-                .ok_or_else(|| StorageError::NotFound {
-                    what: format!("subscriber {id}"),
-                })?;
+                .or_not_found(|| format!("subscriber {id}"))?;
             let from = SubscriberStatus::parse(&current.status)?;
             let allowed = matches!(
                 (from, to),
@@ -344,9 +340,7 @@ impl Database {
                 .select(Row::as_select())
                 .first(c)
                 .optional()?
-                .ok_or_else(|| StorageError::NotFound {
-                    what: format!("subscriber {id}"),
-                })?;
+                .or_not_found(|| format!("subscriber {id}"))?;
             if current.status == SubscriberStatus::Erased.as_str() {
                 return Ok(());
             }

@@ -28,6 +28,22 @@ pub struct PgDatabase {
 impl PgDatabase {
     /// Creates a new, empty, uniquely named database.
     pub fn create() -> Self {
+        let db = Self::unique_name();
+        let mut admin =
+            PgConnection::establish(&format!("{}/postgres", pg_base())).unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL at {} is required for the tests (run ./scripts/test.sh): {e}",
+                    pg_base()
+                )
+            });
+        diesel::sql_query(format!("CREATE DATABASE {}", db.name))
+            .execute(&mut admin)
+            .expect("create test database");
+        db
+    }
+
+    /// A unique name whose database does not exist yet (but is dropped on drop).
+    pub fn unique_name() -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "herold_test_{}_{}_{}",
