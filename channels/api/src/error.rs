@@ -52,6 +52,9 @@ pub enum Disposition {
         /// Minimum pause, if the provider said so.
         after: Option<Duration>,
     },
+    /// Keep this message queued and pause the whole channel until an
+    /// administrator fixes its configuration; nothing is lost meanwhile.
+    Hold,
     /// Do not retry this message.
     GiveUp {
         /// The recipient is gone; the engine ends the subscription.
@@ -62,9 +65,9 @@ pub enum Disposition {
 impl SendError {
     /// Maps the error to the engine's reaction.
     ///
-    /// [`SendError::Misconfigured`] yields `GiveUp { recipient_gone: false }`;
-    /// in addition the engine pauses the channel and alerts an administrator
-    /// (see [`SendError::pauses_channel`]), since every further send would fail too.
+    /// [`SendError::Misconfigured`] yields [`Disposition::Hold`]: every further
+    /// send would fail the same way, so the channel pauses and the message
+    /// waits for an administrator instead of being marked failed.
     pub fn disposition(&self) -> Disposition {
         match self {
             SendError::Transient { retry_after, .. } => Disposition::Retry {
@@ -76,9 +79,7 @@ impl SendError {
             SendError::Permanent { recipient_gone, .. } => Disposition::GiveUp {
                 recipient_gone: *recipient_gone,
             },
-            SendError::Misconfigured { .. } => Disposition::GiveUp {
-                recipient_gone: false,
-            },
+            SendError::Misconfigured { .. } => Disposition::Hold,
         }
     }
 
@@ -172,12 +173,7 @@ mod tests {
         let mis = SendError::Misconfigured {
             reason: "bad token".into(),
         };
-        assert_eq!(
-            mis.disposition(),
-            Disposition::GiveUp {
-                recipient_gone: false
-            }
-        );
+        assert_eq!(mis.disposition(), Disposition::Hold);
         assert!(mis.pauses_channel());
         assert!(!SendError::transient("x").pauses_channel());
     }

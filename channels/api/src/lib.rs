@@ -21,10 +21,11 @@
 //!   before `after`; after too many attempts it is marked failed.
 //! * [`Disposition::BackOff`] – the provider throttles the whole channel: pause all
 //!   sends on this channel for `after` (or the engine's default), then retry.
+//! * [`Disposition::Hold`] – the channel is misconfigured ([`SendError::Misconfigured`],
+//!   e.g. a revoked token): keep the message queued, pause the channel and alert an
+//!   administrator, because every further send would fail the same way.
 //! * [`Disposition::GiveUp`] – mark the message failed; if `recipient_gone`, end the
-//!   subscription. For [`SendError::Misconfigured`]
-//!   ([`SendError::pauses_channel`]) the engine also pauses the channel and alerts
-//!   an administrator, because every further send would fail the same way.
+//!   subscription.
 //!
 //! # Example adapter
 //!
