@@ -28,7 +28,6 @@ pub struct PgDatabase {
 impl PgDatabase {
     /// Creates a new, empty, uniquely named database.
     pub fn create() -> Self {
-        let db = Self::unique_name();
         let mut admin =
             PgConnection::establish(&format!("{}/postgres", pg_base())).unwrap_or_else(|e| {
                 panic!(
@@ -36,6 +35,7 @@ impl PgDatabase {
                     pg_base()
                 )
             });
+        let db = Self::unique_name();
         diesel::sql_query(format!("CREATE DATABASE {}", db.name))
             .execute(&mut admin)
             .expect("create test database");
@@ -51,16 +51,6 @@ impl PgDatabase {
             COUNTER.fetch_add(1, Ordering::SeqCst),
             rand_suffix()
         );
-        let mut admin =
-            PgConnection::establish(&format!("{}/postgres", pg_base())).unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL at {} is required for the tests (run ./scripts/test.sh): {e}",
-                    pg_base()
-                )
-            });
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .expect("create test database");
         let url = format!("{}/{name}", pg_base());
         Self { name, url }
     }
@@ -79,12 +69,7 @@ impl Drop for PgDatabase {
 }
 
 fn rand_suffix() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{nanos:x}")
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Which backend a test runs on.
