@@ -759,3 +759,27 @@ both!(key_is_checked_on_reopen, |t: &TestDb| {
         .unwrap_err();
     assert!(matches!(err, StorageError::MissingKey { .. }), "{err}");
 });
+
+both!(unique_violations_name_the_column, |t: &TestDb| {
+    let db = &t.app.db;
+    let s = subscriber(
+        db,
+        ChannelKind::Email,
+        "p@example.org",
+        vec![],
+        SubscriberStatus::Active,
+    );
+    // A pseudonym collision must be recognisable (insert_subscriber retries on it).
+    let err = raw(
+        db,
+        &format!(
+            "INSERT INTO subscribers (channel, pseudonym, locale, status, created_at) VALUES ('email', '{}', 'de', 'active', '2026-01-01 00:00:00')",
+            s.pseudonym
+        ),
+    )
+    .unwrap_err();
+    match StorageError::from(err) {
+        StorageError::Conflict { what } => assert!(what.contains("pseudonym"), "{what}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+});

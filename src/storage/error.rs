@@ -52,10 +52,13 @@ impl From<diesel::result::Error> for StorageError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => Self::Conflict {
+                // PostgreSQL names the constraint; SQLite only says so in
+                // its message ("UNIQUE constraint failed: table.column").
+                // Neither includes the offending value.
                 what: info
                     .constraint_name()
                     .or(info.column_name())
-                    .unwrap_or("a row with this unique value")
+                    .unwrap_or(info.message())
                     .to_owned(),
             },
             Error::NotFound => Self::NotFound { what: "row".into() },

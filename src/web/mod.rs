@@ -31,7 +31,8 @@ pub async fn serve(app: Herold) -> std::io::Result<()> {
         App::new()
             .app_data(data.clone())
             .wrap(middleware::Compress::default())
-            .wrap(middleware::Logger::new("%r %s %b %Dms").log_target("herold::http"))
+            // Path only: query strings may one day carry tokens.
+            .wrap(middleware::Logger::new("%m %U %s %b %Dms").log_target("herold::http"))
             .configure(configure)
     })
     .bind(listen)
