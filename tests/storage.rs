@@ -38,7 +38,7 @@ fn announce(
         Utc::now(),
     )
     .unwrap();
-    db.insert_announcement(&new).unwrap()
+    db.insert_announcement(&new, &[]).unwrap()
 }
 
 fn subscriber(
@@ -159,7 +159,7 @@ both!(announcements_insert_get_list, |t: &TestDb| {
     )
     .unwrap();
     assert_eq!(
-        db.insert_announcement(&fix).unwrap().corrects_id,
+        db.insert_announcement(&fix, &[]).unwrap().corrects_id,
         Some(a1.id)
     );
     let corr = db.corrections_of(a1.id, Utc::now()).unwrap();
@@ -172,13 +172,13 @@ both!(announcements_insert_get_list, |t: &TestDb| {
     assert!(db.corrections_of(a2.id, Utc::now()).unwrap().is_empty());
     fix.corrects_id = Some(999);
     assert!(matches!(
-        db.insert_announcement(&fix),
+        db.insert_announcement(&fix, &[]),
         Err(StorageError::NotFound { .. })
     ));
     fix.corrects_id = None;
     fix.category_id = 999;
     assert!(matches!(
-        db.insert_announcement(&fix),
+        db.insert_announcement(&fix, &[]),
         Err(StorageError::NotFound { .. })
     ));
 });

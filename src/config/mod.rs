@@ -3,9 +3,11 @@
 //! `HEROLD_LIMITS__BODY_MAX_CHARS`). Secrets may come from files.
 
 mod database_url;
+mod delivery;
 mod secret;
 
 pub use database_url::DatabaseUrl;
+pub use delivery::{DeliveryConfig, RateConfig};
 pub use secret::Secret;
 
 use figment::{
@@ -50,6 +52,8 @@ pub struct Config {
     pub pool_size: u32,
     /// Limits on announcement text.
     pub limits: Limits,
+    /// The delivery engine.
+    pub delivery: DeliveryConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -94,6 +98,7 @@ impl Default for Config {
             secret_key_file: None,
             pool_size: 8,
             limits: Limits::default(),
+            delivery: DeliveryConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -177,6 +182,39 @@ impl Config {
                     key,
                     value: v.to_string(),
                     expected: "a number from 1 to 100000".into(),
+                });
+            }
+        }
+        let d = &self.delivery;
+        for (key, v, max) in [
+            ("delivery.batch_size", u64::from(d.batch_size), 10_000),
+            ("delivery.fanout_batch", u64::from(d.fanout_batch), 100_000),
+            ("delivery.lease_seconds", u64::from(d.lease_seconds), 3600),
+            ("delivery.max_attempts", u64::from(d.max_attempts), 100),
+            ("delivery.concurrency", u64::from(d.concurrency), 10_000),
+            ("delivery.poll_interval_ms", d.poll_interval_ms, 60_000),
+        ] {
+            if v == 0 || v > max {
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: v.to_string(),
+                    expected: format!("a number from 1 to {max}"),
+                });
+            }
+        }
+        if let Some(ch) = d.channels.iter().find(|c| **c == herold_channel_api::ChannelKind::Feed) {
+            return Err(ConfigError::Invalid {
+                key: "delivery.channels",
+                value: ch.to_string(),
+                expected: "push channels only (whatsapp, email, telegram, matrix); feeds are always on".into(),
+            });
+        }
+        for (ch, r) in &d.rates {
+            if !(r.per_second > 0.0 && r.per_second.is_finite()) || r.burst == 0 {
+                return Err(ConfigError::Invalid {
+                    key: "delivery.rates",
+                    value: format!("{ch}: per_second {} burst {}", r.per_second, r.burst),
+                    expected: "per_second above 0 and burst of at least 1".into(),
                 });
             }
         }

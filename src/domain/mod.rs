@@ -5,6 +5,7 @@
 
 mod announcement;
 mod audit;
+mod broadcast;
 mod category;
 mod consent;
 mod conversation;
@@ -15,6 +16,7 @@ mod subscriber;
 
 pub use announcement::{Announcement, AnnouncementStatus, Limits, NewAnnouncement};
 pub use audit::{AuditEvent, NewAuditEvent};
+pub use broadcast::{priority, Broadcast, BroadcastState};
 pub use category::{Category, Slug};
 pub use consent::{ConsentEvent, ConsentKind, NewConsentEvent};
 pub use conversation::{Conversation, ConversationStatus, Direction, InboundMessage, NewMessage};

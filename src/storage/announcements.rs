@@ -6,10 +6,11 @@ use diesel::prelude::*;
 use super::{
     categories::CategoryRow,
     error::OrNotFound,
-    schema::{announcements, categories},
+    schema::{announcements, broadcasts, categories},
     time, with_conn, Database, StorageError,
 };
-use crate::domain::{Announcement, Category, Id, NewAnnouncement};
+use crate::domain::{priority, Announcement, BroadcastState, Category, Id, NewAnnouncement};
+use herold_channel_api::ChannelKind;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = announcements)]
@@ -55,9 +56,10 @@ pub struct FeedQuery {
 }
 
 impl Database {
-    /// Stores a checked announcement. The category (and the corrected
-    /// announcement, if any) must exist.
-    pub fn insert_announcement(&self, new: &NewAnnouncement) -> Result<Announcement, StorageError> {
+    /// Stores a checked announcement and, in the same transaction, one
+    /// broadcast per push channel, from which workers fan out deliveries.
+    /// The category (and the corrected announcement, if any) must exist.
+    pub fn insert_announcement(&self, new: &NewAnnouncement, channels: &[ChannelKind]) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
         let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
             let cat_exists: i64 = categories::table
@@ -80,7 +82,7 @@ impl Database {
                     });
                 }
             }
-            Ok(diesel::insert_into(announcements::table)
+            let row: Row = diesel::insert_into(announcements::table)
                 .values((
                     announcements::category_id.eq(new.category_id),
                     announcements::title.eq(&new.title),
@@ -92,7 +94,22 @@ impl Database {
                     announcements::author.eq(&new.author),
                 ))
                 .returning(Row::as_returning())
-                .get_result(c)?)
+                .get_result(c)?;
+            for channel in channels {
+                diesel::insert_into(broadcasts::table)
+                    .values((
+                        broadcasts::announcement_id.eq(row.id),
+                        broadcasts::category_id.eq(new.category_id),
+                        broadcasts::channel.eq(channel.as_str()),
+                        broadcasts::priority.eq(priority(new.urgent)),
+                        broadcasts::state.eq(BroadcastState::Active.as_str()),
+                        broadcasts::not_before.eq(time::to_db(new.publish_at)),
+                        broadcasts::created_at.eq(now),
+                        broadcasts::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(row)
         }))?;
         Ok(row.into())
     }
@@ -192,6 +209,9 @@ impl Database {
                     "announcement {id} is already published and cannot be cancelled; publish a correction instead"
                 )));
             }
+            diesel::update(broadcasts::table.filter(broadcasts::announcement_id.eq(id)))
+                .set((broadcasts::state.eq(BroadcastState::Cancelled.as_str()), broadcasts::updated_at.eq(now)))
+                .execute(c)?;
             Ok(diesel::update(announcements::table.find(id))
                 .set(announcements::cancelled_at.eq(Some(now)))
                 .returning(Row::as_returning())

@@ -13,6 +13,7 @@ mod conversations;
 mod deliveries;
 mod error;
 mod keys;
+mod queue;
 pub mod schema;
 mod staff;
 mod subscribers;
@@ -22,6 +23,7 @@ pub use announcements::FeedQuery;
 pub use categories::Removed;
 pub use deliveries::TransitionDetails;
 pub use error::StorageError;
+pub use queue::{BroadcastCounts, Claimed, Control, FanoutStep, Grant, Outcome};
 pub use subscribers::NewSubscriber;
 
 use diesel::{

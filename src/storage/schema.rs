@@ -84,6 +84,37 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        broadcast_id -> Nullable<BigInt>,
+        priority -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    broadcasts (id) {
+        id -> BigInt,
+        announcement_id -> BigInt,
+        category_id -> BigInt,
+        channel -> Text,
+        priority -> Integer,
+        state -> Text,
+        not_before -> Timestamp,
+        fanout_cursor -> BigInt,
+        fanout_done -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_limits (channel) {
+        channel -> Text,
+        tokens -> Double,
+        refilled_at -> Timestamp,
+        paused_until -> Nullable<Timestamp>,
+        held_reason -> Nullable<Text>,
     }
 }
 
@@ -137,6 +168,8 @@ diesel::joinable!(announcements -> categories (category_id));
 diesel::joinable!(subscriptions -> subscribers (subscriber_id));
 diesel::joinable!(subscriptions -> categories (category_id));
 diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(broadcasts -> announcements (announcement_id));
+diesel::joinable!(deliveries -> broadcasts (broadcast_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     meta,
@@ -150,4 +183,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     staff_users,
     audit_events,
+    broadcasts,
+    channel_limits,
 );

@@ -7,11 +7,11 @@ use herold_channel_api::ChannelKind;
 use super::{
     category_slugs,
     error::OrNotFound,
-    schema::{consent_events, conversations, subscribers, subscriptions},
+    schema::{consent_events, conversations, deliveries, subscribers, subscriptions},
     time, with_conn, Database, StorageError,
 };
 use crate::domain::{
-    normalize_address, ConsentKind, Id, Pseudonym, Subscriber, SubscriberStatus, Subscription,
+    normalize_address, ConsentKind, DeliveryState, Id, Pseudonym, Subscriber, SubscriberStatus, Subscription,
 };
 
 #[derive(Queryable, Selectable)]
@@ -81,6 +81,21 @@ impl std::fmt::Debug for NewSubscriber {
             .field("status", &self.status)
             .finish_non_exhaustive()
     }
+}
+
+/// Skips a leaving subscriber's queued deliveries in the same transaction
+/// as the Stop, so nothing more is claimed for them, even from a broadcast
+/// already under way.
+macro_rules! skip_queued {
+    ($c:expr, $id:expr, $now:expr) => {
+        diesel::update(
+            deliveries::table
+                .filter(deliveries::subscriber_id.eq($id))
+                .filter(deliveries::state.eq(DeliveryState::Queued.as_str())),
+        )
+        .set((deliveries::state.eq(DeliveryState::Skipped.as_str()), deliveries::updated_at.eq($now)))
+        .execute($c)?
+    };
 }
 
 impl Database {
@@ -311,6 +326,7 @@ impl Database {
             if to == SubscriberStatus::Unsubscribed {
                 diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id)))
                     .execute(c)?;
+                skip_queued!(c, id, now);
             }
             diesel::insert_into(consent_events::table)
                 .values((
@@ -362,6 +378,7 @@ impl Database {
                 .execute(c)?;
             diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id)))
                 .execute(c)?;
+            skip_queued!(c, id, now);
             diesel::delete(conversations::table.filter(conversations::subscriber_id.eq(id)))
                 .execute(c)?;
             diesel::update(subscribers::table.find(id))

@@ -1,0 +1,10 @@
+DROP TABLE channel_limits;
+DROP INDEX deliveries_subscriber;
+DROP INDEX deliveries_claim;
+DROP INDEX deliveries_once;
+ALTER TABLE deliveries DROP COLUMN lease_until;
+ALTER TABLE deliveries DROP COLUMN lease_owner;
+ALTER TABLE deliveries DROP COLUMN next_attempt_at;
+ALTER TABLE deliveries DROP COLUMN priority;
+ALTER TABLE deliveries DROP COLUMN broadcast_id;
+DROP TABLE broadcasts;
