@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod engine;
 pub mod i18n;
 pub mod render;
 pub mod service;

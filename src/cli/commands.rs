@@ -4,12 +4,15 @@ use herold_channel_api::ChannelKind;
 use std::io::Read;
 
 use super::{
-    AnnouncementsCommand, CategoryCommand, Cli, Command, ConfigCommand, PublishArgs,
-    SubscribersCommand,
+    AnnouncementsCommand, BroadcastTarget, BroadcastsCommand, CategoryCommand, ChannelsCommand,
+    Cli, Command, ConfigCommand, PublishArgs, SubscribersCommand,
 };
 use crate::{
     config::Config,
+    domain::DeliveryState,
+    engine::{self, Engine},
     service::{Herold, PublishRequest},
+    storage::Control,
     telemetry,
 };
 
@@ -30,9 +33,17 @@ pub fn run(cli: Cli) -> Result<()> {
             eprintln!("configuration is valid");
             Ok(())
         }
-        Command::Serve => {
+        Command::Serve => serve(config),
+        Command::Worker => worker(config),
+        Command::Broadcasts(cmd) => broadcasts(&Herold::open(config)?, cmd),
+        Command::Channels(ChannelsCommand::Resume { channel }) => {
+            let kind: ChannelKind = channel.parse()?;
             let app = Herold::open(config)?;
-            actix_web::rt::System::new().block_on(crate::web::serve(app))?;
+            if app.db.resume_channel(kind)? {
+                println!("channel {kind} resumed");
+            } else {
+                println!("channel {kind} was not paused");
+            }
             Ok(())
         }
         Command::Migrate => {
@@ -195,4 +206,106 @@ fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("herold-engine")
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn serve(config: Config) -> Result<()> {
+    let app = Herold::open(config)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let delivery = &app.config.delivery;
+    let engine_thread = if delivery.workers_in_serve && !delivery.channels.is_empty() {
+        let engine = Engine::new(app.clone(), engine::adapters(&app.config)?);
+        let rt = runtime()?;
+        Some(std::thread::spawn(move || rt.block_on(engine.run(stopped))))
+    } else {
+        None
+    };
+    let served = actix_web::rt::System::new().block_on(crate::web::serve(app));
+    let _ = stop.send(true);
+    if let Some(t) = engine_thread {
+        match t.join() {
+            Ok(r) => r?,
+            Err(_) => return Err(anyhow!("the delivery engine crashed")),
+        }
+    }
+    Ok(served?)
+}
+
+fn worker(config: Config) -> Result<()> {
+    if config.delivery.channels.is_empty() {
+        return Err(anyhow!("delivery.channels is empty, so a worker has nothing to deliver: list push channels, e.g. HEROLD_DELIVERY__CHANNELS='[\"email\"]'"));
+    }
+    let adapters = engine::adapters(&config)?;
+    let app = Herold::open(config)?;
+    let engine = Engine::new(app, adapters);
+    runtime()?.block_on(async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            termination().await;
+            let _ = stop.send(true);
+        });
+        engine.run(stopped).await
+    })?;
+    Ok(())
+}
+
+fn broadcasts(app: &Herold, cmd: BroadcastsCommand) -> Result<()> {
+    let control = |t: &BroadcastTarget, action: Control, verb: &str| -> Result<()> {
+        let channel: Option<ChannelKind> = t.channel.as_deref().map(str::parse).transpose()?;
+        let n = app.db.control_broadcasts(t.id, channel, action)?;
+        println!("{verb} {n} broadcast(s) of announcement {}", t.id);
+        Ok(())
+    };
+    match cmd {
+        BroadcastsCommand::Show { id } => {
+            app.db.get_announcement(id)?;
+            let list = app.db.broadcast_counts(id)?;
+            if list.is_empty() {
+                println!("announcement {id} has no push broadcasts (delivery.channels was empty when it was published)");
+            }
+            for b in list {
+                let n = |s: DeliveryState| b.counts.get(&s).copied().unwrap_or(0);
+                println!(
+                    "{:<9} {:<10} fan-out {:<8} queued {:>7}  sending {:>6}  sent {:>7}  delivered {:>7}  read {:>7}  failed {:>6}  skipped {:>6}",
+                    b.broadcast.channel.as_str(),
+                    b.broadcast.state.as_str(),
+                    if b.broadcast.fanout_done { "done" } else { "running" },
+                    n(DeliveryState::Queued),
+                    n(DeliveryState::Sending),
+                    n(DeliveryState::Sent),
+                    n(DeliveryState::Delivered),
+                    n(DeliveryState::Read),
+                    n(DeliveryState::Failed),
+                    n(DeliveryState::Skipped),
+                );
+            }
+            Ok(())
+        }
+        BroadcastsCommand::Pause(t) => control(&t, Control::Pause, "paused"),
+        BroadcastsCommand::Resume(t) => control(&t, Control::Resume, "resumed"),
+        BroadcastsCommand::Cancel(t) => control(&t, Control::Cancel, "cancelled"),
+    }
 }

@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the web server (feeds, health probes); migrates the database first.
     Serve,
+    /// Run delivery workers only (no web server); several may share a PostgreSQL database.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage categories residents can subscribe to.
@@ -35,6 +37,12 @@ pub enum Command {
     /// Inspect announcements.
     #[command(subcommand)]
     Announcements(AnnouncementsCommand),
+    /// Watch and control the broadcasts of an announcement.
+    #[command(subcommand)]
+    Broadcasts(BroadcastsCommand),
+    /// Control delivery channels.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
     /// Inspect subscribers (shown by pseudonym only).
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
@@ -108,6 +116,42 @@ pub enum AnnouncementsCommand {
     Cancel {
         /// The announcement's id.
         id: i64,
+    },
+}
+
+/// Broadcast subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BroadcastsCommand {
+    /// Delivery progress of an announcement, per channel.
+    Show {
+        /// The announcement's id.
+        id: i64,
+    },
+    /// Pause sending (resumes where it stopped).
+    Pause(BroadcastTarget),
+    /// Resume a paused broadcast.
+    Resume(BroadcastTarget),
+    /// Stop for good; queued deliveries are skipped.
+    Cancel(BroadcastTarget),
+}
+
+/// Which broadcasts a control command affects.
+#[derive(Debug, Args)]
+pub struct BroadcastTarget {
+    /// The announcement's id.
+    pub id: i64,
+    /// Only this channel (default: all).
+    #[arg(long)]
+    pub channel: Option<String>,
+}
+
+/// Channel subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// Resume a channel held after a configuration error or paused by throttling.
+    Resume {
+        /// whatsapp, email, telegram or matrix.
+        channel: String,
     },
 }
 

@@ -31,6 +31,10 @@ pub struct DeliveryConfig {
     /// Per-channel rate limits overriding the adapter's default, e.g.
     /// `[delivery.rates.email] per_second = 10.0, burst = 20`.
     pub rates: BTreeMap<ChannelKind, RateConfig>,
+    /// For tests and benchmarks only: deliver every channel in `channels`
+    /// to a fake provider — `memory` (in-process) or the base URL of a fake
+    /// provider over HTTP.
+    pub test_provider: Option<String>,
 }
 
 /// A rate limit: sustained rate and burst.
@@ -55,6 +59,7 @@ impl Default for DeliveryConfig {
             poll_interval_ms: 200,
             concurrency: 64,
             rates: BTreeMap::new(),
+            test_provider: None,
         }
     }
 }

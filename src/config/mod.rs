@@ -202,11 +202,17 @@ impl Config {
                 });
             }
         }
-        if let Some(ch) = d.channels.iter().find(|c| **c == herold_channel_api::ChannelKind::Feed) {
+        if let Some(ch) = d
+            .channels
+            .iter()
+            .find(|c| **c == herold_channel_api::ChannelKind::Feed)
+        {
             return Err(ConfigError::Invalid {
                 key: "delivery.channels",
                 value: ch.to_string(),
-                expected: "push channels only (whatsapp, email, telegram, matrix); feeds are always on".into(),
+                expected:
+                    "push channels only (whatsapp, email, telegram, matrix); feeds are always on"
+                        .into(),
             });
         }
         for (ch, r) in &d.rates {

@@ -66,7 +66,14 @@ impl BroadcastState {
     /// Whether staff control may move a broadcast from `self` to `next`.
     pub fn can_become(self, next: Self) -> bool {
         use BroadcastState::*;
-        matches!((self, next), (Active, Paused) | (Paused, Active) | (Active, Cancelled) | (Paused, Cancelled) | (Active, Done))
+        matches!(
+            (self, next),
+            (Active, Paused)
+                | (Paused, Active)
+                | (Active, Cancelled)
+                | (Paused, Cancelled)
+                | (Active, Done)
+        )
     }
 }
 

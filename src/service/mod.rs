@@ -130,7 +130,9 @@ impl Herold {
             &self.config.limits,
             Utc::now(),
         )?;
-        let a = self.db.insert_announcement(&new, &self.config.delivery.channels)?;
+        let a = self
+            .db
+            .insert_announcement(&new, &self.config.delivery.channels)?;
         tracing::info!(announcement = a.id, category = %category.slug, urgent = a.urgent, publish_at = %a.publish_at, "announcement stored");
         self.audit(
             &req.author,

@@ -7,7 +7,7 @@ use super::{
     categories::CategoryRow,
     error::OrNotFound,
     schema::{announcements, broadcasts, categories},
-    time, with_conn, Database, StorageError,
+    time, with_conn, with_write_tx, Database, StorageError,
 };
 use crate::domain::{priority, Announcement, BroadcastState, Category, Id, NewAnnouncement};
 use herold_channel_api::ChannelKind;
@@ -59,9 +59,13 @@ impl Database {
     /// Stores a checked announcement and, in the same transaction, one
     /// broadcast per push channel, from which workers fan out deliveries.
     /// The category (and the corrected announcement, if any) must exist.
-    pub fn insert_announcement(&self, new: &NewAnnouncement, channels: &[ChannelKind]) -> Result<Announcement, StorageError> {
+    pub fn insert_announcement(
+        &self,
+        new: &NewAnnouncement,
+        channels: &[ChannelKind],
+    ) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
-        let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+        let row: Row = with_write_tx!(self, |c| {
             let cat_exists: i64 = categories::table
                 .filter(categories::id.eq(new.category_id))
                 .count()
@@ -110,7 +114,7 @@ impl Database {
                     .execute(c)?;
             }
             Ok(row)
-        }))?;
+        })?;
         Ok(row.into())
     }
 
@@ -193,8 +197,7 @@ impl Database {
     /// announcements cannot be cancelled; publish a correction instead.
     pub fn cancel_announcement(&self, id: Id) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
-        let row: Row = with_conn!(self, |c| {
-            c.transaction::<_, StorageError, _>(|c| {
+        let row: Row = with_write_tx!(self, |c| {
             let current: Row = announcements::table
                 .find(id)
                 .select(Row::as_select())
@@ -202,7 +205,9 @@ impl Database {
                 .optional()?
                 .or_not_found(|| format!("announcement {id}"))?;
             if current.cancelled_at.is_some() {
-                return Err(StorageError::Refused(format!("announcement {id} is already cancelled")));
+                return Err(StorageError::Refused(format!(
+                    "announcement {id} is already cancelled"
+                )));
             }
             if current.publish_at <= now {
                 return Err(StorageError::Refused(format!(
@@ -210,13 +215,15 @@ impl Database {
                 )));
             }
             diesel::update(broadcasts::table.filter(broadcasts::announcement_id.eq(id)))
-                .set((broadcasts::state.eq(BroadcastState::Cancelled.as_str()), broadcasts::updated_at.eq(now)))
+                .set((
+                    broadcasts::state.eq(BroadcastState::Cancelled.as_str()),
+                    broadcasts::updated_at.eq(now),
+                ))
                 .execute(c)?;
             Ok(diesel::update(announcements::table.find(id))
                 .set(announcements::cancelled_at.eq(Some(now)))
                 .returning(Row::as_returning())
                 .get_result(c)?)
-        })
         })?;
         Ok(row.into())
     }

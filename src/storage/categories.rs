@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use super::{
     error::OrNotFound,
     schema::{announcements, categories, consent_events, subscribers, subscriptions},
-    time, with_conn, Database, StorageError,
+    time, with_conn, with_write_tx, Database, StorageError,
 };
 use crate::domain::{Category, ConsentKind, Id, Slug};
 
@@ -99,8 +99,7 @@ impl Database {
         wording_version: &str,
     ) -> Result<Removed, StorageError> {
         let now = time::to_db(time::now());
-        with_conn!(self, |c| {
-            c.transaction::<_, StorageError, _>(|c| {
+        with_write_tx!(self, |c| {
             let cat: Row = categories::table
                 .filter(categories::slug.eq(slug))
                 .select(Row::as_select())
@@ -119,7 +118,11 @@ impl Database {
             let subs: Vec<(i64, String, Option<String>)> = subscriptions::table
                 .inner_join(subscribers::table)
                 .filter(subscriptions::category_id.eq(cat.id))
-                .select((subscribers::id, subscribers::channel, subscribers::pseudonym))
+                .select((
+                    subscribers::id,
+                    subscribers::channel,
+                    subscribers::pseudonym,
+                ))
                 .load(c)?;
             for (sid, channel, pseudonym) in &subs {
                 diesel::insert_into(consent_events::table)
@@ -135,12 +138,13 @@ impl Database {
                     ))
                     .execute(c)?;
             }
-            let ended = diesel::delete(subscriptions::table.filter(subscriptions::category_id.eq(cat.id))).execute(c)?;
+            let ended =
+                diesel::delete(subscriptions::table.filter(subscriptions::category_id.eq(cat.id)))
+                    .execute(c)?;
             diesel::delete(categories::table.find(cat.id)).execute(c)?;
             Ok(Removed {
                 subscriptions_ended: ended,
             })
-        })
         })
     }
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use super::{
     error::OrNotFound,
     schema::{conversations, messages},
-    time, with_conn, Database, StorageError,
+    time, with_conn, with_write_tx, Database, StorageError,
 };
 use crate::domain::{Conversation, ConversationStatus, Direction, Id, InboundMessage, NewMessage};
 
@@ -121,7 +121,7 @@ impl Database {
             .text
             .as_ref()
             .map(|t| self.keyring().encrypt(t.as_bytes()));
-        let row: MessageRow = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+        let row: MessageRow = with_write_tx!(self, |c| {
             let touched = diesel::update(conversations::table.find(conversation_id))
                 .set(conversations::updated_at.eq(now))
                 .execute(c)?;
@@ -142,7 +142,7 @@ impl Database {
                 ))
                 .returning(MessageRow::as_returning())
                 .get_result(c)?)
-        }))?;
+        })?;
         self.decrypt_message(row)
     }
 

@@ -3,7 +3,9 @@
 use diesel::prelude::*;
 use herold_channel_api::ChannelKind;
 
-use super::{error::OrNotFound, schema::deliveries, time, with_conn, Database, StorageError};
+use super::{
+    error::OrNotFound, schema::deliveries, time, with_conn, with_write_tx, Database, StorageError,
+};
 use crate::domain::{Delivery, DeliveryState, Id, NewDelivery};
 
 #[derive(Queryable, Selectable)]
@@ -59,7 +61,7 @@ impl Database {
     /// Queues deliveries; returns them with their ids.
     pub fn enqueue_deliveries(&self, new: &[NewDelivery]) -> Result<Vec<Delivery>, StorageError> {
         let now = time::to_db(time::now());
-        let rows: Vec<Row> = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+        let rows: Vec<Row> = with_write_tx!(self, |c| {
             let mut out = Vec::with_capacity(new.len());
             for d in new {
                 out.push(
@@ -79,7 +81,7 @@ impl Database {
                 );
             }
             Ok(out)
-        }))?;
+        })?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -102,7 +104,7 @@ impl Database {
         details: &TransitionDetails,
     ) -> Result<Delivery, StorageError> {
         let now = time::to_db(time::now());
-        let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+        let row: Row = with_write_tx!(self, |c| {
             let current: Row = deliveries::table
                 .find(id)
                 .select(Row::as_select())
@@ -127,7 +129,7 @@ impl Database {
                 ))
                 .returning(Row::as_returning())
                 .get_result(c)?)
-        }))?;
+        })?;
         row.try_into()
     }
 

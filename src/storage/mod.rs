@@ -72,6 +72,27 @@ macro_rules! with_conn {
 }
 pub(crate) use with_conn;
 
+/// Runs `$body` in a write transaction: `BEGIN IMMEDIATE` on SQLite, so the
+/// write lock is taken up front and waits (busy_timeout) instead of failing
+/// with "database is locked" when a read must later turn into a write;
+/// a normal transaction on PostgreSQL.
+macro_rules! with_write_tx {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db.pool() {
+            $crate::storage::Pool::Sqlite(p) => {
+                let mut guard = p.get()?;
+                guard.immediate_transaction::<_, StorageError, _>(|$conn| $body)
+            }
+            $crate::storage::Pool::Postgres(p) => {
+                let mut guard = p.get()?;
+                let c: &mut diesel::PgConnection = &mut guard;
+                c.transaction::<_, StorageError, _>(|$conn| $body)
+            }
+        }
+    };
+}
+pub(crate) use with_write_tx;
+
 /// Comma-separated, sorted slugs of the categories with the given ids, for
 /// the consent ledger. A macro for the same reason as [`with_conn!`].
 macro_rules! category_slugs {

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use super::{
     error::OrNotFound,
     schema::{announcements, broadcasts, channel_limits, deliveries, subscribers, subscriptions},
-    time, with_conn, Database, Pool, StorageError,
+    time, with_conn, with_write_tx, Database, Pool, StorageError,
 };
 use crate::domain::{Broadcast, BroadcastState, DeliveryState, Id, SubscriberStatus};
 
@@ -87,7 +87,11 @@ pub enum Outcome {
     Sent { provider_message_id: Option<String> },
     /// Try again at `at`. `counts` is false when the provider throttled the
     /// channel or the channel is held: such attempts do not use up the cap.
-    Retry { at: DateTime<Utc>, error: String, counts: bool },
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+        counts: bool,
+    },
     /// Gave up on this delivery.
     Failed { error: String },
     /// The recipient no longer exists or blocked us: the delivery fails and
@@ -121,6 +125,9 @@ pub enum Control {
     Cancel,
 }
 
+/// (broadcast, delivery state, count) as grouped in SQL.
+type StateCount = (Option<i64>, String, i64);
+
 /// Delivery counts of one broadcast.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BroadcastCounts {
@@ -128,7 +135,8 @@ pub struct BroadcastCounts {
     pub counts: HashMap<DeliveryState, i64>,
 }
 
-const CLAIM_SQLITE: &str = "UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_until = ?, \
+const CLAIM_SQLITE: &str =
+    "UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_until = ?, \
      attempts = attempts + 1, updated_at = ? \
      WHERE id IN (SELECT d.id FROM deliveries d \
        JOIN broadcasts b ON b.id = d.broadcast_id \
@@ -138,7 +146,8 @@ const CLAIM_SQLITE: &str = "UPDATE deliveries SET state = 'sending', lease_owner
        ORDER BY d.priority DESC, d.id LIMIT ?) \
      RETURNING id, announcement_id, subscriber_id, attempts, priority";
 
-const CLAIM_PG: &str = "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $2, \
+const CLAIM_PG: &str =
+    "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $2, \
      attempts = attempts + 1, updated_at = $3 \
      WHERE id IN (SELECT d.id FROM deliveries d \
        JOIN broadcasts b ON b.id = d.broadcast_id \
@@ -182,7 +191,9 @@ macro_rules! fanout_body {
                     )
                 })
                 .collect();
-            diesel::insert_into(deliveries::table).values(&rows).execute($c)?;
+            diesel::insert_into(deliveries::table)
+                .values(&rows)
+                .execute($c)?;
         }
         let done = (ids.len() as i64) < $batch;
         let cursor = ids.last().copied().unwrap_or(b.fanout_cursor);
@@ -205,7 +216,11 @@ impl Database {
     /// Materialises the next batch of deliveries of the most urgent due
     /// broadcast, advancing its cursor in the same transaction (so the
     /// cursor never passes a subscriber without a delivery row).
-    pub fn fanout_step(&self, batch: i64, now: DateTime<Utc>) -> Result<Option<FanoutStep>, StorageError> {
+    pub fn fanout_step(
+        &self,
+        batch: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FanoutStep>, StorageError> {
         let now = time::to_db(now);
         macro_rules! pick {
             () => {
@@ -218,17 +233,22 @@ impl Database {
             };
         }
         match self.pool() {
-            Pool::Sqlite(p) => p.get()?.immediate_transaction(|c| match pick!().first(c).optional()? {
-                None => Ok(None),
-                Some(b) => fanout_body!(c, b, batch, now),
-            }),
+            Pool::Sqlite(p) => {
+                p.get()?
+                    .immediate_transaction(|c| match pick!().first(c).optional()? {
+                        None => Ok(None),
+                        Some(b) => fanout_body!(c, b, batch, now),
+                    })
+            }
             Pool::Postgres(p) => {
                 let mut guard = p.get()?;
                 let c: &mut diesel::PgConnection = &mut guard;
-                c.transaction(|c| match pick!().for_update().skip_locked().first(c).optional()? {
-                    None => Ok(None),
-                    Some(b) => fanout_body!(c, b, batch, now),
-                })
+                c.transaction(
+                    |c| match pick!().for_update().skip_locked().first(c).optional()? {
+                        None => Ok(None),
+                        Some(b) => fanout_body!(c, b, batch, now),
+                    },
+                )
             }
         }
     }
@@ -286,7 +306,11 @@ impl Database {
     /// Records the outcomes of a claimed batch in one transaction. Only rows
     /// still `sending` change, so a late report cannot undo a later state.
     /// Returns the subscribers whose address is gone, to be unsubscribed.
-    pub fn finish_deliveries(&self, outcomes: &[(Id, Outcome)], now: DateTime<Utc>) -> Result<Vec<Id>, StorageError> {
+    pub fn finish_deliveries(
+        &self,
+        outcomes: &[(Id, Outcome)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Id>, StorageError> {
         let now = time::to_db(now);
         let sending = DeliveryState::Sending.as_str();
         macro_rules! body {
@@ -294,23 +318,41 @@ impl Database {
                 let mut gone = Vec::new();
                 let sent_ids: Vec<i64> = outcomes
                     .iter()
-                    .filter_map(|(id, o)| matches!(o, Outcome::Sent { provider_message_id: None }).then_some(*id))
+                    .filter_map(|(id, o)| {
+                        matches!(
+                            o,
+                            Outcome::Sent {
+                                provider_message_id: None
+                            }
+                        )
+                        .then_some(*id)
+                    })
                     .collect();
                 for chunk in sent_ids.chunks(500) {
-                    diesel::update(deliveries::table.filter(deliveries::id.eq_any(chunk)).filter(deliveries::state.eq(sending)))
-                        .set((
-                            deliveries::state.eq(DeliveryState::Sent.as_str()),
-                            deliveries::lease_owner.eq(None::<String>),
-                            deliveries::lease_until.eq(None::<chrono::NaiveDateTime>),
-                            deliveries::updated_at.eq(now),
-                        ))
-                        .execute($c)?;
+                    diesel::update(
+                        deliveries::table
+                            .filter(deliveries::id.eq_any(chunk))
+                            .filter(deliveries::state.eq(sending)),
+                    )
+                    .set((
+                        deliveries::state.eq(DeliveryState::Sent.as_str()),
+                        deliveries::lease_owner.eq(None::<String>),
+                        deliveries::lease_until.eq(None::<chrono::NaiveDateTime>),
+                        deliveries::updated_at.eq(now),
+                    ))
+                    .execute($c)?;
                 }
                 for (id, outcome) in outcomes {
-                    let target = deliveries::table.find(*id).filter(deliveries::state.eq(sending));
+                    let target = deliveries::table
+                        .find(*id)
+                        .filter(deliveries::state.eq(sending));
                     match outcome {
-                        Outcome::Sent { provider_message_id: None } => {}
-                        Outcome::Sent { provider_message_id: Some(pid) } => {
+                        Outcome::Sent {
+                            provider_message_id: None,
+                        } => {}
+                        Outcome::Sent {
+                            provider_message_id: Some(pid),
+                        } => {
                             diesel::update(target)
                                 .set((
                                     deliveries::state.eq(DeliveryState::Sent.as_str()),
@@ -327,7 +369,8 @@ impl Database {
                                     deliveries::state.eq(DeliveryState::Queued.as_str()),
                                     deliveries::next_attempt_at.eq(time::to_db(*at)),
                                     deliveries::last_error.eq(Some(error)),
-                                    deliveries::attempts.eq(deliveries::attempts - i32::from(!*counts)),
+                                    deliveries::attempts
+                                        .eq(deliveries::attempts - i32::from(!*counts)),
                                     deliveries::lease_owner.eq(None::<String>),
                                     deliveries::lease_until.eq(None::<chrono::NaiveDateTime>),
                                     deliveries::updated_at.eq(now),
@@ -385,27 +428,44 @@ impl Database {
                 .filter(not(exists(
                     deliveries::table
                         .filter(deliveries::broadcast_id.eq(broadcasts::id.nullable()))
-                        .filter(deliveries::state.eq_any([DeliveryState::Queued.as_str(), DeliveryState::Sending.as_str()]))
+                        .filter(deliveries::state.eq_any([
+                            DeliveryState::Queued.as_str(),
+                            DeliveryState::Sending.as_str()
+                        ]))
                 )))
         )
-        .set((broadcasts::state.eq(BroadcastState::Done.as_str()), broadcasts::updated_at.eq(now)))
+        .set((
+            broadcasts::state.eq(BroadcastState::Done.as_str()),
+            broadcasts::updated_at.eq(now)
+        ))
         .execute(c)?))
     }
 
     /// Pauses, resumes or cancels the broadcasts of an announcement (one
     /// channel or all). Cancelling skips every queued delivery. Returns the
     /// number of broadcasts changed.
-    pub fn control_broadcasts(&self, announcement_id: Id, channel: Option<ChannelKind>, action: Control) -> Result<usize, StorageError> {
+    pub fn control_broadcasts(
+        &self,
+        announcement_id: Id,
+        channel: Option<ChannelKind>,
+        action: Control,
+    ) -> Result<usize, StorageError> {
         let now = time::to_db(time::now());
         let (from, to): (&[BroadcastState], BroadcastState) = match action {
             Control::Pause => (&[BroadcastState::Active], BroadcastState::Paused),
             Control::Resume => (&[BroadcastState::Paused], BroadcastState::Active),
-            Control::Cancel => (&[BroadcastState::Active, BroadcastState::Paused], BroadcastState::Cancelled),
+            Control::Cancel => (
+                &[BroadcastState::Active, BroadcastState::Paused],
+                BroadcastState::Cancelled,
+            ),
         };
         let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
         let channel = channel.map(|c| c.as_str());
-        with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
-            let exists: i64 = announcements::table.filter(announcements::id.eq(announcement_id)).count().get_result(c)?;
+        with_write_tx!(self, |c| {
+            let exists: i64 = announcements::table
+                .filter(announcements::id.eq(announcement_id))
+                .count()
+                .get_result(c)?;
             if exists == 0 {
                 return Err(StorageError::NotFound {
                     what: format!("announcement {announcement_id}"),
@@ -421,42 +481,58 @@ impl Database {
             }
             let ids: Vec<i64> = q.load(c)?;
             diesel::update(broadcasts::table.filter(broadcasts::id.eq_any(&ids)))
-                .set((broadcasts::state.eq(to.as_str()), broadcasts::updated_at.eq(now)))
+                .set((
+                    broadcasts::state.eq(to.as_str()),
+                    broadcasts::updated_at.eq(now),
+                ))
                 .execute(c)?;
             if action == Control::Cancel {
                 diesel::update(
                     deliveries::table
-                        .filter(deliveries::broadcast_id.eq_any(ids.iter().map(|i| Some(*i)).collect::<Vec<_>>()))
+                        .filter(
+                            deliveries::broadcast_id
+                                .eq_any(ids.iter().map(|i| Some(*i)).collect::<Vec<_>>()),
+                        )
                         .filter(deliveries::state.eq(DeliveryState::Queued.as_str())),
                 )
-                .set((deliveries::state.eq(DeliveryState::Skipped.as_str()), deliveries::updated_at.eq(now)))
+                .set((
+                    deliveries::state.eq(DeliveryState::Skipped.as_str()),
+                    deliveries::updated_at.eq(now),
+                ))
                 .execute(c)?;
             }
             Ok(ids.len())
-        }))
+        })
     }
 
     /// The broadcasts of an announcement with delivery counts by state.
-    pub fn broadcast_counts(&self, announcement_id: Id) -> Result<Vec<BroadcastCounts>, StorageError> {
-        let (rows, counts): (Vec<BroadcastRow>, Vec<(Option<i64>, String, i64)>) = with_conn!(self, |c| {
-            let rows = broadcasts::table
-                .filter(broadcasts::announcement_id.eq(announcement_id))
-                .order(broadcasts::channel.asc())
-                .select(BroadcastRow::as_select())
-                .load(c)?;
-            let counts = deliveries::table
-                .filter(deliveries::announcement_id.eq(announcement_id))
-                .group_by((deliveries::broadcast_id, deliveries::state))
-                .select((deliveries::broadcast_id, deliveries::state, diesel::dsl::count_star()))
-                .load(c)?;
-            (rows, counts)
-        });
+    pub fn broadcast_counts(
+        &self,
+        announcement_id: Id,
+    ) -> Result<Vec<BroadcastCounts>, StorageError> {
+        let (rows, counts): (Vec<BroadcastRow>, Vec<StateCount>) =
+            with_conn!(self, |c| {
+                let rows = broadcasts::table
+                    .filter(broadcasts::announcement_id.eq(announcement_id))
+                    .order(broadcasts::channel.asc())
+                    .select(BroadcastRow::as_select())
+                    .load(c)?;
+                let counts = deliveries::table
+                    .filter(deliveries::announcement_id.eq(announcement_id))
+                    .group_by((deliveries::broadcast_id, deliveries::state))
+                    .select((
+                        deliveries::broadcast_id,
+                        deliveries::state,
+                        diesel::dsl::count_star(),
+                    ))
+                    .load(c)?;
+                (rows, counts)
+            });
         rows.into_iter()
             .map(|r| {
                 let id = r.id;
                 let mut map = HashMap::new();
-                for (bid, state, n) in counts.iter().filter(|(b, _, _)| *b == Some(id)) {
-                    let _ = bid;
+                for (_, state, n) in counts.iter().filter(|(b, _, _)| *b == Some(id)) {
                     map.insert(DeliveryState::parse(state)?, *n);
                 }
                 Ok(BroadcastCounts {
@@ -478,7 +554,8 @@ impl Database {
             for (id, ct) in rows {
                 if let Some(ct) = ct {
                     let plain = self.keyring().decrypt(&ct)?;
-                    let addr = String::from_utf8(plain).map_err(|_| StorageError::Crypto(crate::crypto::CryptoError::Decrypt))?;
+                    let addr = String::from_utf8(plain)
+                        .map_err(|_| StorageError::Crypto(crate::crypto::CryptoError::Decrypt))?;
                     out.insert(id, addr);
                 }
             }
@@ -488,7 +565,14 @@ impl Database {
 
     /// Takes up to `want` send tokens from the channel's bucket, shared by
     /// every worker on this database (`rate` per second, at most `burst`).
-    pub fn take_tokens(&self, channel: ChannelKind, want: u32, rate: f64, burst: u32, now: DateTime<Utc>) -> Result<Grant, StorageError> {
+    pub fn take_tokens(
+        &self,
+        channel: ChannelKind,
+        want: u32,
+        rate: f64,
+        burst: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, StorageError> {
         let ch = channel.as_str();
         let now_db = time::to_db(now);
         macro_rules! body {
@@ -508,9 +592,13 @@ impl Database {
                     }
                 };
                 if let Some(until) = paused.filter(|u| *u > now_db) {
-                    return Ok(Grant { granted: 0, paused_until: Some(time::from_db(until)) });
+                    return Ok(Grant {
+                        granted: 0,
+                        paused_until: Some(time::from_db(until)),
+                    });
                 }
-                let elapsed = (now_db - refilled).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
+                let elapsed =
+                    (now_db - refilled).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
                 let available = (tokens + elapsed * rate).min(f64::from(burst));
                 let granted = (available.floor().max(0.0) as u32).min(want);
                 diesel::update(channel_limits::table.find(ch))
@@ -519,14 +607,21 @@ impl Database {
                         channel_limits::refilled_at.eq(now_db),
                     ))
                     .execute($c)?;
-                Ok::<_, StorageError>(Grant { granted, paused_until: None })
+                Ok::<_, StorageError>(Grant {
+                    granted,
+                    paused_until: None,
+                })
             }};
         }
-        let select = channel_limits::table
-            .find(ch)
-            .select((channel_limits::tokens, channel_limits::refilled_at, channel_limits::paused_until));
+        let select = channel_limits::table.find(ch).select((
+            channel_limits::tokens,
+            channel_limits::refilled_at,
+            channel_limits::paused_until,
+        ));
         match self.pool() {
-            Pool::Sqlite(p) => p.get()?.immediate_transaction(|c| body!(c, select.first(c).optional()?)),
+            Pool::Sqlite(p) => p
+                .get()?
+                .immediate_transaction(|c| body!(c, select.first(c).optional()?)),
             Pool::Postgres(p) => (&mut *p.get()? as &mut diesel::PgConnection).transaction(|c| {
                 // Serialise concurrent first inserts, then lock the row.
                 diesel::insert_into(channel_limits::table)
@@ -544,12 +639,21 @@ impl Database {
 
     /// Pauses a channel for every worker until `until` (after a 429), or
     /// holds it until resumed (`until` far ahead, with a reason).
-    pub fn pause_channel(&self, channel: ChannelKind, until: DateTime<Utc>, held_reason: Option<&str>) -> Result<(), StorageError> {
+    pub fn pause_channel(
+        &self,
+        channel: ChannelKind,
+        until: DateTime<Utc>,
+        held_reason: Option<&str>,
+    ) -> Result<(), StorageError> {
         let now = time::to_db(time::now());
         let ch = channel.as_str();
         with_conn!(self, |c| {
             diesel::insert_into(channel_limits::table)
-                .values((channel_limits::channel.eq(ch), channel_limits::tokens.eq(0.0), channel_limits::refilled_at.eq(now)))
+                .values((
+                    channel_limits::channel.eq(ch),
+                    channel_limits::tokens.eq(0.0),
+                    channel_limits::refilled_at.eq(now),
+                ))
                 .on_conflict_do_nothing()
                 .execute(c)?;
             diesel::update(channel_limits::table.find(ch))
@@ -564,12 +668,14 @@ impl Database {
 
     /// Lifts a channel pause or hold.
     pub fn resume_channel(&self, channel: ChannelKind) -> Result<bool, StorageError> {
-        let n = with_conn!(self, |c| diesel::update(channel_limits::table.find(channel.as_str()))
-            .set((
-                channel_limits::paused_until.eq(None::<chrono::NaiveDateTime>),
-                channel_limits::held_reason.eq(None::<String>),
-            ))
-            .execute(c)?);
+        let n = with_conn!(self, |c| diesel::update(
+            channel_limits::table.find(channel.as_str())
+        )
+        .set((
+            channel_limits::paused_until.eq(None::<chrono::NaiveDateTime>),
+            channel_limits::held_reason.eq(None::<String>),
+        ))
+        .execute(c)?);
         Ok(n > 0)
     }
 

@@ -8,10 +8,11 @@ use super::{
     category_slugs,
     error::OrNotFound,
     schema::{consent_events, conversations, deliveries, subscribers, subscriptions},
-    time, with_conn, Database, StorageError,
+    time, with_conn, with_write_tx, Database, StorageError,
 };
 use crate::domain::{
-    normalize_address, ConsentKind, DeliveryState, Id, Pseudonym, Subscriber, SubscriberStatus, Subscription,
+    normalize_address, ConsentKind, DeliveryState, Id, Pseudonym, Subscriber, SubscriberStatus,
+    Subscription,
 };
 
 #[derive(Queryable, Selectable)]
@@ -93,7 +94,10 @@ macro_rules! skip_queued {
                 .filter(deliveries::subscriber_id.eq($id))
                 .filter(deliveries::state.eq(DeliveryState::Queued.as_str())),
         )
-        .set((deliveries::state.eq(DeliveryState::Skipped.as_str()), deliveries::updated_at.eq($now)))
+        .set((
+            deliveries::state.eq(DeliveryState::Skipped.as_str()),
+            deliveries::updated_at.eq($now),
+        ))
         .execute($c)?
     };
 }
@@ -112,61 +116,60 @@ impl Database {
         // A pseudonym collision (unlikely: 32^6 codes) is retried with a new one.
         for _ in 0..8 {
             let pseudonym = Pseudonym::random(&mut rand::thread_rng());
-            let result: Result<Row, StorageError> = with_conn!(self, |c| c
-                .transaction::<_, StorageError, _>(|c| {
-                    let exists: i64 = subscribers::table
-                        .filter(subscribers::channel.eq(channel))
-                        .filter(subscribers::address_hmac.eq(&lookup))
-                        .count()
-                        .get_result(c)?;
-                    if exists > 0 {
-                        return Err(StorageError::Conflict {
-                            what: format!("a subscriber with this address on {channel}"),
-                        });
-                    }
-                    let row: Row = diesel::insert_into(subscribers::table)
+            let result: Result<Row, StorageError> = with_write_tx!(self, |c| {
+                let exists: i64 = subscribers::table
+                    .filter(subscribers::channel.eq(channel))
+                    .filter(subscribers::address_hmac.eq(&lookup))
+                    .count()
+                    .get_result(c)?;
+                if exists > 0 {
+                    return Err(StorageError::Conflict {
+                        what: format!("a subscriber with this address on {channel}"),
+                    });
+                }
+                let row: Row = diesel::insert_into(subscribers::table)
+                    .values((
+                        subscribers::channel.eq(channel),
+                        subscribers::address_ciphertext.eq(Some(&cipher)),
+                        subscribers::address_hmac.eq(Some(&lookup)),
+                        subscribers::pseudonym.eq(Some(pseudonym.as_str())),
+                        subscribers::locale.eq(&new.locale),
+                        subscribers::status.eq(new.status.as_str()),
+                        subscribers::created_at.eq(now),
+                        subscribers::confirmed_at.eq(confirmed_at),
+                    ))
+                    .returning(Row::as_returning())
+                    .get_result(c)?;
+                for cat in &new.category_ids {
+                    diesel::insert_into(subscriptions::table)
                         .values((
-                            subscribers::channel.eq(channel),
-                            subscribers::address_ciphertext.eq(Some(&cipher)),
-                            subscribers::address_hmac.eq(Some(&lookup)),
-                            subscribers::pseudonym.eq(Some(pseudonym.as_str())),
-                            subscribers::locale.eq(&new.locale),
-                            subscribers::status.eq(new.status.as_str()),
-                            subscribers::created_at.eq(now),
-                            subscribers::confirmed_at.eq(confirmed_at),
+                            subscriptions::subscriber_id.eq(row.id),
+                            subscriptions::category_id.eq(cat),
+                            subscriptions::created_at.eq(now),
                         ))
-                        .returning(Row::as_returning())
-                        .get_result(c)?;
-                    for cat in &new.category_ids {
-                        diesel::insert_into(subscriptions::table)
-                            .values((
-                                subscriptions::subscriber_id.eq(row.id),
-                                subscriptions::category_id.eq(cat),
-                                subscriptions::created_at.eq(now),
-                            ))
-                            .execute(c)?;
-                    }
-                    let slugs = category_slugs!(c, &new.category_ids);
-                    let mut kinds = vec![ConsentKind::Given];
-                    if new.status == SubscriberStatus::Active {
-                        kinds.push(ConsentKind::Confirmed);
-                    }
-                    for kind in kinds {
-                        diesel::insert_into(consent_events::table)
-                            .values((
-                                consent_events::subscriber_id.eq(Some(row.id)),
-                                consent_events::pseudonym.eq(Some(pseudonym.as_str())),
-                                consent_events::channel.eq(channel),
-                                consent_events::kind.eq(kind.as_str()),
-                                consent_events::categories.eq(&slugs),
-                                consent_events::wording_version.eq(&new.wording_version),
-                                consent_events::occurred_at.eq(now),
-                                consent_events::evidence.eq(&new.evidence),
-                            ))
-                            .execute(c)?;
-                    }
-                    Ok(row)
-                }));
+                        .execute(c)?;
+                }
+                let slugs = category_slugs!(c, &new.category_ids);
+                let mut kinds = vec![ConsentKind::Given];
+                if new.status == SubscriberStatus::Active {
+                    kinds.push(ConsentKind::Confirmed);
+                }
+                for kind in kinds {
+                    diesel::insert_into(consent_events::table)
+                        .values((
+                            consent_events::subscriber_id.eq(Some(row.id)),
+                            consent_events::pseudonym.eq(Some(pseudonym.as_str())),
+                            consent_events::channel.eq(channel),
+                            consent_events::kind.eq(kind.as_str()),
+                            consent_events::categories.eq(&slugs),
+                            consent_events::wording_version.eq(&new.wording_version),
+                            consent_events::occurred_at.eq(now),
+                            consent_events::evidence.eq(&new.evidence),
+                        ))
+                        .execute(c)?;
+                }
+                Ok(row)
+            });
             match result {
                 Err(StorageError::Conflict { what }) if what.contains("pseudonym") => continue,
                 other => return other?.try_into(),
@@ -284,7 +287,7 @@ impl Database {
         evidence: Option<&str>,
     ) -> Result<Subscriber, StorageError> {
         let now = time::to_db(time::now());
-        let row: Row = with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+        let row: Row = with_write_tx!(self, |c| {
             let current: Row = subscribers::table
                 .find(id)
                 .select(Row::as_select())
@@ -341,7 +344,7 @@ impl Database {
                 ))
                 .execute(c)?;
             Ok(row)
-        }))?;
+        })?;
         row.try_into()
     }
 
@@ -350,7 +353,7 @@ impl Database {
     /// anonymised, and an `erased` event records the erasure itself.
     pub fn erase_subscriber(&self, id: Id, wording_version: &str) -> Result<(), StorageError> {
         let now = time::to_db(time::now());
-        with_conn!(self, |c| c.transaction::<_, StorageError, _>(|c| {
+        with_write_tx!(self, |c| {
             let current: Row = subscribers::table
                 .find(id)
                 .select(Row::as_select())
@@ -391,7 +394,7 @@ impl Database {
                 ))
                 .execute(c)?;
             Ok(())
-        }))
+        })
     }
 
     /// Adds a category to a subscriber (idempotent).

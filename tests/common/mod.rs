@@ -91,6 +91,11 @@ pub struct TestDb {
 impl TestDb {
     /// Opens a fresh database on `backend`.
     pub fn new(backend: Backend) -> Self {
+        Self::with_config(backend, |_| {})
+    }
+
+    /// Like [`TestDb::new`], with configuration changes applied first.
+    pub fn with_config(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (config, pg) = match backend {
             Backend::Sqlite => (
@@ -113,6 +118,8 @@ impl TestDb {
                 )
             }
         };
+        let mut config = config;
+        adjust(&mut config);
         let app = Herold::open(config).expect("open test database");
         Self {
             app,

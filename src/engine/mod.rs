@@ -1,0 +1,206 @@
+//! The delivery engine: fans broadcasts out into deliveries, and per channel
+//! claims batches, waits for rate-limit tokens, sends, and records outcomes.
+//!
+//! All state lives in the database (see `storage::queue`), so any number of
+//! engines — threads of `herold serve` or `herold worker` processes on other
+//! machines sharing a PostgreSQL database — cooperate, and a killed worker
+//! loses nothing: its leases expire and its batch is claimed again.
+
+mod backoff;
+mod compose;
+pub mod fake;
+mod worker;
+
+pub use backoff::retry_delay;
+
+use herold_channel_api::{Channel, ChannelKind};
+use std::{collections::HashMap, sync::Arc, time::Duration};
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::{service::Herold, storage::StorageError};
+
+/// The channel adapters for `delivery.channels`.
+pub fn adapters(config: &crate::config::Config) -> Result<Vec<Arc<dyn Channel>>, EngineError> {
+    let d = &config.delivery;
+    d.channels
+        .iter()
+        .map(|kind| {
+            let rate = d
+                .rates
+                .get(kind)
+                .map(|r| herold_channel_api::RateLimit::new(r.per_second, r.burst))
+                .unwrap_or(herold_channel_api::RateLimit::new(1000.0, 1000));
+            let adapter: Arc<dyn Channel> = match d.test_provider.as_deref() {
+                Some("memory") => Arc::new(fake::MemoryProvider::new(*kind, rate)),
+                Some(url) if url.starts_with("http://") || url.starts_with("https://") => Arc::new(fake::HttpProvider::new(*kind, url, rate)),
+                Some(other) => {
+                    return Err(EngineError::NoAdapter(format!(
+                        "delivery.test_provider is {other:?}: expected \"memory\" or an http:// URL"
+                    )))
+                }
+                None => {
+                    return Err(EngineError::NoAdapter(format!(
+                        "delivery.channels lists {kind}, but Herold has no {kind} adapter yet: remove it from delivery.channels"
+                    )))
+                }
+            };
+            Ok(adapter)
+        })
+        .collect()
+}
+
+/// What stops the engine.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A configured channel cannot be served.
+    #[error("{0}")]
+    NoAdapter(String),
+    /// A blocking task panicked or was cancelled.
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+/// Counters of one engine, for `/metrics` and `herold bench`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub sent: std::sync::atomic::AtomicU64,
+    pub retried: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+    pub skipped: std::sync::atomic::AtomicU64,
+    pub throttled: std::sync::atomic::AtomicU64,
+    pub materialised: std::sync::atomic::AtomicU64,
+}
+
+/// A delivery engine for the given channel adapters.
+#[derive(Clone)]
+pub struct Engine {
+    app: Herold,
+    channels: HashMap<ChannelKind, Arc<dyn Channel>>,
+    worker_id: String,
+    counters: Arc<Counters>,
+}
+
+impl Engine {
+    /// An engine sending through `channels` (one adapter per kind).
+    pub fn new(app: Herold, channels: Vec<Arc<dyn Channel>>) -> Self {
+        let worker_id = format!(
+            "{}-{}-{:08x}",
+            hostname(),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        Self {
+            app,
+            channels: channels.into_iter().map(|c| (c.kind(), c)).collect(),
+            worker_id,
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    /// This engine's name in leases.
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Counters since start.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Runs fan-out and one sending loop per channel until `shutdown`
+    /// becomes true. Batches in flight are finished first.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+        tracing::info!(worker = %self.worker_id, channels = ?self.channels.keys().collect::<Vec<_>>(), "delivery engine started");
+        let mut tasks = tokio::task::JoinSet::new();
+        {
+            let me = self.clone();
+            let rx = shutdown.clone();
+            tasks.spawn(async move { me.fanout_loop(rx).await });
+        }
+        for channel in self.channels.values() {
+            let w = worker::ChannelWorker::new(self.clone(), channel.clone());
+            let rx = shutdown.clone();
+            tasks.spawn(async move { w.run(rx).await });
+        }
+        let mut result = Ok(());
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(e) => result = Err(EngineError::Task(e.to_string())),
+            }
+        }
+        tracing::info!(worker = %self.worker_id, "delivery engine stopped");
+        result
+    }
+
+    async fn fanout_loop(self, mut shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+        let cfg = &self.app.config.delivery;
+        let poll = Duration::from_millis(cfg.poll_interval_ms);
+        let mut last_maintenance = std::time::Instant::now() - Duration::from_secs(3600);
+        while !*shutdown.borrow() {
+            let batch = i64::from(cfg.fanout_batch);
+            let step = self
+                .blocking(move |db| db.fanout_step(batch, chrono::Utc::now()))
+                .await;
+            match step {
+                Ok(Some(s)) => {
+                    self.counters
+                        .materialised
+                        .fetch_add(s.materialised as u64, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "fan-out step failed; retrying"),
+            }
+            if last_maintenance.elapsed() >= poll * 5 {
+                last_maintenance = std::time::Instant::now();
+                let done = self
+                    .blocking(|db| {
+                        let now = chrono::Utc::now();
+                        let reclaimed = db.reclaim_expired(now)?;
+                        let completed = db.complete_broadcasts(now)?;
+                        Ok((reclaimed, completed))
+                    })
+                    .await;
+                match done {
+                    Ok((r, c)) if r > 0 || c > 0 => {
+                        tracing::info!(reclaimed = r, completed = c, "queue maintenance")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "queue maintenance failed"),
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a database call on the blocking pool.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&crate::storage::Database) -> Result<T, StorageError> + Send + 'static,
+    {
+        let db = self.app.db.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| EngineError::Task(e.to_string()))?
+            .map_err(EngineError::from)
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "herold".into())
+}

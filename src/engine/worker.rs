@@ -1,0 +1,356 @@
+//! One channel's sending loop.
+
+use chrono::{DateTime, Utc};
+use futures_util::{stream, StreamExt};
+use herold_channel_api::{
+    Address, Channel, Destination, Disposition, OutboundMessage, RenderedMessage, SendError,
+};
+use std::{
+    collections::HashMap,
+    sync::{atomic::Ordering, Arc},
+    time::Duration,
+};
+use tokio::sync::watch;
+
+use super::{backoff::retry_delay, compose, Engine, EngineError};
+use crate::{
+    config::RateConfig,
+    domain::Id,
+    service::CONSENT_WORDING_VERSION,
+    storage::{Claimed, Outcome},
+};
+
+/// How far ahead a held (misconfigured) channel is paused; an administrator
+/// resumes it earlier with `herold channels resume`.
+const HOLD: Duration = Duration::from_secs(365 * 24 * 3600);
+
+pub(super) struct ChannelWorker {
+    engine: Engine,
+    channel: Arc<dyn Channel>,
+    rate: RateConfig,
+    messages: tokio::sync::Mutex<HashMap<Id, Arc<RenderedMessage>>>,
+}
+
+enum Sent {
+    Ok(Option<String>),
+    Err(SendError),
+    NoAddress,
+}
+
+impl ChannelWorker {
+    pub(super) fn new(engine: Engine, channel: Arc<dyn Channel>) -> Self {
+        let kind = channel.kind();
+        let rate = engine
+            .app
+            .config
+            .delivery
+            .rates
+            .get(&kind)
+            .copied()
+            .unwrap_or(RateConfig {
+                per_second: channel.capabilities().default_rate.per_second,
+                burst: channel.capabilities().default_rate.burst,
+            });
+        Self {
+            engine,
+            channel,
+            rate,
+            messages: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(super) async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+        let poll = Duration::from_millis(self.engine.app.config.delivery.poll_interval_ms);
+        while !*shutdown.borrow() {
+            let handled = match self.batch().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(channel = %self.channel.kind(), error = %e, "batch failed; retrying");
+                    0
+                }
+            };
+            if handled == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims, sends and records one batch; returns how many deliveries it
+    /// handled (0 when the queue is empty or the channel is paused).
+    async fn batch(&self) -> Result<usize, EngineError> {
+        let cfg = &self.engine.app.config.delivery;
+        let kind = self.channel.kind();
+        // A batch must finish well within its lease even at the rate limit.
+        let by_rate = (self.rate.per_second * f64::from(cfg.lease_seconds) / 4.0).max(1.0) as i64;
+        let limit = i64::from(cfg.batch_size).min(by_rate);
+        let owner = self.engine.worker_id.clone();
+        let lease = chrono::Duration::seconds(i64::from(cfg.lease_seconds));
+        if let Some(reason) = self
+            .engine
+            .blocking(move |db| db.channel_hold(kind))
+            .await?
+        {
+            tracing::debug!(channel = %kind, %reason, "channel held");
+            return Ok(0);
+        }
+        let claimed = self
+            .engine
+            .blocking(move |db| {
+                let now = Utc::now();
+                db.claim_deliveries(kind, &owner, limit, now + lease, now)
+            })
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let subscriber_ids: Vec<Id> = claimed.iter().filter_map(|c| c.subscriber_id).collect();
+        let addresses = Arc::new(
+            self.engine
+                .blocking(move |db| db.subscriber_addresses(&subscriber_ids))
+                .await?,
+        );
+        let mut outcomes: Vec<(Id, Outcome)> = Vec::with_capacity(claimed.len());
+        let mut rest: &[Claimed] = &claimed;
+        while !rest.is_empty() {
+            let want = u32::try_from(rest.len()).unwrap_or(u32::MAX);
+            let (rate, burst) = (self.rate.per_second, self.rate.burst);
+            let grant = self
+                .engine
+                .blocking(move |db| db.take_tokens(kind, want, rate, burst, Utc::now()))
+                .await?;
+            if let Some(until) = grant.paused_until {
+                // Another worker was throttled: hand the rest back for later.
+                for c in rest {
+                    outcomes.push((
+                        c.id,
+                        Outcome::Retry {
+                            at: until,
+                            error: "channel paused by provider throttling".into(),
+                            counts: false,
+                        },
+                    ));
+                }
+                break;
+            }
+            if grant.granted == 0 {
+                let wait = Duration::from_secs_f64((1.0 / rate).clamp(0.001, 1.0));
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let (now_batch, later) = rest.split_at((grant.granted as usize).min(rest.len()));
+            rest = later;
+            let results = self.send_all(now_batch, &addresses).await?;
+            let mut stop_channel = None;
+            for (c, result) in now_batch.iter().zip(results) {
+                let outcome = self.outcome(c, result, &mut stop_channel);
+                outcomes.push((c.id, outcome));
+            }
+            if let Some((until, reason)) = stop_channel {
+                for c in rest {
+                    outcomes.push((
+                        c.id,
+                        Outcome::Retry {
+                            at: until,
+                            error: "channel paused".into(),
+                            counts: false,
+                        },
+                    ));
+                }
+                let held = reason.clone();
+                self.engine
+                    .blocking(move |db| db.pause_channel(kind, until, held.as_deref()))
+                    .await?;
+                if let Some(r) = reason {
+                    tracing::error!(channel = %kind, reason = %r, "channel held: fix its configuration, then run `herold channels resume {kind}`");
+                } else {
+                    tracing::warn!(channel = %kind, until = %until, "provider throttled the channel; paused");
+                }
+                break;
+            }
+        }
+        self.count(&outcomes);
+        let handled = outcomes.len();
+        let gone = self
+            .engine
+            .blocking(move |db| db.finish_deliveries(&outcomes, Utc::now()))
+            .await?;
+        for subscriber in gone {
+            let r = self
+                .engine
+                .blocking(move |db| {
+                    db.unsubscribe(
+                        subscriber,
+                        CONSENT_WORDING_VERSION,
+                        Some("provider:recipient-gone"),
+                    )
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::debug!(subscriber, error = %e, "recipient gone, unsubscribe skipped");
+            }
+        }
+        Ok(handled)
+    }
+
+    async fn send_all(
+        &self,
+        batch: &[Claimed],
+        addresses: &Arc<HashMap<Id, String>>,
+    ) -> Result<Vec<Sent>, EngineError> {
+        let mut messages = Vec::with_capacity(batch.len());
+        for c in batch {
+            messages.push(self.message(c.announcement_id).await?);
+        }
+        let concurrency = self.engine.app.config.delivery.concurrency as usize;
+        // Owned inputs: the futures must not borrow from this stack frame.
+        let jobs: Vec<(Id, Option<String>, Arc<RenderedMessage>)> = batch
+            .iter()
+            .zip(messages)
+            .map(|(c, m)| {
+                (
+                    c.id,
+                    c.subscriber_id.and_then(|s| addresses.get(&s).cloned()),
+                    m,
+                )
+            })
+            .collect();
+        let results: Vec<Sent> = stream::iter(jobs)
+            .map(|(id, address, message)| {
+                let channel = self.channel.clone();
+                async move {
+                    let Some(address) = address else {
+                        return Sent::NoAddress;
+                    };
+                    let msg = OutboundMessage {
+                        idempotency_key: format!("herold-delivery-{id}"),
+                        destination: Destination::Recipient(Address::new(address)),
+                        message: (*message).clone(),
+                    };
+                    match channel.send(&msg).await {
+                        Ok(receipt) => Sent::Ok(receipt.provider_message_id),
+                        Err(e) => Sent::Err(e),
+                    }
+                }
+            })
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
+        Ok(results)
+    }
+
+    async fn message(&self, announcement_id: Id) -> Result<Arc<RenderedMessage>, EngineError> {
+        let mut cache = self.messages.lock().await;
+        if let Some(m) = cache.get(&announcement_id) {
+            return Ok(m.clone());
+        }
+        let (a, _) = self
+            .engine
+            .blocking(move |db| db.get_announcement(announcement_id))
+            .await?;
+        let app = &self.engine.app;
+        let m = Arc::new(compose::message(
+            &a,
+            &app.announcement_url(a.id),
+            &app.config.default_locale,
+        ));
+        if cache.len() > 256 {
+            cache.clear();
+        }
+        cache.insert(announcement_id, m.clone());
+        Ok(m)
+    }
+
+    /// Maps a send result to what is recorded; sets `stop_channel` when the
+    /// whole channel must pause (throttled) or hold (misconfigured).
+    fn outcome(
+        &self,
+        c: &Claimed,
+        result: Sent,
+        stop_channel: &mut Option<(DateTime<Utc>, Option<String>)>,
+    ) -> Outcome {
+        let cfg = &self.engine.app.config.delivery;
+        let now = Utc::now();
+        let err = match result {
+            Sent::Ok(id) => {
+                return Outcome::Sent {
+                    provider_message_id: id,
+                }
+            }
+            Sent::NoAddress => return Outcome::Skipped,
+            Sent::Err(e) => e,
+        };
+        let attempt = u32::try_from(c.attempts).unwrap_or(1);
+        match err.disposition() {
+            Disposition::Retry { after } if attempt < cfg.max_attempts => {
+                let delay = retry_delay(
+                    attempt,
+                    Duration::from_millis(cfg.backoff_base_ms),
+                    Duration::from_secs(cfg.backoff_max_seconds),
+                    after,
+                    &mut rand::thread_rng(),
+                );
+                Outcome::Retry {
+                    at: now + chrono::Duration::from_std(delay).unwrap_or_default(),
+                    error: err.to_string(),
+                    counts: true,
+                }
+            }
+            Disposition::Retry { .. } => Outcome::Failed {
+                error: format!("gave up after {attempt} attempts: {err}"),
+            },
+            Disposition::BackOff { after } => {
+                let until = now
+                    + chrono::Duration::from_std(after.unwrap_or(Duration::from_secs(1)))
+                        .unwrap_or_default();
+                let later = stop_channel
+                    .as_ref()
+                    .map_or(until, |(u, _)| (*u).max(until));
+                *stop_channel = Some((later, stop_channel.as_ref().and_then(|(_, r)| r.clone())));
+                Outcome::Retry {
+                    at: until,
+                    error: err.to_string(),
+                    counts: false,
+                }
+            }
+            Disposition::Hold => {
+                *stop_channel = Some((
+                    now + chrono::Duration::from_std(HOLD).unwrap_or_default(),
+                    Some(err.to_string()),
+                ));
+                Outcome::Retry {
+                    at: now,
+                    error: err.to_string(),
+                    counts: false,
+                }
+            }
+            Disposition::GiveUp {
+                recipient_gone: true,
+            } => Outcome::RecipientGone {
+                error: err.to_string(),
+            },
+            Disposition::GiveUp {
+                recipient_gone: false,
+            } => Outcome::Failed {
+                error: err.to_string(),
+            },
+        }
+    }
+
+    fn count(&self, outcomes: &[(Id, Outcome)]) {
+        let c = &self.engine.counters;
+        for (_, o) in outcomes {
+            let counter = match o {
+                Outcome::Sent { .. } => &c.sent,
+                Outcome::Retry { counts: true, .. } => &c.retried,
+                Outcome::Retry { counts: false, .. } => &c.throttled,
+                Outcome::Failed { .. } | Outcome::RecipientGone { .. } => &c.failed,
+                Outcome::Skipped => &c.skipped,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
