@@ -9,6 +9,7 @@
 mod backoff;
 mod compose;
 pub mod fake;
+pub mod fake_server;
 mod worker;
 
 pub use backoff::retry_delay;

@@ -510,24 +510,23 @@ impl Database {
         &self,
         announcement_id: Id,
     ) -> Result<Vec<BroadcastCounts>, StorageError> {
-        let (rows, counts): (Vec<BroadcastRow>, Vec<StateCount>) =
-            with_conn!(self, |c| {
-                let rows = broadcasts::table
-                    .filter(broadcasts::announcement_id.eq(announcement_id))
-                    .order(broadcasts::channel.asc())
-                    .select(BroadcastRow::as_select())
-                    .load(c)?;
-                let counts = deliveries::table
-                    .filter(deliveries::announcement_id.eq(announcement_id))
-                    .group_by((deliveries::broadcast_id, deliveries::state))
-                    .select((
-                        deliveries::broadcast_id,
-                        deliveries::state,
-                        diesel::dsl::count_star(),
-                    ))
-                    .load(c)?;
-                (rows, counts)
-            });
+        let (rows, counts): (Vec<BroadcastRow>, Vec<StateCount>) = with_conn!(self, |c| {
+            let rows = broadcasts::table
+                .filter(broadcasts::announcement_id.eq(announcement_id))
+                .order(broadcasts::channel.asc())
+                .select(BroadcastRow::as_select())
+                .load(c)?;
+            let counts = deliveries::table
+                .filter(deliveries::announcement_id.eq(announcement_id))
+                .group_by((deliveries::broadcast_id, deliveries::state))
+                .select((
+                    deliveries::broadcast_id,
+                    deliveries::state,
+                    diesel::dsl::count_star(),
+                ))
+                .load(c)?;
+            (rows, counts)
+        });
         rows.into_iter()
             .map(|r| {
                 let id = r.id;

@@ -1,0 +1,142 @@
+//! A worker process killed with SIGKILL in the middle of a fan-out loses
+//! nothing: a restarted worker reclaims the expired leases and finishes,
+//! and at most the in-flight batch is sent twice.
+
+mod common;
+
+use herold::{
+    config::Config,
+    domain::{BroadcastState, SubscriberStatus},
+    engine::fake_server::FakeServer,
+    service::{Herold, PublishRequest},
+    storage::NewSubscriber,
+};
+use herold_channel_api::ChannelKind;
+use std::{
+    collections::HashMap,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const RECIPIENTS: usize = 20_000;
+const BATCH: usize = 500;
+
+fn worker(dir: &Path, db: &Path, provider: &str) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
+    cmd.current_dir(dir).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HEROLD_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HEROLD_DATABASE_URL", db)
+        .env("HEROLD_DELIVERY__CHANNELS", "[\"email\"]")
+        .env("HEROLD_DELIVERY__TEST_PROVIDER", provider)
+        .env("HEROLD_DELIVERY__BATCH_SIZE", BATCH.to_string())
+        .env("HEROLD_DELIVERY__LEASE_SECONDS", "3")
+        .env("HEROLD_DELIVERY__RATES__EMAIL__PER_SECOND", "4000")
+        .env("HEROLD_DELIVERY__RATES__EMAIL__BURST", "500")
+        .arg("worker")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigkill_mid_fanout_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("herold.db");
+    let config = Config {
+        database_url: db_path.display().to_string(),
+        delivery: herold::config::DeliveryConfig {
+            channels: vec![ChannelKind::Email],
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let app = Herold::open(config).unwrap();
+    let cat = app.add_category("abfall", "Abfall", "test").unwrap();
+    let addresses: Vec<String> = (0..RECIPIENTS)
+        .map(|i| format!("r{i}@example.org"))
+        .collect();
+    for a in &addresses {
+        app.db
+            .insert_subscriber(&NewSubscriber {
+                channel: ChannelKind::Email,
+                address: a.clone(),
+                locale: "de".into(),
+                status: SubscriberStatus::Active,
+                category_ids: vec![cat.id],
+                wording_version: "v1".into(),
+                evidence: None,
+            })
+            .unwrap();
+    }
+    let id = app
+        .publish(&PublishRequest {
+            category: "abfall".into(),
+            title: "Wichtig".into(),
+            body: "Text".into(),
+            urgent: false,
+            at: None,
+            corrects: None,
+            author: "test".into(),
+        })
+        .unwrap()
+        .id;
+
+    let provider = FakeServer::start(None, true).unwrap();
+    let mut first = worker(dir.path(), &db_path, provider.url());
+    wait_for("the first deliveries", Duration::from_secs(60), || {
+        provider.accepted() >= 5_000
+    });
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let at_kill = provider.accepted();
+    assert!(
+        at_kill < RECIPIENTS as u64,
+        "the worker finished before it could be killed"
+    );
+
+    let mut second = worker(dir.path(), &db_path, provider.url());
+    wait_for("the broadcast to finish", Duration::from_secs(120), || {
+        app.db
+            .broadcast_counts(id)
+            .unwrap()
+            .iter()
+            .all(|b| b.broadcast.state == BroadcastState::Done)
+    });
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    let mut per_address = HashMap::<String, usize>::new();
+    for r in provider.received() {
+        *per_address.entry(r.to).or_default() += 1;
+    }
+    let missing: Vec<_> = addresses
+        .iter()
+        .filter(|a| !per_address.contains_key(*a))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} recipients never got the message, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
+    let duplicates: usize = per_address.values().map(|n| n - 1).sum();
+    assert!(
+        duplicates <= BATCH,
+        "{duplicates} duplicates; at most one batch ({BATCH}) may be sent twice"
+    );
+    eprintln!("killed after {at_kill} deliveries; {duplicates} duplicates after restart");
+}
