@@ -5,7 +5,7 @@ use std::io::Read;
 
 use super::{
     AnnouncementsCommand, BroadcastTarget, BroadcastsCommand, CategoryCommand, ChannelsCommand,
-    Cli, Command, ConfigCommand, PublishArgs, SubscribersCommand,
+    Cli, Command, ConfigCommand, DigestCommand, PublishArgs, SubscribersCommand,
 };
 use crate::{
     config::Config,
@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve => serve(config),
         Command::Worker => worker(config),
         Command::Broadcasts(cmd) => broadcasts(&Herold::open(config)?, cmd),
+        Command::Digest(cmd) => digest(&Herold::open(config)?, cmd),
         Command::Channels(ChannelsCommand::Resume { channel }) => {
             let kind: ChannelKind = channel.parse()?;
             let app = Herold::open(config)?;
@@ -308,4 +309,54 @@ fn broadcasts(app: &Herold, cmd: BroadcastsCommand) -> Result<()> {
         BroadcastsCommand::Resume(t) => control(&t, Control::Resume, "resumed"),
         BroadcastsCommand::Cancel(t) => control(&t, Control::Cancel, "cancelled"),
     }
+}
+
+fn digest(app: &Herold, cmd: DigestCommand) -> Result<()> {
+    match cmd {
+        DigestCommand::Add {
+            slug,
+            at,
+            title,
+            timezone,
+        } => {
+            let d = app.add_digest(&slug, &at, timezone.as_deref(), &title, "cli")?;
+            println!(
+                "category {slug} now goes out daily at {} ({}); next run {}",
+                d.local_time.format("%H:%M"),
+                d.timezone.name(),
+                d.next_run_at
+                    .with_timezone(&d.timezone)
+                    .format("%Y-%m-%d %H:%M %Z")
+            );
+        }
+        DigestCommand::List => {
+            let cats: std::collections::HashMap<i64, String> = app
+                .db
+                .list_categories()?
+                .into_iter()
+                .map(|c| (c.id, c.slug.to_string()))
+                .collect();
+            let list = app.db.list_digests()?;
+            if list.is_empty() {
+                println!("no digests");
+            }
+            for d in list {
+                println!(
+                    "{:<20} {} {:<16} next {}  \"{}\"",
+                    cats.get(&d.category_id).map(String::as_str).unwrap_or("?"),
+                    d.local_time.format("%H:%M"),
+                    d.timezone.name(),
+                    d.next_run_at
+                        .with_timezone(&d.timezone)
+                        .format("%Y-%m-%d %H:%M %Z"),
+                    d.title
+                );
+            }
+        }
+        DigestCommand::Remove { slug } => {
+            app.remove_digest(&slug, "cli")?;
+            println!("category {slug} goes out announcement by announcement again");
+        }
+    }
+    Ok(())
 }

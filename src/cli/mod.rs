@@ -37,6 +37,9 @@ pub enum Command {
     /// Inspect announcements.
     #[command(subcommand)]
     Announcements(AnnouncementsCommand),
+    /// Daily digests: a category whose announcements go out bundled at a fixed time.
+    #[command(subcommand)]
+    Digest(DigestCommand),
     /// Watch and control the broadcasts of an announcement.
     #[command(subcommand)]
     Broadcasts(BroadcastsCommand),
@@ -116,6 +119,33 @@ pub enum AnnouncementsCommand {
     Cancel {
         /// The announcement's id.
         id: i64,
+    },
+}
+
+/// Digest subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Send a category's announcements as one daily message, e.g.
+    /// `herold digest add veranstaltungen --at 07:00 --title Veranstaltungstipps`.
+    Add {
+        /// The category's slug.
+        slug: String,
+        /// Local time of day, HH:MM.
+        #[arg(long)]
+        at: String,
+        /// Title of each digest message.
+        #[arg(long)]
+        title: String,
+        /// IANA time zone (default: the configured `timezone`).
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// List digests with their next run.
+    List,
+    /// Stop bundling a category.
+    Remove {
+        /// The category's slug.
+        slug: String,
     },
 }
 

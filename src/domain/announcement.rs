@@ -41,6 +41,8 @@ pub struct Announcement {
     pub corrects_id: Option<Id>,
     /// Who published it (staff user name or `cli`).
     pub author: String,
+    /// Set when a digest run produced this announcement.
+    pub digest_id: Option<Id>,
 }
 
 /// Where an announcement stands at a given moment.
@@ -85,6 +87,8 @@ pub struct NewAnnouncement {
     pub publish_at: DateTime<Utc>,
     pub corrects_id: Option<Id>,
     pub author: String,
+    /// Set for announcements a digest run produces.
+    pub digest_id: Option<Id>,
 }
 
 impl NewAnnouncement {
@@ -152,6 +156,7 @@ impl NewAnnouncement {
             publish_at,
             corrects_id,
             author: author.to_owned(),
+            digest_id: None,
         })
     }
 }
@@ -215,6 +220,7 @@ mod tests {
             cancelled_at: None,
             corrects_id: None,
             author: "cli".into(),
+            digest_id: None,
         };
         assert_eq!(a.status(now), AnnouncementStatus::Scheduled);
         a.publish_at = now;

@@ -160,6 +160,17 @@ impl Engine {
             }
             if last_maintenance.elapsed() >= poll * 5 {
                 last_maintenance = std::time::Instant::now();
+                let app = self.app.clone();
+                match tokio::task::spawn_blocking(move || app.fire_due_digests(chrono::Utc::now()))
+                    .await
+                {
+                    Ok(Ok(created)) if !created.is_empty() => {
+                        tracing::info!(digests = created.len(), "digests published")
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "digests failed"),
+                    Err(e) => tracing::warn!(error = %e, "digest task failed"),
+                }
                 let done = self
                     .blocking(|db| {
                         let now = chrono::Utc::now();

@@ -1,6 +1,7 @@
 //! Use cases shared by the CLI and the web layer: they check input against
 //! the model, call storage and record an audit trail.
 
+mod digests;
 mod feeds;
 mod pages;
 
@@ -63,7 +64,7 @@ impl Herold {
         Ok(Self { config, db })
     }
 
-    fn category(&self, slug: &str) -> Result<Category, ServiceError> {
+    pub(crate) fn category(&self, slug: &str) -> Result<Category, ServiceError> {
         match self.db.find_category(slug)? {
             Some(c) => Ok(c),
             None => {
@@ -130,9 +131,14 @@ impl Herold {
             &self.config.limits,
             Utc::now(),
         )?;
-        let a = self
-            .db
-            .insert_announcement(&new, &self.config.delivery.channels)?;
+        // Announcements of a digest category wait for the digest, unless urgent.
+        let waits_for_digest = !new.urgent && self.db.digest_of(category.id)?.is_some();
+        let channels: &[herold_channel_api::ChannelKind] = if waits_for_digest {
+            &[]
+        } else {
+            &self.config.delivery.channels
+        };
+        let a = self.db.insert_announcement(&new, channels)?;
         tracing::info!(announcement = a.id, category = %category.slug, urgent = a.urgent, publish_at = %a.publish_at, "announcement stored");
         self.audit(
             &req.author,

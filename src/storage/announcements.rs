@@ -9,13 +9,13 @@ use super::{
     schema::{announcements, broadcasts, categories},
     time, with_conn, with_write_tx, Database, StorageError,
 };
-use crate::domain::{priority, Announcement, BroadcastState, Category, Id, NewAnnouncement};
+use crate::domain::{Announcement, BroadcastState, Category, Id, NewAnnouncement};
 use herold_channel_api::ChannelKind;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = announcements)]
 pub(super) struct Row {
-    id: i64,
+    pub(super) id: i64,
     category_id: i64,
     title: String,
     body: String,
@@ -25,6 +25,7 @@ pub(super) struct Row {
     cancelled_at: Option<chrono::NaiveDateTime>,
     corrects_id: Option<i64>,
     author: String,
+    digest_id: Option<i64>,
 }
 
 impl From<Row> for Announcement {
@@ -40,6 +41,7 @@ impl From<Row> for Announcement {
             cancelled_at: time::from_db_opt(r.cancelled_at),
             corrects_id: r.corrects_id,
             author: r.author,
+            digest_id: r.digest_id,
         }
     }
 }
@@ -55,6 +57,72 @@ pub struct FeedQuery {
     pub limit: i64,
 }
 
+/// Inserts an announcement and its broadcasts inside an open transaction;
+/// a macro so it compiles for both connection types (see `with_conn!`).
+macro_rules! insert_announcement_tx {
+    ($c:expr, $new:expr, $channels:expr, $now:expr) => {{
+        let c = $c;
+        let new: &$crate::domain::NewAnnouncement = $new;
+        let channels: &[herold_channel_api::ChannelKind] = $channels;
+        let now = $now;
+        let cat_exists: i64 = $crate::storage::schema::categories::table
+            .filter($crate::storage::schema::categories::id.eq(new.category_id))
+            .count()
+            .get_result(c)?;
+        if cat_exists == 0 {
+            return Err($crate::storage::StorageError::NotFound {
+                what: format!("category {}", new.category_id),
+            });
+        }
+        if let Some(orig) = new.corrects_id {
+            let exists: i64 = $crate::storage::schema::announcements::table
+                .filter($crate::storage::schema::announcements::id.eq(orig))
+                .count()
+                .get_result(c)?;
+            if exists == 0 {
+                return Err($crate::storage::StorageError::NotFound {
+                    what: format!("announcement {orig} (to be corrected)"),
+                });
+            }
+        }
+        let row: $crate::storage::announcements::Row =
+            diesel::insert_into($crate::storage::schema::announcements::table)
+                .values((
+                    $crate::storage::schema::announcements::category_id.eq(new.category_id),
+                    $crate::storage::schema::announcements::title.eq(&new.title),
+                    $crate::storage::schema::announcements::body.eq(&new.body),
+                    $crate::storage::schema::announcements::urgent.eq(new.urgent),
+                    $crate::storage::schema::announcements::publish_at
+                        .eq($crate::storage::time::to_db(new.publish_at)),
+                    $crate::storage::schema::announcements::created_at.eq(now),
+                    $crate::storage::schema::announcements::corrects_id.eq(new.corrects_id),
+                    $crate::storage::schema::announcements::author.eq(&new.author),
+                    $crate::storage::schema::announcements::digest_id.eq(new.digest_id),
+                ))
+                .returning($crate::storage::announcements::Row::as_returning())
+                .get_result(c)?;
+        for channel in channels {
+            diesel::insert_into($crate::storage::schema::broadcasts::table)
+                .values((
+                    $crate::storage::schema::broadcasts::announcement_id.eq(row.id),
+                    $crate::storage::schema::broadcasts::category_id.eq(new.category_id),
+                    $crate::storage::schema::broadcasts::channel.eq(channel.as_str()),
+                    $crate::storage::schema::broadcasts::priority
+                        .eq($crate::domain::priority(new.urgent)),
+                    $crate::storage::schema::broadcasts::state
+                        .eq($crate::domain::BroadcastState::Active.as_str()),
+                    $crate::storage::schema::broadcasts::not_before
+                        .eq($crate::storage::time::to_db(new.publish_at)),
+                    $crate::storage::schema::broadcasts::created_at.eq(now),
+                    $crate::storage::schema::broadcasts::updated_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        Ok::<$crate::storage::announcements::Row, $crate::storage::StorageError>(row)
+    }};
+}
+pub(super) use insert_announcement_tx;
+
 impl Database {
     /// Stores a checked announcement and, in the same transaction, one
     /// broadcast per push channel, from which workers fan out deliveries.
@@ -65,56 +133,7 @@ impl Database {
         channels: &[ChannelKind],
     ) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
-        let row: Row = with_write_tx!(self, |c| {
-            let cat_exists: i64 = categories::table
-                .filter(categories::id.eq(new.category_id))
-                .count()
-                .get_result(c)?;
-            if cat_exists == 0 {
-                return Err(StorageError::NotFound {
-                    what: format!("category {}", new.category_id),
-                });
-            }
-            if let Some(orig) = new.corrects_id {
-                let exists: i64 = announcements::table
-                    .filter(announcements::id.eq(orig))
-                    .count()
-                    .get_result(c)?;
-                if exists == 0 {
-                    return Err(StorageError::NotFound {
-                        what: format!("announcement {orig} (to be corrected)"),
-                    });
-                }
-            }
-            let row: Row = diesel::insert_into(announcements::table)
-                .values((
-                    announcements::category_id.eq(new.category_id),
-                    announcements::title.eq(&new.title),
-                    announcements::body.eq(&new.body),
-                    announcements::urgent.eq(new.urgent),
-                    announcements::publish_at.eq(time::to_db(new.publish_at)),
-                    announcements::created_at.eq(now),
-                    announcements::corrects_id.eq(new.corrects_id),
-                    announcements::author.eq(&new.author),
-                ))
-                .returning(Row::as_returning())
-                .get_result(c)?;
-            for channel in channels {
-                diesel::insert_into(broadcasts::table)
-                    .values((
-                        broadcasts::announcement_id.eq(row.id),
-                        broadcasts::category_id.eq(new.category_id),
-                        broadcasts::channel.eq(channel.as_str()),
-                        broadcasts::priority.eq(priority(new.urgent)),
-                        broadcasts::state.eq(BroadcastState::Active.as_str()),
-                        broadcasts::not_before.eq(time::to_db(new.publish_at)),
-                        broadcasts::created_at.eq(now),
-                        broadcasts::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
-            }
-            Ok(row)
-        })?;
+        let row: Row = with_write_tx!(self, |c| insert_announcement_tx!(c, new, channels, now))?;
         Ok(row.into())
     }
 

@@ -31,6 +31,20 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamp>,
         corrects_id -> Nullable<BigInt>,
         author -> Text,
+        digest_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    digests (id) {
+        id -> BigInt,
+        category_id -> BigInt,
+        local_time -> Text,
+        timezone -> Text,
+        title -> Text,
+        next_run_at -> Timestamp,
+        last_run_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
     }
 }
 
@@ -185,4 +199,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     broadcasts,
     channel_limits,
+    digests,
 );

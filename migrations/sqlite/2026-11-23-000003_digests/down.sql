@@ -1,0 +1,2 @@
+ALTER TABLE announcements DROP COLUMN digest_id;
+DROP TABLE digests;

@@ -1,0 +1,112 @@
+//! Daily digests: bundling a category's announcements into one message.
+
+use chrono::{DateTime, Utc};
+
+use super::{Herold, ServiceError};
+use crate::{
+    domain::{parse_local_time, parse_timezone, Announcement, Digest, Limits, NewAnnouncement},
+    render,
+};
+
+impl Herold {
+    /// Makes a category a daily digest at `at` (HH:MM) local time.
+    pub fn add_digest(
+        &self,
+        slug: &str,
+        at: &str,
+        timezone: Option<&str>,
+        title: &str,
+        actor: &str,
+    ) -> Result<Digest, ServiceError> {
+        let at = parse_local_time(at)?;
+        let tz = parse_timezone(timezone.unwrap_or(&self.config.timezone))?;
+        let category = self.category(slug)?;
+        let digest = self.db.add_digest(category.id, at, tz, title)?;
+        self.audit(actor, "digest.add", format!("category:{slug}"), serde_json::json!({ "at": digest.local_time.format("%H:%M").to_string(), "timezone": tz.name() }))?;
+        Ok(digest)
+    }
+
+    /// Ends a category's digest.
+    pub fn remove_digest(&self, slug: &str, actor: &str) -> Result<(), ServiceError> {
+        let category = self.category(slug)?;
+        self.db.remove_digest(category.id)?;
+        self.audit(
+            actor,
+            "digest.remove",
+            format!("category:{slug}"),
+            serde_json::json!({}),
+        )?;
+        Ok(())
+    }
+
+    /// Fires every due digest once (however many slots were missed);
+    /// returns the digest announcements created.
+    pub fn fire_due_digests(&self, now: DateTime<Utc>) -> Result<Vec<Announcement>, ServiceError> {
+        let mut created = Vec::new();
+        let compose = |d: &Digest, items: &[Announcement]| self.compose_digest(d, items, now);
+        while let Some((digest, announcement)) =
+            self.db
+                .fire_due_digest(now, &self.config.delivery.channels, &compose)?
+        {
+            tracing::info!(
+                digest = digest.id,
+                items = announcement.is_some(),
+                "digest fired"
+            );
+            created.extend(announcement);
+        }
+        Ok(created)
+    }
+
+    fn compose_digest(
+        &self,
+        d: &Digest,
+        items: &[Announcement],
+        now: DateTime<Utc>,
+    ) -> Option<NewAnnouncement> {
+        if items.is_empty() {
+            return None;
+        }
+        let limits = &self.config.limits;
+        let date = now.with_timezone(&d.timezone).format("%d.%m.%Y");
+        let title: String = format!("{} – {date}", d.title)
+            .chars()
+            .take(limits.title_max_chars)
+            .collect();
+        let mut body = String::new();
+        for (i, a) in items.iter().enumerate() {
+            let line = format!(
+                "- **{}**: {} ([mehr]({}))\n",
+                a.title,
+                render::summary(&a.body, 160),
+                self.announcement_url(a.id)
+            );
+            if body.chars().count() + line.chars().count()
+                > limits.body_max_chars.saturating_sub(120)
+            {
+                body.push_str(&format!(
+                    "\n… {} weitere: {}\n",
+                    items.len() - i,
+                    self.config.public_url
+                ));
+                break;
+            }
+            body.push_str(&line);
+        }
+        NewAnnouncement::new(
+            d.category_id,
+            &title,
+            &body,
+            false,
+            None,
+            None,
+            "digest",
+            &Limits {
+                title_max_chars: usize::MAX,
+                body_max_chars: usize::MAX,
+            },
+            now,
+        )
+        .ok()
+    }
+}
