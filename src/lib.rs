@@ -5,6 +5,7 @@
 //! shared by CLI and web), [`web`] (actix-web) and [`cli`] (clap). Channel
 //! adapters live in their own crates under `channels/`.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod crypto;

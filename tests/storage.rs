@@ -263,7 +263,7 @@ both!(subscribers_insert_find_address, |t: &TestDb| {
         SubscriberStatus::Pending,
     );
     assert_eq!(s.status, SubscriberStatus::Pending);
-    assert_eq!(s.pseudonym.as_str().len(), 7);
+    assert_eq!(s.pseudonym.as_str().len(), 8);
     assert_eq!(db.get_subscriber(s.id).unwrap(), s);
     // Found by keyed hash, whatever the spelling.
     assert_eq!(

@@ -34,6 +34,27 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve => serve(config),
+        Command::Bench(args) => {
+            let report = crate::bench::run(
+                config,
+                &crate::bench::BenchOptions {
+                    subscribers: args.subscribers,
+                    channels: args.channels,
+                    workers: args.workers,
+                    database_url: args.database_url,
+                    provider_limit: args.provider_limit,
+                    provider_url: args.provider_url,
+                    http: args.http,
+                    json: args.json,
+                },
+            )?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                report.print();
+            }
+            Ok(())
+        }
         Command::Worker => worker(config),
         Command::Broadcasts(cmd) => broadcasts(&Herold::open(config)?, cmd),
         Command::Digest(cmd) => digest(&Herold::open(config)?, cmd),

@@ -27,6 +27,8 @@ pub enum Command {
     Serve,
     /// Run delivery workers only (no web server); several may share a PostgreSQL database.
     Worker,
+    /// Measure the delivery engine against a built-in fake provider.
+    Bench(BenchArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage categories residents can subscribe to.
@@ -120,6 +122,35 @@ pub enum AnnouncementsCommand {
         /// The announcement's id.
         id: i64,
     },
+}
+
+/// Arguments of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Subscribers per channel (1000 … 1000000).
+    #[arg(long, default_value_t = 10_000)]
+    pub subscribers: usize,
+    /// Channels to deliver on (1-4).
+    #[arg(long, default_value_t = 1)]
+    pub channels: usize,
+    /// Worker engines (each with its own connection pool).
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Database to use (default: a fresh SQLite file in a temporary directory).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Messages per second the fake provider accepts; it answers 429 above.
+    #[arg(long, value_name = "MSG_PER_S")]
+    pub provider_limit: Option<f64>,
+    /// Use an external fake provider at this URL (POST /messages).
+    #[arg(long, value_name = "URL")]
+    pub provider_url: Option<String>,
+    /// Use the built-in fake provider over HTTP on loopback instead of in-process.
+    #[arg(long)]
+    pub http: bool,
+    /// Print one JSON object instead of text and a progress bar.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Digest subcommands.

@@ -74,6 +74,10 @@ pub struct Counters {
     pub skipped: std::sync::atomic::AtomicU64,
     pub throttled: std::sync::atomic::AtomicU64,
     pub materialised: std::sync::atomic::AtomicU64,
+    /// Urgent deliveries sent.
+    pub urgent_sent: std::sync::atomic::AtomicU64,
+    /// 429 answers (or other provider throttling) received.
+    pub rate_limited: std::sync::atomic::AtomicU64,
 }
 
 /// A delivery engine for the given channel adapters.
@@ -110,6 +114,11 @@ impl Engine {
     /// Counters since start.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The counters, shared (they outlive `run`).
+    pub fn counters_handle(&self) -> Arc<Counters> {
+        self.counters.clone()
     }
 
     /// Runs fan-out and one sending loop per channel until `shutdown`

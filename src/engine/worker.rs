@@ -29,6 +29,16 @@ pub(super) struct ChannelWorker {
     channel: Arc<dyn Channel>,
     rate: RateConfig,
     messages: tokio::sync::Mutex<HashMap<Id, Arc<RenderedMessage>>>,
+    /// On SQLite (one process by design) the token bucket lives here,
+    /// saving a write transaction per batch; on PostgreSQL it is shared
+    /// in the database.
+    local: Option<std::sync::Mutex<LocalBucket>>,
+}
+
+struct LocalBucket {
+    tokens: f64,
+    at: std::time::Instant,
+    paused_until: Option<DateTime<Utc>>,
 }
 
 enum Sent {
@@ -51,11 +61,19 @@ impl ChannelWorker {
                 per_second: channel.capabilities().default_rate.per_second,
                 burst: channel.capabilities().default_rate.burst,
             });
+        let local = (engine.app.db.backend() == "sqlite").then(|| {
+            std::sync::Mutex::new(LocalBucket {
+                tokens: f64::from(rate.burst),
+                at: std::time::Instant::now(),
+                paused_until: None,
+            })
+        });
         Self {
             engine,
             channel,
             rate,
             messages: tokio::sync::Mutex::new(HashMap::new()),
+            local,
         }
     }
 
@@ -172,7 +190,7 @@ impl ChannelWorker {
                 break;
             }
         }
-        self.count(&outcomes);
+        self.count(&claimed, &outcomes);
         let handled = outcomes.len();
         let gone = self
             .engine
@@ -194,6 +212,27 @@ impl ChannelWorker {
             }
         }
         Ok(handled)
+    }
+
+    /// Takes tokens from the in-process bucket (SQLite); `None` on PostgreSQL.
+    fn take_local(&self, want: u32) -> Option<crate::storage::Grant> {
+        let mut b = self.local.as_ref()?.lock().ok()?;
+        if let Some(until) = b.paused_until.filter(|u| *u > Utc::now()) {
+            return Some(crate::storage::Grant {
+                granted: 0,
+                paused_until: Some(until),
+            });
+        }
+        let now = std::time::Instant::now();
+        let available = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.rate.per_second)
+            .min(f64::from(self.rate.burst));
+        let granted = (available.floor().max(0.0) as u32).min(want);
+        b.tokens = available - f64::from(granted);
+        b.at = now;
+        Some(crate::storage::Grant {
+            granted,
+            paused_until: None,
+        })
     }
 
     async fn send_all(
@@ -229,6 +268,7 @@ impl ChannelWorker {
                         idempotency_key: format!("herold-delivery-{id}"),
                         destination: Destination::Recipient(Address::new(address)),
                         message: (*message).clone(),
+                        unsubscribe: None,
                     };
                     match channel.send(&msg).await {
                         Ok(receipt) => Sent::Ok(receipt.provider_message_id),
@@ -303,6 +343,10 @@ impl ChannelWorker {
                 error: format!("gave up after {attempt} attempts: {err}"),
             },
             Disposition::BackOff { after } => {
+                self.engine
+                    .counters
+                    .rate_limited
+                    .fetch_add(1, Ordering::Relaxed);
                 let until = now
                     + chrono::Duration::from_std(after.unwrap_or(Duration::from_secs(1)))
                         .unwrap_or_default();
@@ -340,9 +384,17 @@ impl ChannelWorker {
         }
     }
 
-    fn count(&self, outcomes: &[(Id, Outcome)]) {
+    fn count(&self, claimed: &[Claimed], outcomes: &[(Id, Outcome)]) {
         let c = &self.engine.counters;
-        for (_, o) in outcomes {
+        let urgent: std::collections::HashSet<Id> = claimed
+            .iter()
+            .filter(|c| c.priority > 0)
+            .map(|c| c.id)
+            .collect();
+        for (id, o) in outcomes {
+            if matches!(o, Outcome::Sent { .. }) && urgent.contains(id) {
+                c.urgent_sent.fetch_add(1, Ordering::Relaxed);
+            }
             let counter = match o {
                 Outcome::Sent { .. } => &c.sent,
                 Outcome::Retry { counts: true, .. } => &c.retried,

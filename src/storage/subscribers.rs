@@ -113,7 +113,7 @@ impl Database {
         let now = time::to_db(time::now());
         let channel = new.channel.as_str();
         let confirmed_at = (new.status == SubscriberStatus::Active).then_some(now);
-        // A pseudonym collision (unlikely: 32^6 codes) is retried with a new one.
+        // A pseudonym collision (unlikely: 32^7 codes) is retried with a new one.
         for _ in 0..8 {
             let pseudonym = Pseudonym::random(&mut rand::thread_rng());
             let result: Result<Row, StorageError> = with_write_tx!(self, |c| {
@@ -178,6 +178,116 @@ impl Database {
         Err(StorageError::Conflict {
             what: "a free pseudonym (8 attempts)".into(),
         })
+    }
+
+    /// Adds many active subscribers to one category at once (imports,
+    /// benchmarks), with consent given and confirmed under `evidence`, in
+    /// transactions of 500. Addresses already subscribed on the channel are
+    /// an error for their whole chunk; earlier chunks stay. Returns how many
+    /// were added.
+    pub fn import_subscribers(
+        &self,
+        channel: ChannelKind,
+        addresses: &[String],
+        category_id: Id,
+        wording_version: &str,
+        evidence: &str,
+    ) -> Result<usize, StorageError> {
+        let slug: String = self.get_category(category_id)?.slug.to_string();
+        let ch = channel.as_str();
+        let mut added = 0;
+        for chunk in addresses.chunks(500) {
+            let keys = self.keyring();
+            let prepared: Vec<(Vec<u8>, Vec<u8>)> = chunk
+                .iter()
+                .map(|a| {
+                    let n = normalize_address(channel, a)?;
+                    Ok((keys.encrypt(n.as_bytes()), keys.lookup_hash(ch, &n)))
+                })
+                .collect::<Result<_, StorageError>>()?;
+            // Retried with fresh pseudonyms in the rare case one collides.
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let now = time::to_db(time::now());
+                let pseudonyms: Vec<String> = (0..prepared.len())
+                    .map(|_| {
+                        Pseudonym::random(&mut rand::thread_rng())
+                            .as_str()
+                            .to_owned()
+                    })
+                    .collect();
+                let result = with_write_tx!(self, |c| {
+                    let rows: Vec<_> = prepared
+                        .iter()
+                        .zip(&pseudonyms)
+                        .map(|((ct, h), p)| {
+                            (
+                                subscribers::channel.eq(ch),
+                                subscribers::address_ciphertext.eq(Some(ct)),
+                                subscribers::address_hmac.eq(Some(h)),
+                                subscribers::pseudonym.eq(Some(p)),
+                                subscribers::locale.eq("de"),
+                                subscribers::status.eq(SubscriberStatus::Active.as_str()),
+                                subscribers::created_at.eq(now),
+                                subscribers::confirmed_at.eq(Some(now)),
+                            )
+                        })
+                        .collect();
+                    let ids: Vec<i64> = diesel::insert_into(subscribers::table)
+                        .values(&rows)
+                        .returning(subscribers::id)
+                        .get_results(c)?;
+                    let subs: Vec<_> = ids
+                        .iter()
+                        .map(|id| {
+                            (
+                                subscriptions::subscriber_id.eq(*id),
+                                subscriptions::category_id.eq(category_id),
+                                subscriptions::created_at.eq(now),
+                            )
+                        })
+                        .collect();
+                    diesel::insert_into(subscriptions::table)
+                        .values(&subs)
+                        .execute(c)?;
+                    for kind in [ConsentKind::Given, ConsentKind::Confirmed] {
+                        let events: Vec<_> = ids
+                            .iter()
+                            .zip(&pseudonyms)
+                            .map(|(id, p)| {
+                                (
+                                    consent_events::subscriber_id.eq(Some(*id)),
+                                    consent_events::pseudonym.eq(Some(p)),
+                                    consent_events::channel.eq(ch),
+                                    consent_events::kind.eq(kind.as_str()),
+                                    consent_events::categories.eq(&slug),
+                                    consent_events::wording_version.eq(wording_version),
+                                    consent_events::occurred_at.eq(now),
+                                    consent_events::evidence.eq(Some(evidence)),
+                                )
+                            })
+                            .collect();
+                        diesel::insert_into(consent_events::table)
+                            .values(&events)
+                            .execute(c)?;
+                    }
+                    Ok(ids.len())
+                });
+                match result {
+                    Err(StorageError::Conflict { what })
+                        if what.contains("pseudonym") && attempt < 8 =>
+                    {
+                        continue
+                    }
+                    other => {
+                        added += other?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(added)
     }
 
     /// Finds the subscriber with this address on this channel.

@@ -134,6 +134,7 @@
 //!         idempotency_key: "announcement-12/telegram/42".into(),
 //!         destination: Destination::Recipient(Address::new("42")),
 //!         message: RenderedMessage::new("*Straßensperrung* Hauptstraße ab Montag", "de"),
+//!         unsubscribe: None,
 //!     };
 //!     let receipt = channel.send(&msg).await?;
 //!     assert_eq!(receipt.provider_message_id.as_deref(), Some("mem-1"));
@@ -191,6 +192,7 @@ pub use inbound::{
 pub use kind::{ChannelKind, UnknownChannel};
 pub use message::{
     Address, Destination, FollowTarget, Media, OutboundMessage, Receipt, RenderedMessage,
+    UnsubscribeLinks,
 };
 
 /// Re-exported so adapters implement [`Channel`] with the same macro version.

@@ -156,6 +156,29 @@ pub struct OutboundMessage {
     pub destination: Destination,
     /// What to deliver.
     pub message: RenderedMessage,
+    /// This recipient's links for leaving, for channels that carry them in
+    /// the message (email: `List-Unsubscribe`, RFC 8058). `None` for follow
+    /// targets and channels that use commands instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<UnsubscribeLinks>,
+}
+
+/// Per-recipient links that let a resident leave without logging in.
+///
+/// The URLs contain a secret token, so `Debug` hides them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsubscribeLinks {
+    /// HTTPS URL that unsubscribes on `POST` with body
+    /// `List-Unsubscribe=One-Click` (RFC 8058); a `GET` only shows a confirm button.
+    pub one_click: String,
+    /// Page where the resident manages categories or erases all data.
+    pub manage: String,
+}
+
+impl fmt::Debug for UnsubscribeLinks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UnsubscribeLinks(<redacted>)")
+    }
 }
 
 /// Proof that the provider accepted a message.
@@ -205,9 +228,14 @@ mod tests {
             idempotency_key: "k1".into(),
             destination: Destination::Recipient(Address::new("max@example.org")),
             message: m,
+            unsubscribe: Some(UnsubscribeLinks {
+                one_click: "https://example.org/u/secret-token".into(),
+                manage: "https://example.org/m/secret-token".into(),
+            }),
         };
         let dbg = format!("{out:?}");
         for secret in [
+            "secret-token",
             "Wasserrohrbruch",
             "Geheimer",
             "Bildunterschrift",
@@ -224,6 +252,7 @@ mod tests {
             idempotency_key: "k1".into(),
             destination: Destination::Follow(FollowTarget::new("abfall")),
             message: RenderedMessage::new("Hallo", "de"),
+            unsubscribe: None,
         };
         let json = serde_json::to_string(&out).unwrap();
         assert!(json.contains(r#""destination":{"follow":"abfall"}"#));

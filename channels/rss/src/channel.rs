@@ -86,6 +86,7 @@ mod tests {
             idempotency_key: "a12/feed".into(),
             destination,
             message: RenderedMessage::new("Text", "de"),
+            unsubscribe: None,
         }
     }
 
