@@ -134,7 +134,6 @@ pub fn run(base: Config, opts: &BenchOptions) -> Result<BenchReport> {
     config.delivery.test_provider = Some(provider.clone());
     config.delivery.poll_interval_ms = 20;
     config.delivery.batch_size = 1000;
-    config.delivery.fanout_batch = 20_000;
     config.delivery.concurrency = if provider == "memory" { 1024 } else { 256 };
     let (rate, burst) = match opts.provider_limit {
         // Stay just under the provider's limit, with small bursts.

@@ -13,8 +13,9 @@ pub struct DeliveryConfig {
     pub workers_in_serve: bool,
     /// Deliveries claimed per batch.
     pub batch_size: u32,
-    /// Deliveries materialised per fan-out step.
-    pub fanout_batch: u32,
+    /// Batches each worker has in flight per channel: while one waits for
+    /// the database, another is sent.
+    pub batches_in_flight: u32,
     /// How long a claimed batch stays with its worker before others may
     /// take it over (seconds).
     pub lease_seconds: u32,
@@ -51,7 +52,7 @@ impl Default for DeliveryConfig {
             channels: Vec::new(),
             workers_in_serve: true,
             batch_size: 500,
-            fanout_batch: 5000,
+            batches_in_flight: 2,
             lease_seconds: 60,
             max_attempts: 8,
             backoff_base_ms: 2000,

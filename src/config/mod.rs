@@ -188,7 +188,11 @@ impl Config {
         let d = &self.delivery;
         for (key, v, max) in [
             ("delivery.batch_size", u64::from(d.batch_size), 10_000),
-            ("delivery.fanout_batch", u64::from(d.fanout_batch), 100_000),
+            (
+                "delivery.batches_in_flight",
+                u64::from(d.batches_in_flight),
+                64,
+            ),
             ("delivery.lease_seconds", u64::from(d.lease_seconds), 3600),
             ("delivery.max_attempts", u64::from(d.max_attempts), 100),
             ("delivery.concurrency", u64::from(d.concurrency), 10_000),

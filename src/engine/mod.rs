@@ -1,5 +1,6 @@
-//! The delivery engine: fans broadcasts out into deliveries, and per channel
-//! claims batches, waits for rate-limit tokens, sends, and records outcomes.
+//! The delivery engine: per channel, claims batches (materialising
+//! deliveries from broadcast cursors), waits for rate-limit tokens, sends,
+//! and records outcomes.
 //!
 //! All state lives in the database (see `storage::queue`), so any number of
 //! engines — threads of `herold serve` or `herold worker` processes on other
@@ -73,7 +74,6 @@ pub struct Counters {
     pub failed: std::sync::atomic::AtomicU64,
     pub skipped: std::sync::atomic::AtomicU64,
     pub throttled: std::sync::atomic::AtomicU64,
-    pub materialised: std::sync::atomic::AtomicU64,
     /// Urgent deliveries sent.
     pub urgent_sent: std::sync::atomic::AtomicU64,
     /// 429 answers (or other provider throttling) received.
@@ -129,12 +129,18 @@ impl Engine {
         {
             let me = self.clone();
             let rx = shutdown.clone();
-            tasks.spawn(async move { me.fanout_loop(rx).await });
+            tasks.spawn(async move { me.maintenance_loop(rx).await });
         }
+        // Several batch loops per channel: while one waits for the
+        // database, another decrypts and sends. They share the channel's
+        // rate limiter and message cache.
+        let loops = self.app.config.delivery.batches_in_flight.max(1);
         for channel in self.channels.values() {
-            let w = worker::ChannelWorker::new(self.clone(), channel.clone());
-            let rx = shutdown.clone();
-            tasks.spawn(async move { w.run(rx).await });
+            let w = Arc::new(worker::ChannelWorker::new(self.clone(), channel.clone()));
+            for _ in 0..loops {
+                let (w, rx) = (w.clone(), shutdown.clone());
+                tasks.spawn(async move { w.run(rx).await });
+            }
         }
         let mut result = Ok(());
         while let Some(joined) = tasks.join_next().await {
@@ -148,56 +154,43 @@ impl Engine {
         result
     }
 
-    async fn fanout_loop(self, mut shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
-        let cfg = &self.app.config.delivery;
-        let poll = Duration::from_millis(cfg.poll_interval_ms);
-        let mut last_maintenance = std::time::Instant::now() - Duration::from_secs(3600);
+    /// Fires due digests, reclaims expired leases and closes finished
+    /// broadcasts. Fan-out itself happens when workers claim (see
+    /// `storage::queue::claim`).
+    async fn maintenance_loop(
+        self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), EngineError> {
+        let every = Duration::from_millis(self.app.config.delivery.poll_interval_ms * 5);
         while !*shutdown.borrow() {
-            let batch = i64::from(cfg.fanout_batch);
-            let step = self
-                .blocking(move |db| db.fanout_step(batch, chrono::Utc::now()))
-                .await;
-            match step {
-                Ok(Some(s)) => {
-                    self.counters
-                        .materialised
-                        .fetch_add(s.materialised as u64, std::sync::atomic::Ordering::Relaxed);
-                    continue;
+            let app = self.app.clone();
+            match tokio::task::spawn_blocking(move || app.fire_due_digests(chrono::Utc::now()))
+                .await
+            {
+                Ok(Ok(created)) if !created.is_empty() => {
+                    tracing::info!(digests = created.len(), "digests published")
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "fan-out step failed; retrying"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "digests failed"),
+                Err(e) => tracing::warn!(error = %e, "digest task failed"),
             }
-            if last_maintenance.elapsed() >= poll * 5 {
-                last_maintenance = std::time::Instant::now();
-                let app = self.app.clone();
-                match tokio::task::spawn_blocking(move || app.fire_due_digests(chrono::Utc::now()))
-                    .await
-                {
-                    Ok(Ok(created)) if !created.is_empty() => {
-                        tracing::info!(digests = created.len(), "digests published")
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "digests failed"),
-                    Err(e) => tracing::warn!(error = %e, "digest task failed"),
+            let done = self
+                .blocking(|db| {
+                    let now = chrono::Utc::now();
+                    let reclaimed = db.reclaim_expired(now)?;
+                    let completed = db.complete_broadcasts(now)?;
+                    Ok((reclaimed, completed))
+                })
+                .await;
+            match done {
+                Ok((r, c)) if r > 0 || c > 0 => {
+                    tracing::info!(reclaimed = r, completed = c, "queue maintenance")
                 }
-                let done = self
-                    .blocking(|db| {
-                        let now = chrono::Utc::now();
-                        let reclaimed = db.reclaim_expired(now)?;
-                        let completed = db.complete_broadcasts(now)?;
-                        Ok((reclaimed, completed))
-                    })
-                    .await;
-                match done {
-                    Ok((r, c)) if r > 0 || c > 0 => {
-                        tracing::info!(reclaimed = r, completed = c, "queue maintenance")
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "queue maintenance failed"),
-                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "queue maintenance failed"),
             }
             tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => {}
             }
         }

@@ -29,16 +29,6 @@ pub(super) struct ChannelWorker {
     channel: Arc<dyn Channel>,
     rate: RateConfig,
     messages: tokio::sync::Mutex<HashMap<Id, Arc<RenderedMessage>>>,
-    /// On SQLite (one process by design) the token bucket lives here,
-    /// saving a write transaction per batch; on PostgreSQL it is shared
-    /// in the database.
-    local: Option<std::sync::Mutex<LocalBucket>>,
-}
-
-struct LocalBucket {
-    tokens: f64,
-    at: std::time::Instant,
-    paused_until: Option<DateTime<Utc>>,
 }
 
 enum Sent {
@@ -61,23 +51,18 @@ impl ChannelWorker {
                 per_second: channel.capabilities().default_rate.per_second,
                 burst: channel.capabilities().default_rate.burst,
             });
-        let local = (engine.app.db.backend() == "sqlite").then(|| {
-            std::sync::Mutex::new(LocalBucket {
-                tokens: f64::from(rate.burst),
-                at: std::time::Instant::now(),
-                paused_until: None,
-            })
-        });
         Self {
             engine,
             channel,
             rate,
             messages: tokio::sync::Mutex::new(HashMap::new()),
-            local,
         }
     }
 
-    pub(super) async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+    pub(super) async fn run(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), EngineError> {
         let poll = Duration::from_millis(self.engine.app.config.delivery.poll_interval_ms);
         while !*shutdown.borrow() {
             let handled = match self.batch().await {
@@ -115,24 +100,26 @@ impl ChannelWorker {
             tracing::debug!(channel = %kind, %reason, "channel held");
             return Ok(0);
         }
-        let claimed = self
+        let claim = self
             .engine
             .blocking(move |db| {
                 let now = Utc::now();
                 db.claim_deliveries(kind, &owner, limit, now + lease, now)
             })
             .await?;
-        if claimed.is_empty() {
+        if claim.items.is_empty() {
             return Ok(0);
         }
-        let subscriber_ids: Vec<Id> = claimed.iter().filter_map(|c| c.subscriber_id).collect();
+        let claim = Arc::new(claim);
+        let for_addresses = claim.clone();
         let addresses = Arc::new(
             self.engine
-                .blocking(move |db| db.subscriber_addresses(&subscriber_ids))
+                .blocking(move |db| db.claim_addresses(&for_addresses))
                 .await?,
         );
-        let mut outcomes: Vec<(Id, Outcome)> = Vec::with_capacity(claimed.len());
-        let mut rest: &[Claimed] = &claimed;
+        // outcomes[i] belongs to claim.items[i].
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(claim.items.len());
+        let mut rest: &[Claimed] = &claim.items;
         while !rest.is_empty() {
             let want = u32::try_from(rest.len()).unwrap_or(u32::MAX);
             let (rate, burst) = (self.rate.per_second, self.rate.burst);
@@ -142,16 +129,11 @@ impl ChannelWorker {
                 .await?;
             if let Some(until) = grant.paused_until {
                 // Another worker was throttled: hand the rest back for later.
-                for c in rest {
-                    outcomes.push((
-                        c.id,
-                        Outcome::Retry {
-                            at: until,
-                            error: "channel paused by provider throttling".into(),
-                            counts: false,
-                        },
-                    ));
-                }
+                outcomes.extend(rest.iter().map(|_| Outcome::Retry {
+                    at: until,
+                    error: "channel paused by provider throttling".into(),
+                    counts: false,
+                }));
                 break;
             }
             if grant.granted == 0 {
@@ -164,20 +146,14 @@ impl ChannelWorker {
             let results = self.send_all(now_batch, &addresses).await?;
             let mut stop_channel = None;
             for (c, result) in now_batch.iter().zip(results) {
-                let outcome = self.outcome(c, result, &mut stop_channel);
-                outcomes.push((c.id, outcome));
+                outcomes.push(self.outcome(c, result, &mut stop_channel));
             }
             if let Some((until, reason)) = stop_channel {
-                for c in rest {
-                    outcomes.push((
-                        c.id,
-                        Outcome::Retry {
-                            at: until,
-                            error: "channel paused".into(),
-                            counts: false,
-                        },
-                    ));
-                }
+                outcomes.extend(rest.iter().map(|_| Outcome::Retry {
+                    at: until,
+                    error: "channel paused".into(),
+                    counts: false,
+                }));
                 let held = reason.clone();
                 self.engine
                     .blocking(move |db| db.pause_channel(kind, until, held.as_deref()))
@@ -190,11 +166,11 @@ impl ChannelWorker {
                 break;
             }
         }
-        self.count(&claimed, &outcomes);
+        self.count(&claim.items, &outcomes);
         let handled = outcomes.len();
         let gone = self
             .engine
-            .blocking(move |db| db.finish_deliveries(&outcomes, Utc::now()))
+            .blocking(move |db| db.finish_deliveries(&claim, &outcomes, Utc::now()))
             .await?;
         for subscriber in gone {
             let r = self
@@ -214,27 +190,6 @@ impl ChannelWorker {
         Ok(handled)
     }
 
-    /// Takes tokens from the in-process bucket (SQLite); `None` on PostgreSQL.
-    fn take_local(&self, want: u32) -> Option<crate::storage::Grant> {
-        let mut b = self.local.as_ref()?.lock().ok()?;
-        if let Some(until) = b.paused_until.filter(|u| *u > Utc::now()) {
-            return Some(crate::storage::Grant {
-                granted: 0,
-                paused_until: Some(until),
-            });
-        }
-        let now = std::time::Instant::now();
-        let available = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.rate.per_second)
-            .min(f64::from(self.rate.burst));
-        let granted = (available.floor().max(0.0) as u32).min(want);
-        b.tokens = available - f64::from(granted);
-        b.at = now;
-        Some(crate::storage::Grant {
-            granted,
-            paused_until: None,
-        })
-    }
-
     async fn send_all(
         &self,
         batch: &[Claimed],
@@ -246,26 +201,26 @@ impl ChannelWorker {
         }
         let concurrency = self.engine.app.config.delivery.concurrency as usize;
         // Owned inputs: the futures must not borrow from this stack frame.
-        let jobs: Vec<(Id, Option<String>, Arc<RenderedMessage>)> = batch
+        let jobs: Vec<(String, Option<String>, Arc<RenderedMessage>)> = batch
             .iter()
             .zip(messages)
             .map(|(c, m)| {
                 (
-                    c.id,
+                    c.idempotency_key(),
                     c.subscriber_id.and_then(|s| addresses.get(&s).cloned()),
                     m,
                 )
             })
             .collect();
         let results: Vec<Sent> = stream::iter(jobs)
-            .map(|(id, address, message)| {
+            .map(|(idempotency_key, address, message)| {
                 let channel = self.channel.clone();
                 async move {
                     let Some(address) = address else {
                         return Sent::NoAddress;
                     };
                     let msg = OutboundMessage {
-                        idempotency_key: format!("herold-delivery-{id}"),
+                        idempotency_key,
                         destination: Destination::Recipient(Address::new(address)),
                         message: (*message).clone(),
                         unsubscribe: None,
@@ -384,15 +339,10 @@ impl ChannelWorker {
         }
     }
 
-    fn count(&self, claimed: &[Claimed], outcomes: &[(Id, Outcome)]) {
+    fn count(&self, claimed: &[Claimed], outcomes: &[Outcome]) {
         let c = &self.engine.counters;
-        let urgent: std::collections::HashSet<Id> = claimed
-            .iter()
-            .filter(|c| c.priority > 0)
-            .map(|c| c.id)
-            .collect();
-        for (id, o) in outcomes {
-            if matches!(o, Outcome::Sent { .. }) && urgent.contains(id) {
+        for (item, o) in claimed.iter().zip(outcomes) {
+            if matches!(o, Outcome::Sent { .. }) && item.priority > 0 {
                 c.urgent_sent.fetch_add(1, Ordering::Relaxed);
             }
             let counter = match o {

@@ -123,6 +123,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    fanout_leases (id) {
+        id -> BigInt,
+        broadcast_id -> BigInt,
+        after_subscriber -> BigInt,
+        through_subscriber -> BigInt,
+        size -> Integer,
+        owner -> Text,
+        lease_until -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     channel_limits (channel) {
         channel -> Text,
         tokens -> Double,
@@ -184,6 +197,7 @@ diesel::joinable!(subscriptions -> categories (category_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(broadcasts -> announcements (announcement_id));
 diesel::joinable!(deliveries -> broadcasts (broadcast_id));
+diesel::joinable!(fanout_leases -> broadcasts (broadcast_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     meta,
@@ -200,4 +214,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     broadcasts,
     channel_limits,
     digests,
+    fanout_leases,
 );

@@ -23,3 +23,8 @@ pub fn from_db_opt(t: Option<NaiveDateTime>) -> Option<DateTime<Utc>> {
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
+
+/// How diesel writes a `TIMESTAMP` on SQLite (and what PostgreSQL parses):
+/// for values built inside SQL, e.g. from JSON, that must compare equal to
+/// bound ones.
+pub const SQL_FORMAT: &str = "%F %T%.f";

@@ -1,6 +1,4 @@
 DROP TABLE channel_limits;
-DROP INDEX deliveries_open;
-DROP INDEX deliveries_leases;
 DROP INDEX deliveries_subscriber;
 DROP INDEX deliveries_claim;
 DROP INDEX deliveries_once;

@@ -26,9 +26,6 @@ ALTER TABLE deliveries ADD COLUMN lease_until TIMESTAMP;
 CREATE UNIQUE INDEX deliveries_once ON deliveries (broadcast_id, subscriber_id);
 CREATE INDEX deliveries_claim ON deliveries (channel, state, priority DESC, id);
 CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id, state);
--- Maintenance: expired leases, and whether a broadcast still has open work.
-CREATE INDEX deliveries_leases ON deliveries (state, lease_until);
-CREATE INDEX deliveries_open ON deliveries (broadcast_id, state);
 
 -- Token buckets per channel, shared by every worker using this database,
 -- and the channel-wide pause after a 429 or a misconfiguration.

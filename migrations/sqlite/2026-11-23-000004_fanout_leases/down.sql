@@ -1,0 +1,11 @@
+DROP TABLE fanout_leases;
+DROP INDEX subscriptions_category;
+DROP INDEX deliveries_provider_id;
+DROP INDEX deliveries_subscriber;
+DROP INDEX deliveries_open;
+DROP INDEX deliveries_leased;
+DROP INDEX deliveries_queued;
+CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id, state);
+CREATE INDEX deliveries_claim ON deliveries (channel, state, priority DESC, id);
+CREATE INDEX deliveries_provider_id ON deliveries (channel, provider_message_id);
+CREATE INDEX deliveries_state ON deliveries (state, channel);

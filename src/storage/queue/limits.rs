@@ -1,0 +1,145 @@
+//! The rate limiter shared by every worker on one database: a token
+//! bucket per channel, and the channel-wide pause after a 429 or while a
+//! channel is misconfigured.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use herold_channel_api::ChannelKind;
+
+use crate::storage::{schema::channel_limits, time, with_conn, Database, Pool, StorageError};
+
+/// Tokens granted by the shared rate limiter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grant {
+    pub granted: u32,
+    /// The channel is paused until then (429 or held).
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+impl Database {
+    /// Takes up to `want` send tokens from the channel's bucket, shared by
+    /// every worker on this database (`rate` per second, at most `burst`).
+    pub fn take_tokens(
+        &self,
+        channel: ChannelKind,
+        want: u32,
+        rate: f64,
+        burst: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, StorageError> {
+        let ch = channel.as_str();
+        let now_db = time::to_db(now);
+        macro_rules! body {
+            ($c:expr, $row:expr) => {{
+                let row: Option<(f64, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>)> = $row;
+                let (tokens, refilled, paused) = match row {
+                    Some(r) => r,
+                    None => {
+                        diesel::insert_into(channel_limits::table)
+                            .values((
+                                channel_limits::channel.eq(ch),
+                                channel_limits::tokens.eq(f64::from(burst)),
+                                channel_limits::refilled_at.eq(now_db),
+                            ))
+                            .execute($c)?;
+                        (f64::from(burst), now_db, None)
+                    }
+                };
+                if let Some(until) = paused.filter(|u| *u > now_db) {
+                    return Ok(Grant {
+                        granted: 0,
+                        paused_until: Some(time::from_db(until)),
+                    });
+                }
+                let elapsed =
+                    (now_db - refilled).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
+                let available = (tokens + elapsed * rate).min(f64::from(burst));
+                let granted = (available.floor().max(0.0) as u32).min(want);
+                diesel::update(channel_limits::table.find(ch))
+                    .set((
+                        channel_limits::tokens.eq(available - f64::from(granted)),
+                        channel_limits::refilled_at.eq(now_db),
+                    ))
+                    .execute($c)?;
+                Ok::<_, StorageError>(Grant {
+                    granted,
+                    paused_until: None,
+                })
+            }};
+        }
+        let select = channel_limits::table.find(ch).select((
+            channel_limits::tokens,
+            channel_limits::refilled_at,
+            channel_limits::paused_until,
+        ));
+        match self.pool() {
+            Pool::Sqlite(p) => p
+                .get()?
+                .immediate_transaction(|c| body!(c, select.first(c).optional()?)),
+            Pool::Postgres(p) => (&mut *p.get()? as &mut diesel::PgConnection).transaction(|c| {
+                // Serialise concurrent first inserts, then lock the row.
+                diesel::insert_into(channel_limits::table)
+                    .values((
+                        channel_limits::channel.eq(ch),
+                        channel_limits::tokens.eq(f64::from(burst)),
+                        channel_limits::refilled_at.eq(now_db),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(c)?;
+                body!(c, select.for_update().first(c).optional()?)
+            }),
+        }
+    }
+
+    /// Pauses a channel for every worker until `until` (after a 429), or
+    /// holds it until resumed (`until` far ahead, with a reason).
+    pub fn pause_channel(
+        &self,
+        channel: ChannelKind,
+        until: DateTime<Utc>,
+        held_reason: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let now = time::to_db(time::now());
+        let ch = channel.as_str();
+        with_conn!(self, |c| {
+            diesel::insert_into(channel_limits::table)
+                .values((
+                    channel_limits::channel.eq(ch),
+                    channel_limits::tokens.eq(0.0),
+                    channel_limits::refilled_at.eq(now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(c)?;
+            diesel::update(channel_limits::table.find(ch))
+                .set((
+                    channel_limits::paused_until.eq(Some(time::to_db(until))),
+                    channel_limits::held_reason.eq(held_reason),
+                ))
+                .execute(c)?;
+        });
+        Ok(())
+    }
+
+    /// Lifts a channel pause or hold.
+    pub fn resume_channel(&self, channel: ChannelKind) -> Result<bool, StorageError> {
+        let n = with_conn!(self, |c| diesel::update(
+            channel_limits::table.find(channel.as_str())
+        )
+        .set((
+            channel_limits::paused_until.eq(None::<chrono::NaiveDateTime>),
+            channel_limits::held_reason.eq(None::<String>),
+        ))
+        .execute(c)?);
+        Ok(n > 0)
+    }
+
+    /// Why a channel is held, if it is.
+    pub fn channel_hold(&self, channel: ChannelKind) -> Result<Option<String>, StorageError> {
+        let r: Option<Option<String>> = with_conn!(self, |c| channel_limits::table
+            .find(channel.as_str())
+            .select(channel_limits::held_reason)
+            .first(c)
+            .optional()?);
+        Ok(r.flatten())
+    }
+}
