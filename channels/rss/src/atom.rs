@@ -2,27 +2,27 @@
 
 use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text};
 
-use crate::xml::{clean, cleaned, into_string, is_web_url};
+use crate::xml::{clean, cleaned, content_with_note, into_string, is_web_url};
 use crate::{FeedEntry, FeedMeta, CORRECTION_LABEL, CORRECTION_TERM, URGENT_LABEL, URGENT_TERM};
 
 /// Renders an Atom 1.0 feed (RFC 4287). Entries appear in the order given.
 ///
-/// The feed carries `xml:lang`, a `rel="self"` link to [`FeedMeta::self_url`] and a
-/// `rel="alternate"` link to [`FeedMeta::site_url`]. Each entry gets its category
-/// (`term` = slug, `label` = name), an `urgent` category if urgent, and for
-/// corrections a `correction` category plus a `rel="related"` link to the
-/// corrected entry if its id is an http(s) URL. Characters XML cannot represent
-/// are dropped; everything else is escaped by the writer.
+/// The feed carries `xml:lang`, a `rel="self"` link to [`FeedMeta::self_url`], a
+/// `rel="alternate"` link to [`FeedMeta::site_url`] and, if set, a `rel="hub"` link
+/// to the WebSub [`FeedMeta::hub`]. Each entry gets its category (`term` = slug,
+/// `label` = name), an `urgent` category if urgent, its image as a
+/// `rel="enclosure"` link, and for corrections a `correction` category, the
+/// visible [`CORRECTION_NOTE`](crate::CORRECTION_NOTE) before the content and a
+/// `rel="related"` link to the corrected entry if its id is an http(s) URL.
+/// Characters XML cannot represent are dropped; everything else is escaped by the
+/// writer.
 pub fn atom_feed(meta: &FeedMeta, entries: &[FeedEntry]) -> String {
     let mut feed = Feed {
         id: cleaned(&meta.id),
         title: Text::plain(clean(&meta.title)),
         subtitle: meta.subtitle.as_deref().map(|s| Text::plain(clean(s))),
         updated: meta.updated.fixed_offset(),
-        links: vec![
-            link(&meta.self_url, "self", "application/atom+xml"),
-            link(&meta.site_url, "alternate", "text/html"),
-        ],
+        links: feed_links(meta),
         generator: Some(Generator {
             value: cleaned(&meta.generator),
             uri: None,
@@ -35,6 +35,21 @@ pub fn atom_feed(meta: &FeedMeta, entries: &[FeedEntry]) -> String {
         feed.set_lang(cleaned(&meta.language));
     }
     into_string(feed.write_to(Vec::new()))
+}
+
+fn feed_links(meta: &FeedMeta) -> Vec<Link> {
+    let mut links = vec![
+        link(&meta.self_url, "self", "application/atom+xml"),
+        link(&meta.site_url, "alternate", "text/html"),
+    ];
+    if let Some(hub) = &meta.hub {
+        links.push(Link {
+            href: cleaned(hub),
+            rel: "hub".to_owned(),
+            ..Link::default()
+        });
+    }
+    links
 }
 
 fn link(href: &str, rel: &str, mime_type: &str) -> Link {
@@ -56,6 +71,12 @@ fn category(term: &str, label: &str) -> Category {
 
 fn atom_entry(e: &FeedEntry) -> Entry {
     let mut links = vec![link(&e.link, "alternate", "text/html")];
+    if let Some(image) = &e.image {
+        links.push(Link {
+            length: image.length.map(|n| n.to_string()),
+            ..link(&image.url, "enclosure", &image.mime_type)
+        });
+    }
     let mut categories = vec![category(&e.category_slug, &e.category_name)];
     if e.urgent {
         categories.push(category(URGENT_TERM, URGENT_LABEL));
@@ -83,7 +104,7 @@ fn atom_entry(e: &FeedEntry) -> Entry {
         categories,
         summary: Some(Text::plain(clean(&e.summary_text))),
         content: Some(Content {
-            value: Some(cleaned(&e.content_html)),
+            value: Some(content_with_note(&e.content_html, e.corrects.as_deref())),
             content_type: Some("html".to_owned()),
             ..Content::default()
         }),
@@ -95,6 +116,7 @@ fn atom_entry(e: &FeedEntry) -> Entry {
 mod tests {
     use super::*;
     use crate::test_support::{at, entry, meta, NASTY, NASTY_CLEAN};
+    use crate::{Enclosure, CORRECTION_NOTE};
     use std::str::FromStr;
 
     fn parse(xml: &str) -> Feed {
@@ -116,6 +138,61 @@ mod tests {
         assert_eq!(feed.lang(), Some("de"));
         assert_eq!(feed.generator().map(|g| g.value()), Some("Herold"));
         assert!(feed.entries().is_empty());
+    }
+
+    #[test]
+    fn websub_hub_and_self_links() {
+        let mut m = meta();
+        m.hub = Some("https://hub.example.org/?a=1&b=2".into());
+        let xml = atom_feed(&m, &[]);
+        assert!(xml.contains("href=\"https://hub.example.org/?a=1&amp;b=2\""));
+        let feed = parse(&xml);
+        let rels: Vec<(&str, &str)> = feed.links().iter().map(|l| (l.rel(), l.href())).collect();
+        assert!(rels.contains(&("hub", "https://hub.example.org/?a=1&b=2")));
+        assert!(rels.contains(&("self", "https://herold.example.org/feed.atom")));
+        let no_hub = parse(&atom_feed(&meta(), &[]));
+        assert!(!no_hub.links().iter().any(|l| l.rel() == "hub"));
+    }
+
+    #[test]
+    fn image_enclosure() {
+        let mut known = entry(1);
+        known.image = Some(Enclosure {
+            url: "https://www.musterdorf.de/img/1.jpg".into(),
+            mime_type: "image/jpeg".into(),
+            length: Some(12345),
+        });
+        let mut unknown = entry(2);
+        unknown.image = Some(Enclosure {
+            url: "https://www.musterdorf.de/img/2.png".into(),
+            mime_type: "image/png".into(),
+            length: None,
+        });
+        let feed = parse(&atom_feed(&meta(), &[known, unknown, entry(3)]));
+        let enclosure = |i: usize| {
+            feed.entries()[i]
+                .links()
+                .iter()
+                .find(|l| l.rel() == "enclosure")
+                .map(|l| (l.href(), l.mime_type(), l.length()))
+        };
+        assert_eq!(
+            enclosure(0),
+            Some((
+                "https://www.musterdorf.de/img/1.jpg",
+                Some("image/jpeg"),
+                Some("12345")
+            ))
+        );
+        assert_eq!(
+            enclosure(1),
+            Some((
+                "https://www.musterdorf.de/img/2.png",
+                Some("image/png"),
+                None
+            ))
+        );
+        assert_eq!(enclosure(2), None);
     }
 
     #[test]
@@ -227,5 +304,16 @@ mod tests {
         assert_eq!(related(1), ["https://www.musterdorf.de/a/1"]);
         assert!(related(2).is_empty());
         assert!(related(0).is_empty());
+
+        let content = |i: usize| feed.entries()[i].content().and_then(|c| c.value());
+        assert_eq!(content(0), Some("<p>Inhalt 1 &amp; mehr</p>"));
+        let note = content(1).unwrap();
+        assert!(note.starts_with("<p class=\"herold-correction\">"));
+        assert!(note.contains(CORRECTION_NOTE));
+        assert!(note.contains("<a href=\"https://www.musterdorf.de/a/1\">"));
+        assert!(note.ends_with("<p>Inhalt 2 &amp; mehr</p>"));
+        assert!(content(2)
+            .unwrap()
+            .contains("urn:herold:announcement:1</p>"));
     }
 }

@@ -1,8 +1,9 @@
-//! Atom and RSS 2.0 feeds: Herold's pull channel.
+//! Atom, RSS 2.0 and iCalendar feeds: Herold's pull channel.
 //!
 //! Feeds are pulled by readers, so nothing is pushed anywhere: the web layer
 //! loads the published announcements from storage, maps them to [`FeedEntry`]s
-//! and serves [`atom_feed`] or [`rss_feed`]. [`FeedChannel`] plugs feeds into the
+//! and serves [`atom_feed`] or [`rss_feed`], or maps dated announcements to
+//! [`CalendarEvent`]s and serves [`ical_calendar`]. [`FeedChannel`] plugs feeds into the
 //! delivery engine like any other [`Channel`](herold_channel_api::Channel); its
 //! `send` merely acknowledges.
 //!
@@ -20,6 +21,7 @@
 //!     language: "de".into(),
 //!     generator: "Herold".into(),
 //!     updated: at,
+//!     hub: None,
 //! };
 //! let entry = FeedEntry {
 //!     id: "urn:herold:announcement:12".into(),
@@ -34,6 +36,7 @@
 //!     author: "Ordnungsamt".into(),
 //!     urgent: false,
 //!     corrects: None,
+//!     ..FeedEntry::default()
 //! };
 //! let atom = atom_feed(&meta, std::slice::from_ref(&entry));
 //! assert!(atom.contains("<id>urn:herold:announcement:12</id>"));
@@ -46,6 +49,7 @@
 
 mod atom;
 mod channel;
+mod ical;
 mod rss2;
 mod xml;
 
@@ -53,12 +57,17 @@ use chrono::{DateTime, Utc};
 
 pub use atom::atom_feed;
 pub use channel::FeedChannel;
+pub use ical::{
+    ical_calendar, CalendarEvent, CalendarMeta, EventStatus, EventTime, DEFAULT_REFRESH_INTERVAL,
+};
 pub use rss2::rss_feed;
 
 /// MIME type to serve [`atom_feed`] output with.
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 /// MIME type to serve [`rss_feed`] output with.
 pub const RSS_CONTENT_TYPE: &str = "application/rss+xml; charset=utf-8";
+/// MIME type to serve [`ical_calendar`] output with.
+pub const ICAL_CONTENT_TYPE: &str = "text/calendar; charset=utf-8";
 
 /// Category term added to urgent entries.
 pub const URGENT_TERM: &str = "urgent";
@@ -68,9 +77,16 @@ pub const URGENT_LABEL: &str = "Dringend";
 pub const CORRECTION_TERM: &str = "correction";
 /// Human-readable label of [`CORRECTION_TERM`].
 pub const CORRECTION_LABEL: &str = "Berichtigung";
+/// Visible note put before the content of an entry that corrects an earlier one,
+/// followed by the corrected entry's id (linked if it is a web URL).
+pub const CORRECTION_NOTE: &str = "Diese Meldung berichtigt eine frühere Meldung:";
 
 /// Feed-level metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Default` gives empty strings, the Unix epoch and no hub; use it with struct
+/// update syntax (`..FeedMeta::default()`) so future optional fields don't break
+/// callers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedMeta {
     /// Stable, permanent IRI of the feed (e.g. a `urn:` or `https:` URI).
     pub id: String,
@@ -89,10 +105,18 @@ pub struct FeedMeta {
     pub generator: String,
     /// Last time any entry changed.
     pub updated: DateTime<Utc>,
+    /// WebSub hub URL (W3C WebSub). If set, the feed advertises it with a
+    /// `rel="hub"` link next to its `rel="self"` link, so subscribers can ask the
+    /// hub for pushes instead of polling.
+    pub hub: Option<String>,
 }
 
 /// One published announcement as a feed entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Default` gives empty strings, the Unix epoch and no optional parts; use it with
+/// struct update syntax (`..FeedEntry::default()`) so future optional fields don't
+/// break callers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedEntry {
     /// Stable, permanent IRI, e.g. `urn:herold:announcement:12` or a `tag:` URI.
     pub id: String,
@@ -116,8 +140,24 @@ pub struct FeedEntry {
     pub author: String,
     /// Whether this is an urgent warning.
     pub urgent: bool,
-    /// Id of the entry this one corrects, if any.
+    /// Id of the entry this one corrects, if any. An http(s) URL is also linked
+    /// (Atom `rel="related"`, a link in the visible correction note).
     pub corrects: Option<String>,
+    /// Image attached to the announcement, published as an enclosure.
+    pub image: Option<Enclosure>,
+}
+
+/// A file attached to a feed entry, e.g. the announcement's image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Enclosure {
+    /// Absolute URL of the file.
+    pub url: String,
+    /// MIME type, e.g. `image/jpeg`.
+    pub mime_type: String,
+    /// Size in bytes, if known. Atom omits an unknown length; RSS requires the
+    /// attribute, so it is written as `0` there (as the RSS Advisory Board
+    /// recommends for unknown sizes).
+    pub length: Option<u64>,
 }
 
 #[cfg(test)]
@@ -142,6 +182,7 @@ pub(crate) mod test_support {
             language: "de".into(),
             generator: "Herold".into(),
             updated: at(9),
+            hub: None,
         }
     }
 
@@ -159,6 +200,7 @@ pub(crate) mod test_support {
             author: "Ordnungsamt".into(),
             urgent: false,
             corrects: None,
+            image: None,
         }
     }
 }

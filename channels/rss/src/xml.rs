@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::CORRECTION_NOTE;
+
 /// Whether `c` may appear in an XML 1.0 document.
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
@@ -28,6 +30,42 @@ pub(crate) fn is_web_url(id: &str) -> bool {
     lower.starts_with("https://") || lower.starts_with("http://")
 }
 
+/// Escapes `s` for HTML text and double-quoted attribute values.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The entry's HTML content, preceded by the visible correction note
+/// ([`CORRECTION_NOTE`]) if it corrects an earlier entry. The corrected entry's id
+/// is linked if it is a web URL and shown as text otherwise.
+pub(crate) fn content_with_note(content_html: &str, corrects: Option<&str>) -> String {
+    let Some(corrected) = corrects else {
+        return cleaned(content_html);
+    };
+    let id = escape_html(&clean(corrected));
+    let target = if is_web_url(corrected) {
+        format!("<a href=\"{id}\">{id}</a>")
+    } else {
+        id
+    };
+    let note = escape_html(CORRECTION_NOTE);
+    format!(
+        "<p class=\"herold-correction\">{note} {target}</p>\n{}",
+        clean(content_html)
+    )
+}
+
 /// Converts writer output to a `String`.
 ///
 /// Writing into a `Vec` cannot fail with I/O errors and the writers emit UTF-8,
@@ -48,6 +86,21 @@ mod tests {
     fn clean_strips_only_invalid_chars() {
         assert!(matches!(clean("Straße <a> & \"b\"\t\n"), Cow::Borrowed(_)));
         assert_eq!(clean("a\u{0}b\u{1b}c\u{fffe}d😀"), "abcd😀");
+    }
+
+    #[test]
+    fn correction_note() {
+        assert_eq!(content_with_note("<p>x</p>", None), "<p>x</p>");
+        assert_eq!(
+            content_with_note("<p>x</p>", Some("https://x.de/a?b=1&c=\"2\"")),
+            "<p class=\"herold-correction\">Diese Meldung berichtigt eine frühere Meldung: \
+             <a href=\"https://x.de/a?b=1&amp;c=&quot;2&quot;\">https://x.de/a?b=1&amp;c=&quot;2&quot;</a></p>\n<p>x</p>"
+        );
+        assert_eq!(
+            content_with_note("<p>x\u{1}</p>", Some("urn:<x>")),
+            "<p class=\"herold-correction\">Diese Meldung berichtigt eine frühere Meldung: \
+             urn:&lt;x&gt;</p>\n<p>x</p>"
+        );
     }
 
     #[test]
