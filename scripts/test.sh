@@ -2,7 +2,9 @@
 # Runs Herold's whole test suite on a fresh machine.
 #
 # Installs or starts what the tests need, idempotently:
-#   - a Python virtualenv with feedparser (independent feed checks), in .test-peers/
+#   - a Python virtualenv in .test-peers/ with the pinned packages of
+#     tests/support/requirements.txt: feedparser and icalendar (independent
+#     feed checks), aiosmtpd (a real SMTP server), dkimpy (DKIM checks)
 #   - PostgreSQL 15 on 127.0.0.1:5432 (started if it is installed but stopped)
 # then runs every test of every crate on SQLite and on PostgreSQL.
 #
@@ -12,15 +14,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PEERS=.test-peers
-FEEDPARSER_VERSION=6.0.14
+REQUIREMENTS=tests/support/requirements.txt
 
 step() { printf '==> %s\n' "$*" >&2; }
 
-# 1. Feed validator.
-if ! "$PEERS/venv/bin/python" -c "import feedparser; assert feedparser.__version__ == '$FEEDPARSER_VERSION'" 2>/dev/null; then
-    step "installing feedparser $FEEDPARSER_VERSION into $PEERS/venv"
+# 1. Python test peers, reinstalled only when the pinned list changes.
+if ! cmp -s "$REQUIREMENTS" "$PEERS/installed-requirements.txt"; then
+    step "installing Python test peers into $PEERS/venv"
     python3 -m venv "$PEERS/venv"
-    "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check "feedparser==$FEEDPARSER_VERSION"
+    "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    cp "$REQUIREMENTS" "$PEERS/installed-requirements.txt"
 fi
 
 # 2. PostgreSQL.

@@ -69,6 +69,13 @@ impl Recorder {
         })
     }
 
+    /// A recorder whose channel allows one message per `gap` per recipient.
+    fn spaced(gap: Duration) -> Arc<Self> {
+        let mut r = Arc::into_inner(Self::ok()).unwrap();
+        r.caps.per_recipient_rate = Some(RateLimit::new(1.0 / gap.as_secs_f64(), 1));
+        Arc::new(r)
+    }
+
     fn ok() -> Arc<Self> {
         Self::new(|n, _, _| Ok(Receipt::now(Some(format!("msg-{n}")))))
     }
@@ -332,13 +339,13 @@ both!(urgent_overtakes_queued_normal_work, |_t: &TestDb| {
         400
     );
     // Once the first urgent message went out, urgent work had the channel to
-    // itself; at most a batch already claimed (20) could interleave.
+    // itself; only batches already in flight (two of 20) could interleave.
     let interleaved = calls[first_urgent..last_urgent]
         .iter()
         .filter(|c| c.text.starts_with("Normal"))
         .count();
     assert!(
-        interleaved <= 20,
+        interleaved <= 40,
         "{interleaved} normal messages went out between the urgent ones"
     );
     // And the urgent ones went first: most normal work was still queued.
@@ -656,3 +663,44 @@ fn two_workers_on_postgres_never_serve_a_recipient_twice() {
         r2.accepted().len()
     );
 }
+
+both!(
+    per_recipient_limit_spaces_messages_to_one_chat,
+    |_t: &TestDb| {
+        let t = db(_t.backend, |_| {});
+        let app = &t.app;
+        let expected = subscribers(
+            app,
+            "abfall",
+            ChannelKind::Email,
+            "a",
+            20,
+            SubscriberStatus::Active,
+        );
+        // Two announcements for the same recipients at once: the provider
+        // allows one message per second per recipient (like Telegram's chats).
+        let normal = publish(app, "abfall", "Normal", false);
+        let urgent = publish(app, "abfall", "Dringend", true);
+        let rec = Recorder::spaced(Duration::from_secs(1));
+        let engine = Engine::new(app.clone(), vec![rec.clone()]);
+        drive(vec![engine], Duration::from_secs(60), || {
+            broadcast_done(app, normal) && broadcast_done(app, urgent)
+        });
+        let calls = rec.accepted();
+        assert_eq!(calls.len(), 40, "both announcements reached everyone");
+        for to in &expected {
+            let at: Vec<Duration> = calls.iter().filter(|c| &c.to == to).map(|c| c.at).collect();
+            assert_eq!(at.len(), 2, "{to}: {at:?}");
+            let gap = at[1].saturating_sub(at[0]);
+            assert!(
+                gap >= Duration::from_millis(950),
+                "{to}: only {gap:?} apart"
+            );
+        }
+        // The urgent one went first to everyone.
+        for to in &expected {
+            let first = calls.iter().find(|c| &c.to == to).unwrap();
+            assert_eq!(first.text.lines().next(), Some("Dringend"), "{to}");
+        }
+    }
+);

@@ -44,6 +44,10 @@ struct Server {
 
 impl Server {
     fn start(database_url: Option<&str>) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    fn start_with(database_url: Option<&str>, extra_env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
@@ -61,6 +65,11 @@ impl Server {
             env.push(("HEROLD_DATABASE_URL".into(), url.into()));
             env.push(("HEROLD_SECRET_KEY_FILE".into(), key.display().to_string()));
         }
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let child = Self::command(dir.path(), &env)
             .arg("serve")
             .stdout(Stdio::null())
@@ -348,4 +357,246 @@ fn publish_then_read_feeds_on_sqlite() {
 fn publish_then_read_feeds_on_postgres() {
     let pg = common::PgDatabase::create();
     publish_to_feed(Some(&pg.url));
+}
+
+/// The library's view of the server's database (same file or URL, same key).
+fn open_same_database(s: &Server, database_url: Option<&str>) -> herold::service::Herold {
+    let mut config = herold::config::Config::default();
+    // As the server is configured: publishing creates an email broadcast.
+    config.delivery.channels = vec![herold_channel_api::ChannelKind::Email];
+    match database_url {
+        Some(url) => {
+            config.database_url = url.into();
+            config.secret_key_file = Some(s.dir.path().join("pg.key"));
+        }
+        None => {
+            config.database_url = s.dir.path().join("herold.db").display().to_string();
+            config.secret_key_file = Some(s.dir.path().join("herold.key"));
+        }
+    }
+    herold::service::Herold::open(config).unwrap()
+}
+
+/// `herold serve` runs the delivery engine in-process and `/metrics` shows
+/// its work: deliveries by channel and outcome, send latency, queue depth.
+fn metrics_follow_a_broadcast(database_url: Option<&str>) {
+    let s = Server::start_with(
+        database_url,
+        &[
+            ("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#),
+            ("HEROLD_DELIVERY__TEST_PROVIDER", "memory"),
+            ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
+        ],
+    );
+    let http = Client::new();
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let app = open_same_database(&s, database_url);
+    let cat = app.db.find_category("abfall").unwrap().unwrap();
+    let addresses: Vec<String> = (0..250).map(|n| format!("m{n}@example.org")).collect();
+    app.db
+        .import_subscribers(
+            herold_channel_api::ChannelKind::Email,
+            &addresses,
+            cat.id,
+            herold::service::CONSENT_WORDING_VERSION,
+            "test",
+        )
+        .unwrap();
+    let before = http.get(s.url("/metrics")).send().unwrap();
+    assert_eq!(before.status(), StatusCode::OK);
+    assert!(before
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    assert!(!before.text().unwrap().contains("outcome=\"sent\""));
+
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Biotonne",
+        "--body",
+        "Samstag.",
+    ]);
+    let sent = r#"herold_deliveries_total{channel="email",outcome="sent"} 250"#;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = http.get(s.url("/metrics")).send().unwrap().text().unwrap();
+        if text.contains(sent) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "never saw {sent} in\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        text.contains(r#"herold_send_seconds_count{channel="email"} 250"#),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE herold_queue_depth gauge"), "{text}");
+    assert!(text.contains("herold_rate_limit_wait_seconds"), "{text}");
+    // Nothing is left waiting once every delivery is out.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = http.get(s.url("/metrics")).send().unwrap().text().unwrap();
+        let waiting = text
+            .lines()
+            .filter(|l| l.starts_with("herold_queue_depth{"))
+            .any(|l| !l.ends_with(" 0"));
+        if !waiting {
+            break;
+        }
+        assert!(Instant::now() < deadline, "queue never drained:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn metrics_follow_a_broadcast_on_sqlite() {
+    metrics_follow_a_broadcast(None);
+}
+
+#[test]
+fn metrics_follow_a_broadcast_on_postgres() {
+    let pg = common::PgDatabase::create();
+    metrics_follow_a_broadcast(Some(&pg.url));
+}
+
+/// Delivery receipts: the provider (here the test, with the fake provider's
+/// message ids) posts signed status webhooks; deliveries move forward only,
+/// and forged or malformed requests change nothing.
+fn receipts_update_deliveries(database_url: Option<&str>) {
+    let provider = herold::engine::fake_server::FakeServer::start(None, true).unwrap();
+    let s = Server::start_with(
+        database_url,
+        &[
+            ("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#),
+            ("HEROLD_DELIVERY__TEST_PROVIDER", provider.url()),
+            ("HEROLD_DELIVERY__TEST_PROVIDER_SECRET", "geheim"),
+            ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
+        ],
+    );
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let app = open_same_database(&s, database_url);
+    let cat = app.db.find_category("abfall").unwrap().unwrap();
+    let addresses: Vec<String> = (0..10).map(|n| format!("r{n}@example.org")).collect();
+    app.db
+        .import_subscribers(
+            herold_channel_api::ChannelKind::Email,
+            &addresses,
+            cat.id,
+            herold::service::CONSENT_WORDING_VERSION,
+            "test",
+        )
+        .unwrap();
+    let announcement = app
+        .publish(&herold::service::PublishRequest {
+            category: "abfall".into(),
+            title: "Biotonne".into(),
+            body: "Samstag.".into(),
+            urgent: false,
+            at: None,
+            corrects: None,
+            author: "test".into(),
+        })
+        .unwrap()
+        .id;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while provider.received().len() < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "the fake provider got {} of 10",
+            provider.received().len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ids: Vec<String> = provider.received().into_iter().map(|r| r.id).collect();
+    let http = Client::new();
+    let post = |body: &str, signature: Option<String>| {
+        let mut r = http
+            .post(s.url("/webhooks/email"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+        if let Some(sig) = signature {
+            r = r.header("X-Fake-Signature", sig);
+        }
+        r.send().unwrap()
+    };
+    let signed =
+        |body: &str| herold::engine::fake_webhook::FakeWebhook::sign(b"geheim", body.as_bytes());
+    let status = |id: &str, st: &str| {
+        format!(r#"{{"id":"{id}","status":"{st}","timestamp":"2026-11-23T08:00:00Z"}}"#)
+    };
+    // Read arrives before delivered for ids 0..3 (out of order), delivered
+    // for 3..6, failed for 6, and one id Herold never sent.
+    let mut statuses: Vec<String> = (0..3).map(|i| status(&ids[i], "read")).collect();
+    statuses.extend((0..6).map(|i| status(&ids[i], "delivered")));
+    statuses.push(
+        r#"{"id":"fake-x","status":"read","timestamp":"2026-11-23T08:00:00Z","error":null}"#.into(),
+    );
+    statuses.push(format!(
+        r#"{{"id":"{}","status":"failed","timestamp":"2026-11-23T08:00:00Z","error":"undeliverable"}}"#,
+        ids[6]
+    ));
+    let body = format!(r#"{{"statuses":[{}]}}"#, statuses.join(","));
+
+    // Forged and unsigned requests are refused and change nothing.
+    let forged = herold::engine::fake_webhook::FakeWebhook::sign(b"falsch", body.as_bytes());
+    assert_eq!(post(&body, Some(forged)).status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(post(&body, None).status(), StatusCode::UNAUTHORIZED);
+    let garbage = r#"{"statuses":"no"}"#;
+    let r = post(garbage, Some(signed(garbage)));
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().unwrap().contains("statuses"));
+    let counts = |app: &herold::service::Herold| {
+        app.db.broadcast_counts(announcement).unwrap()[0]
+            .counts
+            .clone()
+    };
+    assert_eq!(
+        counts(&app).get(&herold::domain::DeliveryState::Sent),
+        Some(&10)
+    );
+
+    let r = post(&body, Some(signed(&body)));
+    assert_eq!(r.status(), StatusCode::OK);
+    let summary: serde_json::Value = r.json().unwrap();
+    // read×3, delivered×3 (3..6), failed×1 applied; delivered after read
+    // ×3 ignored; the unknown id counted.
+    assert_eq!(summary["applied"], 7, "{summary}");
+    assert_eq!(summary["ignored"], 3, "{summary}");
+    assert_eq!(summary["unknown"], 1, "{summary}");
+    let c = counts(&app);
+    use herold::domain::DeliveryState as D;
+    assert_eq!(c.get(&D::Read), Some(&3), "{c:?}");
+    assert_eq!(c.get(&D::Delivered), Some(&3), "{c:?}");
+    assert_eq!(c.get(&D::Failed), Some(&1), "{c:?}");
+    assert_eq!(c.get(&D::Sent), Some(&3), "{c:?}");
+    // The same report again changes nothing.
+    let again: serde_json::Value = post(&body, Some(signed(&body))).json().unwrap();
+    assert_eq!(again["applied"], 0, "{again}");
+    assert_eq!(counts(&app), c);
+    // A channel without a webhook.
+    assert_eq!(
+        http.post(s.url("/webhooks/telegram"))
+            .body("{}")
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[test]
+fn receipts_update_deliveries_on_sqlite() {
+    receipts_update_deliveries(None);
+}
+
+#[test]
+fn receipts_update_deliveries_on_postgres() {
+    let pg = common::PgDatabase::create();
+    receipts_update_deliveries(Some(&pg.url));
 }

@@ -258,14 +258,16 @@ fn serve(config: Config) -> Result<()> {
     let app = Herold::open(config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let delivery = &app.config.delivery;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
     let engine_thread = if delivery.workers_in_serve && !delivery.channels.is_empty() {
-        let engine = Engine::new(app.clone(), engine::adapters(&app.config)?);
+        let engine =
+            Engine::with_metrics(app.clone(), engine::adapters(&app.config)?, metrics.clone());
         let rt = runtime()?;
         Some(std::thread::spawn(move || rt.block_on(engine.run(stopped))))
     } else {
         None
     };
-    let served = actix_web::rt::System::new().block_on(crate::web::serve(app));
+    let served = actix_web::rt::System::new().block_on(crate::web::serve(app, metrics));
     let _ = stop.send(true);
     if let Some(t) = engine_thread {
         match t.join() {

@@ -36,6 +36,9 @@ pub struct DeliveryConfig {
     /// to a fake provider — `memory` (in-process) or the base URL of a fake
     /// provider over HTTP.
     pub test_provider: Option<String>,
+    /// For tests only: the secret the fake provider signs its status
+    /// webhooks with (`POST /webhooks/{channel}`).
+    pub test_provider_secret: Option<super::Secret>,
 }
 
 /// A rate limit: sustained rate and burst.
@@ -61,6 +64,7 @@ impl Default for DeliveryConfig {
             concurrency: 64,
             rates: BTreeMap::new(),
             test_provider: None,
+            test_provider_secret: None,
         }
     }
 }

@@ -16,6 +16,8 @@ use std::{
 /// One message as the fake provider received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
+    /// The provider message id the fake answered with.
+    pub id: String,
     pub to: String,
     pub idempotency_key: String,
 }
@@ -69,6 +71,7 @@ async fn messages(state: web::Data<State>, body: web::Json<Message>) -> HttpResp
     if state.record {
         if let Ok(mut r) = state.received.lock() {
             r.push(Received {
+                id: format!("fake-{n}"),
                 to: body.to.clone(),
                 idempotency_key: body.idempotency_key.clone(),
             });

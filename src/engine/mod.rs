@@ -11,6 +11,8 @@ mod backoff;
 mod compose;
 pub mod fake;
 pub mod fake_server;
+pub mod fake_webhook;
+mod spacing;
 mod worker;
 
 pub use backoff::retry_delay;
@@ -52,6 +54,32 @@ pub fn adapters(config: &crate::config::Config) -> Result<Vec<Arc<dyn Channel>>,
         .collect()
 }
 
+/// A channel's webhook: who checks a request's signature and who reads it.
+#[derive(Clone)]
+pub struct Webhook {
+    pub verifier: Arc<dyn herold_channel_api::InboundVerifier>,
+    pub parser: Arc<dyn herold_channel_api::InboundParser>,
+}
+
+/// The webhooks of `delivery.channels` that have one.
+pub fn webhooks(config: &crate::config::Config) -> HashMap<ChannelKind, Webhook> {
+    let d = &config.delivery;
+    let mut out = HashMap::new();
+    if let Some(secret) = &d.test_provider_secret {
+        let fake = Arc::new(fake_webhook::FakeWebhook::new(secret.expose().as_bytes()));
+        for kind in &d.channels {
+            out.insert(
+                *kind,
+                Webhook {
+                    verifier: fake.clone(),
+                    parser: fake.clone(),
+                },
+            );
+        }
+    }
+    out
+}
+
 /// What stops the engine.
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -87,11 +115,21 @@ pub struct Engine {
     channels: HashMap<ChannelKind, Arc<dyn Channel>>,
     worker_id: String,
     counters: Arc<Counters>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Engine {
     /// An engine sending through `channels` (one adapter per kind).
     pub fn new(app: Herold, channels: Vec<Arc<dyn Channel>>) -> Self {
+        Self::with_metrics(app, channels, Arc::default())
+    }
+
+    /// An engine that records into shared `metrics` (served at `/metrics`).
+    pub fn with_metrics(
+        app: Herold,
+        channels: Vec<Arc<dyn Channel>>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         let worker_id = format!(
             "{}-{}-{:08x}",
             hostname(),
@@ -103,6 +141,7 @@ impl Engine {
             channels: channels.into_iter().map(|c| (c.kind(), c)).collect(),
             worker_id,
             counters: Arc::new(Counters::default()),
+            metrics,
         }
     }
 

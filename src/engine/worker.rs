@@ -12,7 +12,7 @@ use std::{
 };
 use tokio::sync::watch;
 
-use super::{backoff::retry_delay, compose, Engine, EngineError};
+use super::{backoff::retry_delay, compose, spacing::Spacing, Engine, EngineError};
 use crate::{
     config::RateConfig,
     domain::Id,
@@ -29,6 +29,7 @@ pub(super) struct ChannelWorker {
     channel: Arc<dyn Channel>,
     rate: RateConfig,
     messages: tokio::sync::Mutex<HashMap<Id, Arc<RenderedMessage>>>,
+    spacing: Option<Spacing>,
 }
 
 enum Sent {
@@ -51,11 +52,13 @@ impl ChannelWorker {
                 per_second: channel.capabilities().default_rate.per_second,
                 burst: channel.capabilities().default_rate.burst,
             });
+        let spacing = Spacing::new(channel.capabilities().per_recipient_rate);
         Self {
             engine,
             channel,
             rate,
             messages: tokio::sync::Mutex::new(HashMap::new()),
+            spacing,
         }
     }
 
@@ -117,9 +120,11 @@ impl ChannelWorker {
                 .blocking(move |db| db.claim_addresses(&for_addresses))
                 .await?,
         );
-        // outcomes[i] belongs to claim.items[i].
-        let mut outcomes: Vec<Outcome> = Vec::with_capacity(claim.items.len());
-        let mut rest: &[Claimed] = &claim.items;
+        // outcomes[i] belongs to claim.items[i]; first the recipients a
+        // per-recipient limit holds back, then the rest as sent.
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; claim.items.len()];
+        let pending: Vec<usize> = self.admit(&claim.items, &mut outcomes);
+        let mut rest: &[usize] = &pending;
         while !rest.is_empty() {
             let want = u32::try_from(rest.len()).unwrap_or(u32::MAX);
             let (rate, burst) = (self.rate.per_second, self.rate.burst);
@@ -129,31 +134,39 @@ impl ChannelWorker {
                 .await?;
             if let Some(until) = grant.paused_until {
                 // Another worker was throttled: hand the rest back for later.
-                outcomes.extend(rest.iter().map(|_| Outcome::Retry {
-                    at: until,
-                    error: "channel paused by provider throttling".into(),
-                    counts: false,
-                }));
+                for &i in rest {
+                    outcomes[i] = Some(Outcome::Retry {
+                        at: until,
+                        error: "channel paused by provider throttling".into(),
+                        counts: false,
+                    });
+                }
                 break;
             }
             if grant.granted == 0 {
                 let wait = Duration::from_secs_f64((1.0 / rate).clamp(0.001, 1.0));
                 tokio::time::sleep(wait).await;
+                self.engine
+                    .metrics
+                    .rate_limit_wait(kind.as_str(), wait.as_secs_f64());
                 continue;
             }
             let (now_batch, later) = rest.split_at((grant.granted as usize).min(rest.len()));
             rest = later;
-            let results = self.send_all(now_batch, &addresses).await?;
+            let items: Vec<&Claimed> = now_batch.iter().map(|&i| &claim.items[i]).collect();
+            let results = self.send_all(&items, &addresses).await?;
             let mut stop_channel = None;
-            for (c, result) in now_batch.iter().zip(results) {
-                outcomes.push(self.outcome(c, result, &mut stop_channel));
+            for (&i, result) in now_batch.iter().zip(results) {
+                outcomes[i] = Some(self.outcome(&claim.items[i], result, &mut stop_channel));
             }
             if let Some((until, reason)) = stop_channel {
-                outcomes.extend(rest.iter().map(|_| Outcome::Retry {
-                    at: until,
-                    error: "channel paused".into(),
-                    counts: false,
-                }));
+                for &i in rest {
+                    outcomes[i] = Some(Outcome::Retry {
+                        at: until,
+                        error: "channel paused".into(),
+                        counts: false,
+                    });
+                }
                 let held = reason.clone();
                 self.engine
                     .blocking(move |db| db.pause_channel(kind, until, held.as_deref()))
@@ -166,6 +179,16 @@ impl ChannelWorker {
                 break;
             }
         }
+        let outcomes: Vec<Outcome> = outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| Outcome::Retry {
+                    at: Utc::now(),
+                    error: "not attempted".into(),
+                    counts: false,
+                })
+            })
+            .collect();
         self.count(&claim.items, &outcomes);
         let handled = outcomes.len();
         let gone = self
@@ -190,9 +213,33 @@ impl ChannelWorker {
         Ok(handled)
     }
 
+    /// Applies the per-recipient limit: recipients who got a message too
+    /// recently are retried when the gap has passed; returns the positions
+    /// of the others, to be sent now.
+    fn admit(&self, items: &[Claimed], outcomes: &mut [Option<Outcome>]) -> Vec<usize> {
+        let Some(spacing) = &self.spacing else {
+            return (0..items.len()).collect();
+        };
+        let now = std::time::Instant::now();
+        let mut pending = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item.subscriber_id.map(|s| spacing.admit(s, now)) {
+                Some(Err(wait)) => {
+                    outcomes[i] = Some(Outcome::Retry {
+                        at: Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+                        error: "per-recipient rate limit".into(),
+                        counts: false,
+                    })
+                }
+                _ => pending.push(i),
+            }
+        }
+        pending
+    }
+
     async fn send_all(
         &self,
-        batch: &[Claimed],
+        batch: &[&Claimed],
         addresses: &Arc<HashMap<Id, String>>,
     ) -> Result<Vec<Sent>, EngineError> {
         let mut messages = Vec::with_capacity(batch.len());
@@ -212,9 +259,14 @@ impl ChannelWorker {
                 )
             })
             .collect();
+        let latency = self
+            .engine
+            .metrics
+            .send_histogram(self.channel.kind().as_str());
         let results: Vec<Sent> = stream::iter(jobs)
             .map(|(idempotency_key, address, message)| {
                 let channel = self.channel.clone();
+                let latency = latency.clone();
                 async move {
                     let Some(address) = address else {
                         return Sent::NoAddress;
@@ -225,7 +277,10 @@ impl ChannelWorker {
                         message: (*message).clone(),
                         unsubscribe: None,
                     };
-                    match channel.send(&msg).await {
+                    let started = std::time::Instant::now();
+                    let result = channel.send(&msg).await;
+                    latency.observe(started.elapsed().as_secs_f64());
+                    match result {
                         Ok(receipt) => Sent::Ok(receipt.provider_message_id),
                         Err(e) => Sent::Err(e),
                     }
@@ -302,6 +357,7 @@ impl ChannelWorker {
                     .counters
                     .rate_limited
                     .fetch_add(1, Ordering::Relaxed);
+                self.engine.metrics.throttled(self.channel.kind().as_str());
                 let until = now
                     + chrono::Duration::from_std(after.unwrap_or(Duration::from_secs(1)))
                         .unwrap_or_default();
@@ -341,18 +397,26 @@ impl ChannelWorker {
 
     fn count(&self, claimed: &[Claimed], outcomes: &[Outcome]) {
         let c = &self.engine.counters;
+        // sent, retried, throttled, failed, skipped
+        let mut n = [0u64; 5];
         for (item, o) in claimed.iter().zip(outcomes) {
             if matches!(o, Outcome::Sent { .. }) && item.priority > 0 {
                 c.urgent_sent.fetch_add(1, Ordering::Relaxed);
             }
-            let counter = match o {
-                Outcome::Sent { .. } => &c.sent,
-                Outcome::Retry { counts: true, .. } => &c.retried,
-                Outcome::Retry { counts: false, .. } => &c.throttled,
-                Outcome::Failed { .. } | Outcome::RecipientGone { .. } => &c.failed,
-                Outcome::Skipped => &c.skipped,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
+            n[match o {
+                Outcome::Sent { .. } => 0,
+                Outcome::Retry { counts: true, .. } => 1,
+                Outcome::Retry { counts: false, .. } => 2,
+                Outcome::Failed { .. } | Outcome::RecipientGone { .. } => 3,
+                Outcome::Skipped => 4,
+            }] += 1;
+        }
+        let kind = self.channel.kind();
+        let counters = [&c.sent, &c.retried, &c.throttled, &c.failed, &c.skipped];
+        let names = ["sent", "retried", "throttled", "failed", "skipped"];
+        for ((counter, name), n) in counters.iter().zip(names).zip(n) {
+            counter.fetch_add(n, Ordering::Relaxed);
+            self.engine.metrics.deliveries(kind.as_str(), name, n);
         }
     }
 }

@@ -125,6 +125,7 @@ impl Herold {
             language: locale.to_owned(),
             generator: format!("Herold {}", env!("CARGO_PKG_VERSION")),
             updated: last_modified,
+            hub: None,
         };
         let entries: Vec<FeedEntry> = rows.iter().map(|(a, c)| self.entry(a, c, locale)).collect();
         let body = match format {
@@ -158,6 +159,7 @@ impl Herold {
             author: self.config.site_name.clone(),
             urgent: a.urgent,
             corrects: a.corrects_id.map(|id| self.announcement_url(id)),
+            image: None,
         }
     }
 }

@@ -4,9 +4,11 @@
 mod digests;
 mod feeds;
 mod pages;
+mod receipts;
 
 pub use feeds::{FeedDocument, FeedFormat, FeedScope};
 pub use pages::PublicAnnouncement;
+pub use receipts::ReceiptSummary;
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;

@@ -158,3 +158,51 @@ impl Database {
         row.map(TryInto::try_into).transpose()
     }
 }
+
+/// What a provider status report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusApplied {
+    /// The delivery moved to the reported state.
+    Applied,
+    /// The delivery is already there or further (reports arrive out of
+    /// order and more than once); nothing changed.
+    Ignored,
+    /// No delivery of this channel has that provider id.
+    Unknown,
+}
+
+impl Database {
+    /// Applies a provider's status report (`delivered`, `read`, `failed`)
+    /// to the delivery with that provider message id, forward only.
+    pub fn apply_provider_status(
+        &self,
+        channel: ChannelKind,
+        provider_message_id: &str,
+        next: DeliveryState,
+        error: Option<&str>,
+    ) -> Result<StatusApplied, StorageError> {
+        let now = time::to_db(time::now());
+        with_write_tx!(self, |c| {
+            let found: Option<(i64, String)> = deliveries::table
+                .filter(deliveries::channel.eq(channel.as_str()))
+                .filter(deliveries::provider_message_id.eq(provider_message_id))
+                .select((deliveries::id, deliveries::state))
+                .first(c)
+                .optional()?;
+            let Some((id, state)) = found else {
+                return Ok(StatusApplied::Unknown);
+            };
+            if !DeliveryState::parse(&state)?.can_become(next) {
+                return Ok(StatusApplied::Ignored);
+            }
+            diesel::update(deliveries::table.find(id))
+                .set((
+                    deliveries::state.eq(next.as_str()),
+                    deliveries::last_error.eq(error),
+                    deliveries::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            Ok(StatusApplied::Applied)
+        })
+    }
+}

@@ -22,7 +22,7 @@ mod time;
 
 pub use announcements::FeedQuery;
 pub use categories::Removed;
-pub use deliveries::TransitionDetails;
+pub use deliveries::{StatusApplied, TransitionDetails};
 pub use digests::Compose;
 pub use error::StorageError;
 pub use queue::{

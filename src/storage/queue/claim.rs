@@ -132,8 +132,12 @@ struct ClaimArgs<'a> {
 /// broadcasts of the channel, most urgent first, already locked on
 /// PostgreSQL.
 macro_rules! claim_body {
-    ($c:expr, $queued_sql:expr, $pending:expr, $a:expr) => {{
+    ($c:expr, $queued_sql:expr, $top:expr, $pending:expr, $a:expr) => {{
         let a: &ClaimArgs = $a;
+        // The most urgent due broadcast, locked or not: while another
+        // worker materialises it, this one must not fall back to less
+        // urgent work (on PostgreSQL the locked row is skipped below).
+        let top: Option<i32> = $top;
         let pending: Vec<BroadcastRow> = $pending;
         // Priority levels, highest first: queued work of a level goes
         // before fresh work of the same level, and all of it before any
@@ -145,6 +149,7 @@ macro_rules! claim_body {
         ]);
         levels.sort_unstable_by(|x, y| y.cmp(x));
         levels.dedup();
+        levels.retain(|l| top.is_none_or(|t| *l >= t));
         let mut out = Claim::default();
         for level in levels {
             let want = a.limit - out.items.len() as i64;
@@ -267,9 +272,25 @@ impl Database {
                     .select(BroadcastRow::as_select())
             };
         }
+        macro_rules! top {
+            () => {
+                broadcasts::table
+                    .filter(broadcasts::channel.eq(args.channel))
+                    .filter(broadcasts::state.eq(BroadcastState::Active.as_str()))
+                    .filter(broadcasts::fanout_done.eq(false))
+                    .filter(broadcasts::not_before.le(now))
+                    .select(diesel::dsl::max(broadcasts::priority))
+            };
+        }
         match self.pool() {
             Pool::Sqlite(p) => p.get()?.immediate_transaction(|c| {
-                claim_body!(c, QUEUED_SQLITE, pending!().load(c)?, &args)
+                claim_body!(
+                    c,
+                    QUEUED_SQLITE,
+                    top!().first(c)?,
+                    pending!().load(c)?,
+                    &args
+                )
             }),
             Pool::Postgres(p) => {
                 let mut guard = p.get()?;
@@ -280,6 +301,7 @@ impl Database {
                     claim_body!(
                         c,
                         QUEUED_PG,
+                        top!().first(c)?,
                         pending!().for_update().skip_locked().load(c)?,
                         &args
                     )

@@ -1,0 +1,144 @@
+//! The fake provider's status webhook: what a real provider's delivery
+//! receipts look like to Herold, small enough to drive from tests.
+//!
+//! `POST /webhooks/{channel}` with header
+//! `X-Fake-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and body
+//! `{"statuses": [{"id": "fake-7", "status": "delivered", "timestamp": "…RFC 3339…",
+//! "error": null}]}`; `status` is one of sent, delivered, read, failed.
+
+use chrono::{DateTime, Utc};
+use herold_channel_api::{
+    DeliveryStatus, InboundError, InboundEvent, InboundParser, InboundRequest, InboundVerifier,
+};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Header carrying the signature.
+pub const SIGNATURE_HEADER: &str = "x-fake-signature";
+
+/// Verifies and parses the fake provider's status webhooks.
+pub struct FakeWebhook {
+    secret: Vec<u8>,
+}
+
+impl FakeWebhook {
+    /// A webhook whose requests are signed with `secret`.
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        Self {
+            secret: secret.into(),
+        }
+    }
+
+    /// The signature header value for `body` (for tests and the fake server).
+    pub fn sign(secret: &[u8], body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+}
+
+impl InboundVerifier for FakeWebhook {
+    fn verify(&self, req: &InboundRequest) -> Result<(), InboundError> {
+        let given = req
+            .header(SIGNATURE_HEADER)
+            .ok_or(InboundError::MissingSignature)?;
+        let hex_sig = given
+            .strip_prefix("sha256=")
+            .ok_or(InboundError::BadSignature)?;
+        let sig = hex::decode(hex_sig).map_err(|_| InboundError::BadSignature)?;
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret).map_err(|_| InboundError::BadSignature)?;
+        mac.update(&req.body);
+        // Constant-time comparison.
+        mac.verify_slice(&sig)
+            .map_err(|_| InboundError::BadSignature)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Payload {
+    statuses: Vec<Status>,
+}
+
+#[derive(serde::Deserialize)]
+struct Status {
+    id: String,
+    status: DeliveryStatus,
+    timestamp: DateTime<Utc>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+impl InboundParser for FakeWebhook {
+    fn parse(&self, req: &InboundRequest) -> Result<Vec<InboundEvent>, InboundError> {
+        let p: Payload = serde_json::from_slice(&req.body).map_err(|e| {
+            InboundError::Malformed(format!("expected {{\"statuses\": [...]}}: {e}"))
+        })?;
+        Ok(p.statuses
+            .into_iter()
+            .map(|s| InboundEvent::Status {
+                provider_message_id: s.id,
+                status: s.status,
+                at: s.timestamp,
+                error: s.error,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(body: &[u8], sig: Option<&str>) -> InboundRequest {
+        let mut headers = http::HeaderMap::new();
+        if let Some(s) = sig {
+            headers.insert(SIGNATURE_HEADER, s.parse().unwrap());
+        }
+        InboundRequest::new(headers, None, body.to_vec())
+    }
+
+    #[test]
+    fn signatures() {
+        let w = FakeWebhook::new("geheim");
+        let body = br#"{"statuses":[]}"#;
+        let good = FakeWebhook::sign(b"geheim", body);
+        assert_eq!(w.verify(&req(body, Some(&good))), Ok(()));
+        assert_eq!(
+            w.verify(&req(body, None)),
+            Err(InboundError::MissingSignature)
+        );
+        let forged = FakeWebhook::sign(b"falsch", body);
+        assert_eq!(
+            w.verify(&req(body, Some(&forged))),
+            Err(InboundError::BadSignature)
+        );
+        // The same signature over a changed body fails.
+        assert_eq!(
+            w.verify(&req(br#"{"statuses":[{}]}"#, Some(&good))),
+            Err(InboundError::BadSignature)
+        );
+        assert_eq!(
+            w.verify(&req(body, Some("sha256=zz"))),
+            Err(InboundError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn parses_statuses_and_rejects_garbage() {
+        let w = FakeWebhook::new("k");
+        let body =
+            br#"{"statuses":[{"id":"fake-1","status":"read","timestamp":"2026-11-23T08:00:00Z"}]}"#;
+        let events = w.parse(&req(body, None)).unwrap();
+        assert!(matches!(
+            &events[0],
+            InboundEvent::Status { provider_message_id, status: DeliveryStatus::Read, .. }
+                if provider_message_id == "fake-1"
+        ));
+        assert!(matches!(
+            w.parse(&req(b"{\"statuses\":[{\"id\":1}]}", None)),
+            Err(InboundError::Malformed(_))
+        ));
+    }
+}
