@@ -134,7 +134,7 @@ pub fn run(base: Config, opts: &BenchOptions) -> Result<BenchReport> {
     config.delivery.test_provider = Some(provider.clone());
     config.delivery.poll_interval_ms = 20;
     config.delivery.batch_size = 1000;
-    config.delivery.concurrency = if provider == "memory" { 1024 } else { 256 };
+    config.delivery.concurrency = if provider == "memory" { 1024 } else { 64 };
     let (rate, burst) = match opts.provider_limit {
         // Stay just under the provider's limit, with small bursts.
         Some(l) => (l * 0.98, ((l / 20.0) as u32).max(1)),

@@ -377,6 +377,25 @@ fn open_same_database(s: &Server, database_url: Option<&str>) -> herold::service
     herold::service::Herold::open(config).unwrap()
 }
 
+/// Adds category `abfall` with the CLI and `n` e-mail subscribers to it;
+/// returns the library's view of the server's database.
+fn abfall_subscribers(s: &Server, database_url: Option<&str>, n: usize) -> herold::service::Herold {
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let app = open_same_database(s, database_url);
+    let cat = app.db.find_category("abfall").unwrap().unwrap();
+    let addresses: Vec<String> = (0..n).map(|i| format!("r{i}@example.org")).collect();
+    app.db
+        .import_subscribers(
+            herold_channel_api::ChannelKind::Email,
+            &addresses,
+            cat.id,
+            herold::service::CONSENT_WORDING_VERSION,
+            "test",
+        )
+        .unwrap();
+    app
+}
+
 /// `herold serve` runs the delivery engine in-process and `/metrics` shows
 /// its work: deliveries by channel and outcome, send latency, queue depth.
 fn metrics_follow_a_broadcast(database_url: Option<&str>) {
@@ -389,19 +408,7 @@ fn metrics_follow_a_broadcast(database_url: Option<&str>) {
         ],
     );
     let http = Client::new();
-    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
-    let app = open_same_database(&s, database_url);
-    let cat = app.db.find_category("abfall").unwrap().unwrap();
-    let addresses: Vec<String> = (0..250).map(|n| format!("m{n}@example.org")).collect();
-    app.db
-        .import_subscribers(
-            herold_channel_api::ChannelKind::Email,
-            &addresses,
-            cat.id,
-            herold::service::CONSENT_WORDING_VERSION,
-            "test",
-        )
-        .unwrap();
+    let app = abfall_subscribers(&s, database_url, 250);
     let before = http.get(s.url("/metrics")).send().unwrap();
     assert_eq!(before.status(), StatusCode::OK);
     assert!(before
@@ -479,19 +486,7 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
             ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
         ],
     );
-    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
-    let app = open_same_database(&s, database_url);
-    let cat = app.db.find_category("abfall").unwrap().unwrap();
-    let addresses: Vec<String> = (0..10).map(|n| format!("r{n}@example.org")).collect();
-    app.db
-        .import_subscribers(
-            herold_channel_api::ChannelKind::Email,
-            &addresses,
-            cat.id,
-            herold::service::CONSENT_WORDING_VERSION,
-            "test",
-        )
-        .unwrap();
+    let app = abfall_subscribers(&s, database_url, 10);
     let announcement = app
         .publish(&herold::service::PublishRequest {
             category: "abfall".into(),

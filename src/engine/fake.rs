@@ -95,7 +95,9 @@ impl HttpProvider {
             url: format!("{}/messages", base.trim_end_matches('/')),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
-                .pool_max_idle_per_host(256)
+                // At least every send in flight (concurrency × batches in flight):
+                // a smaller idle pool closes connections after each request.
+                .pool_max_idle_per_host(4096)
                 .build()
                 .unwrap_or_default(),
         }
@@ -118,11 +120,17 @@ impl Channel for HttpProvider {
                 "the fake provider takes recipients only",
             ));
         };
-        let body = serde_json::json!({
-            "idempotency_key": msg.idempotency_key,
-            "to": to.as_str(),
-            "text": msg.message.text,
-        });
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            idempotency_key: &'a str,
+            to: &'a str,
+            text: &'a str,
+        }
+        let body = Body {
+            idempotency_key: &msg.idempotency_key,
+            to: to.as_str(),
+            text: &msg.message.text,
+        };
         let resp = self
             .client
             .post(&self.url)

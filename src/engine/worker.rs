@@ -90,8 +90,12 @@ impl ChannelWorker {
     async fn batch(&self) -> Result<usize, EngineError> {
         let cfg = &self.engine.app.config.delivery;
         let kind = self.channel.kind();
-        // A batch must finish well within its lease even at the rate limit.
-        let by_rate = (self.rate.per_second * f64::from(cfg.lease_seconds) / 4.0).max(1.0) as i64;
+        // About a quarter second of work at the channel's rate: an urgent
+        // announcement then waits at most that long per batch in flight,
+        // and a batch always finishes well within its lease.
+        let by_rate = (self.rate.per_second / 4.0)
+            .min(self.rate.per_second * f64::from(cfg.lease_seconds) / 4.0)
+            .max(1.0) as i64;
         let limit = i64::from(cfg.batch_size).min(by_rate);
         let owner = self.engine.worker_id.clone();
         let lease = chrono::Duration::seconds(i64::from(cfg.lease_seconds));

@@ -287,6 +287,14 @@ impl Database {
                 }
             }
         }
+        // Fresh statistics after a bulk load, as autovacuum would gather
+        // later: without them PostgreSQL plans the fan-out query as a scan
+        // of every subscriber of the channel (100 times slower).
+        if let crate::storage::Pool::Postgres(p) = self.pool() {
+            use diesel::connection::SimpleConnection;
+            p.get()?
+                .batch_execute("ANALYZE subscribers; ANALYZE subscriptions;")?;
+        }
         Ok(added)
     }
 
