@@ -408,7 +408,7 @@ fn metrics_follow_a_broadcast(database_url: Option<&str>) {
         ],
     );
     let http = Client::new();
-    let app = abfall_subscribers(&s, database_url, 250);
+    abfall_subscribers(&s, database_url, 250);
     let before = http.get(s.url("/metrics")).send().unwrap();
     assert_eq!(before.status(), StatusCode::OK);
     assert!(before
