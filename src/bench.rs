@@ -251,6 +251,7 @@ pub fn run(base: Config, opts: &BenchOptions) -> Result<BenchReport> {
             at: None,
             corrects: None,
             author: "bench".into(),
+            event: None,
         })
     };
     let t = Instant::now();

@@ -18,3 +18,4 @@ pub mod service;
 pub mod storage;
 pub mod telemetry;
 pub mod web;
+pub mod websub;

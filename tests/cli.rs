@@ -360,6 +360,34 @@ fn config_check_redacts_secrets_and_names_bad_keys() {
             .args(["config", "check"]),
         &["listen", "HEROLD_LISTEN", "socket address"],
     );
+    // The SMTP password never shows; a broken [email] section names its key.
+    let out = stdout(
+        herold(d)
+            .env("HEROLD_EMAIL__HOST", "mail.example.org")
+            .env("HEROLD_EMAIL__SECURITY", "starttls")
+            .env("HEROLD_EMAIL__FROM", "Gemeinde <info@example.org>")
+            .env("HEROLD_EMAIL__USERNAME", "herold")
+            .env("HEROLD_EMAIL__PASSWORD", "smtp-geheim")
+            .args(["config", "check"]),
+    );
+    assert!(
+        !out.contains("smtp-geheim") && out.contains("[email]"),
+        "{out}"
+    );
+    fails_with(
+        herold(d)
+            .env("HEROLD_EMAIL__HOST", "mail.example.org")
+            .env("HEROLD_EMAIL__SECURITY", "starttls")
+            .env("HEROLD_EMAIL__FROM", "not a mailbox")
+            .args(["config", "check"]),
+        &["email.from"],
+    );
+    fails_with(
+        herold(d)
+            .env("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#)
+            .args(["config", "check"]),
+        &["email", "[email] section"],
+    );
     fails_with(
         herold(d)
             .env("HEROLD_POOL_SIZE", "0")

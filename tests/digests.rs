@@ -26,6 +26,7 @@ fn publish(app: &Herold, title: &str, urgent: bool) -> i64 {
         at: None,
         corrects: None,
         author: "test".into(),
+        event: None,
     })
     .unwrap()
     .id
@@ -145,6 +146,7 @@ both!(missed_schedule_fires_exactly_once, |_t: &TestDb| {
         at: Some(next_day + Duration::hours(1)),
         corrects: None,
         author: "test".into(),
+        event: None,
     })
     .unwrap();
     let after = app.db.list_digests().unwrap()[0].next_run_at + Duration::minutes(1);

@@ -62,6 +62,7 @@ impl Recorder {
                 delivery_receipts: false,
                 read_receipts: false,
                 idempotent_sends: true,
+                unsubscribe_links: false,
             },
             start: Instant::now(),
             calls: Mutex::new(Vec::new()),
@@ -173,6 +174,7 @@ fn publish(app: &Herold, category: &str, title: &str, urgent: bool) -> i64 {
         at: None,
         corrects: None,
         author: "test".into(),
+        event: None,
     })
     .unwrap()
     .id

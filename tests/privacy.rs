@@ -159,6 +159,7 @@ fn no_address_or_text_in_logs_even_at_trace_level() {
                 at: None,
                 corrects: None,
                 author: "test".into(),
+                event: None,
             })
             .unwrap();
     });

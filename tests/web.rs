@@ -4,138 +4,13 @@
 
 mod common;
 
+use common::server::{python, Server};
 use reqwest::{blocking::Client, header, StatusCode};
 use std::{
-    net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
-
-/// The Python with feedparser that `scripts/test.sh` prepares.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("HEROLD_TEST_PYTHON") {
-        return p.into();
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-peers/venv/bin/python");
-    assert!(
-        p.exists(),
-        "{} not found: run ./scripts/test.sh, which installs feedparser for the feed tests",
-        p.display()
-    );
-    p
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `herold serve`, stopped on drop.
-struct Server {
-    child: Child,
-    base: String,
-    env: Vec<(String, String)>,
-    dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(database_url: Option<&str>) -> Self {
-        Self::start_with(database_url, &[])
-    }
-
-    fn start_with(database_url: Option<&str>, extra_env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let mut env = vec![
-            ("HEROLD_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
-            ("HEROLD_PUBLIC_URL".to_owned(), format!("{base}/")),
-            (
-                "HEROLD_SITE_NAME".to_owned(),
-                "Gemeinde Musterstadt".to_owned(),
-            ),
-        ];
-        if let Some(url) = database_url {
-            let key = dir.path().join("pg.key");
-            std::fs::write(&key, herold::crypto::Keyring::generate_encoded().as_bytes()).unwrap();
-            env.push(("HEROLD_DATABASE_URL".into(), url.into()));
-            env.push(("HEROLD_SECRET_KEY_FILE".into(), key.display().to_string()));
-        }
-        env.extend(
-            extra_env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        let child = Self::command(dir.path(), &env)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Self {
-            child,
-            base,
-            env,
-            dir,
-        };
-        let client = Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(server.url("/healthz")).send() {
-                if r.status().is_success() {
-                    break;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "herold serve did not become healthy"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn command(dir: &Path, env: &[(String, String)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
-        cmd.current_dir(dir).env_remove("RUST_LOG");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("HEROLD_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.envs(env.iter().map(|(k, v)| (k, v)));
-        cmd
-    }
-
-    /// Runs a CLI command against the same database.
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Self::command(self.dir.path(), &self.env)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "herold {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs feedparser over a document; returns its JSON summary.
 fn validate(body: &str, kind: &str) -> serde_json::Value {
@@ -496,6 +371,7 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
             at: None,
             corrects: None,
             author: "test".into(),
+            event: None,
         })
         .unwrap()
         .id;
@@ -594,4 +470,233 @@ fn receipts_update_deliveries_on_sqlite() {
 fn receipts_update_deliveries_on_postgres() {
     let pg = common::PgDatabase::create();
     receipts_update_deliveries(Some(&pg.url));
+}
+
+/// Runs the independent iCalendar check (Python `icalendar`) over a document.
+fn validate_ical(body: &str) -> serde_json::Value {
+    use std::io::Write;
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("channels/rss/tests/support/validate_ical.py");
+    let mut child = Command::new(python())
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the iCalendar check rejected the calendar: {}\n{body}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Announcements about an event appear in the category's and the overall
+/// calendar (`.ics`); a correction updates the event (same UID, higher
+/// SEQUENCE) instead of adding one; bad event input changes nothing.
+fn calendar_feed(database_url: Option<&str>) {
+    let s = Server::start(database_url);
+    let http = Client::new();
+    s.cli(&[
+        "category",
+        "add",
+        "kultur",
+        "--name",
+        "Kultur & Veranstaltungen",
+    ]);
+    let empty = http.get(s.url("/feeds/kultur.ics")).send().unwrap();
+    assert_eq!(empty.status(), StatusCode::OK);
+    assert_eq!(
+        validate_ical(&empty.text().unwrap())["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let out = s.cli(&[
+        "publish",
+        "--category",
+        "kultur",
+        "--title",
+        TRICKY,
+        "--body",
+        "Lesung im **Bürgerhaus**; Eintritt frei, Spenden erbeten.",
+        "--event-start",
+        "2026-12-05T18:00:00+01:00",
+        "--event-end",
+        "2026-12-05T20:30:00+01:00",
+        "--location",
+        "Bürgerhaus, Hauptstraße 5",
+    ]);
+    let first: i64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    s.cli(&[
+        "publish",
+        "--category",
+        "kultur",
+        "--title",
+        "Weihnachtsmarkt",
+        "--body",
+        "Drei Tage auf dem Marktplatz.",
+        "--event-start",
+        "2026-12-11",
+        "--event-end",
+        "2026-12-13",
+    ]);
+    s.cli(&[
+        "publish",
+        "--category",
+        "kultur",
+        "--title",
+        "Ohne Termin",
+        "--body",
+        "Nur Text.",
+    ]);
+
+    let res = http.get(s.url("/feeds/kultur.ics")).send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/calendar"));
+    let etag = res.headers().get(header::ETAG).unwrap().clone();
+    let cal = validate_ical(&res.text().unwrap());
+    let events = cal["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{cal}");
+    let lesung = events.iter().find(|e| e["summary"] == TRICKY).unwrap();
+    assert_eq!(lesung["start"]["date_time"], "2026-12-05T17:00:00Z");
+    assert_eq!(lesung["end"]["date_time"], "2026-12-05T19:30:00Z");
+    assert_eq!(lesung["location"], "Bürgerhaus, Hauptstraße 5");
+    assert!(lesung["description"]
+        .as_str()
+        .unwrap()
+        .contains("Lesung im Bürgerhaus; Eintritt frei"));
+    assert_eq!(lesung["url"], s.url(&format!("/announcements/{first}")));
+    assert_eq!(lesung["categories"][0], "Kultur & Veranstaltungen");
+    // The announcement page shows when and where, in local time.
+    let page = http
+        .get(s.url(&format!("/announcements/{first}")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("05.12.2026, 18:00 Uhr – 05.12.2026, 20:30 Uhr"),
+        "{page}"
+    );
+    assert!(page.contains("Bürgerhaus, Hauptstraße 5"), "{page}");
+    let markt = events
+        .iter()
+        .find(|e| e["summary"] == "Weihnachtsmarkt")
+        .unwrap();
+    assert_eq!(markt["start"]["date"], "2026-12-11");
+    assert_eq!(
+        markt["end"]["date"], "2026-12-14",
+        "all-day ends are exclusive"
+    );
+    // Conditional GET.
+    let again = http
+        .get(s.url("/feeds/kultur.ics"))
+        .header(header::IF_NONE_MATCH, etag)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // A correction moves the event: one event, same UID, SEQUENCE 1.
+    s.cli(&[
+        "publish",
+        "--category",
+        "kultur",
+        "--title",
+        "Lesung verlegt",
+        "--body",
+        "Neuer Termin.",
+        "--corrects",
+        &first.to_string(),
+        "--event-start",
+        "2026-12-06T18:00:00+01:00",
+        "--location",
+        "Rathaus",
+    ]);
+    let cal = validate_ical(
+        &http
+            .get(s.url("/feeds/all.ics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+    );
+    let events = cal["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{cal}");
+    let moved = events
+        .iter()
+        .find(|e| e["summary"] == "Lesung verlegt")
+        .unwrap();
+    assert_eq!(moved["uid"], lesung["uid"]);
+    assert_eq!(moved["sequence"], 1);
+    assert_eq!(moved["start"]["date_time"], "2026-12-06T17:00:00Z");
+    assert_eq!(moved["location"], "Rathaus");
+
+    // Bad event input: one sentence naming the flag, nothing stored.
+    let before = s.cli(&["announcements", "list"]);
+    for (args, needle) in [
+        (
+            vec![
+                "--event-start",
+                "2026-12-05T18:00:00+01:00",
+                "--event-end",
+                "2026-12-05T17:00:00+01:00",
+            ],
+            "event end",
+        ),
+        (vec!["--event-start", "morgen"], "--event-start"),
+        (
+            vec![
+                "--event-start",
+                "2026-12-05",
+                "--event-end",
+                "2026-12-05T20:00:00Z",
+            ],
+            "--event-end",
+        ),
+        (vec!["--location", "Rathaus"], "--event-start"),
+    ] {
+        let mut cmd = Server::command(s.dir.path(), &s.env);
+        cmd.args([
+            "publish",
+            "--category",
+            "kultur",
+            "--title",
+            "X",
+            "--body",
+            "Y",
+        ])
+        .args(&args);
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert_eq!(s.cli(&["announcements", "list"]), before);
+}
+
+#[test]
+fn calendar_feed_on_sqlite() {
+    calendar_feed(None);
+}
+
+#[test]
+fn calendar_feed_on_postgres() {
+    let pg = common::PgDatabase::create();
+    calendar_feed(Some(&pg.url));
 }

@@ -91,6 +91,7 @@ fn sigkill_mid_fanout_loses_nothing() {
             at: None,
             corrects: None,
             author: "test".into(),
+            event: None,
         })
         .unwrap()
         .id;

@@ -1,5 +1,5 @@
 use anyhow::{anyhow, Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use herold_channel_api::ChannelKind;
 use std::io::Read;
 
@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     config::Config,
-    domain::DeliveryState,
+    domain::{DeliveryState, Event, EventTime},
     engine::{self, Engine},
     service::{Herold, PublishRequest},
     storage::Control,
@@ -118,10 +118,40 @@ fn parse_at(raw: &str) -> Result<DateTime<Utc>> {
         .map_err(|_| anyhow!("--at {raw:?} is not a valid time: expected RFC 3339 with a time zone, e.g. 2026-12-01T08:00:00+01:00"))
 }
 
+/// `--event-start`/`--event-end`: both times (RFC 3339) or both dates.
+fn parse_event(args: &PublishArgs) -> Result<Option<Event>> {
+    let Some(start) = args.event_start.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    let end = args.event_end.as_deref().map(str::trim);
+    let time = if let Ok(day) = NaiveDate::parse_from_str(start, "%Y-%m-%d") {
+        let last = end
+            .map(|e| {
+                NaiveDate::parse_from_str(e, "%Y-%m-%d").map_err(|_| {
+                    anyhow!("--event-end {e:?} is not a date: an all-day event (--event-start {start}) ends on a day, e.g. 2026-12-06")
+                })
+            })
+            .transpose()?;
+        EventTime::AllDay { start: day, last }
+    } else {
+        let parse = |flag: &str, raw: &str| {
+            DateTime::parse_from_rfc3339(raw)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| anyhow!("{flag} {raw:?} is not valid: expected an RFC 3339 time with a time zone (2026-12-05T18:00:00+01:00) or a date (2026-12-05)"))
+        };
+        EventTime::At {
+            start: parse("--event-start", start)?,
+            end: end.map(|e| parse("--event-end", e)).transpose()?,
+        }
+    };
+    Ok(Some(Event::new(time, args.location.as_deref())?))
+}
+
 fn publish(config: Config, args: PublishArgs) -> Result<()> {
     // Check everything that needs no database first, so bad input never
     // touches it.
     let at = args.at.as_deref().map(parse_at).transpose()?;
+    let event = parse_event(&args)?;
     let body = match (&args.body, &args.body_file) {
         (Some(b), _) => b.clone(),
         (None, Some(p)) if p.as_os_str() == "-" => {
@@ -148,6 +178,7 @@ fn publish(config: Config, args: PublishArgs) -> Result<()> {
         at,
         corrects: args.corrects,
         author: "cli".into(),
+        event,
     })?;
     let when = if a.publish_at <= Utc::now() {
         "published".to_owned()
@@ -257,18 +288,29 @@ async fn termination() {
 fn serve(config: Config) -> Result<()> {
     let app = Herold::open(config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let websub_thread = crate::websub::start(&app, stop.subscribe())?;
     let delivery = &app.config.delivery;
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
     let engine_thread = if delivery.workers_in_serve && !delivery.channels.is_empty() {
-        let engine =
-            Engine::with_metrics(app.clone(), engine::adapters(&app.config)?, metrics.clone());
         let rt = runtime()?;
+        // Adapters may start tasks (the SMTP pool), so they are built inside
+        // the runtime that runs them.
+        let adapters = {
+            let _inside = rt.enter();
+            engine::adapters(&app.config)?
+        };
+        let engine = Engine::with_metrics(app.clone(), adapters, metrics.clone());
         Some(std::thread::spawn(move || rt.block_on(engine.run(stopped))))
     } else {
         None
     };
     let served = actix_web::rt::System::new().block_on(crate::web::serve(app, metrics));
     let _ = stop.send(true);
+    if let Some(t) = websub_thread {
+        if t.join().is_err() {
+            tracing::error!("the WebSub distributor crashed");
+        }
+    }
     if let Some(t) = engine_thread {
         match t.join() {
             Ok(r) => r?,
@@ -282,10 +324,14 @@ fn worker(config: Config) -> Result<()> {
     if config.delivery.channels.is_empty() {
         return Err(anyhow!("delivery.channels is empty, so a worker has nothing to deliver: list push channels, e.g. HEROLD_DELIVERY__CHANNELS='[\"email\"]'"));
     }
-    let adapters = engine::adapters(&config)?;
+    let rt = runtime()?;
+    let adapters = {
+        let _inside = rt.enter();
+        engine::adapters(&config)?
+    };
     let app = Herold::open(config)?;
     let engine = Engine::new(app, adapters);
-    runtime()?.block_on(async move {
+    rt.block_on(async move {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             termination().await;

@@ -101,6 +101,17 @@ pub struct PublishArgs {
     /// This announcement corrects the announcement with this id.
     #[arg(long, value_name = "ID")]
     pub corrects: Option<i64>,
+    /// It announces an event starting then: an RFC 3339 time, or a date
+    /// (2026-12-05) for an all-day event. Listed in the calendar feed.
+    #[arg(long, value_name = "TIME|DATE")]
+    pub event_start: Option<String>,
+    /// When the event ends: a time after the start, or for all-day events
+    /// the last day.
+    #[arg(long, value_name = "TIME|DATE", requires = "event_start")]
+    pub event_end: Option<String>,
+    /// Where the event takes place.
+    #[arg(long, value_name = "PLACE", requires = "event_start")]
+    pub location: Option<String>,
 }
 
 /// Announcement subcommands.

@@ -5,10 +5,12 @@
 mod database_url;
 mod delivery;
 mod secret;
+mod signup;
 
 pub use database_url::DatabaseUrl;
 pub use delivery::{DeliveryConfig, RateConfig};
 pub use secret::Secret;
+pub use signup::SignupConfig;
 
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -54,6 +56,13 @@ pub struct Config {
     pub limits: Limits,
     /// The delivery engine.
     pub delivery: DeliveryConfig,
+    /// The WebSub hub of Herold's feeds.
+    pub websub: crate::websub::WebsubConfig,
+    /// The e-mail channel's SMTP server (`[email]`); needed when
+    /// `delivery.channels` lists `email`.
+    pub email: Option<herold_channel_email::EmailConfig>,
+    /// E-mail sign-up: confirmation link lifetime, resend throttling.
+    pub signup: SignupConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -99,6 +108,9 @@ impl Default for Config {
             pool_size: 8,
             limits: Limits::default(),
             delivery: DeliveryConfig::default(),
+            websub: crate::websub::WebsubConfig::default(),
+            email: None,
+            signup: SignupConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -227,6 +239,21 @@ impl Config {
                     expected: "per_second above 0 and burst of at least 1".into(),
                 });
             }
+        }
+        self.websub.validate()?;
+        self.signup.validate()?;
+        if let Some(email) = &self.email {
+            email
+                .validate()
+                .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        } else if d.channels.contains(&herold_channel_api::ChannelKind::Email)
+            && d.test_provider.is_none()
+        {
+            return Err(ConfigError::Invalid {
+                key: "email",
+                value: "unset".into(),
+                expected: "an [email] section with host, security and from, because delivery.channels lists email".into(),
+            });
         }
         if self.secret_key.is_some() && self.secret_key_file.is_some() {
             return Err(ConfigError::Invalid {

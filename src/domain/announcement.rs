@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{DomainError, Id};
+use super::{DomainError, Event, Id};
 
 /// Limits on announcement text. The body limit keeps one announcement within
 /// what the tightest push channel carries in a single message.
@@ -43,6 +43,8 @@ pub struct Announcement {
     pub author: String,
     /// Set when a digest run produced this announcement.
     pub digest_id: Option<Id>,
+    /// The event it announces, if any (for calendars).
+    pub event: Option<Event>,
 }
 
 /// Where an announcement stands at a given moment.
@@ -89,6 +91,8 @@ pub struct NewAnnouncement {
     pub author: String,
     /// Set for announcements a digest run produces.
     pub digest_id: Option<Id>,
+    /// The event it announces, if any.
+    pub event: Option<Event>,
 }
 
 impl NewAnnouncement {
@@ -157,7 +161,14 @@ impl NewAnnouncement {
             corrects_id,
             author: author.to_owned(),
             digest_id: None,
+            event: None,
         })
+    }
+
+    /// The same announcement about `event` (already checked by [`Event::new`]).
+    pub fn with_event(mut self, event: Option<Event>) -> Self {
+        self.event = event;
+        self
     }
 }
 
@@ -221,6 +232,7 @@ mod tests {
             corrects_id: None,
             author: "cli".into(),
             digest_id: None,
+            event: None,
         };
         assert_eq!(a.status(now), AnnouncementStatus::Scheduled);
         a.publish_at = now;

@@ -12,8 +12,10 @@ mod conversation;
 mod delivery;
 mod digest;
 mod error;
+mod event;
 mod staff;
 mod subscriber;
+mod token;
 
 pub use announcement::{Announcement, AnnouncementStatus, Limits, NewAnnouncement};
 pub use audit::{AuditEvent, NewAuditEvent};
@@ -24,8 +26,10 @@ pub use conversation::{Conversation, ConversationStatus, Direction, InboundMessa
 pub use delivery::{Delivery, DeliveryState, NewDelivery};
 pub use digest::{next_slot, parse_local_time, parse_timezone, Digest};
 pub use error::DomainError;
+pub use event::{Event, EventTime, LOCATION_MAX_CHARS};
 pub use staff::{NewStaffUser, Role, StaffUser};
 pub use subscriber::{normalize_address, Pseudonym, Subscriber, SubscriberStatus, Subscription};
+pub use token::{is_token_shaped, new_token, TokenPurpose, TOKEN_BYTES, TOKEN_CHARS};
 
 /// Database identifiers are plain 64-bit integers on both backends.
 pub type Id = i64;

@@ -31,6 +31,7 @@ fn capabilities(rate: RateLimit) -> Capabilities {
         delivery_receipts: false,
         read_receipts: false,
         idempotent_sends: true,
+        unsubscribe_links: false,
     }
 }
 

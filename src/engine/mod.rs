@@ -43,6 +43,17 @@ pub fn adapters(config: &crate::config::Config) -> Result<Vec<Arc<dyn Channel>>,
                         "delivery.test_provider is {other:?}: expected \"memory\" or an http:// URL"
                     )))
                 }
+                None if *kind == ChannelKind::Email => {
+                    let cfg = config.email.clone().ok_or_else(|| {
+                        EngineError::NoAdapter(
+                            "delivery.channels lists email, but there is no [email] section".into(),
+                        )
+                    })?;
+                    Arc::new(
+                        herold_channel_email::EmailChannel::new(cfg)
+                            .map_err(|e| EngineError::NoAdapter(format!("email: {e}")))?,
+                    )
+                }
                 None => {
                     return Err(EngineError::NoAdapter(format!(
                         "delivery.channels lists {kind}, but Herold has no {kind} adapter yet: remove it from delivery.channels"

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use herold_channel_api::{
     Address, Channel, Destination, Disposition, OutboundMessage, RenderedMessage, SendError,
+    UnsubscribeLinks,
 };
 use std::{
     collections::HashMap,
@@ -124,6 +125,7 @@ impl ChannelWorker {
                 .blocking(move |db| db.claim_addresses(&for_addresses))
                 .await?,
         );
+        let links = Arc::new(self.unsubscribe_links(&claim).await?);
         // outcomes[i] belongs to claim.items[i]; first the recipients a
         // per-recipient limit holds back, then the rest as sent.
         let mut outcomes: Vec<Option<Outcome>> = vec![None; claim.items.len()];
@@ -158,7 +160,7 @@ impl ChannelWorker {
             let (now_batch, later) = rest.split_at((grant.granted as usize).min(rest.len()));
             rest = later;
             let items: Vec<&Claimed> = now_batch.iter().map(|&i| &claim.items[i]).collect();
-            let results = self.send_all(&items, &addresses).await?;
+            let results = self.send_all(&items, &addresses, &links).await?;
             let mut stop_channel = None;
             for (&i, result) in now_batch.iter().zip(results) {
                 outcomes[i] = Some(self.outcome(&claim.items[i], result, &mut stop_channel));
@@ -241,10 +243,46 @@ impl ChannelWorker {
         pending
     }
 
+    /// Each e-mail recipient's one-click unsubscribe and manage links (the
+    /// newsletter's `List-Unsubscribe` header and footer); none for other
+    /// channels, where residents leave with a command.
+    async fn unsubscribe_links(
+        &self,
+        claim: &Arc<crate::storage::Claim>,
+    ) -> Result<HashMap<Id, UnsubscribeLinks>, EngineError> {
+        if !self.channel.capabilities().unsubscribe_links {
+            return Ok(HashMap::new());
+        }
+        let app = self.engine.app.clone();
+        let ids: Vec<Id> = claim.items.iter().filter_map(|c| c.subscriber_id).collect();
+        tokio::task::spawn_blocking(move || {
+            let mut out = HashMap::with_capacity(ids.len());
+            for id in ids {
+                match app.manage_links(id) {
+                    Ok(l) => {
+                        out.insert(
+                            id,
+                            UnsubscribeLinks {
+                                one_click: l.one_click,
+                                manage: l.manage,
+                            },
+                        );
+                    }
+                    // An erased subscriber has no links and gets no mail.
+                    Err(e) => tracing::debug!(subscriber = id, error = %e, "no unsubscribe links"),
+                }
+            }
+            out
+        })
+        .await
+        .map_err(|e| EngineError::Task(e.to_string()))
+    }
+
     async fn send_all(
         &self,
         batch: &[&Claimed],
         addresses: &Arc<HashMap<Id, String>>,
+        links: &Arc<HashMap<Id, UnsubscribeLinks>>,
     ) -> Result<Vec<Sent>, EngineError> {
         let mut messages = Vec::with_capacity(batch.len());
         for c in batch {
@@ -252,7 +290,13 @@ impl ChannelWorker {
         }
         let concurrency = self.engine.app.config.delivery.concurrency as usize;
         // Owned inputs: the futures must not borrow from this stack frame.
-        let jobs: Vec<(String, Option<String>, Arc<RenderedMessage>)> = batch
+        type Job = (
+            String,
+            Option<String>,
+            Arc<RenderedMessage>,
+            Option<UnsubscribeLinks>,
+        );
+        let jobs: Vec<Job> = batch
             .iter()
             .zip(messages)
             .map(|(c, m)| {
@@ -260,6 +304,7 @@ impl ChannelWorker {
                     c.idempotency_key(),
                     c.subscriber_id.and_then(|s| addresses.get(&s).cloned()),
                     m,
+                    c.subscriber_id.and_then(|s| links.get(&s).cloned()),
                 )
             })
             .collect();
@@ -268,7 +313,7 @@ impl ChannelWorker {
             .metrics
             .send_histogram(self.channel.kind().as_str());
         let results: Vec<Sent> = stream::iter(jobs)
-            .map(|(idempotency_key, address, message)| {
+            .map(|(idempotency_key, address, message, unsubscribe)| {
                 let channel = self.channel.clone();
                 let latency = latency.clone();
                 async move {
@@ -279,7 +324,7 @@ impl ChannelWorker {
                         idempotency_key,
                         destination: Destination::Recipient(Address::new(address)),
                         message: (*message).clone(),
-                        unsubscribe: None,
+                        unsubscribe,
                     };
                     let started = std::time::Instant::now();
                     let result = channel.send(&msg).await;
@@ -310,6 +355,7 @@ impl ChannelWorker {
             &a,
             &app.announcement_url(a.id),
             &app.config.default_locale,
+            self.channel.kind(),
         ));
         if cache.len() > 256 {
             cache.clear();

@@ -24,11 +24,13 @@ pub enum FeedScope {
     Category(String),
 }
 
-/// Atom (RFC 4287) or RSS 2.0.
+/// Atom (RFC 4287), RSS 2.0, or iCalendar (RFC 5545: announcements
+/// about an event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedFormat {
     Atom,
     Rss,
+    Ical,
 }
 
 impl FeedFormat {
@@ -37,6 +39,7 @@ impl FeedFormat {
         match self {
             Self::Atom => "atom",
             Self::Rss => "rss",
+            Self::Ical => "ics",
         }
     }
 
@@ -45,6 +48,7 @@ impl FeedFormat {
         match self {
             Self::Atom => "application/atom+xml; charset=utf-8",
             Self::Rss => "application/rss+xml; charset=utf-8",
+            Self::Ical => herold_channel_rss::ICAL_CONTENT_TYPE,
         }
     }
 }
@@ -66,7 +70,8 @@ impl Herold {
         self.public_url(&format!("announcements/{id}"))
     }
 
-    fn public_url(&self, path: &str) -> String {
+    /// An absolute URL under `public_url`.
+    pub fn public_url(&self, path: &str) -> String {
         self.config
             .public_url
             .join(path)
@@ -101,6 +106,11 @@ impl Herold {
                 }
             },
         };
+        if format == FeedFormat::Ical {
+            return self
+                .calendar(category.as_ref(), &name, title, now)
+                .map(Some);
+        }
         let rows = self.db.feed_announcements(&FeedQuery {
             category_id: category.as_ref().map(|c| c.id),
             now,
@@ -125,12 +135,12 @@ impl Herold {
             language: locale.to_owned(),
             generator: format!("Herold {}", env!("CARGO_PKG_VERSION")),
             updated: last_modified,
-            hub: None,
+            hub: self.websub_hub_url(),
         };
         let entries: Vec<FeedEntry> = rows.iter().map(|(a, c)| self.entry(a, c, locale)).collect();
         let body = match format {
             FeedFormat::Atom => atom_feed(&meta, &entries),
-            FeedFormat::Rss => rss_feed(&meta, &entries),
+            FeedFormat::Rss | FeedFormat::Ical => rss_feed(&meta, &entries),
         };
         let digest = Sha256::digest(body.as_bytes());
         Ok(Some(FeedDocument {

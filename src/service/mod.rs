@@ -1,14 +1,20 @@
 //! Use cases shared by the CLI and the web layer: they check input against
 //! the model, call storage and record an audit trail.
 
+mod calendar;
 mod digests;
 mod feeds;
 mod pages;
 mod receipts;
+mod signup;
 
 pub use feeds::{FeedDocument, FeedFormat, FeedScope};
 pub use pages::PublicAnnouncement;
 pub use receipts::ReceiptSummary;
+pub use signup::{
+    ConfirmOutcome, ManageLinks, ManageView, SignupError, SignupOutcome, UnsubscribeOutcome,
+    EVIDENCE_ONE_CLICK, EVIDENCE_WEB_FORM,
+};
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;
@@ -50,6 +56,8 @@ pub struct PublishRequest {
     pub corrects: Option<Id>,
     /// Who publishes (`cli` or a staff user name).
     pub author: String,
+    /// The event it announces (for residents' calendars).
+    pub event: Option<crate::domain::Event>,
 }
 
 /// The application: configuration plus database.
@@ -132,7 +140,8 @@ impl Herold {
             &req.author,
             &self.config.limits,
             Utc::now(),
-        )?;
+        )?
+        .with_event(req.event.clone());
         // Announcements of a digest category wait for the digest, unless urgent.
         let waits_for_digest = !new.urgent && self.db.digest_of(category.id)?.is_some();
         let channels: &[herold_channel_api::ChannelKind] = if waits_for_digest {

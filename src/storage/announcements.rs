@@ -9,7 +9,9 @@ use super::{
     schema::{announcements, broadcasts, categories},
     time, with_conn, with_write_tx, Database, StorageError,
 };
-use crate::domain::{Announcement, BroadcastState, Category, Id, NewAnnouncement};
+use crate::domain::{
+    Announcement, BroadcastState, Category, Event, EventTime, Id, NewAnnouncement,
+};
 use herold_channel_api::ChannelKind;
 
 #[derive(Queryable, Selectable)]
@@ -26,10 +28,60 @@ pub(super) struct Row {
     corrects_id: Option<i64>,
     author: String,
     digest_id: Option<i64>,
+    event_start: Option<chrono::NaiveDateTime>,
+    event_end: Option<chrono::NaiveDateTime>,
+    event_all_day: bool,
+    event_location: Option<String>,
+}
+
+/// Event columns from a domain event: all-day events at midnight.
+pub(super) fn event_columns(
+    e: Option<&Event>,
+) -> (
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+    bool,
+    Option<&str>,
+) {
+    let midnight = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN);
+    match e {
+        None => (None, None, false, None),
+        Some(e) => {
+            let loc = e.location.as_deref();
+            match e.time {
+                EventTime::At { start, end } => {
+                    (Some(time::to_db(start)), end.map(time::to_db), false, loc)
+                }
+                EventTime::AllDay { start, last } => {
+                    (Some(midnight(start)), last.map(midnight), true, loc)
+                }
+            }
+        }
+    }
+}
+
+fn event_from_columns(r: &Row) -> Option<Event> {
+    let start = r.event_start?;
+    let time = if r.event_all_day {
+        EventTime::AllDay {
+            start: start.date(),
+            last: r.event_end.map(|e| e.date()),
+        }
+    } else {
+        EventTime::At {
+            start: time::from_db(start),
+            end: time::from_db_opt(r.event_end),
+        }
+    };
+    Some(Event {
+        time,
+        location: r.event_location.clone(),
+    })
 }
 
 impl From<Row> for Announcement {
     fn from(r: Row) -> Self {
+        let event = event_from_columns(&r);
         Announcement {
             id: r.id,
             category_id: r.category_id,
@@ -42,6 +94,7 @@ impl From<Row> for Announcement {
             corrects_id: r.corrects_id,
             author: r.author,
             digest_id: r.digest_id,
+            event,
         }
     }
 }
@@ -85,9 +138,15 @@ macro_rules! insert_announcement_tx {
                 });
             }
         }
+        let (event_start, event_end, event_all_day, event_location) =
+            $crate::storage::announcements::event_columns(new.event.as_ref());
         let row: $crate::storage::announcements::Row =
             diesel::insert_into($crate::storage::schema::announcements::table)
                 .values((
+                    $crate::storage::schema::announcements::event_start.eq(event_start),
+                    $crate::storage::schema::announcements::event_end.eq(event_end),
+                    $crate::storage::schema::announcements::event_all_day.eq(event_all_day),
+                    $crate::storage::schema::announcements::event_location.eq(event_location),
                     $crate::storage::schema::announcements::category_id.eq(new.category_id),
                     $crate::storage::schema::announcements::title.eq(&new.title),
                     $crate::storage::schema::announcements::body.eq(&new.body),
@@ -186,6 +245,37 @@ impl Database {
             query
                 .order((announcements::publish_at.desc(), announcements::id.desc()))
                 .limit(q.limit)
+                .select((Row::as_select(), CategoryRow::as_select()))
+                .load(c)?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(a, c)| (a.into(), c.into()))
+            .collect())
+    }
+
+    /// Visible announcements about an event (for the calendar feed), the
+    /// latest events first.
+    pub fn calendar_announcements(
+        &self,
+        category_id: Option<Id>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(Announcement, Category)>, StorageError> {
+        let now = time::to_db(now);
+        let rows: Vec<(Row, CategoryRow)> = with_conn!(self, |c| {
+            let mut query = announcements::table
+                .inner_join(categories::table)
+                .filter(announcements::event_start.is_not_null())
+                .filter(announcements::publish_at.le(now))
+                .filter(announcements::cancelled_at.is_null())
+                .into_boxed();
+            if let Some(cat) = category_id {
+                query = query.filter(announcements::category_id.eq(cat));
+            }
+            query
+                .order((announcements::event_start.desc(), announcements::id.desc()))
+                .limit(limit)
                 .select((Row::as_select(), CategoryRow::as_select()))
                 .load(c)?
         });

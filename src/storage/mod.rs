@@ -19,6 +19,8 @@ pub mod schema;
 mod staff;
 mod subscribers;
 mod time;
+mod tokens;
+mod websub;
 
 pub use announcements::FeedQuery;
 pub use categories::Removed;
@@ -29,6 +31,11 @@ pub use queue::{
     BroadcastCounts, Claim, Claimed, Control, FanoutLease, Grant, Outcome, QueueDepth,
 };
 pub use subscribers::NewSubscriber;
+pub use tokens::{IssuedToken, MailPolicy, Renewal, StoredToken};
+pub use websub::{
+    CategoryActivity, MarkChange, NewWebsubSubscription, PendingDistribution, WebsubClaim,
+    WebsubMark, WebsubOutcome, WebsubSubscription,
+};
 
 use diesel::{
     connection::SimpleConnection,

@@ -32,6 +32,10 @@ diesel::table! {
         corrects_id -> Nullable<BigInt>,
         author -> Text,
         digest_id -> Nullable<BigInt>,
+        event_start -> Nullable<Timestamp>,
+        event_end -> Nullable<Timestamp>,
+        event_all_day -> Bool,
+        event_location -> Nullable<Text>,
     }
 }
 
@@ -191,6 +195,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    websub_subscriptions (id) {
+        id -> BigInt,
+        topic -> Text,
+        callback -> Text,
+        secret_ciphertext -> Nullable<Binary>,
+        content_mark -> Text,
+        expires_at -> Timestamp,
+        failures -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    websub_deliveries (id) {
+        id -> BigInt,
+        subscription_id -> BigInt,
+        generation -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscriber_tokens (id) {
+        id -> BigInt,
+        subscriber_id -> BigInt,
+        purpose -> Text,
+        token_hash -> Binary,
+        token_ciphertext -> Nullable<Binary>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        used_at -> Nullable<Timestamp>,
+        mailed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(announcements -> categories (category_id));
 diesel::joinable!(subscriptions -> subscribers (subscriber_id));
 diesel::joinable!(subscriptions -> categories (category_id));
@@ -198,6 +243,8 @@ diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(broadcasts -> announcements (announcement_id));
 diesel::joinable!(deliveries -> broadcasts (broadcast_id));
 diesel::joinable!(fanout_leases -> broadcasts (broadcast_id));
+diesel::joinable!(websub_deliveries -> websub_subscriptions (subscription_id));
+diesel::joinable!(subscriber_tokens -> subscribers (subscriber_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     meta,
@@ -215,4 +262,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     channel_limits,
     digests,
     fanout_leases,
+    websub_subscriptions,
+    websub_deliveries,
+    subscriber_tokens,
 );

@@ -4,7 +4,8 @@ use chrono::Utc;
 use super::conditional;
 use crate::service::{FeedFormat, FeedScope, Herold};
 
-/// `/feeds/all.atom`, `/feeds/{category}.atom`, `/feeds/{category}.rss`.
+/// `/feeds/all.atom`, `/feeds/{category}.atom`, `/feeds/{category}.rss`,
+/// `/feeds/{category}.ics` (and `all.rss`, `all.ics`).
 pub async fn feed(
     req: HttpRequest,
     app: web::Data<Herold>,
@@ -12,7 +13,7 @@ pub async fn feed(
 ) -> HttpResponse {
     let name = name.into_inner();
     let Some((scope, format)) = parse_name(&name) else {
-        return HttpResponse::NotFound().content_type("text/plain").body("unknown feed; expected /feeds/all.atom, /feeds/all.rss, /feeds/CATEGORY.atom or /feeds/CATEGORY.rss\n");
+        return HttpResponse::NotFound().content_type("text/plain").body("unknown feed; expected /feeds/all.atom, /feeds/all.rss, /feeds/all.ics or the same for a CATEGORY\n");
     };
     let app = app.into_inner();
     let doc = match web::block(move || app.feed(&scope, format, Utc::now())).await {
@@ -42,6 +43,7 @@ fn parse_name(name: &str) -> Option<(FeedScope, FeedFormat)> {
     let format = match ext {
         "atom" => FeedFormat::Atom,
         "rss" => FeedFormat::Rss,
+        "ics" => FeedFormat::Ical,
         _ => return None,
     };
     let scope = if stem == "all" {

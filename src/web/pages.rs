@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::Utc;
 
 use crate::{
-    domain::{Announcement, Category},
+    domain::{Announcement, Category, EventTime},
     i18n, render,
     service::Herold,
 };
@@ -32,6 +32,9 @@ pub struct Item {
     pub category: String,
     pub urgent: bool,
     pub html: String,
+    /// When the announced event takes place, in local time.
+    pub event_when: Option<String>,
+    pub event_where: Option<String>,
 }
 
 impl Item {
@@ -44,6 +47,31 @@ impl Item {
             category: category.to_owned(),
             urgent: a.urgent,
             html: render::to_html(&a.body),
+            event_when: a.event.as_ref().map(|e| event_when(app, &e.time, t)),
+            event_where: a.event.as_ref().and_then(|e| e.location.clone()),
+        }
+    }
+}
+
+/// "05.12.2026, 18:00 Uhr – 05.12.2026, 20:30 Uhr", or days for all-day events.
+fn event_when(app: &Herold, time: &EventTime, t: &Tr) -> String {
+    match time {
+        EventTime::At { start, end } => {
+            let f = t.get("page.date_format");
+            let local = |d: &chrono::DateTime<Utc>| {
+                d.with_timezone(&app.config.tz()).format(&f).to_string()
+            };
+            match end {
+                Some(e) => format!("{} – {}", local(start), local(e)),
+                None => local(start),
+            }
+        }
+        EventTime::AllDay { start, last } => {
+            let f = t.get("page.day_format");
+            match last.filter(|l| l != start) {
+                Some(l) => format!("{} – {}", start.format(&f), l.format(&f)),
+                None => start.format(&f).to_string(),
+            }
         }
     }
 }
@@ -89,6 +117,11 @@ fn html(result: Result<String, askama::Error>) -> HttpResponse {
             HttpResponse::InternalServerError().finish()
         }
     }
+}
+
+/// The catalogue of the site's language.
+pub(super) fn page_tr(app: &Herold) -> Tr {
+    tr(app)
 }
 
 fn tr(app: &Herold) -> Tr {

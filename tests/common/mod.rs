@@ -6,6 +6,9 @@
 //! unreachable server fails the test: the suite never silently skips a backend.
 #![allow(dead_code)]
 
+pub mod server;
+pub mod smtp;
+
 use diesel::{pg::PgConnection, Connection, RunQueryDsl};
 use herold::{
     config::{Config, Secret},

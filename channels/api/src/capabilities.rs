@@ -107,6 +107,10 @@ pub struct Capabilities {
     /// Whether repeating a send with the same idempotency key is guaranteed not to
     /// produce a duplicate message.
     pub idempotent_sends: bool,
+    /// Each message carries the recipient's own unsubscribe and manage links
+    /// ([`OutboundMessage::unsubscribe`](crate::OutboundMessage::unsubscribe)):
+    /// e-mail, where residents cannot leave with a command.
+    pub unsubscribe_links: bool,
 }
 
 impl Capabilities {
@@ -149,6 +153,7 @@ mod tests {
             delivery_receipts: false,
             read_receipts: false,
             idempotent_sends: false,
+            unsubscribe_links: false,
         }
     }
 

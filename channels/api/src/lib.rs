@@ -64,6 +64,7 @@
 //!                 delivery_receipts: false,
 //!                 read_receipts: false,
 //!                 idempotent_sends: false,
+//!                 unsubscribe_links: false,
 //!             },
 //!             sent: Mutex::new(Vec::new()),
 //!         }

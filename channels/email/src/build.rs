@@ -149,19 +149,55 @@ pub fn build_announcement(sender: &Sender, msg: &OutboundMessage) -> Result<Buil
         .map(clean_header_text)
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| first_line(&m.text));
+    // The recipient's own links in the visible footer (see
+    // [`UNSUBSCRIBE_PLACEHOLDER`]).
+    let text = personalise(&m.text, msg.unsubscribe.as_ref(), false);
+    let html = m
+        .html
+        .as_deref()
+        .map(|h| personalise(h, msg.unsubscribe.as_ref(), true));
     build(
         sender,
         Draft {
             to: to.as_str(),
             subject,
-            text: &m.text,
-            html: m.html.as_deref(),
+            text: &text,
+            html: html.as_deref(),
             locale: &m.locale,
             urgent: m.urgent,
             unsubscribe: msg.unsubscribe.as_ref(),
             idempotency_key: Some(&msg.idempotency_key),
         },
     )
+}
+
+/// Stands in the text and HTML of an announcement for the recipient's
+/// one-click unsubscribe link; replaced per recipient when the message
+/// carries [`UnsubscribeLinks`].
+pub const UNSUBSCRIBE_PLACEHOLDER: &str = "{{unsubscribe_url}}";
+/// Stands for the recipient's manage link (categories, erasure).
+pub const MANAGE_PLACEHOLDER: &str = "{{manage_url}}";
+
+/// Fills in the recipient's links; without links the placeholders become
+/// the empty string rather than leak as text.
+fn personalise(body: &str, links: Option<&UnsubscribeLinks>, html: bool) -> String {
+    if !body.contains("{{") {
+        return body.to_owned();
+    }
+    let esc = |u: &str| {
+        if html {
+            u.replace('&', "&amp;")
+                .replace('"', "&quot;")
+                .replace('<', "&lt;")
+        } else {
+            u.to_owned()
+        }
+    };
+    let (one, manage) = links.map_or((String::new(), String::new()), |l| {
+        (esc(&l.one_click), esc(&l.manage))
+    });
+    body.replace(UNSUBSCRIBE_PLACEHOLDER, &one)
+        .replace(MANAGE_PLACEHOLDER, &manage)
 }
 
 /// Builds a transactional mail (no list headers, no idempotency key).

@@ -88,6 +88,7 @@ impl EmailChannel {
             delivery_receipts: false,
             read_receipts: false,
             idempotent_sends: false,
+            unsubscribe_links: true,
         }
     }
 

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use lettre::message::Mailbox;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::build::Sender;
 use crate::dkim;
@@ -20,7 +20,7 @@ pub const DEFAULT_RATE_PER_SECOND: f64 = 20.0;
 pub const DEFAULT_RATE_BURST: u32 = 20;
 
 /// How the connection to the SMTP server is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
     /// Implicit TLS from the first byte (SMTPS, usually port 465).
@@ -46,8 +46,8 @@ impl Security {
 
 /// Settings of the email channel (`[email]` in the Herold configuration).
 ///
-/// `Debug` hides the password.
-#[derive(Clone, PartialEq, Deserialize)]
+/// `Debug` and serialisation hide the password.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfig {
     /// SMTP server host name or IP address.
@@ -61,7 +61,7 @@ pub struct EmailConfig {
     #[serde(default)]
     pub username: Option<String>,
     /// SMTP AUTH password; must be set together with `username`.
-    #[serde(default)]
+    #[serde(default, serialize_with = "redacted")]
     pub password: Option<String>,
     /// Sender mailbox, e.g. `Gemeinde Musterstadt <info@musterstadt.de>`.
     pub from: String,
@@ -92,6 +92,14 @@ pub struct EmailConfig {
     /// PEM file with the DKIM private key: RSA (PKCS#1 or PKCS#8) or Ed25519 (PKCS#8).
     #[serde(default)]
     pub dkim_private_key_file: Option<PathBuf>,
+}
+
+/// Serialises a secret as `<redacted>` (e.g. in `herold config check`).
+fn redacted<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some("<redacted>"),
+        None => s.serialize_none(),
+    }
 }
 
 fn default_pool_max_size() -> u32 {

@@ -55,7 +55,7 @@ mod map;
 
 pub use build::{
     build_announcement, build_transactional, BuiltMail, Sender, TransactionalMail,
-    IDEMPOTENCY_HEADER, MAX_SUBJECT_CHARS,
+    IDEMPOTENCY_HEADER, MANAGE_PLACEHOLDER, MAX_SUBJECT_CHARS, UNSUBSCRIBE_PLACEHOLDER,
 };
 pub use ceiling::{smtp_ceiling, CeilingError};
 pub use channel::{EmailChannel, EmailError};

@@ -43,6 +43,7 @@ impl FeedChannel {
             delivery_receipts: false,
             read_receipts: false,
             idempotent_sends: true,
+            unsubscribe_links: false,
         }
     }
 }

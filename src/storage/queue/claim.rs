@@ -272,13 +272,17 @@ impl Database {
                     .select(BroadcastRow::as_select())
             };
         }
+        // The most urgent broadcast still fanning out or with batches in
+        // flight: less urgent work waits until it is through.
         macro_rules! top {
             () => {
                 broadcasts::table
                     .filter(broadcasts::channel.eq(args.channel))
                     .filter(broadcasts::state.eq(BroadcastState::Active.as_str()))
-                    .filter(broadcasts::fanout_done.eq(false))
                     .filter(broadcasts::not_before.le(now))
+                    .filter(broadcasts::fanout_done.eq(false).or(diesel::dsl::exists(
+                        fanout_leases::table.filter(fanout_leases::broadcast_id.eq(broadcasts::id)),
+                    )))
                     .select(diesel::dsl::max(broadcasts::priority))
             };
         }

@@ -1,0 +1,2 @@
+DROP TABLE websub_deliveries;
+DROP TABLE websub_subscriptions;

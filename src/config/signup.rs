@@ -1,0 +1,57 @@
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+/// E-mail sign-up with double opt-in (`[signup]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignupConfig {
+    /// How long a confirmation link works (hours).
+    pub confirm_ttl_hours: u32,
+    /// Repeated sign-ups of one address cause at most one mail per this
+    /// many minutes.
+    pub resend_after_minutes: u32,
+}
+
+impl Default for SignupConfig {
+    fn default() -> Self {
+        Self {
+            confirm_ttl_hours: 48,
+            resend_after_minutes: 10,
+        }
+    }
+}
+
+impl SignupConfig {
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, v, min, max) in [
+            ("signup.confirm_ttl_hours", self.confirm_ttl_hours, 1, 720),
+            (
+                "signup.resend_after_minutes",
+                self.resend_after_minutes,
+                0,
+                1440,
+            ),
+        ] {
+            if v < min || v > max {
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: v.to_string(),
+                    expected: format!("a number from {min} to {max}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Lifetime of a confirmation link.
+    pub fn confirm_ttl(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.confirm_ttl_hours))
+    }
+
+    /// Minimum gap between sign-up mails to one address.
+    pub fn resend_after(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.resend_after_minutes))
+    }
+}

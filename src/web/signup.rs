@@ -1,0 +1,431 @@
+//! E-mail sign-up with double opt-in, one-click unsubscribe (RFC 8058) and
+//! the manage page. Links in mails only ever lead to a page with a button:
+//! link scanners that follow every URL must not subscribe or unsubscribe
+//! anyone, so every change is a POST.
+
+use actix_web::{http::StatusCode, web, HttpResponse};
+use askama::Template;
+use chrono::Utc;
+use herold_channel_api::Address;
+use herold_channel_email::{EmailChannel, TransactionalMail};
+use std::sync::Arc;
+
+use super::pages::{page_tr, Tr};
+use crate::{
+    domain::Category,
+    service::{ConfirmOutcome, Herold, SignupError, SignupOutcome, UnsubscribeOutcome},
+};
+
+/// The channel that sends confirmation mails, if e-mail is configured.
+pub type Mailer = Option<Arc<EmailChannel>>;
+
+/// A category as a checkbox.
+pub struct Choice {
+    pub slug: String,
+    pub name: String,
+    pub checked: bool,
+}
+
+fn choices(all: &[Category], checked: &[String]) -> Vec<Choice> {
+    all.iter()
+        .map(|c| Choice {
+            slug: c.slug.to_string(),
+            name: c.name.clone(),
+            checked: checked.iter().any(|s| s == c.slug.as_str()),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "subscribe.html")]
+struct SubscribePage {
+    lang: String,
+    site: String,
+    t: Tr,
+    categories: Vec<Category>,
+    choices: Vec<Choice>,
+    email: String,
+    error: Option<String>,
+}
+
+/// A button that POSTs.
+pub struct Action {
+    pub url: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    lang: String,
+    site: String,
+    t: Tr,
+    categories: Vec<Category>,
+    heading: String,
+    text: String,
+    action: Option<Action>,
+}
+
+#[derive(Template)]
+#[template(path = "manage.html")]
+struct ManagePage {
+    lang: String,
+    site: String,
+    t: Tr,
+    categories: Vec<Category>,
+    choices: Vec<Choice>,
+    token: String,
+    message: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "email/confirm.txt")]
+struct ConfirmMailText<'a> {
+    t: &'a Tr,
+    site: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/confirm.html")]
+struct ConfirmMailHtml<'a> {
+    t: &'a Tr,
+    lang: &'a str,
+    site: &'a str,
+    link: &'a str,
+}
+
+/// Runs `f` on the blocking pool and renders its page, or a 500.
+async fn blocking_page<F>(app: web::Data<Herold>, f: F) -> HttpResponse
+where
+    F: FnOnce(&Herold) -> Result<(StatusCode, String), SignupError> + Send + 'static,
+{
+    let app = app.into_inner();
+    match web::block(move || f(&app)).await {
+        Ok(Ok((status, body))) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "sign-up page failed");
+            HttpResponse::InternalServerError().finish()
+        }
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+fn notice(
+    app: &Herold,
+    heading: &str,
+    text: &str,
+    action: Option<Action>,
+) -> Result<String, SignupError> {
+    let t = page_tr(app);
+    Ok(NoticePage {
+        lang: app.config.default_locale.clone(),
+        site: app.config.site_name.clone(),
+        categories: app.db.list_categories()?,
+        heading: t.get(heading),
+        text: t.get(text),
+        action,
+        t,
+    }
+    .render()
+    .unwrap_or_default())
+}
+
+/// Form fields, with repeated `category` keys.
+fn form(body: &[u8]) -> (String, Vec<String>) {
+    let mut email = String::new();
+    let mut cats = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "email" => email = v.into_owned(),
+            "category" => cats.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    (email, cats)
+}
+
+fn subscribe_page(
+    app: &Herold,
+    email: &str,
+    checked: &[String],
+    error: Option<String>,
+) -> Result<String, SignupError> {
+    let categories = app.db.list_categories()?;
+    Ok(SubscribePage {
+        lang: app.config.default_locale.clone(),
+        site: app.config.site_name.clone(),
+        t: page_tr(app),
+        choices: choices(&categories, checked),
+        categories,
+        email: email.to_owned(),
+        error,
+    }
+    .render()
+    .unwrap_or_default())
+}
+
+/// `GET /subscribe`: the form.
+pub async fn form_page(app: web::Data<Herold>) -> HttpResponse {
+    blocking_page(app, |app| {
+        Ok((StatusCode::OK, subscribe_page(app, "", &[], None)?))
+    })
+    .await
+}
+
+/// `POST /subscribe`: records the request and mails the confirmation link.
+pub async fn subscribe(
+    app: web::Data<Herold>,
+    mailer: web::Data<Mailer>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (email, cats) = form(&body);
+    let a = app.clone().into_inner();
+    let (e2, c2) = (email.clone(), cats.clone());
+    let locale = a.config.default_locale.clone();
+    let outcome = web::block(move || a.request_subscription(&e2, &c2, &locale, Utc::now())).await;
+    let outcome = match outcome {
+        Ok(Ok(o)) => o,
+        Ok(Err(e @ SignupError::Storage(_))) => {
+            tracing::error!(error = %e, "sign-up failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+        // Bad input: the form again, with what was entered and why.
+        Ok(Err(e)) => {
+            let msg = e.to_string();
+            return blocking_page(app, move |app| {
+                Ok((
+                    StatusCode::BAD_REQUEST,
+                    subscribe_page(app, &email, &cats, Some(msg))?,
+                ))
+            })
+            .await;
+        }
+        Err(_) => return HttpResponse::InternalServerError().finish(),
+    };
+    let mail = match &outcome {
+        SignupOutcome::SendConfirmation {
+            to,
+            token,
+            token_id,
+            ..
+        } => Some((
+            to.clone(),
+            "mail.confirm.subject",
+            app.public_url(&format!("subscribe/confirm/{token}")),
+            Some(*token_id),
+        )),
+        SignupOutcome::AlreadySubscribed { to, links, .. } => Some((
+            to.clone(),
+            "mail.manage.subject",
+            links.manage.clone(),
+            None,
+        )),
+        SignupOutcome::Throttled => None,
+    };
+    if let Some((to, subject, link, token_id)) = mail {
+        let sent = match mailer.get_ref() {
+            Some(m) => {
+                let t = page_tr(&app);
+                let site = app.config.site_name.clone();
+                let lang = app.config.default_locale.clone();
+                let text = ConfirmMailText {
+                    t: &t,
+                    site: &site,
+                    link: &link,
+                }
+                .render()
+                .unwrap_or_default();
+                let html = ConfirmMailHtml {
+                    t: &t,
+                    lang: &lang,
+                    site: &site,
+                    link: &link,
+                }
+                .render()
+                .ok();
+                m.send_transactional(&TransactionalMail {
+                    to: Address::new(to),
+                    subject: t.get(subject),
+                    text,
+                    html,
+                    locale: lang,
+                })
+                .await
+                .map_err(|e| e.to_string())
+            }
+            None => Err("no [email] section is configured".to_owned()),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "confirmation mail not sent");
+            // Let the resident try again at once instead of being throttled.
+            if let Some(id) = token_id {
+                let a = app.clone().into_inner();
+                let _ = web::block(move || a.db.forget_mailed(id)).await;
+            }
+            return blocking_page(app, |app| {
+                Ok((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    notice(app, "signup.check_inbox_title", "signup.mail_failed", None)?,
+                ))
+            })
+            .await;
+        }
+    }
+    // The same text whatever happened: nobody learns whether an address is known.
+    blocking_page(app, |app| {
+        Ok((
+            StatusCode::OK,
+            notice(app, "signup.check_inbox_title", "signup.check_inbox", None)?,
+        ))
+    })
+    .await
+}
+
+/// `GET /subscribe/confirm/{token}`: a button, nothing else.
+pub async fn confirm_page(app: web::Data<Herold>, token: web::Path<String>) -> HttpResponse {
+    let token = token.into_inner();
+    blocking_page(app, move |app| {
+        let action = Action {
+            url: format!("/subscribe/confirm/{token}"),
+            label: page_tr(app).get("confirm.button"),
+        };
+        Ok((
+            StatusCode::OK,
+            notice(app, "confirm.title", "confirm.text", Some(action))?,
+        ))
+    })
+    .await
+}
+
+/// `POST /subscribe/confirm/{token}`: activates the subscription.
+pub async fn confirm(app: web::Data<Herold>, token: web::Path<String>) -> HttpResponse {
+    let token = token.into_inner();
+    blocking_page(app, move |app| {
+        let (status, text) = match app.confirm_subscription(&token, Utc::now())? {
+            ConfirmOutcome::Confirmed(_) => (StatusCode::OK, "confirm.done"),
+            ConfirmOutcome::AlreadyConfirmed => (StatusCode::OK, "confirm.already"),
+            ConfirmOutcome::Expired => (StatusCode::GONE, "confirm.expired"),
+            ConfirmOutcome::Unknown => (StatusCode::NOT_FOUND, "confirm.unknown"),
+        };
+        Ok((status, notice(app, "confirm.title", text, None)?))
+    })
+    .await
+}
+
+/// `GET /unsubscribe/{token}`: a button (link scanners only GET).
+pub async fn unsubscribe_page(app: web::Data<Herold>, token: web::Path<String>) -> HttpResponse {
+    let token = token.into_inner();
+    blocking_page(app, move |app| {
+        let action = Action {
+            url: format!("/unsubscribe/{token}"),
+            label: page_tr(app).get("unsubscribe.button"),
+        };
+        Ok((
+            StatusCode::OK,
+            notice(app, "unsubscribe.title", "unsubscribe.text", Some(action))?,
+        ))
+    })
+    .await
+}
+
+/// `POST /unsubscribe/{token}`: leaves at once, without login or cookie.
+/// Mail programs send `List-Unsubscribe=One-Click` (RFC 8058); the button
+/// on the page sends an empty form. Both get a short answer.
+pub async fn unsubscribe(app: web::Data<Herold>, token: web::Path<String>) -> HttpResponse {
+    let token = token.into_inner();
+    blocking_page(app, move |app| {
+        let (status, text) = match app.unsubscribe_by_token(&token, Utc::now())? {
+            UnsubscribeOutcome::Left(_) => (StatusCode::OK, "unsubscribe.done"),
+            UnsubscribeOutcome::AlreadyLeft => (StatusCode::OK, "unsubscribe.already"),
+            UnsubscribeOutcome::Unknown => (StatusCode::NOT_FOUND, "confirm.unknown"),
+        };
+        Ok((status, notice(app, "unsubscribe.title", text, None)?))
+    })
+    .await
+}
+
+fn manage_page(
+    app: &Herold,
+    token: &str,
+    status: StatusCode,
+    message: Option<String>,
+) -> Result<(StatusCode, String), SignupError> {
+    let view = match app.manage_view(token) {
+        Ok(v) => v,
+        Err(SignupError::UnknownToken | SignupError::Ended) => {
+            return Ok((
+                StatusCode::NOT_FOUND,
+                notice(app, "manage.title", "confirm.unknown", None)?,
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    let t = page_tr(app);
+    let checked: Vec<String> = view.subscribed.iter().map(|c| c.slug.to_string()).collect();
+    Ok((
+        status,
+        ManagePage {
+            lang: app.config.default_locale.clone(),
+            site: app.config.site_name.clone(),
+            choices: choices(&view.available, &checked),
+            categories: view.available,
+            token: token.to_owned(),
+            message,
+            t,
+        }
+        .render()
+        .unwrap_or_default(),
+    ))
+}
+
+/// `GET /manage/{token}`: categories, unsubscribe, erase.
+pub async fn manage(app: web::Data<Herold>, token: web::Path<String>) -> HttpResponse {
+    let token = token.into_inner();
+    blocking_page(app, move |app| {
+        manage_page(app, &token, StatusCode::OK, None)
+    })
+    .await
+}
+
+/// `POST /manage/{token}`: saves the chosen categories.
+pub async fn save_categories(
+    app: web::Data<Herold>,
+    token: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let token = token.into_inner();
+    let (_, cats) = form(&body);
+    blocking_page(app, move |app| match app.set_categories(&token, &cats) {
+        Ok(_) => {
+            let saved = page_tr(app).get("manage.saved");
+            manage_page(app, &token, StatusCode::OK, Some(saved))
+        }
+        Err(e @ SignupError::Storage(_)) => Err(e),
+        Err(SignupError::UnknownToken | SignupError::Ended) => {
+            manage_page(app, &token, StatusCode::NOT_FOUND, None)
+        }
+        // e.g. no category chosen: the page again, saying why.
+        Err(e) => manage_page(app, &token, StatusCode::BAD_REQUEST, Some(e.to_string())),
+    })
+    .await
+}
+
+/// `POST /manage/{token}/erase`: erases the address and its history.
+pub async fn erase(app: web::Data<Herold>, token: web::Path<String>) -> HttpResponse {
+    let token = token.into_inner();
+    blocking_page(app, move |app| match app.erase_by_token(&token) {
+        Ok(()) => Ok((
+            StatusCode::OK,
+            notice(app, "manage.title", "manage.erased", None)?,
+        )),
+        Err(SignupError::UnknownToken | SignupError::Ended) => Ok((
+            StatusCode::NOT_FOUND,
+            notice(app, "manage.title", "confirm.unknown", None)?,
+        )),
+        Err(e) => Err(e),
+    })
+    .await
+}

@@ -1,0 +1,134 @@
+//! `herold serve` as a child process on a free port, for end-to-end tests.
+
+use reqwest::blocking::Client;
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// The Python with feedparser that `scripts/test.sh` prepares.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("HEROLD_TEST_PYTHON") {
+        return p.into();
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-peers/venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} not found: run ./scripts/test.sh, which installs feedparser for the feed tests",
+        p.display()
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `herold serve`, stopped on drop.
+pub struct Server {
+    child: Child,
+    base: String,
+    pub env: Vec<(String, String)>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start(database_url: Option<&str>) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    pub fn start_with(database_url: Option<&str>, extra_env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut env = vec![
+            ("HEROLD_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+            ("HEROLD_PUBLIC_URL".to_owned(), format!("{base}/")),
+            (
+                "HEROLD_SITE_NAME".to_owned(),
+                "Gemeinde Musterstadt".to_owned(),
+            ),
+        ];
+        if let Some(url) = database_url {
+            let key = dir.path().join("pg.key");
+            std::fs::write(&key, herold::crypto::Keyring::generate_encoded().as_bytes()).unwrap();
+            env.push(("HEROLD_DATABASE_URL".into(), url.into()));
+            env.push(("HEROLD_SECRET_KEY_FILE".into(), key.display().to_string()));
+        }
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let child = Self::command(dir.path(), &env)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            base,
+            env,
+            dir,
+        };
+        let client = Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(server.url("/healthz")).send() {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "herold serve did not become healthy"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    pub fn command(dir: &Path, env: &[(String, String)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
+        cmd.current_dir(dir).env_remove("RUST_LOG");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HEROLD_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Runs a CLI command against the same database.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Self::command(self.dir.path(), &self.env)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "herold {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

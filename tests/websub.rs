@@ -1,0 +1,915 @@
+//! The WebSub hub: its storage on both backends, and end to end with the
+//! real `herold serve`, a subscriber HTTP server inside the test, and
+//! announcements published with the real CLI, on SQLite and PostgreSQL.
+
+mod common;
+
+use chrono::{Duration as TimeDelta, Utc};
+use common::TestDb;
+use herold::{
+    service::{Herold, PublishRequest},
+    storage::{
+        MarkChange, NewWebsubSubscription, Pool, WebsubClaim, WebsubOutcome, WebsubSubscription,
+    },
+    websub::content_mark,
+};
+use reqwest::{blocking::Client, header, StatusCode};
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicU16, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+// ---------------------------------------------------------------------------
+// Storage, on both backends.
+
+fn subscribe(t: &TestDb, topic: &str, callback: &str, secret: Option<&[u8]>) -> WebsubSubscription {
+    t.app
+        .db
+        .upsert_websub_subscription(&NewWebsubSubscription {
+            topic,
+            callback,
+            secret,
+            expires_at: Utc::now() + TimeDelta::hours(1),
+            content_mark: "0:-:-",
+        })
+        .unwrap()
+}
+
+fn change(t: &TestDb, s: &WebsubSubscription, seen: &str, current: &str) -> usize {
+    t.app
+        .db
+        .enqueue_websub_changes(
+            &[MarkChange {
+                subscription_id: s.id,
+                seen,
+                current,
+            }],
+            Utc::now(),
+        )
+        .unwrap()
+}
+
+fn claim(t: &TestDb) -> Vec<WebsubClaim> {
+    let now = Utc::now();
+    t.app
+        .db
+        .claim_websub_deliveries(now, now + TimeDelta::seconds(60), 10)
+        .unwrap()
+}
+
+fn publish(app: &Herold, category: &str, title: &str, at: Option<chrono::DateTime<Utc>>) -> i64 {
+    app.publish(&PublishRequest {
+        category: category.into(),
+        title: title.into(),
+        body: "Text.".into(),
+        urgent: false,
+        at,
+        corrects: None,
+        author: "test".into(),
+        event: None,
+    })
+    .unwrap()
+    .id
+}
+
+const TOPIC: &str = "http://127.0.0.1:8080/feeds/abfall.atom";
+
+both!(
+    subscriptions_are_created_renewed_and_deleted,
+    |t: &TestDb| {
+        let s = subscribe(
+            t,
+            TOPIC,
+            "https://reader.example/cb?u=1",
+            Some(b"s3cr3t-value"),
+        );
+        assert!(s.has_secret);
+        assert_eq!(s.failures, 0);
+        assert_eq!(s.content_mark, "0:-:-");
+
+        // The secret is stored encrypted.
+        let raw: Vec<Option<Vec<u8>>> = {
+            use diesel::prelude::*;
+            use herold::storage::schema::websub_subscriptions as ws;
+            match t.app.db.pool() {
+                Pool::Sqlite(p) => ws::table
+                    .select(ws::secret_ciphertext)
+                    .load(&mut *p.get().unwrap())
+                    .unwrap(),
+                Pool::Postgres(p) => ws::table
+                    .select(ws::secret_ciphertext)
+                    .load(&mut *p.get().unwrap())
+                    .unwrap(),
+            }
+        };
+        let stored = raw[0].clone().unwrap();
+        assert!(!stored.windows(12).any(|w| w == b"s3cr3t-value"));
+
+        // Renewal: same (topic, callback), new lease and secret; the mark stays.
+        change(t, &s, "0:-:-", "1:5:9");
+        let later = Utc::now() + TimeDelta::days(3);
+        let renewed = t
+            .app
+            .db
+            .upsert_websub_subscription(&NewWebsubSubscription {
+                topic: TOPIC,
+                callback: "https://reader.example/cb?u=1",
+                secret: None,
+                expires_at: later,
+                content_mark: "2:7:9",
+            })
+            .unwrap();
+        assert_eq!(renewed.id, s.id);
+        assert!(!renewed.has_secret);
+        assert_eq!(renewed.content_mark, "1:5:9");
+        assert!((renewed.expires_at - later).num_milliseconds().abs() < 1);
+        assert_eq!(t.app.db.list_websub_subscriptions().unwrap().len(), 1);
+
+        // Another callback is another subscription.
+        subscribe(t, TOPIC, "https://reader.example/cb?u=2", None);
+        assert_eq!(t.app.db.list_websub_subscriptions().unwrap().len(), 2);
+
+        // Unsubscribe deletes the subscription and its pending distribution.
+        assert!(t.app.db.websub_pending(s.id).unwrap().is_some());
+        assert!(t
+            .app
+            .db
+            .delete_websub_subscription(TOPIC, "https://reader.example/cb?u=1")
+            .unwrap());
+        assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+        assert!(t
+            .app
+            .db
+            .find_websub_subscription(TOPIC, "https://reader.example/cb?u=1")
+            .unwrap()
+            .is_none());
+        assert!(!t
+            .app
+            .db
+            .delete_websub_subscription(TOPIC, "https://reader.example/cb?u=1")
+            .unwrap());
+    }
+);
+
+both!(
+    changes_queue_one_distribution_per_subscription,
+    |t: &TestDb| {
+        let s = subscribe(t, TOPIC, "https://reader.example/a", Some(b"key"));
+        assert_eq!(t.app.db.websub_marks(Utc::now()).unwrap().len(), 1);
+
+        // A stale view of the mark queues nothing.
+        assert_eq!(change(t, &s, "stale", "1:1:1"), 0);
+        assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+
+        assert_eq!(change(t, &s, "0:-:-", "1:1:1"), 1);
+        // A second change while pending coalesces: still one, generation bumped.
+        assert_eq!(change(t, &s, "1:1:1", "2:2:2"), 1);
+        let pending = t.app.db.websub_pending(s.id).unwrap().unwrap();
+        assert_eq!(pending.generation, 1);
+        assert_eq!(pending.attempts, 0);
+        assert_eq!(
+            t.app
+                .db
+                .find_websub_subscription(TOPIC, "https://reader.example/a")
+                .unwrap()
+                .unwrap()
+                .content_mark,
+            "2:2:2"
+        );
+
+        // Claimed once, with the decrypted secret; then left alone.
+        let claims = claim(t);
+        assert_eq!(claims.len(), 1);
+        assert_eq!(
+            claims[0].secret.as_deref().map(|s| s.as_slice()),
+            Some(&b"key"[..])
+        );
+        assert_eq!(claims[0].callback, "https://reader.example/a");
+        assert!(claim(t).is_empty());
+
+        // A change while sending: delivered, but sent again at once.
+        change(t, &s, "2:2:2", "3:3:3");
+        t.app
+            .db
+            .finish_websub_delivery(&claims[0], &WebsubOutcome::Delivered, Utc::now())
+            .unwrap();
+        let again = claim(t);
+        assert_eq!(again.len(), 1);
+        t.app
+            .db
+            .finish_websub_delivery(&again[0], &WebsubOutcome::Delivered, Utc::now())
+            .unwrap();
+        assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+    }
+);
+
+both!(failed_distributions_retry_then_end, |t: &TestDb| {
+    let s = subscribe(t, TOPIC, "https://reader.example/a", None);
+    change(t, &s, "0:-:-", "1:1:1");
+    let claims = claim(t);
+    let at = Utc::now() + TimeDelta::seconds(30);
+    t.app
+        .db
+        .finish_websub_delivery(
+            &claims[0],
+            &WebsubOutcome::Retry {
+                at,
+                error: "the callback answered HTTP 503".into(),
+            },
+            Utc::now(),
+        )
+        .unwrap();
+    let pending = t.app.db.websub_pending(s.id).unwrap().unwrap();
+    assert_eq!(pending.attempts, 1);
+    assert!((pending.next_attempt_at - at).num_milliseconds().abs() < 1);
+    assert_eq!(
+        pending.last_error.as_deref(),
+        Some("the callback answered HTTP 503")
+    );
+    assert!(claim(t).is_empty(), "not due before the retry time");
+    let sub = t
+        .app
+        .db
+        .find_websub_subscription(TOPIC, "https://reader.example/a")
+        .unwrap()
+        .unwrap();
+    assert_eq!(sub.failures, 1);
+
+    // Due later; the claim carries the attempts so far.
+    let later = at + TimeDelta::seconds(1);
+    let claims = t
+        .app
+        .db
+        .claim_websub_deliveries(later, later + TimeDelta::seconds(60), 10)
+        .unwrap();
+    assert_eq!(claims[0].attempts, 1);
+    t.app
+        .db
+        .finish_websub_delivery(&claims[0], &WebsubOutcome::Ended, Utc::now())
+        .unwrap();
+    assert!(t.app.db.list_websub_subscriptions().unwrap().is_empty());
+    assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+});
+
+both!(
+    expired_subscriptions_get_nothing_and_are_purged,
+    |t: &TestDb| {
+        let s = subscribe(t, TOPIC, "https://reader.example/a", None);
+        change(t, &s, "0:-:-", "1:1:1");
+        let after = s.expires_at + TimeDelta::seconds(1);
+        assert!(t.app.db.websub_marks(after).unwrap().is_empty());
+        assert!(t
+            .app
+            .db
+            .claim_websub_deliveries(after, after + TimeDelta::seconds(60), 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(t.app.db.purge_expired_websub(Utc::now()).unwrap(), 0);
+        assert_eq!(t.app.db.purge_expired_websub(after).unwrap(), 1);
+        assert!(t.app.db.list_websub_subscriptions().unwrap().is_empty());
+        assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+    }
+);
+
+both!(activity_follows_visible_announcements, |t: &TestDb| {
+    use herold::service::FeedScope;
+    let app = &t.app;
+    app.add_category("abfall", "Abfall", "test").unwrap();
+    app.add_category("verkehr", "Verkehr", "test").unwrap();
+    let abfall = FeedScope::Category("abfall".into());
+    let mark = |scope: &FeedScope, at| content_mark(scope, &app.db.category_activity(at).unwrap());
+
+    let empty = mark(&abfall, Utc::now());
+    let all_empty = mark(&FeedScope::All, Utc::now());
+    publish(app, "abfall", "Biotonne", None);
+    let one = mark(&abfall, Utc::now());
+    assert_ne!(empty, one);
+    assert_ne!(all_empty, mark(&FeedScope::All, Utc::now()));
+
+    // Another category: the category's mark stays, the feed of all moves.
+    let all_one = mark(&FeedScope::All, Utc::now());
+    publish(app, "verkehr", "Umleitung", None);
+    assert_eq!(one, mark(&abfall, Utc::now()));
+    assert_ne!(all_one, mark(&FeedScope::All, Utc::now()));
+
+    // A scheduled announcement changes the mark only when it comes due.
+    let at = Utc::now() + TimeDelta::hours(1);
+    let id = publish(app, "abfall", "Sperrmüll", Some(at));
+    assert_eq!(one, mark(&abfall, Utc::now()));
+    let due = mark(&abfall, at + TimeDelta::seconds(1));
+    assert_ne!(one, due);
+
+    // A cancelled one never shows.
+    app.db.cancel_announcement(id).unwrap();
+    assert_eq!(one, mark(&abfall, at + TimeDelta::seconds(1)));
+});
+
+// ---------------------------------------------------------------------------
+// End to end: `herold serve`, a subscriber, the CLI.
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `herold serve`, stopped on drop (after tests/web.rs).
+struct Server {
+    child: Child,
+    base: String,
+    env: Vec<(String, String)>,
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Server {
+    fn start(database_url: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut env = vec![
+            ("HEROLD_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+            ("HEROLD_PUBLIC_URL".to_owned(), format!("{base}/")),
+            (
+                "HEROLD_SITE_NAME".to_owned(),
+                "Gemeinde Musterstadt".to_owned(),
+            ),
+            // The subscriber runs on loopback.
+            (
+                "HEROLD_WEBSUB__ALLOW_PRIVATE_CALLBACKS".to_owned(),
+                "true".to_owned(),
+            ),
+            (
+                "HEROLD_WEBSUB__POLL_INTERVAL_MS".to_owned(),
+                "200".to_owned(),
+            ),
+        ];
+        if let Some(url) = database_url {
+            let key = dir.path().join("pg.key");
+            std::fs::write(&key, herold::crypto::Keyring::generate_encoded().as_bytes()).unwrap();
+            env.push(("HEROLD_DATABASE_URL".into(), url.into()));
+            env.push(("HEROLD_SECRET_KEY_FILE".into(), key.display().to_string()));
+        }
+        let child = Self::command(dir.path(), &env)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            base,
+            env,
+            dir,
+            database_url: database_url.map(str::to_owned),
+        };
+        let client = Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(server.url("/healthz")).send() {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "herold serve did not become healthy"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn command(dir: &Path, env: &[(String, String)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
+        cmd.current_dir(dir).env_remove("RUST_LOG");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HEROLD_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Self::command(self.dir.path(), &self.env)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "herold {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The library's view of the server's database (same file or URL, same key).
+    fn open_db(&self) -> Herold {
+        let mut config = herold::config::Config::default();
+        match &self.database_url {
+            Some(url) => {
+                config.database_url = url.clone();
+                config.secret_key_file = Some(self.dir.path().join("pg.key"));
+            }
+            None => {
+                config.database_url = self.dir.path().join("herold.db").display().to_string();
+                config.secret_key_file = Some(self.dir.path().join("herold.key"));
+            }
+        }
+        Herold::open(config).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request the subscriber received.
+#[derive(Debug, Clone)]
+struct Received {
+    method: String,
+    query: HashMap<String, String>,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// A WebSub subscriber: answers verification GETs (echoing the challenge,
+/// or 404 when told to refuse) and records content POSTs, answering them
+/// with `post_status`.
+struct Subscriber {
+    callback: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    post_status: Arc<AtomicU16>,
+    verify_status: Arc<AtomicU16>,
+}
+
+impl Subscriber {
+    fn start(path: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let callback = format!("http://{}{path}", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let post_status = Arc::new(AtomicU16::new(200));
+        let verify_status = Arc::new(AtomicU16::new(200));
+        let (log, post, verify) = (received.clone(), post_status.clone(), verify_status.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (log, post, verify) = (log.clone(), post.clone(), verify.clone());
+                std::thread::spawn(move || {
+                    let _ = handle(stream, &log, &post, &verify);
+                });
+            }
+        });
+        Self {
+            callback,
+            received,
+            post_status,
+            verify_status,
+        }
+    }
+
+    fn requests(&self, method: &str) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == method)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `n` requests with `method` arrived; returns them.
+    fn wait_for(&self, method: &str, n: usize, within: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + within;
+        loop {
+            let got = self.requests(method);
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} {method} request(s) within {within:?}, got {}",
+                got.len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn handle(
+    stream: TcpStream,
+    log: &Mutex<Vec<Received>>,
+    post_status: &AtomicU16,
+    verify_status: &AtomicU16,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let target = parts.next().unwrap_or_default().to_owned();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    let query: HashMap<String, String> = url::Url::parse(&format!("http://x{target}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default();
+    let (status, reply) = if method == "GET" {
+        match verify_status.load(Ordering::SeqCst) {
+            200 => (200, query.get("hub.challenge").cloned().unwrap_or_default()),
+            other => (other, String::new()),
+        }
+    } else {
+        (post_status.load(Ordering::SeqCst), String::new())
+    };
+    log.lock().unwrap().push(Received {
+        method,
+        query,
+        headers,
+        body,
+    });
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+        reply.len()
+    )?;
+    stream.flush()
+}
+
+fn hub_request(s: &Server, form: &[(&str, &str)]) -> (StatusCode, String) {
+    let r = Client::new()
+        .post(s.url("/websub"))
+        .form(form)
+        .send()
+        .unwrap();
+    (r.status(), r.text().unwrap())
+}
+
+/// Waits until `check` holds for the server's database.
+fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const SECRET: &str = "s3cr3t-of-the-reader";
+
+fn hub_end_to_end(database_url: Option<&str>) {
+    let s = Server::start(database_url);
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    s.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
+    let db = s.open_db();
+    let http = Client::new();
+    let hub = s.url("/websub");
+    let topic = s.url("/feeds/abfall.atom");
+
+    // Every feed advertises the hub, in the document and in a Link header.
+    for (feed, kind) in [("/feeds/abfall.atom", "atom"), ("/feeds/all.rss", "rss")] {
+        let r = http.get(s.url(feed)).send().unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let link = r.headers()[header::LINK].to_str().unwrap().to_owned();
+        assert_eq!(
+            link,
+            format!("<{hub}>; rel=\"hub\", <{}>; rel=\"self\"", s.url(feed)),
+            "{kind}"
+        );
+        let body = r.text().unwrap();
+        assert!(
+            body.contains(&hub) && body.contains("\"hub\""),
+            "{kind}: {body}"
+        );
+    }
+    // iCalendar has no link element: the header alone advertises the hub,
+    // also on a 304.
+    let ics = http.get(s.url("/feeds/abfall.ics")).send().unwrap();
+    assert_eq!(ics.status(), StatusCode::OK);
+    let etag = ics.headers()[header::ETAG].clone();
+    let expected = format!(
+        "<{hub}>; rel=\"hub\", <{}>; rel=\"self\"",
+        s.url("/feeds/abfall.ics")
+    );
+    assert_eq!(ics.headers()[header::LINK], expected.as_str());
+    let cached = http
+        .get(s.url("/feeds/abfall.ics"))
+        .header(header::IF_NONE_MATCH, etag)
+        .send()
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(cached.headers()[header::LINK], expected.as_str());
+
+    // Bad requests: 400, naming the field.
+    for (form, field) in [
+        (
+            vec![
+                ("hub.mode", "subscribe"),
+                ("hub.topic", "http://elsewhere.example/feeds/abfall.atom"),
+                ("hub.callback", "http://127.0.0.1:9/cb"),
+            ],
+            "hub.topic",
+        ),
+        (
+            vec![
+                ("hub.mode", "subscribe"),
+                ("hub.topic", &*s.url("/feeds/unbekannt.atom")),
+                ("hub.callback", "http://127.0.0.1:9/cb"),
+            ],
+            "hub.topic",
+        ),
+        (
+            vec![("hub.mode", "subscribe"), ("hub.topic", &*topic)],
+            "hub.callback",
+        ),
+        (
+            vec![
+                ("hub.mode", "subscrib"),
+                ("hub.topic", &*topic),
+                ("hub.callback", "http://127.0.0.1:9/cb"),
+            ],
+            "hub.mode",
+        ),
+    ] {
+        let (status, text) = hub_request(&s, &form);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}: {text}");
+        assert!(text.contains(field), "{form:?}: {text}");
+    }
+
+    // Subscribe with a secret: 202 at once, then the verification GET.
+    let reader = Subscriber::start("/cb?reader=1");
+    let (status, _) = hub_request(
+        &s,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &topic),
+            ("hub.callback", &reader.callback),
+            ("hub.secret", SECRET),
+            ("hub.lease_seconds", "7200"),
+        ],
+    );
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let verification = &reader.wait_for("GET", 1, Duration::from_secs(10))[0];
+    assert_eq!(verification.query["hub.mode"], "subscribe");
+    assert_eq!(verification.query["hub.topic"], topic);
+    assert_eq!(verification.query["hub.lease_seconds"], "7200");
+    assert_eq!(verification.query["reader"], "1");
+    assert!(verification.query["hub.challenge"].len() >= 32);
+    let mut sub = None;
+    eventually(
+        "the subscription is stored",
+        Duration::from_secs(10),
+        || {
+            sub = db
+                .db
+                .find_websub_subscription(&topic, &reader.callback)
+                .unwrap();
+            sub.is_some()
+        },
+    );
+    let sub = sub.unwrap();
+    assert!(sub.has_secret);
+    let lease = sub.expires_at - Utc::now();
+    assert!(
+        lease > TimeDelta::seconds(7100) && lease <= TimeDelta::seconds(7200),
+        "{lease}"
+    );
+
+    // A subscriber that refuses verification is not stored.
+    let refuser = Subscriber::start("/nein");
+    refuser.verify_status.store(404, Ordering::SeqCst);
+    let (status, _) = hub_request(
+        &s,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &topic),
+            ("hub.callback", &refuser.callback),
+        ],
+    );
+    assert_eq!(status, StatusCode::ACCEPTED);
+    refuser.wait_for("GET", 1, Duration::from_secs(10));
+
+    // Publishing pushes the feed within seconds, signed, with Link headers.
+    let published = Instant::now();
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Biotonne am Samstag",
+        "--body",
+        "Die Leerung wird verschoben.",
+    ]);
+    let push = reader.wait_for("POST", 1, Duration::from_secs(10))[0].clone();
+    assert!(
+        published.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        published.elapsed()
+    );
+    let body = String::from_utf8(push.body.clone()).unwrap();
+    assert!(body.contains("Biotonne am Samstag"), "{body}");
+    assert!(push.headers["content-type"].starts_with("application/atom+xml"));
+    assert_eq!(
+        push.headers["link"],
+        format!("<{hub}>; rel=\"hub\", <{topic}>; rel=\"self\"")
+    );
+    let signature = &push.headers["x-hub-signature"];
+    assert!(signature.starts_with("sha256="), "{signature}");
+    assert!(herold_websub::verify_signature(
+        SECRET.as_bytes(),
+        &push.body,
+        signature
+    ));
+    assert!(!herold_websub::verify_signature(
+        b"another secret",
+        &push.body,
+        signature
+    ));
+    assert!(refuser.requests("POST").is_empty());
+    assert!(db
+        .db
+        .find_websub_subscription(&topic, &refuser.callback)
+        .unwrap()
+        .is_none());
+
+    // A subscriber that is gone (410) is deleted at its first push.
+    let gone = Subscriber::start("/weg");
+    gone.post_status.store(410, Ordering::SeqCst);
+    let all = s.url("/feeds/all.atom");
+    let (status, _) = hub_request(
+        &s,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &all),
+            ("hub.callback", &gone.callback),
+        ],
+    );
+    assert_eq!(status, StatusCode::ACCEPTED);
+    eventually(
+        "the 410 subscriber is stored",
+        Duration::from_secs(10),
+        || {
+            db.db
+                .find_websub_subscription(&all, &gone.callback)
+                .unwrap()
+                .is_some()
+        },
+    );
+
+    // Another category: pushed to `all`, not to the abfall reader.
+    s.cli(&[
+        "publish",
+        "--category",
+        "verkehr",
+        "--title",
+        "Umleitung Hauptstraße",
+        "--body",
+        "Ab Montag.",
+    ]);
+    let to_gone = gone.wait_for("POST", 1, Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&to_gone[0].body).contains("Umleitung Hauptstraße"));
+    assert!(!to_gone[0].headers.contains_key("x-hub-signature"));
+    eventually(
+        "the 410 subscriber is deleted",
+        Duration::from_secs(10),
+        || {
+            db.db
+                .find_websub_subscription(&all, &gone.callback)
+                .unwrap()
+                .is_none()
+        },
+    );
+    assert_eq!(reader.requests("POST").len(), 1);
+
+    // Unsubscribe: verified, then deleted; no more pushes.
+    let (status, _) = hub_request(
+        &s,
+        &[
+            ("hub.mode", "unsubscribe"),
+            ("hub.topic", &topic),
+            ("hub.callback", &reader.callback),
+        ],
+    );
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let gets = reader.wait_for("GET", 2, Duration::from_secs(10));
+    assert_eq!(gets[1].query["hub.mode"], "unsubscribe");
+    assert!(!gets[1].query.contains_key("hub.lease_seconds"));
+    eventually(
+        "the subscription is deleted",
+        Duration::from_secs(10),
+        || {
+            db.db
+                .find_websub_subscription(&topic, &reader.callback)
+                .unwrap()
+                .is_none()
+        },
+    );
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Gelber Sack",
+        "--body",
+        "Neue Termine.",
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(reader.requests("POST").len(), 1);
+    assert!(db.db.list_websub_subscriptions().unwrap().is_empty());
+}
+
+#[test]
+fn hub_end_to_end_on_sqlite() {
+    hub_end_to_end(None);
+}
+
+#[test]
+fn hub_end_to_end_on_postgres() {
+    let pg = common::PgDatabase::create();
+    hub_end_to_end(Some(&pg.url));
+}
+
+/// A scheduled announcement is pushed when its time comes.
+#[test]
+fn scheduled_announcement_is_pushed_when_due() {
+    let s = Server::start(None);
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let topic = s.url("/feeds/abfall.atom");
+    let reader = Subscriber::start("/cb");
+    let (status, _) = hub_request(
+        &s,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &topic),
+            ("hub.callback", &reader.callback),
+        ],
+    );
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let db = s.open_db();
+    eventually(
+        "the subscription is stored",
+        Duration::from_secs(10),
+        || {
+            db.db
+                .find_websub_subscription(&topic, &reader.callback)
+                .unwrap()
+                .is_some()
+        },
+    );
+    let at = Utc::now() + TimeDelta::seconds(4);
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Sperrmüll",
+        "--body",
+        "Bald.",
+        "--at",
+        &at.to_rfc3339(),
+    ]);
+    while Utc::now() < at - TimeDelta::milliseconds(500) {
+        assert!(
+            reader.requests("POST").is_empty(),
+            "pushed before it was due"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let push = reader.wait_for("POST", 1, Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&push[0].body).contains("Sperrmüll"));
+    assert!(!push[0].headers.contains_key("x-hub-signature"));
+}
