@@ -33,19 +33,7 @@ fn serve(database_url: Option<&str>, smtp_port: u16) -> Server {
 
 fn subscribe(s: &Server, database_url: Option<&str>, n: usize) -> herold::service::Herold {
     s.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
-    let mut config = herold::config::Config::default();
-    config.delivery.channels = vec![herold_channel_api::ChannelKind::Email];
-    match database_url {
-        Some(url) => {
-            config.database_url = url.into();
-            config.secret_key_file = Some(s.dir.path().join("pg.key"));
-        }
-        None => {
-            config.database_url = s.dir.path().join("herold.db").display().to_string();
-            config.secret_key_file = Some(s.dir.path().join("herold.key"));
-        }
-    }
-    let app = herold::service::Herold::open(config).unwrap();
+    let app = s.open_database(database_url);
     let cat = app.db.find_category("verkehr").unwrap().unwrap();
     let addresses: Vec<String> = (0..n).map(|i| format!("buerger{i}@example.org")).collect();
     app.db

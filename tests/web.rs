@@ -234,29 +234,11 @@ fn publish_then_read_feeds_on_postgres() {
     publish_to_feed(Some(&pg.url));
 }
 
-/// The library's view of the server's database (same file or URL, same key).
-fn open_same_database(s: &Server, database_url: Option<&str>) -> herold::service::Herold {
-    let mut config = herold::config::Config::default();
-    // As the server is configured: publishing creates an email broadcast.
-    config.delivery.channels = vec![herold_channel_api::ChannelKind::Email];
-    match database_url {
-        Some(url) => {
-            config.database_url = url.into();
-            config.secret_key_file = Some(s.dir.path().join("pg.key"));
-        }
-        None => {
-            config.database_url = s.dir.path().join("herold.db").display().to_string();
-            config.secret_key_file = Some(s.dir.path().join("herold.key"));
-        }
-    }
-    herold::service::Herold::open(config).unwrap()
-}
-
 /// Adds category `abfall` with the CLI and `n` e-mail subscribers to it;
 /// returns the library's view of the server's database.
 fn abfall_subscribers(s: &Server, database_url: Option<&str>, n: usize) -> herold::service::Herold {
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
-    let app = open_same_database(s, database_url);
+    let app = s.open_database(database_url);
     let cat = app.db.find_category("abfall").unwrap().unwrap();
     let addresses: Vec<String> = (0..n).map(|i| format!("r{i}@example.org")).collect();
     app.db

@@ -121,6 +121,24 @@ impl Server {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// The library's view of this server's database (same file or URL,
+    /// same key), publishing on e-mail like the servers these tests start.
+    pub fn open_database(&self, database_url: Option<&str>) -> herold::service::Herold {
+        let mut config = herold::config::Config::default();
+        config.delivery.channels = vec![herold_channel_api::ChannelKind::Email];
+        match database_url {
+            Some(url) => {
+                config.database_url = url.into();
+                config.secret_key_file = Some(self.dir.path().join("pg.key"));
+            }
+            None => {
+                config.database_url = self.dir.path().join("herold.db").display().to_string();
+                config.secret_key_file = Some(self.dir.path().join("herold.key"));
+            }
+        }
+        herold::service::Herold::open(config).unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
