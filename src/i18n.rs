@@ -34,6 +34,31 @@ pub fn t(locale: &str, key: &str, args: &[(&str, &str)]) -> String {
     })
 }
 
+/// Catalogue lookups in one locale, for templates (`t.get("key")`).
+#[derive(Debug, Clone)]
+pub struct Tr {
+    locale: String,
+}
+
+impl Tr {
+    /// Lookups in `locale` (falling back to German).
+    pub fn new(locale: &str) -> Self {
+        Self {
+            locale: locale.to_owned(),
+        }
+    }
+
+    /// The locale looked up in.
+    pub fn locale(&self) -> &str {
+        &self.locale
+    }
+
+    /// The text for `key`.
+    pub fn get(&self, key: &str) -> String {
+        t(&self.locale, key, &[])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

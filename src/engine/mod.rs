@@ -100,6 +100,9 @@ pub enum EngineError {
     /// A configured channel cannot be served.
     #[error("{0}")]
     NoAdapter(String),
+    /// A message template failed to render.
+    #[error("rendering the message failed: {0}")]
+    Render(String),
     /// A blocking task panicked or was cancelled.
     #[error("internal task failed: {0}")]
     Task(String),

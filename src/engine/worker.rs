@@ -351,12 +351,16 @@ impl ChannelWorker {
             .blocking(move |db| db.get_announcement(announcement_id))
             .await?;
         let app = &self.engine.app;
-        let m = Arc::new(compose::message(
-            &a,
-            &app.announcement_url(a.id),
-            &app.config.default_locale,
-            self.channel.kind(),
-        ));
+        let url = app.announcement_url(a.id);
+        let cx = compose::Context {
+            url: &url,
+            site: &app.config.site_name,
+            locale: &app.config.default_locale,
+            tz: app.config.tz(),
+        };
+        let m = compose::message(&a, &cx, self.channel.kind())
+            .map_err(|e| EngineError::Render(e.to_string()))?;
+        let m = Arc::new(m);
         if cache.len() > 256 {
             cache.clear();
         }

@@ -85,6 +85,10 @@ pub enum SignupError {
     /// The address is malformed.
     #[error("email is invalid: expected {expected}")]
     InvalidEmail { expected: &'static str },
+    /// The part before the `@` has characters beyond ASCII: mail servers
+    /// without SMTPUTF8 (RFC 6531), most of them, cannot deliver to it.
+    #[error("email: the part before the @ may only use the letters a-z, digits and . _ - + (no umlauts or other accents): expected an address like name@example.org")]
+    NonAsciiLocalPart,
     /// The address belongs to a disposable mail service.
     #[error("email uses a disposable (throw-away) mail service: expected a permanent address")]
     DisposableEmail,
@@ -551,18 +555,29 @@ fn checked_email(raw: &str) -> Result<String, SignupError> {
     let (local, domain) = address
         .rsplit_once('@')
         .ok_or_else(|| invalid(EXPECTED_EMAIL))?;
+    if !local.is_ascii() {
+        return Err(SignupError::NonAsciiLocalPart);
+    }
+    // Internationalised domains (müllheim.de) are stored in their ASCII
+    // (punycode) form, the form SMTP servers understand.
+    let ascii_domain = url::quirks::domain_to_ascii(domain);
+    if ascii_domain.is_empty() {
+        return Err(invalid(EXPECTED_EMAIL));
+    }
+    let address = format!("{local}@{ascii_domain}");
+    let domain = ascii_domain.as_str();
     let local_ok = (1..=64).contains(&local.len())
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
         && local
             .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
     let labels_ok = domain.split('.').all(|l| {
         (1..=63).contains(&l.len())
             && !l.starts_with('-')
             && !l.ends_with('-')
-            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     });
     let tld_ok = domain
         .rsplit('.')
@@ -619,5 +634,16 @@ mod tests {
             );
         }
         assert!(checked_email("x@notmailinator.com").is_ok());
+        assert!(matches!(
+            checked_email("jürgen@example.org"),
+            Err(SignupError::NonAsciiLocalPart)
+        ));
+        assert_eq!(
+            checked_email("Juergen@Müllheim.DE").ok().as_deref(),
+            Some("juergen@xn--mllheim-n2a.de")
+        );
+        for injection in ["a@example.org\r\nBcc: x@example.org", "a@example.org\nX: y"] {
+            assert!(checked_email(injection).is_err(), "{injection:?}");
+        }
     }
 }

@@ -7,22 +7,11 @@ use askama::Template;
 use chrono::Utc;
 
 use crate::{
-    domain::{Announcement, Category, EventTime},
-    i18n, render,
+    domain::{Announcement, Category},
+    i18n::Tr,
+    render,
     service::Herold,
 };
-
-/// Catalogue lookups for templates.
-pub struct Tr {
-    locale: String,
-}
-
-impl Tr {
-    /// The text for `key`.
-    pub fn get(&self, key: &str) -> String {
-        i18n::t(&self.locale, key, &[])
-    }
-}
 
 /// An announcement prepared for display.
 pub struct Item {
@@ -47,31 +36,11 @@ impl Item {
             category: category.to_owned(),
             urgent: a.urgent,
             html: render::to_html(&a.body),
-            event_when: a.event.as_ref().map(|e| event_when(app, &e.time, t)),
+            event_when: a
+                .event
+                .as_ref()
+                .map(|e| render::event_when(&e.time, app.config.tz(), t.locale())),
             event_where: a.event.as_ref().and_then(|e| e.location.clone()),
-        }
-    }
-}
-
-/// "05.12.2026, 18:00 Uhr – 05.12.2026, 20:30 Uhr", or days for all-day events.
-fn event_when(app: &Herold, time: &EventTime, t: &Tr) -> String {
-    match time {
-        EventTime::At { start, end } => {
-            let f = t.get("page.date_format");
-            let local = |d: &chrono::DateTime<Utc>| {
-                d.with_timezone(&app.config.tz()).format(&f).to_string()
-            };
-            match end {
-                Some(e) => format!("{} – {}", local(start), local(e)),
-                None => local(start),
-            }
-        }
-        EventTime::AllDay { start, last } => {
-            let f = t.get("page.day_format");
-            match last.filter(|l| l != start) {
-                Some(l) => format!("{} – {}", start.format(&f), l.format(&f)),
-                None => start.format(&f).to_string(),
-            }
         }
     }
 }
@@ -125,9 +94,7 @@ pub(super) fn page_tr(app: &Herold) -> Tr {
 }
 
 fn tr(app: &Herold) -> Tr {
-    Tr {
-        locale: app.config.default_locale.clone(),
-    }
+    Tr::new(&app.config.default_locale)
 }
 
 /// `/`: recent announcements and feed links.

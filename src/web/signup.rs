@@ -8,11 +8,14 @@ use askama::Template;
 use chrono::Utc;
 use herold_channel_api::Address;
 use herold_channel_email::{EmailChannel, TransactionalMail};
+
 use std::sync::Arc;
 
-use super::pages::{page_tr, Tr};
+use super::pages::page_tr;
 use crate::{
     domain::Category,
+    i18n::Tr,
+    render::mail::{link_mail, LinkMail},
     service::{ConfirmOutcome, Herold, SignupError, SignupOutcome, UnsubscribeOutcome},
 };
 
@@ -78,23 +81,6 @@ struct ManagePage {
     message: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "email/confirm.txt")]
-struct ConfirmMailText<'a> {
-    t: &'a Tr,
-    site: &'a str,
-    link: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "email/confirm.html")]
-struct ConfirmMailHtml<'a> {
-    t: &'a Tr,
-    lang: &'a str,
-    site: &'a str,
-    link: &'a str,
-}
-
 /// Runs `f` on the blocking pool and renders its page, or a 500.
 async fn blocking_page<F>(app: web::Data<Herold>, f: F) -> HttpResponse
 where
@@ -131,6 +117,19 @@ fn notice(
     }
     .render()
     .unwrap_or_default())
+}
+
+/// What residents read about bad input: which field, what is expected,
+/// in the site's language.
+fn error_text(t: &Tr, e: &SignupError) -> String {
+    t.get(match e {
+        SignupError::InvalidEmail { .. } => "signup.error.email",
+        SignupError::NonAsciiLocalPart => "signup.error.email_ascii",
+        SignupError::DisposableEmail => "signup.error.email_disposable",
+        SignupError::NoCategories => "signup.error.no_category",
+        SignupError::UnknownCategory { .. } => "signup.error.unknown_category",
+        _ => "signup.error.other",
+    })
 }
 
 /// Form fields, with repeated `category` keys.
@@ -194,7 +193,7 @@ pub async fn subscribe(
         }
         // Bad input: the form again, with what was entered and why.
         Ok(Err(e)) => {
-            let msg = e.to_string();
+            let msg = error_text(&page_tr(&app), &e);
             return blocking_page(app, move |app| {
                 Ok((
                     StatusCode::BAD_REQUEST,
@@ -213,50 +212,33 @@ pub async fn subscribe(
             ..
         } => Some((
             to.clone(),
-            "mail.confirm.subject",
+            LinkMail::Confirm,
             app.public_url(&format!("subscribe/confirm/{token}")),
             Some(*token_id),
         )),
-        SignupOutcome::AlreadySubscribed { to, links, .. } => Some((
-            to.clone(),
-            "mail.manage.subject",
-            links.manage.clone(),
-            None,
-        )),
+        SignupOutcome::AlreadySubscribed { to, links, .. } => {
+            Some((to.clone(), LinkMail::Manage, links.manage.clone(), None))
+        }
         SignupOutcome::Throttled => None,
     };
-    if let Some((to, subject, link, token_id)) = mail {
-        let sent = match mailer.get_ref() {
-            Some(m) => {
-                let t = page_tr(&app);
-                let site = app.config.site_name.clone();
-                let lang = app.config.default_locale.clone();
-                let text = ConfirmMailText {
-                    t: &t,
-                    site: &site,
-                    link: &link,
-                }
-                .render()
-                .unwrap_or_default();
-                let html = ConfirmMailHtml {
-                    t: &t,
-                    lang: &lang,
-                    site: &site,
-                    link: &link,
-                }
-                .render()
-                .ok();
-                m.send_transactional(&TransactionalMail {
+    if let Some((to, kind, link, token_id)) = mail {
+        let t = page_tr(&app);
+        let sent = match (
+            mailer.get_ref(),
+            link_mail(kind, &t, &app.config.site_name, &link),
+        ) {
+            (Some(m), Ok((subject, bodies))) => m
+                .send_transactional(&TransactionalMail {
                     to: Address::new(to),
-                    subject: t.get(subject),
-                    text,
-                    html,
-                    locale: lang,
+                    subject,
+                    text: bodies.text,
+                    html: Some(bodies.html),
+                    locale: t.locale().to_owned(),
                 })
                 .await
-                .map_err(|e| e.to_string())
-            }
-            None => Err("no [email] section is configured".to_owned()),
+                .map_err(|e| e.to_string()),
+            (None, _) => Err("no [email] section is configured".to_owned()),
+            (_, Err(e)) => Err(format!("mail template failed: {e}")),
         };
         if let Err(e) = sent {
             tracing::warn!(error = %e, "confirmation mail not sent");
@@ -408,7 +390,10 @@ pub async fn save_categories(
             manage_page(app, &token, StatusCode::NOT_FOUND, None)
         }
         // e.g. no category chosen: the page again, saying why.
-        Err(e) => manage_page(app, &token, StatusCode::BAD_REQUEST, Some(e.to_string())),
+        Err(e) => {
+            let msg = error_text(&page_tr(app), &e);
+            manage_page(app, &token, StatusCode::BAD_REQUEST, Some(msg))
+        }
     })
     .await
 }
