@@ -157,3 +157,167 @@ fn smtp_server_down_loses_nothing() {
     let counts = &app.db.broadcast_counts(1).unwrap()[0].counts;
     assert_eq!(counts.get(&D::Sent), Some(&5));
 }
+
+/// Waits until `cond` holds (bounces are counted just after the
+/// deliveries are recorded).
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until every delivery of announcement `id` is final.
+fn wait_settled(app: &herold::service::Herold, id: i64, n: usize) -> Vec<herold::domain::Delivery> {
+    use herold::domain::DeliveryState as D;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ds = app.db.deliveries_of(id).unwrap();
+        if ds.len() == n
+            && ds
+                .iter()
+                .all(|d| !matches!(d.state, D::Queued | D::Sending))
+        {
+            return ds;
+        }
+        assert!(std::time::Instant::now() < deadline, "{ds:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Permanent refusals (bounces) stop mail to an address after
+/// `email.max_bounces` in a row; a delivery that gets through starts the
+/// count anew; policy refusals (5.7.x) and temporary ones do not count.
+fn bounces_stop_an_address(database_url: Option<&str>) {
+    use herold::domain::{DeliveryState as D, SubscriberStatus as S};
+    let port = free_port();
+    let smtp = Smtp::start_rejecting(port);
+    let port_s = port.to_string();
+    let s = Server::start_with(
+        database_url,
+        &[
+            ("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#),
+            ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
+            ("HEROLD_EMAIL__HOST", "127.0.0.1"),
+            ("HEROLD_EMAIL__PORT", &port_s),
+            ("HEROLD_EMAIL__SECURITY", "none"),
+            ("HEROLD_EMAIL__FROM", FROM),
+            ("HEROLD_EMAIL__MAX_BOUNCES", "2"),
+        ],
+    );
+    s.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
+    let app = s.open_database(database_url);
+    let cat = app.db.find_category("verkehr").unwrap().unwrap();
+    let people = [
+        "full.anna@example.org",  // mailbox full, always
+        "gone.bert@example.org",  // no such user
+        "spam.cem@example.org",   // refused as spam: not a bounce
+        "moody.dora@example.org", // full only for subjects "Voll…"
+        "emil@example.org",       // fine
+    ];
+    let addresses: Vec<String> = people.iter().map(|p| p.to_string()).collect();
+    app.db
+        .import_subscribers(
+            herold_channel_api::ChannelKind::Email,
+            &addresses,
+            cat.id,
+            herold::service::CONSENT_WORDING_VERSION,
+            "test",
+        )
+        .unwrap();
+    let id_of = |a: &str| {
+        app.db
+            .find_subscriber_by_address(herold_channel_api::ChannelKind::Email, a)
+            .unwrap()
+            .unwrap()
+    };
+    let publish = |title: &str| {
+        s.cli(&[
+            "publish",
+            "--category",
+            "verkehr",
+            "--title",
+            title,
+            "--body",
+            "Text",
+        ]);
+    };
+
+    publish("Voll eins");
+    let ds = wait_settled(&app, 1, 5);
+    let state_of = |ds: &[herold::domain::Delivery], a: &str| {
+        let id = id_of(a).id;
+        ds.iter()
+            .find(|d| d.subscriber_id == Some(id))
+            .map(|d| d.state)
+    };
+    assert_eq!(state_of(&ds, "full.anna@example.org"), Some(D::Failed));
+    assert_eq!(state_of(&ds, "gone.bert@example.org"), Some(D::Failed));
+    assert_eq!(state_of(&ds, "spam.cem@example.org"), Some(D::Failed));
+    assert_eq!(state_of(&ds, "moody.dora@example.org"), Some(D::Failed));
+    assert_eq!(state_of(&ds, "emil@example.org"), Some(D::Sent));
+    let bounces = |a: &str| app.db.bounces_of(id_of(a).id).unwrap().0;
+    let last_bounce = |a: &str| app.db.bounces_of(id_of(a).id).unwrap().1;
+    eventually("first bounces counted", || {
+        bounces("full.anna@example.org") == 1
+            && bounces("gone.bert@example.org") == 1
+            && bounces("moody.dora@example.org") == 1
+    });
+    assert_eq!(
+        bounces("spam.cem@example.org"),
+        0,
+        "policy refusals are no bounces"
+    );
+    // One bounce is below the limit: everybody still subscribed.
+    assert!(people.iter().all(|p| id_of(p).status == S::Active));
+
+    publish("Normal");
+    wait_settled(&app, 2, 5);
+    // Anna and Bert bounced twice in a row: their subscriptions ended,
+    // with the reason in the consent ledger.
+    eventually("second bounces counted", || {
+        id_of("full.anna@example.org").status == S::Unsubscribed
+            && id_of("gone.bert@example.org").status == S::Unsubscribed
+    });
+    for (who, evidence) in [
+        ("full.anna@example.org", "provider:bounced"),
+        ("gone.bert@example.org", "provider:recipient-gone"),
+    ] {
+        let sub = id_of(who);
+        assert_eq!(sub.status, S::Unsubscribed, "{who}");
+        let last = app.db.consent_events_of(sub.id).unwrap().pop().unwrap();
+        assert_eq!(last.evidence.as_deref(), Some(evidence), "{who}");
+    }
+
+    // Dora got "Normal" in between: her next bounce counts from one again.
+    let dora_first = last_bounce("moody.dora@example.org");
+    assert!(dora_first.is_some());
+    publish("Voll zwei");
+    let ds = wait_settled(&app, 3, 3);
+    eventually("Dora's second bounce counted", || {
+        last_bounce("moody.dora@example.org") != dora_first
+    });
+    assert_eq!(bounces("moody.dora@example.org"), 1);
+    assert_eq!(id_of("moody.dora@example.org").status, S::Active);
+    assert_eq!(id_of("spam.cem@example.org").status, S::Active);
+    // The stopped addresses are not sent to at all.
+    for who in ["full.anna@example.org", "gone.bert@example.org"] {
+        assert!(ds.iter().all(|d| d.subscriber_id != Some(id_of(who).id)));
+    }
+    // Emil three times, Dora once ("Normal").
+    let mails = smtp.wait_for(4, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(smtp.mails().len(), 4, "{}", mails.len());
+}
+
+#[test]
+fn bounces_stop_an_address_on_sqlite() {
+    bounces_stop_an_address(None);
+}
+
+#[test]
+fn bounces_stop_an_address_on_postgres() {
+    let pg = common::PgDatabase::create();
+    bounces_stop_an_address(Some(&pg.url));
+}

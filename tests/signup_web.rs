@@ -94,7 +94,7 @@ fn recipient(m: &Message<'_>) -> String {
 
 /// The mails to `to`.
 fn mails_to(smtp: &Smtp, to: &str) -> Vec<Vec<u8>> {
-    let mut mails: Vec<Vec<u8>> = smtp
+    let mails: Vec<Vec<u8>> = smtp
         .mails()
         .into_iter()
         .filter(|raw| recipient(&parse(raw)) == to)

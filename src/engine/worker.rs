@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use herold_channel_api::{
-    Address, Channel, Destination, Disposition, OutboundMessage, RenderedMessage, SendError,
-    UnsubscribeLinks,
+    Address, Channel, ChannelKind, Destination, Disposition, OutboundMessage, RenderedMessage,
+    SendError, UnsubscribeLinks,
 };
 use std::{
     collections::HashMap,
@@ -18,7 +18,7 @@ use crate::{
     config::RateConfig,
     domain::Id,
     service::CONSENT_WORDING_VERSION,
-    storage::{Claimed, Outcome},
+    storage::{Bounce, Claimed, Outcome},
 };
 
 /// How far ahead a held (misconfigured) channel is paused; an administrator
@@ -197,26 +197,56 @@ impl ChannelWorker {
             .collect();
         self.count(&claim.items, &outcomes);
         let handled = outcomes.len();
-        let gone = self
+        let bounces = self
             .engine
             .blocking(move |db| db.finish_deliveries(&claim, &outcomes, Utc::now()))
             .await?;
-        for subscriber in gone {
-            let r = self
-                .engine
-                .blocking(move |db| {
-                    db.unsubscribe(
-                        subscriber,
-                        CONSENT_WORDING_VERSION,
-                        Some("provider:recipient-gone"),
-                    )
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::debug!(subscriber, error = %e, "recipient gone, unsubscribe skipped");
-            }
+        for bounce in bounces {
+            self.count_bounce(bounce).await;
         }
         Ok(handled)
+    }
+
+    /// Counts a bounce against its subscriber and ends the subscription
+    /// once the channel's limit is reached: e-mail after `email.max_bounces`
+    /// bounces in a row, other channels at once when the recipient is gone.
+    async fn count_bounce(&self, bounce: Bounce) {
+        let limit = match self.channel.kind() {
+            ChannelKind::Email => self
+                .engine
+                .app
+                .config
+                .email
+                .as_ref()
+                .map_or(herold_channel_email::DEFAULT_MAX_BOUNCES, |e| e.max_bounces),
+            _ if bounce.recipient_gone => 1,
+            _ => return,
+        };
+        let subscriber = bounce.subscriber_id;
+        let r = self
+            .engine
+            .blocking(move |db| {
+                let n = db.record_bounce(subscriber, Utc::now())?;
+                if n < limit {
+                    return Ok(n);
+                }
+                let evidence = if bounce.recipient_gone {
+                    "provider:recipient-gone"
+                } else {
+                    "provider:bounced"
+                };
+                db.unsubscribe(subscriber, CONSENT_WORDING_VERSION, Some(evidence))?;
+                tracing::info!(
+                    subscriber,
+                    bounces = n,
+                    "address keeps bouncing; subscription ended"
+                );
+                Ok(n)
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::debug!(subscriber, error = %e, "bounce not counted or unsubscribe skipped");
+        }
     }
 
     /// Applies the per-recipient limit: recipients who got a message too
@@ -436,14 +466,11 @@ impl ChannelWorker {
                     counts: false,
                 }
             }
-            Disposition::GiveUp {
-                recipient_gone: true,
-            } => Outcome::RecipientGone {
+            Disposition::GiveUp { recipient_gone } if err.is_bounce() => Outcome::Bounced {
                 error: err.to_string(),
+                recipient_gone,
             },
-            Disposition::GiveUp {
-                recipient_gone: false,
-            } => Outcome::Failed {
+            Disposition::GiveUp { .. } => Outcome::Failed {
                 error: err.to_string(),
             },
         }
@@ -461,7 +488,7 @@ impl ChannelWorker {
                 Outcome::Sent { .. } => 0,
                 Outcome::Retry { counts: true, .. } => 1,
                 Outcome::Retry { counts: false, .. } => 2,
-                Outcome::Failed { .. } | Outcome::RecipientGone { .. } => 3,
+                Outcome::Failed { .. } | Outcome::Bounced { .. } => 3,
                 Outcome::Skipped => 4,
             }] += 1;
         }

@@ -7,6 +7,7 @@
 
 mod announcements;
 mod audit;
+mod bounces;
 mod categories;
 mod consent;
 mod conversations;
@@ -28,7 +29,7 @@ pub use deliveries::{StatusApplied, TransitionDetails};
 pub use digests::Compose;
 pub use error::StorageError;
 pub use queue::{
-    BroadcastCounts, Claim, Claimed, Control, FanoutLease, Grant, Outcome, QueueDepth,
+    Bounce, BroadcastCounts, Claim, Claimed, Control, FanoutLease, Grant, Outcome, QueueDepth,
 };
 pub use subscribers::NewSubscriber;
 pub use tokens::{IssuedToken, MailPolicy, Renewal, StoredToken};

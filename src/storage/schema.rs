@@ -64,6 +64,8 @@ diesel::table! {
         created_at -> Timestamp,
         confirmed_at -> Nullable<Timestamp>,
         ended_at -> Nullable<Timestamp>,
+        bounces -> Integer,
+        last_bounce_at -> Nullable<Timestamp>,
     }
 }
 

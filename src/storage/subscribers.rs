@@ -444,6 +444,15 @@ impl Database {
                 ))
                 .returning(Row::as_returning())
                 .get_result(c)?;
+            if to == SubscriberStatus::Active {
+                // A confirmed (again) address starts without bounces.
+                diesel::update(subscribers::table.find(id))
+                    .set((
+                        subscribers::bounces.eq(0),
+                        subscribers::last_bounce_at.eq(None::<chrono::NaiveDateTime>),
+                    ))
+                    .execute(c)?;
+            }
             if to == SubscriberStatus::Unsubscribed {
                 diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id)))
                     .execute(c)?;

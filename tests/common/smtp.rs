@@ -17,14 +17,30 @@ pub struct Smtp {
 }
 
 impl Smtp {
+    /// A server that accepts every mail.
     pub fn start(port: u16) -> Self {
+        Self::start_with(port, "aiosmtpd.handlers.Mailbox")
+    }
+
+    /// A server that refuses by the recipient's local part (`gone…` 550
+    /// 5.1.1, `full…` 552 5.2.2, `spam…` 550 5.7.1, `moody…` 552 5.2.2 for
+    /// subjects starting with `Voll`): `herold_smtp_sink.RejectingMailbox`
+    /// of the e-mail channel's tests.
+    pub fn start_rejecting(port: u16) -> Self {
+        Self::start_with(port, "herold_smtp_sink.RejectingMailbox")
+    }
+
+    fn start_with(port: u16, handler: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("maildir");
+        let support =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("channels/email/tests/support");
         let child = Command::new(python())
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-c", handler])
             .arg(&maildir)
+            .env("PYTHONPATH", support)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

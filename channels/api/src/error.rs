@@ -31,6 +31,14 @@ pub enum SendError {
         /// The recipient no longer exists or blocked us; the subscription should be ended.
         recipient_gone: bool,
     },
+    /// The receiving side refused this message by policy (spam filter,
+    /// sender authentication such as DMARC), not because of the recipient:
+    /// not retried, and not counted as a bounce against the address.
+    #[error("refused by policy: {reason}")]
+    Refused {
+        /// Short, log-safe description.
+        reason: String,
+    },
     /// The channel itself is misconfigured (bad credentials, unknown sender id).
     #[error("channel misconfigured: {reason}")]
     Misconfigured {
@@ -79,8 +87,17 @@ impl SendError {
             SendError::Permanent { recipient_gone, .. } => Disposition::GiveUp {
                 recipient_gone: *recipient_gone,
             },
+            SendError::Refused { .. } => Disposition::GiveUp {
+                recipient_gone: false,
+            },
             SendError::Misconfigured { .. } => Disposition::Hold,
         }
+    }
+
+    /// Whether this failure counts as a bounce against the recipient's
+    /// address: a permanent refusal because of the recipient, not of us.
+    pub fn is_bounce(&self) -> bool {
+        matches!(self, SendError::Permanent { .. })
     }
 
     /// Whether the engine must pause the channel until an administrator intervenes.

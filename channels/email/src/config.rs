@@ -18,6 +18,8 @@ pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 pub const DEFAULT_RATE_PER_SECOND: f64 = 20.0;
 /// Default for [`EmailConfig::rate_burst`].
 pub const DEFAULT_RATE_BURST: u32 = 20;
+/// Default for [`EmailConfig::max_bounces`].
+pub const DEFAULT_MAX_BOUNCES: u32 = 3;
 
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -80,6 +82,11 @@ pub struct EmailConfig {
     /// Burst size of the channel's token bucket.
     #[serde(default = "default_rate_burst")]
     pub rate_burst: u32,
+    /// Permanent failures (5xx bounces) in a row after which an address is
+    /// no longer sent to: its subscription ends. Policy refusals (`5.7.x`)
+    /// do not count; a delivery that gets through starts the count anew.
+    #[serde(default = "default_max_bounces")]
+    pub max_bounces: u32,
     /// Name sent in `EHLO`; defaults to this machine's host name.
     #[serde(default)]
     pub hello_name: Option<String>,
@@ -114,6 +121,9 @@ fn default_rate_per_second() -> f64 {
 fn default_rate_burst() -> u32 {
     DEFAULT_RATE_BURST
 }
+fn default_max_bounces() -> u32 {
+    DEFAULT_MAX_BOUNCES
+}
 
 impl fmt::Debug for EmailConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -129,6 +139,7 @@ impl fmt::Debug for EmailConfig {
             .field("timeout_seconds", &self.timeout_seconds)
             .field("rate_per_second", &self.rate_per_second)
             .field("rate_burst", &self.rate_burst)
+            .field("max_bounces", &self.max_bounces)
             .field("hello_name", &self.hello_name)
             .field("dkim_selector", &self.dkim_selector)
             .field("dkim_domain", &self.dkim_domain)
@@ -195,6 +206,7 @@ impl EmailConfig {
             timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
             rate_per_second: DEFAULT_RATE_PER_SECOND,
             rate_burst: DEFAULT_RATE_BURST,
+            max_bounces: DEFAULT_MAX_BOUNCES,
             hello_name: None,
             dkim_selector: None,
             dkim_domain: None,
@@ -291,6 +303,9 @@ impl EmailConfig {
     fn check_limits(&self) -> Result<(), ConfigError> {
         if self.pool_max_size == 0 {
             return Err(ConfigError::invalid("pool_max_size", "at least 1"));
+        }
+        if !(1..=100).contains(&self.max_bounces) {
+            return Err(ConfigError::invalid("max_bounces", "between 1 and 100"));
         }
         if !(1..=3600).contains(&self.timeout_seconds) {
             return Err(ConfigError::invalid(

@@ -60,8 +60,8 @@ pub use build::{
 pub use ceiling::{smtp_ceiling, CeilingError};
 pub use channel::{EmailChannel, EmailError};
 pub use config::{
-    ConfigError, EmailConfig, Security, DEFAULT_POOL_MAX_SIZE, DEFAULT_RATE_BURST,
-    DEFAULT_RATE_PER_SECOND, DEFAULT_TIMEOUT_SECONDS,
+    ConfigError, EmailConfig, Security, DEFAULT_MAX_BOUNCES, DEFAULT_POOL_MAX_SIZE,
+    DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_TIMEOUT_SECONDS,
 };
 pub use dkim::SIGNED_HEADERS;
 pub use map::{classify, map_failure, map_smtp_error, EnhancedCode, SmtpFailure};

@@ -132,6 +132,8 @@ pub fn classify(err: &SmtpError) -> SmtpFailure {
 ///   than the address: `5.7.x` (policy/spam), `5.2.2` (mailbox full),
 ///   `5.3.x`/`5.6.x` (system/content) keep the subscription, and
 ///   `5.1.7`/`5.1.8` (our sender address) is a misconfiguration.
+/// * `5.7.x` (policy: spam filter, DMARC, relaying) with any 5xx code →
+///   [`SendError::Refused`]: not the recipient's fault, so no bounce.
 /// * other 5xx → [`SendError::Permanent`] with `recipient_gone: false`.
 /// * timeouts, refused connections, TLS and network failures →
 ///   [`SendError::Transient`]: the server is down, nothing is lost, the
@@ -179,11 +181,17 @@ fn map_reply(code: u16, enhanced: Option<EnhancedCode>) -> SendError {
             Some((1, 7 | 8)) => SendError::Misconfigured {
                 reason: format!("{label}: sender address rejected"),
             },
+            Some((7, _)) => SendError::Refused {
+                reason: format!("{label}: refused by policy"),
+            },
             None | Some((1, _)) | Some((2, 1)) => SendError::Permanent {
                 reason: format!("{label}: mailbox unavailable"),
                 recipient_gone: true,
             },
             Some(_) => SendError::permanent(format!("{label}: rejected")),
+        },
+        500..=599 if enhanced.is_some_and(|e| e.subject == 7) => SendError::Refused {
+            reason: format!("{label}: refused by policy"),
         },
         500..=599 => SendError::permanent(format!("{label}: rejected")),
         _ => SendError::transient(format!("{label}: unexpected reply")),
@@ -244,11 +252,9 @@ mod tests {
     #[test]
     fn permanent_but_not_gone() {
         for (code, enh) in [
-            (550, "5.7.1 message rejected as spam"),
             (550, "5.2.2 mailbox full"),
             (550, "5.6.0 content rejected"),
             (552, ""),
-            (554, "5.7.1 blocked"),
             (554, ""),
             (500, ""),
             (501, ""),
@@ -256,6 +262,21 @@ mod tests {
         ] {
             assert_eq!(gone(&reply(code, enh)), Some(false), "{code} {enh}");
         }
+    }
+
+    #[test]
+    fn policy_refusals_are_no_bounces() {
+        for (code, enh) in [
+            (550, "5.7.1 message rejected as spam"),
+            (554, "5.7.1 blocked"),
+            (550, "5.7.26 unauthenticated mail is prohibited (DMARC)"),
+        ] {
+            let e = reply(code, enh);
+            assert!(matches!(e, SendError::Refused { .. }), "{code} {enh}");
+            assert!(!e.is_bounce(), "{code} {enh}");
+        }
+        assert!(reply(550, "5.1.1 no such user").is_bounce());
+        assert!(reply(552, "5.2.2 mailbox full").is_bounce());
     }
 
     #[test]

@@ -31,9 +31,10 @@ pub enum Outcome {
     },
     /// Gave up on this delivery.
     Failed { error: String },
-    /// The recipient no longer exists or blocked us: the delivery fails and
-    /// the subscriber is unsubscribed with a withdrawal in the consent ledger.
-    RecipientGone { error: String },
+    /// The provider refused it for good because of the recipient (a
+    /// bounce): the delivery fails and the bounce is counted. With
+    /// `recipient_gone` the address no longer exists or blocked us.
+    Bounced { error: String, recipient_gone: bool },
     /// Not sent because the subscriber left in the meantime.
     Skipped,
 }
@@ -43,7 +44,7 @@ impl Outcome {
         match self {
             Outcome::Sent { .. } => DeliveryState::Sent,
             Outcome::Retry { .. } => DeliveryState::Queued,
-            Outcome::Failed { .. } | Outcome::RecipientGone { .. } => DeliveryState::Failed,
+            Outcome::Failed { .. } | Outcome::Bounced { .. } => DeliveryState::Failed,
             Outcome::Skipped => DeliveryState::Skipped,
         }
     }
@@ -52,7 +53,7 @@ impl Outcome {
         match self {
             Outcome::Retry { error, .. }
             | Outcome::Failed { error }
-            | Outcome::RecipientGone { error } => Some(error),
+            | Outcome::Bounced { error, .. } => Some(error),
             Outcome::Sent { .. } | Outcome::Skipped => None,
         }
     }
@@ -117,7 +118,7 @@ const FRESH_PG: &str = "INSERT INTO deliveries (announcement_id, channel, subscr
 
 /// Records the outcome of a delivery row that existed before the claim
 /// (retried or reclaimed work), if it is still `sending`. Evaluates to the
-/// subscriber whose address is gone, if any.
+/// bounce, if any.
 macro_rules! record_retried {
     ($c:expr, $id:expr, $outcome:expr, $now:expr) => {{
         let target = deliveries::table
@@ -128,7 +129,7 @@ macro_rules! record_retried {
             deliveries::lease_until.eq(None::<chrono::NaiveDateTime>),
             deliveries::updated_at.eq($now),
         );
-        let mut gone: Option<Id> = None;
+        let mut bounce: Option<Bounce> = None;
         match $outcome {
             Outcome::Sent {
                 provider_message_id,
@@ -152,7 +153,7 @@ macro_rules! record_retried {
                     ))
                     .execute($c)?;
             }
-            Outcome::Failed { error } | Outcome::RecipientGone { error } => {
+            Outcome::Failed { error } | Outcome::Bounced { error, .. } => {
                 let changed = diesel::update(target)
                     .set((
                         deliveries::state.eq(DeliveryState::Failed.as_str()),
@@ -161,8 +162,15 @@ macro_rules! record_retried {
                     ))
                     .returning(deliveries::subscriber_id)
                     .get_results::<Option<i64>>($c)?;
-                if matches!($outcome, Outcome::RecipientGone { .. }) {
-                    gone = changed.into_iter().flatten().next();
+                if let Outcome::Bounced { recipient_gone, .. } = $outcome {
+                    bounce = changed
+                        .into_iter()
+                        .flatten()
+                        .next()
+                        .map(|subscriber_id| Bounce {
+                            subscriber_id,
+                            recipient_gone: *recipient_gone,
+                        });
                 }
             }
             Outcome::Skipped => {
@@ -174,8 +182,16 @@ macro_rules! record_retried {
                     .execute($c)?;
             }
         }
-        gone
+        bounce
     }};
+}
+
+/// A delivery that bounced, to be counted against its subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounce {
+    pub subscriber_id: Id,
+    /// The address no longer exists or blocked us.
+    pub recipient_gone: bool,
 }
 
 impl Database {
@@ -183,14 +199,14 @@ impl Database {
     /// `claim.items[i]`) in one transaction, and releases its fan-out
     /// leases. Fresh recipients get their delivery row now, in its final
     /// state; rows of retried work change only while still `sending`, so a
-    /// late report cannot undo a later state. Returns the subscribers whose
-    /// address is gone, to be unsubscribed.
+    /// late report cannot undo a later state. Returns the bounces, to be
+    /// counted against their subscribers.
     pub fn finish_deliveries(
         &self,
         claim: &Claim,
         outcomes: &[Outcome],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Id>, StorageError> {
+    ) -> Result<Vec<Bounce>, StorageError> {
         if outcomes.len() != claim.items.len() {
             return Err(StorageError::Refused(format!(
                 "{} outcomes for {} claimed deliveries",
@@ -199,12 +215,18 @@ impl Database {
             )));
         }
         let now = time::to_db(now);
-        let mut gone: Vec<Id> = claim
+        let mut bounces: Vec<Bounce> = claim
             .items
             .iter()
             .zip(outcomes)
-            .filter(|(i, o)| i.delivery_id.is_none() && matches!(o, Outcome::RecipientGone { .. }))
-            .filter_map(|(i, _)| i.subscriber_id)
+            .filter(|(i, _)| i.delivery_id.is_none())
+            .filter_map(|(i, o)| match o {
+                Outcome::Bounced { recipient_gone, .. } => Some(Bounce {
+                    subscriber_id: i.subscriber_id?,
+                    recipient_gone: *recipient_gone,
+                }),
+                _ => None,
+            })
             .collect();
         // Fresh work per broadcast, as one JSON array each.
         let mut fresh: BTreeMap<Id, Vec<(&Claimed, &Outcome)>> = BTreeMap::new();
@@ -287,7 +309,7 @@ impl Database {
                 }
                 for (item, outcome) in claim.items.iter().zip(outcomes) {
                     if let Some(id) = item.delivery_id {
-                        gone.extend(record_retried!($c, id, outcome, now));
+                        bounces.extend(record_retried!($c, id, outcome, now));
                     }
                 }
                 Ok::<_, StorageError>(())
@@ -303,7 +325,7 @@ impl Database {
                 c.transaction(|c| body!(c, SENT_PG, FRESH_PG))?
             }
         }
-        Ok(gone)
+        Ok(bounces)
     }
 
     /// Marks broadcasts done whose fan-out is complete, with no lease out

@@ -21,7 +21,7 @@ mod limits;
 
 pub use claim::{Claim, Claimed, FanoutLease};
 pub use control::{BroadcastCounts, Control, QueueDepth};
-pub use finish::Outcome;
+pub use finish::{Bounce, Outcome};
 pub use limits::Grant;
 
 use diesel::prelude::*;

@@ -1,0 +1,2 @@
+ALTER TABLE subscribers DROP COLUMN last_bounce_at;
+ALTER TABLE subscribers DROP COLUMN bounces;
