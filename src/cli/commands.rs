@@ -286,6 +286,12 @@ async fn termination() {
 }
 
 fn serve(config: Config) -> Result<()> {
+    if config.email.is_some() && config.public_url.scheme() != "https" {
+        tracing::warn!(
+            public_url = %config.public_url,
+            "public_url is not https: mail programs will not offer one-click unsubscribe (RFC 8058); serve Herold behind a TLS reverse proxy and set public_url to its https address"
+        );
+    }
     let app = Herold::open(config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let websub_thread = crate::websub::start(&app, stop.subscribe())?;
