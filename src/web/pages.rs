@@ -35,6 +35,14 @@ pub struct Item {
     /// When the announced event takes place, in local time.
     pub event_when: Option<String>,
     pub event_where: Option<String>,
+    pub image: Option<PageImage>,
+}
+
+/// An announcement's picture on a page.
+pub struct PageImage {
+    /// Site-relative URL.
+    pub url: String,
+    pub alt: String,
 }
 
 impl Item {
@@ -49,6 +57,10 @@ impl Item {
             html: render::to_html(&a.body),
             event_when: a.event.as_ref().map(|e| event_when(app, &e.time, t)),
             event_where: a.event.as_ref().and_then(|e| e.location.clone()),
+            image: a.image.as_ref().map(|i| PageImage {
+                url: format!("/{}", crate::service::image_path(i)),
+                alt: i.alt.clone(),
+            }),
         }
     }
 }
