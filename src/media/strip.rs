@@ -170,6 +170,50 @@ mod tests {
         assert_eq!(&out[..], b"JFIF\0\x01\x02\x00\x00\x01\x00\x01\x00\x00");
     }
 
+    /// A RIFF/WebP file of the given chunks.
+    fn riff(chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+        let mut body = b"WEBP".to_vec();
+        for (id, data) in chunks {
+            body.extend_from_slice(*id);
+            body.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
+            body.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                body.push(0);
+            }
+        }
+        let mut out = b"RIFF".to_vec();
+        out.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn webp_keeps_colour_and_drops_metadata_and_their_flags() {
+        const VP8: &[u8] = b"\x50\x5a\x00\x9d\x01\x2a\x01\x00\x01\x00";
+        // VP8X flags: ICC, EXIF and XMP; a 2×2 canvas.
+        let vp8x = [0x2C, 0, 0, 0, 1, 0, 0, 1, 0, 0];
+        let input = riff(&[
+            (b"VP8X", &vp8x),
+            (b"ICCP", b"icc"),
+            (b"VP8 ", VP8),
+            (b"EXIF", b"Exif\0\0GPS"),
+            (b"XMP ", b"<x:xmpmeta/>"),
+            (b"ABCD", b"unknown"),
+        ]);
+        let out = strip(ImageFormat::Webp, input).unwrap();
+        let expected_vp8x = [0x20, 0, 0, 0, 1, 0, 0, 1, 0, 0];
+        assert_eq!(
+            out,
+            riff(&[(b"VP8X", &expected_vp8x), (b"ICCP", b"icc"), (b"VP8 ", VP8)])
+        );
+        // Only image data left: the simple format, without VP8X.
+        let input = riff(&[(b"VP8X", &vp8x), (b"VP8 ", VP8), (b"XMP ", b"x")]);
+        assert_eq!(
+            strip(ImageFormat::Webp, input).unwrap(),
+            riff(&[(b"VP8 ", VP8)])
+        );
+    }
+
     #[test]
     fn damaged_files_are_refused() {
         assert!(strip(ImageFormat::Png, b"\x89PNG\r\n\x1a\n\0\0".to_vec()).is_err());
