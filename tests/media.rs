@@ -186,6 +186,8 @@ fn publish_serve_and_feed(database_url: Option<&str>) {
         jpg.to_str().unwrap(),
         "--image-alt",
         "Absperrung an der Hauptstraße",
+        "--event-start",
+        "2099-03-02",
     ]);
     assert!(
         out.contains(&format!("image 1: {}", s.url("/media/1.jpg"))),
@@ -347,6 +349,23 @@ fn publish_serve_and_feed(database_url: Option<&str>) {
         assert!(!raw.contains("/media/2."), "scheduled image in {kind} feed");
     }
 
+    // The calendar links the event's image (ATTACH with its type), as
+    // icalendar reads it. (The corrections announce no event.)
+    let ics = http
+        .get(s.url("/feeds/all.ics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let cal = validate_ical(&ics);
+    let events = cal["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{cal}");
+    assert_eq!(
+        events[0]["attachments"],
+        serde_json::json!([{"uri": s.url("/media/1.jpg"), "fmttype": "image/jpeg"}]),
+        "{ics}"
+    );
+
     // Bad input: one clear sentence, and nothing is stored.
     let app = s.open_database(database_url);
     let list_before = s.cli(&["announcements", "list"]);
@@ -420,6 +439,26 @@ fn publish_serve_and_feed(database_url: Option<&str>) {
         assert_eq!(s.cli(&["announcements", "list"]), list_before, "{args:?}");
         assert_eq!(media_rows(&app), media_before, "{args:?}");
     }
+}
+
+/// Runs the icalendar check over a calendar; returns its JSON summary.
+fn validate_ical(body: &str) -> serde_json::Value {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("channels/rss/tests/support/validate_ical.py");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("feed.ics");
+    std::fs::write(&file, body).unwrap();
+    let out = std::process::Command::new(python())
+        .arg(script)
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the iCalendar check rejected the calendar: {}\n{body}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Runs feedparser over a feed; returns its JSON summary.
