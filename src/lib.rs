@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod domain;
 pub mod engine;
 pub mod i18n;
+pub mod media;
 pub mod metrics;
 pub mod render;
 pub mod service;

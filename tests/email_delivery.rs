@@ -48,7 +48,11 @@ fn subscribe(s: &Server, database_url: Option<&str>, n: usize) -> herold::servic
     app
 }
 
+const IMAGE_ALT: &str = "Plan der Umleitung über die Bahnhofstraße";
+
 fn publish(s: &Server) {
+    let image =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media/gps.jpg");
     s.cli(&[
         "publish",
         "--category",
@@ -57,6 +61,10 @@ fn publish(s: &Server) {
         TITLE,
         "--body",
         "Die **Hauptstraße** ist ab Montag gesperrt. Grüße aus dem Rathaus.",
+        "--image",
+        &image.display().to_string(),
+        "--image-alt",
+        IMAGE_ALT,
     ]);
 }
 
@@ -81,6 +89,12 @@ fn check_mail(raw: &[u8]) {
     assert!(text.contains("Hauptstraße"), "{text}");
     let html = msg.body_html(0).unwrap();
     assert!(html.contains("<strong>Hauptstraße</strong>"), "{html}");
+    // The image inline by its public URL, with its alt text in both parts.
+    assert!(
+        html.contains(&format!(r#"/media/1.jpg" alt="{IMAGE_ALT}""#)),
+        "{html}"
+    );
+    assert!(text.contains(&format!("Bild: {IMAGE_ALT}")), "{text}");
     assert!(msg
         .content_type()
         .is_some_and(|c| c.subtype() == Some("alternative")));

@@ -9,8 +9,9 @@ use super::{
 };
 use crate::{
     config::Config,
-    domain::{DeliveryState, Event, EventTime},
+    domain::{DeliveryState, Event, EventTime, NewImage},
     engine::{self, Engine},
+    media,
     service::{Herold, PublishRequest},
     storage::Control,
     telemetry,
@@ -169,17 +170,21 @@ fn publish(config: Config, args: PublishArgs) -> Result<()> {
             ))
         }
     };
+    let image = read_image(&args, &config)?;
     let app = Herold::open(config)?;
-    let a = app.publish(&PublishRequest {
-        category: args.category,
-        title: args.title,
-        body,
-        urgent: args.urgent,
-        at,
-        corrects: args.corrects,
-        author: "cli".into(),
-        event,
-    })?;
+    let a = app.publish_with_image(
+        &PublishRequest {
+            category: args.category,
+            title: args.title,
+            body,
+            urgent: args.urgent,
+            at,
+            corrects: args.corrects,
+            author: "cli".into(),
+            event,
+        },
+        image,
+    )?;
     let when = if a.publish_at <= Utc::now() {
         "published".to_owned()
     } else {
@@ -190,7 +195,39 @@ fn publish(config: Config, args: PublishArgs) -> Result<()> {
         a.id,
         app.announcement_url(a.id)
     );
+    if let Some(i) = &a.image {
+        println!("image {}: {}", i.id, app.image_url(i));
+    }
     Ok(())
+}
+
+/// `--image FILE --image-alt TEXT`: read, checked and stripped of metadata
+/// before the database is opened.
+fn read_image(args: &PublishArgs, config: &Config) -> Result<Option<NewImage>> {
+    let (path, alt) = match (args.image.as_deref(), args.image_alt.as_deref()) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => {
+            return Err(anyhow!(
+                "--image-alt describes an image: give the image with --image FILE as well"
+            ))
+        }
+        (Some(p), None) => {
+            return Err(anyhow!(
+                "--image {} needs --image-alt TEXT: a short description of the picture for residents who cannot see it",
+                p.display()
+            ))
+        }
+        (Some(p), Some(alt)) => (p, alt),
+    };
+    // The alt text first: a mistake there needs no file read.
+    let alt = crate::domain::check_alt(alt)?;
+    let bytes = media::read_file(path, &config.media)?;
+    Ok(Some(media::prepare(
+        &path.display().to_string(),
+        bytes,
+        &alt,
+        &config.media,
+    )?))
 }
 
 fn announcements(app: &Herold, cmd: AnnouncementsCommand) -> Result<()> {
@@ -227,6 +264,15 @@ fn announcements(app: &Herold, cmd: AnnouncementsCommand) -> Result<()> {
             }
             if let Some(t) = a.cancelled_at {
                 println!("cancelled:  {}", t.to_rfc3339());
+            }
+            if let Some(i) = &a.image {
+                println!(
+                    "image:      {} ({}, {} bytes; alt: {})",
+                    app.image_url(i),
+                    i.format.mime_type(),
+                    i.byte_length,
+                    i.alt
+                );
             }
             println!("url:        {}", app.announcement_url(a.id));
             println!("\n{}", a.body);

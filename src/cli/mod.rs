@@ -112,6 +112,14 @@ pub struct PublishArgs {
     /// Where the event takes place.
     #[arg(long, value_name = "PLACE", requires = "event_start")]
     pub location: Option<String>,
+    /// Attach a picture: a JPEG, PNG or WebP file (recognised by content).
+    /// Camera, location and author data are removed before it is stored.
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+    /// What the picture shows, for residents who cannot see it (required
+    /// with --image; one line).
+    #[arg(long, value_name = "TEXT")]
+    pub image_alt: Option<String>,
 }
 
 /// Announcement subcommands.

@@ -4,11 +4,13 @@
 
 mod database_url;
 mod delivery;
+mod media;
 mod secret;
 mod signup;
 
 pub use database_url::DatabaseUrl;
 pub use delivery::{DeliveryConfig, RateConfig};
+pub use media::{MediaConfig, DEFAULT_MAX_IMAGE_BYTES};
 pub use secret::Secret;
 pub use signup::SignupConfig;
 
@@ -63,6 +65,8 @@ pub struct Config {
     pub email: Option<herold_channel_email::EmailConfig>,
     /// E-mail sign-up: confirmation link lifetime, resend throttling.
     pub signup: SignupConfig,
+    /// Images of announcements: size limit.
+    pub media: MediaConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -111,6 +115,7 @@ impl Default for Config {
             websub: crate::websub::WebsubConfig::default(),
             email: None,
             signup: SignupConfig::default(),
+            media: MediaConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -242,6 +247,7 @@ impl Config {
         }
         self.websub.validate()?;
         self.signup.validate()?;
+        self.media.validate()?;
         if let Some(email) = &self.email {
             email
                 .validate()

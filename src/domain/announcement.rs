@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{DomainError, Event, Id};
+use super::{DomainError, Event, Id, Image, NewImage};
 
 /// Limits on announcement text. The body limit keeps one announcement within
 /// what the tightest push channel carries in a single message.
@@ -45,6 +45,8 @@ pub struct Announcement {
     pub digest_id: Option<Id>,
     /// The event it announces, if any (for calendars).
     pub event: Option<Event>,
+    /// The picture shown with it, if any (feeds carry it as an enclosure).
+    pub image: Option<Image>,
 }
 
 /// Where an announcement stands at a given moment.
@@ -93,6 +95,8 @@ pub struct NewAnnouncement {
     pub digest_id: Option<Id>,
     /// The event it announces, if any.
     pub event: Option<Event>,
+    /// Its picture, if any; stored with it in one transaction.
+    pub image: Option<NewImage>,
 }
 
 impl NewAnnouncement {
@@ -162,12 +166,20 @@ impl NewAnnouncement {
             author: author.to_owned(),
             digest_id: None,
             event: None,
+            image: None,
         })
     }
 
     /// The same announcement about `event` (already checked by [`Event::new`]).
     pub fn with_event(mut self, event: Option<Event>) -> Self {
         self.event = event;
+        self
+    }
+
+    /// The same announcement with `image` (checked by [`NewImage::new`]).
+    /// A correction does not inherit the corrected announcement's image.
+    pub fn with_image(mut self, image: Option<NewImage>) -> Self {
+        self.image = image;
         self
     }
 }
@@ -233,6 +245,7 @@ mod tests {
             author: "cli".into(),
             digest_id: None,
             event: None,
+            image: None,
         };
         assert_eq!(a.status(now), AnnouncementStatus::Scheduled);
         a.publish_at = now;

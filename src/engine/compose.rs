@@ -1,7 +1,7 @@
 //! Turning an announcement into the message a channel sends.
 
 use chrono_tz::Tz;
-use herold_channel_api::{ChannelKind, RenderedMessage};
+use herold_channel_api::{ChannelKind, Media, MediaKind, RenderedMessage};
 use herold_channel_email::{MANAGE_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER};
 
 use crate::{
@@ -14,6 +14,11 @@ use crate::{
 pub struct Context<'a> {
     /// The announcement's public page.
     pub url: &'a str,
+    /// Where its image is served, if it has one.
+    pub image_url: Option<&'a str>,
+    /// Whether the channel attaches images (its capabilities); e-mail
+    /// shows the image inline by its URL instead.
+    pub attach_images: bool,
     /// The town's name, signing every message.
     pub site: &'a str,
     pub locale: &'a str,
@@ -32,7 +37,7 @@ pub fn message(
     channel: ChannelKind,
 ) -> Result<RenderedMessage, askama::Error> {
     let t = Tr::new(cx.locale);
-    let view = AnnouncementView::new(a, cx.url, cx.tz, &t);
+    let view = AnnouncementView::new(a, cx.url, cx.image_url, cx.tz, &t);
     let links = (channel == ChannelKind::Email).then_some(PersonalLinks {
         unsubscribe: UNSUBSCRIBE_PLACEHOLDER,
         manage: MANAGE_PLACEHOLDER,
@@ -42,6 +47,15 @@ pub fn message(
     m.subject = Some(a.title.clone());
     m.html = Some(bodies.html);
     m.link = Some(cx.url.to_owned());
+    // Channels that attach pictures get the image itself.
+    if let (Some(image), Some(url), true) = (&a.image, cx.image_url, cx.attach_images) {
+        m.media.push(Media {
+            kind: MediaKind::Image,
+            url: url.to_owned(),
+            mime_type: image.format.mime_type().to_owned(),
+            caption: Some(image.alt.clone()),
+        });
+    }
     m.urgent = a.urgent;
     Ok(m)
 }

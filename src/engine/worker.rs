@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use herold_channel_api::{
-    Address, Channel, ChannelKind, Destination, Disposition, OutboundMessage, RenderedMessage,
-    SendError, UnsubscribeLinks,
+    Address, Channel, ChannelKind, Destination, Disposition, MediaKind, OutboundMessage,
+    RenderedMessage, SendError, UnsubscribeLinks,
 };
 use std::{
     collections::HashMap,
@@ -382,8 +382,14 @@ impl ChannelWorker {
             .await?;
         let app = &self.engine.app;
         let url = app.announcement_url(a.id);
+        let image_url = a.image.as_ref().map(|i| app.image_url(i));
         let cx = compose::Context {
             url: &url,
+            image_url: image_url.as_deref(),
+            attach_images: self
+                .channel
+                .capabilities()
+                .supports_outbound_media(MediaKind::Image),
             site: &app.config.site_name,
             locale: &app.config.default_locale,
             tz: app.config.tz(),

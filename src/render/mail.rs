@@ -20,12 +20,21 @@ pub struct AnnouncementView {
     pub urgent: bool,
     pub event_when: Option<String>,
     pub event_where: Option<String>,
+    /// The image's public URL and alt text.
+    pub image: Option<ImageView>,
+}
+
+/// An announcement's image as a mail shows it.
+pub struct ImageView {
+    pub url: String,
+    pub alt: String,
 }
 
 impl AnnouncementView {
     /// Renders the body once (Markdown to HTML and to plain text) and the
-    /// event time in `tz` and the catalogue's formats.
-    pub fn new(a: &Announcement, url: &str, tz: Tz, t: &Tr) -> Self {
+    /// event time in `tz` and the catalogue's formats. `image_url` is
+    /// where the announcement's image is served, if it has one.
+    pub fn new(a: &Announcement, url: &str, image_url: Option<&str>, tz: Tz, t: &Tr) -> Self {
         Self {
             title: a.title.clone(),
             html: to_html(&a.body),
@@ -37,6 +46,10 @@ impl AnnouncementView {
                 .as_ref()
                 .map(|e| event_when(&e.time, tz, t.locale())),
             event_where: a.event.as_ref().and_then(|e| e.location.clone()),
+            image: a.image.as_ref().zip(image_url).map(|(i, url)| ImageView {
+                url: url.to_owned(),
+                alt: i.alt.clone(),
+            }),
         }
     }
 }
@@ -198,6 +211,10 @@ mod tests {
             urgent: true,
             event_when: event.then(|| "05.12.2026, 18:00 Uhr".into()),
             event_where: event.then(|| "Bürgerhaus".into()),
+            image: event.then(|| ImageView {
+                url: "https://herold.example/media/3.jpg".into(),
+                alt: "Plan der Umleitung über die Bahnhofstraße".into(),
+            }),
         }
     }
 
@@ -214,6 +231,8 @@ mod tests {
             b.text,
             "Sperrung <Hauptstraße> & \"Umleitung\"\n\n\
              Die Hauptstraße ist gesperrt.\n\n\
+             Bild: Plan der Umleitung über die Bahnhofstraße\n\
+             https://herold.example/media/3.jpg\n\n\
              Termin: 05.12.2026, 18:00 Uhr\n\
              Ort: Bürgerhaus\n\n\
              https://herold.example/announcements/7\n\n\
@@ -232,6 +251,10 @@ mod tests {
         assert!(!h.contains("<Hauptstraße>"), "{h}");
         assert!(h.contains("<strong>Hauptstraße</strong>"), "{h}");
         assert!(h.contains("Bürgerhaus"), "{h}");
+        assert!(
+            h.contains(r#"<img src="https://herold.example/media/3.jpg" alt="Plan der Umleitung über die Bahnhofstraße""#),
+            "{h}"
+        );
         assert!(
             h.contains(r#"<a href="{{unsubscribe_url}}">Abmelden</a>"#),
             "{h}"
@@ -273,8 +296,9 @@ mod tests {
             author: "cli".into(),
             digest_id: None,
             event: Some(Event::new(EventTime::At { start, end: None }, Some("Rathaus")).unwrap()),
+            image: None,
         };
-        let v = AnnouncementView::new(&a, "u", chrono_tz::Europe::Berlin, &Tr::new("de"));
+        let v = AnnouncementView::new(&a, "u", None, chrono_tz::Europe::Berlin, &Tr::new("de"));
         assert_eq!(v.event_when.as_deref(), Some("05.12.2026, 18:00 Uhr"));
         assert_eq!(v.event_where.as_deref(), Some("Rathaus"));
     }

@@ -2,7 +2,7 @@
 //! daily event tips land in residents' calendars.
 
 use chrono::{DateTime, Utc};
-use herold_channel_rss::{ical_calendar, CalendarEvent, CalendarMeta, EventStatus};
+use herold_channel_rss::{ical_calendar, Attachment, CalendarEvent, CalendarMeta, EventStatus};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
@@ -108,6 +108,14 @@ impl Herold {
         e.categories = vec![c.name.clone()];
         e.status = EventStatus::Confirmed;
         e.sequence = sequence;
+        e.attachments = a
+            .image
+            .iter()
+            .map(|i| Attachment {
+                url: self.image_url(i),
+                mime_type: i.format.mime_type().to_owned(),
+            })
+            .collect();
         Some(e)
     }
 }

@@ -1,7 +1,7 @@
 //! Building the Atom and RSS documents from stored announcements.
 
 use chrono::{DateTime, Utc};
-use herold_channel_rss::{atom_feed, rss_feed, FeedEntry, FeedMeta};
+use herold_channel_rss::{atom_feed, rss_feed, Enclosure, FeedEntry, FeedMeta};
 use sha2::{Digest, Sha256};
 
 use super::{Herold, ServiceError};
@@ -169,7 +169,11 @@ impl Herold {
             author: self.config.site_name.clone(),
             urgent: a.urgent,
             corrects: a.corrects_id.map(|id| self.announcement_url(id)),
-            image: None,
+            image: a.image.as_ref().map(|i| Enclosure {
+                url: self.image_url(i),
+                mime_type: i.format.mime_type().to_owned(),
+                length: Some(i.byte_length),
+            }),
         }
     }
 }

@@ -4,11 +4,13 @@
 mod calendar;
 mod digests;
 mod feeds;
+mod media;
 mod pages;
 mod receipts;
 mod signup;
 
 pub use feeds::{FeedDocument, FeedFormat, FeedScope};
+pub use media::image_path;
 pub use pages::PublicAnnouncement;
 pub use receipts::ReceiptSummary;
 pub use signup::{
@@ -21,7 +23,9 @@ use thiserror::Error;
 
 use crate::{
     config::Config,
-    domain::{Announcement, Category, DomainError, Id, NewAnnouncement, NewAuditEvent, Slug},
+    domain::{
+        Announcement, Category, DomainError, Id, NewAnnouncement, NewAuditEvent, NewImage, Slug,
+    },
     storage::{Database, StorageError},
 };
 
@@ -129,6 +133,17 @@ impl Herold {
 
     /// Publishes (or schedules) an announcement.
     pub fn publish(&self, req: &PublishRequest) -> Result<Announcement, ServiceError> {
+        self.publish_with_image(req, None)
+    }
+
+    /// Publishes (or schedules) an announcement with an image, checked and
+    /// stripped of metadata by [`crate::media::prepare`]. The image is
+    /// stored in the same transaction as the announcement.
+    pub fn publish_with_image(
+        &self,
+        req: &PublishRequest,
+        image: Option<NewImage>,
+    ) -> Result<Announcement, ServiceError> {
         let category = self.category(&req.category)?;
         let new = NewAnnouncement::new(
             category.id,
@@ -141,7 +156,8 @@ impl Herold {
             &self.config.limits,
             Utc::now(),
         )?
-        .with_event(req.event.clone());
+        .with_event(req.event.clone())
+        .with_image(image);
         // Announcements of a digest category wait for the digest, unless urgent.
         let waits_for_digest = !new.urgent && self.db.digest_of(category.id)?.is_some();
         let channels: &[herold_channel_api::ChannelKind] = if waits_for_digest {
@@ -155,7 +171,15 @@ impl Herold {
             &req.author,
             "announcement.publish",
             format!("announcement:{}", a.id),
-            serde_json::json!({ "category": category.slug.as_str(), "urgent": a.urgent, "publish_at": a.publish_at, "corrects": a.corrects_id }),
+            serde_json::json!({
+                "category": category.slug.as_str(),
+                "urgent": a.urgent,
+                "publish_at": a.publish_at,
+                "corrects": a.corrects_id,
+                "image": a.image.as_ref().map(|i| serde_json::json!({
+                    "id": i.id, "mime_type": i.format.mime_type(), "bytes": i.byte_length, "sha256": i.sha256,
+                })),
+            }),
         )?;
         Ok(a)
     }

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use super::{
     categories::CategoryRow,
     error::OrNotFound,
-    schema::{announcements, broadcasts, categories},
+    media::ImageRow,
+    schema::{announcements, broadcasts, categories, media},
     time, with_conn, with_write_tx, Database, StorageError,
 };
 use crate::domain::{
@@ -32,6 +33,7 @@ pub(super) struct Row {
     event_end: Option<chrono::NaiveDateTime>,
     event_all_day: bool,
     event_location: Option<String>,
+    image_id: Option<i64>,
 }
 
 /// Event columns from a domain event: all-day events at midnight.
@@ -79,24 +81,48 @@ fn event_from_columns(r: &Row) -> Option<Event> {
     })
 }
 
-impl From<Row> for Announcement {
-    fn from(r: Row) -> Self {
-        let event = event_from_columns(&r);
-        Announcement {
-            id: r.id,
-            category_id: r.category_id,
-            title: r.title,
-            body: r.body,
-            urgent: r.urgent,
-            publish_at: time::from_db(r.publish_at),
-            created_at: time::from_db(r.created_at),
-            cancelled_at: time::from_db_opt(r.cancelled_at),
-            corrects_id: r.corrects_id,
-            author: r.author,
-            digest_id: r.digest_id,
+impl Row {
+    /// The announcement, with its image's row (from a left join on
+    /// `media`, or the row just inserted).
+    pub(super) fn into_announcement(
+        self,
+        image: Option<ImageRow>,
+    ) -> Result<Announcement, StorageError> {
+        let event = event_from_columns(&self);
+        let image = match (self.image_id, image) {
+            (None, _) => None,
+            (Some(_), Some(row)) => Some(row.try_into()?),
+            (Some(id), None) => {
+                return Err(StorageError::NotFound {
+                    what: format!("image {id} of announcement {}", self.id),
+                })
+            }
+        };
+        Ok(Announcement {
+            id: self.id,
+            category_id: self.category_id,
+            title: self.title,
+            body: self.body,
+            urgent: self.urgent,
+            publish_at: time::from_db(self.publish_at),
+            created_at: time::from_db(self.created_at),
+            cancelled_at: time::from_db_opt(self.cancelled_at),
+            corrects_id: self.corrects_id,
+            author: self.author,
+            digest_id: self.digest_id,
             event,
-        }
+            image,
+        })
     }
+}
+
+/// Announcement rows joined with their category and image.
+type Joined = (Row, CategoryRow, Option<ImageRow>);
+
+fn from_joined(rows: Vec<Joined>) -> Result<Vec<(Announcement, Category)>, StorageError> {
+    rows.into_iter()
+        .map(|(a, c, i)| Ok((a.into_announcement(i)?, c.into())))
+        .collect()
 }
 
 /// Which announcements a feed shows.
@@ -140,6 +166,12 @@ macro_rules! insert_announcement_tx {
         }
         let (event_start, event_end, event_all_day, event_location) =
             $crate::storage::announcements::event_columns(new.event.as_ref());
+        let image: Option<$crate::storage::media::ImageRow> = match &new.image {
+            Some(image) => Some($crate::storage::media::insert_image_tx!(
+                &mut *c, image, now
+            )),
+            None => None,
+        };
         let row: $crate::storage::announcements::Row =
             diesel::insert_into($crate::storage::schema::announcements::table)
                 .values((
@@ -157,6 +189,8 @@ macro_rules! insert_announcement_tx {
                     $crate::storage::schema::announcements::corrects_id.eq(new.corrects_id),
                     $crate::storage::schema::announcements::author.eq(&new.author),
                     $crate::storage::schema::announcements::digest_id.eq(new.digest_id),
+                    $crate::storage::schema::announcements::image_id
+                        .eq(image.as_ref().map(|i| i.id)),
                 ))
                 .returning($crate::storage::announcements::Row::as_returning())
                 .get_result(c)?;
@@ -177,7 +211,13 @@ macro_rules! insert_announcement_tx {
                 ))
                 .execute(c)?;
         }
-        Ok::<$crate::storage::announcements::Row, $crate::storage::StorageError>(row)
+        Ok::<
+            (
+                $crate::storage::announcements::Row,
+                Option<$crate::storage::media::ImageRow>,
+            ),
+            $crate::storage::StorageError,
+        >((row, image))
     }};
 }
 pub(super) use insert_announcement_tx;
@@ -192,21 +232,26 @@ impl Database {
         channels: &[ChannelKind],
     ) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
-        let row: Row = with_write_tx!(self, |c| insert_announcement_tx!(c, new, channels, now))?;
-        Ok(row.into())
+        let (row, image) =
+            with_write_tx!(self, |c| insert_announcement_tx!(c, new, channels, now))?;
+        row.into_announcement(image)
     }
 
     /// One announcement with its category.
     pub fn get_announcement(&self, id: Id) -> Result<(Announcement, Category), StorageError> {
-        let found: Option<(Row, CategoryRow)> = with_conn!(self, |c| announcements::table
+        let found: Option<Joined> = with_conn!(self, |c| announcements::table
             .inner_join(categories::table)
+            .left_join(media::table)
             .filter(announcements::id.eq(id))
-            .select((Row::as_select(), CategoryRow::as_select()))
+            .select((
+                Row::as_select(),
+                CategoryRow::as_select(),
+                Option::<ImageRow>::as_select(),
+            ))
             .first(c)
             .optional()?);
-        found
-            .map(|(a, c)| (a.into(), c.into()))
-            .or_not_found(|| format!("announcement {id}"))
+        let (a, c, i) = found.or_not_found(|| format!("announcement {id}"))?;
+        Ok((a.into_announcement(i)?, c.into()))
     }
 
     /// All announcements (any status), newest publication time first.
@@ -214,16 +259,18 @@ impl Database {
         &self,
         limit: i64,
     ) -> Result<Vec<(Announcement, Category)>, StorageError> {
-        let rows: Vec<(Row, CategoryRow)> = with_conn!(self, |c| announcements::table
+        let rows: Vec<Joined> = with_conn!(self, |c| announcements::table
             .inner_join(categories::table)
+            .left_join(media::table)
             .order((announcements::publish_at.desc(), announcements::id.desc()))
             .limit(limit)
-            .select((Row::as_select(), CategoryRow::as_select()))
+            .select((
+                Row::as_select(),
+                CategoryRow::as_select(),
+                Option::<ImageRow>::as_select(),
+            ))
             .load(c)?);
-        Ok(rows
-            .into_iter()
-            .map(|(a, c)| (a.into(), c.into()))
-            .collect())
+        from_joined(rows)
     }
 
     /// Announcements a feed shows: published by `now`, not cancelled,
@@ -233,9 +280,10 @@ impl Database {
         q: &FeedQuery,
     ) -> Result<Vec<(Announcement, Category)>, StorageError> {
         let now = time::to_db(q.now);
-        let rows: Vec<(Row, CategoryRow)> = with_conn!(self, |c| {
+        let rows: Vec<Joined> = with_conn!(self, |c| {
             let mut query = announcements::table
                 .inner_join(categories::table)
+                .left_join(media::table)
                 .filter(announcements::publish_at.le(now))
                 .filter(announcements::cancelled_at.is_null())
                 .into_boxed();
@@ -245,13 +293,14 @@ impl Database {
             query
                 .order((announcements::publish_at.desc(), announcements::id.desc()))
                 .limit(q.limit)
-                .select((Row::as_select(), CategoryRow::as_select()))
+                .select((
+                    Row::as_select(),
+                    CategoryRow::as_select(),
+                    Option::<ImageRow>::as_select(),
+                ))
                 .load(c)?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(a, c)| (a.into(), c.into()))
-            .collect())
+        from_joined(rows)
     }
 
     /// Visible announcements about an event (for the calendar feed), the
@@ -263,9 +312,10 @@ impl Database {
         limit: i64,
     ) -> Result<Vec<(Announcement, Category)>, StorageError> {
         let now = time::to_db(now);
-        let rows: Vec<(Row, CategoryRow)> = with_conn!(self, |c| {
+        let rows: Vec<Joined> = with_conn!(self, |c| {
             let mut query = announcements::table
                 .inner_join(categories::table)
+                .left_join(media::table)
                 .filter(announcements::event_start.is_not_null())
                 .filter(announcements::publish_at.le(now))
                 .filter(announcements::cancelled_at.is_null())
@@ -276,13 +326,14 @@ impl Database {
             query
                 .order((announcements::event_start.desc(), announcements::id.desc()))
                 .limit(limit)
-                .select((Row::as_select(), CategoryRow::as_select()))
+                .select((
+                    Row::as_select(),
+                    CategoryRow::as_select(),
+                    Option::<ImageRow>::as_select(),
+                ))
                 .load(c)?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(a, c)| (a.into(), c.into()))
-            .collect())
+        from_joined(rows)
     }
 
     /// Published corrections of an announcement, oldest first.
@@ -292,21 +343,24 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<Vec<Announcement>, StorageError> {
         let now = time::to_db(now);
-        let rows: Vec<Row> = with_conn!(self, |c| announcements::table
+        let rows: Vec<(Row, Option<ImageRow>)> = with_conn!(self, |c| announcements::table
+            .left_join(media::table)
             .filter(announcements::corrects_id.eq(id))
             .filter(announcements::publish_at.le(now))
             .filter(announcements::cancelled_at.is_null())
             .order((announcements::publish_at.asc(), announcements::id.asc()))
-            .select(Row::as_select())
+            .select((Row::as_select(), Option::<ImageRow>::as_select()))
             .load(c)?);
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter()
+            .map(|(a, i)| a.into_announcement(i))
+            .collect()
     }
 
     /// Withdraws a scheduled announcement before it goes out. Published
     /// announcements cannot be cancelled; publish a correction instead.
     pub fn cancel_announcement(&self, id: Id) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
-        let row: Row = with_write_tx!(self, |c| {
+        let row: (Row, Option<ImageRow>) = with_write_tx!(self, |c| {
             let current: Row = announcements::table
                 .find(id)
                 .select(Row::as_select())
@@ -329,11 +383,16 @@ impl Database {
                     broadcasts::updated_at.eq(now),
                 ))
                 .execute(c)?;
-            Ok(diesel::update(announcements::table.find(id))
+            diesel::update(announcements::table.find(id))
                 .set(announcements::cancelled_at.eq(Some(now)))
-                .returning(Row::as_returning())
-                .get_result(c)?)
+                .execute(c)?;
+            Ok(announcements::table
+                .left_join(media::table)
+                .filter(announcements::id.eq(id))
+                .select((Row::as_select(), Option::<ImageRow>::as_select()))
+                .first(c)?)
         })?;
-        Ok(row.into())
+        let (row, image) = row;
+        row.into_announcement(image)
     }
 }

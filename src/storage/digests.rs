@@ -8,7 +8,8 @@ use herold_channel_api::ChannelKind;
 use super::{
     announcements::{insert_announcement_tx, Row as AnnouncementRow},
     error::OrNotFound,
-    schema::{announcements, digests},
+    media::ImageRow,
+    schema::{announcements, digests, media},
     time, with_conn, Database, Pool, StorageError,
 };
 use crate::domain::{next_slot, Announcement, Digest, DomainError, Id, NewAnnouncement};
@@ -134,21 +135,29 @@ impl Database {
                 let Some(row) = picked else { return Ok(None) };
                 let digest: Digest = row.try_into()?;
                 let since = time::to_db(digest.last_run_at.unwrap_or(digest.created_at));
-                let items: Vec<AnnouncementRow> = announcements::table
+                let items: Vec<(AnnouncementRow, Option<ImageRow>)> = announcements::table
+                    .left_join(media::table)
                     .filter(announcements::category_id.eq(digest.category_id))
                     .filter(announcements::digest_id.is_null())
                     .filter(announcements::cancelled_at.is_null())
                     .filter(announcements::publish_at.gt(since))
                     .filter(announcements::publish_at.le(now_db))
                     .order((announcements::publish_at.asc(), announcements::id.asc()))
-                    .select(AnnouncementRow::as_select())
+                    .select((
+                        AnnouncementRow::as_select(),
+                        Option::<ImageRow>::as_select(),
+                    ))
                     .load(c)?;
-                let items: Vec<Announcement> = items.into_iter().map(Into::into).collect();
+                let items = items
+                    .into_iter()
+                    .map(|(a, i)| a.into_announcement(i))
+                    .collect::<Result<Vec<Announcement>, StorageError>>()?;
                 let created = match compose(&digest, &items) {
                     Some(mut new) => {
                         new.digest_id = Some(digest.id);
-                        let row = insert_announcement_tx!(&mut *c, &new, channels, now_db)?;
-                        Some(Announcement::from(row))
+                        let (row, image) =
+                            insert_announcement_tx!(&mut *c, &new, channels, now_db)?;
+                        Some(row.into_announcement(image)?)
                     }
                     None => None,
                 };

@@ -15,6 +15,7 @@ mod deliveries;
 mod digests;
 mod error;
 mod keys;
+mod media;
 mod queue;
 pub mod schema;
 mod staff;

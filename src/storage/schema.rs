@@ -36,6 +36,19 @@ diesel::table! {
         event_end -> Nullable<Timestamp>,
         event_all_day -> Bool,
         event_location -> Nullable<Text>,
+        image_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    media (id) {
+        id -> BigInt,
+        mime_type -> Text,
+        byte_length -> BigInt,
+        sha256 -> Text,
+        bytes -> Binary,
+        alt_text -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -239,6 +252,7 @@ diesel::table! {
 }
 
 diesel::joinable!(announcements -> categories (category_id));
+diesel::joinable!(announcements -> media (image_id));
 diesel::joinable!(subscriptions -> subscribers (subscriber_id));
 diesel::joinable!(subscriptions -> categories (category_id));
 diesel::joinable!(messages -> conversations (conversation_id));
@@ -267,4 +281,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     websub_subscriptions,
     websub_deliveries,
     subscriber_tokens,
+    media,
 );

@@ -3,11 +3,15 @@
 //! `If-Modified-Since`, as the RFC requires.
 
 use actix_web::{
+    body::MessageBody,
     http::header::{self, EntityTag, HttpDate, IfModifiedSince, IfNoneMatch},
-    HttpMessage, HttpRequest, HttpResponse,
+    HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder,
 };
 use chrono::{DateTime, Utc};
 use std::time::{Duration, SystemTime};
+
+/// How long feeds may be cached without asking again.
+const FEED_CACHE_CONTROL: &str = "public, max-age=60";
 
 /// Answers 200 with validators, or 304 if the request's validators match.
 pub fn respond(
@@ -17,6 +21,38 @@ pub fn respond(
     content_type: &str,
     body: String,
 ) -> HttpResponse {
+    respond_with(
+        req,
+        &Validators {
+            etag,
+            last_modified,
+            cache_control: FEED_CACHE_CONTROL,
+        },
+        content_type,
+        body,
+        |_| {},
+    )
+}
+
+/// What a conditional response is validated and cached by.
+pub struct Validators<'a> {
+    /// Strong entity tag, with or without quotes.
+    pub etag: &'a str,
+    pub last_modified: DateTime<Utc>,
+    /// The `Cache-Control` value.
+    pub cache_control: &'a str,
+}
+
+/// Like [`respond`], with any body, cache policy and extra headers (added
+/// to 200 and 304 alike).
+pub fn respond_with(
+    req: &HttpRequest,
+    v: &Validators<'_>,
+    content_type: &str,
+    body: impl MessageBody + 'static,
+    extra: impl FnOnce(&mut HttpResponseBuilder),
+) -> HttpResponse {
+    let (etag, last_modified) = (v.etag, v.last_modified);
     let tag = EntityTag::new_strong(etag.trim_matches('"').to_owned());
     let secs = u64::try_from(last_modified.timestamp()).unwrap_or(0);
     let modified = HttpDate::from(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
@@ -35,7 +71,8 @@ pub fn respond(
     };
     resp.insert_header(header::ETag(tag))
         .insert_header(header::LastModified(modified))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
+        .insert_header((header::CACHE_CONTROL, v.cache_control));
+    extra(&mut resp);
     if not_modified {
         resp.finish()
     } else {

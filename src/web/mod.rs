@@ -5,6 +5,7 @@
 mod conditional;
 mod feeds;
 mod health;
+mod media;
 mod metrics;
 mod pages;
 mod signup;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(pages::index))
         .route("/announcements/{id}", web::get().to(pages::announcement))
         .route("/feeds/{name}", web::get().to(feeds::feed))
+        .route("/media/{name}", web::get().to(media::image))
         .route("/webhooks/{channel}", web::post().to(webhooks::webhook))
         .route("/subscribe", web::get().to(signup::form_page))
         .route("/subscribe", web::post().to(signup::subscribe))

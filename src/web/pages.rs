@@ -24,6 +24,14 @@ pub struct Item {
     /// When the announced event takes place, in local time.
     pub event_when: Option<String>,
     pub event_where: Option<String>,
+    pub image: Option<PageImage>,
+}
+
+/// An announcement's picture on a page.
+pub struct PageImage {
+    /// Site-relative URL.
+    pub url: String,
+    pub alt: String,
 }
 
 impl Item {
@@ -41,6 +49,10 @@ impl Item {
                 .as_ref()
                 .map(|e| render::event_when(&e.time, app.config.tz(), t.locale())),
             event_where: a.event.as_ref().and_then(|e| e.location.clone()),
+            image: a.image.as_ref().map(|i| PageImage {
+                url: format!("/{}", crate::service::image_path(i)),
+                alt: i.alt.clone(),
+            }),
         }
     }
 }

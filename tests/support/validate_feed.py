@@ -58,6 +58,10 @@ def main() -> int:
                 "link": e.get("link"),
                 "summary": e.get("summary"),
                 "tags": [t.get("term") for t in e.get("tags", [])],
+                "enclosures": [
+                    {"href": x.get("href"), "type": x.get("type"), "length": x.get("length")}
+                    for x in e.get("enclosures", [])
+                ],
             }
             for e in d.entries
         ],

@@ -124,6 +124,18 @@ pub struct CalendarEvent {
     pub status: EventStatus,
     /// Revision (`SEQUENCE`): 0 when first published, increased by each correction.
     pub sequence: u32,
+    /// Files attached by URL (`ATTACH;FMTTYPE=…`), e.g. the announcement's image.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file an event links to (`ATTACH` with a URI value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Absolute URL of the file.
+    pub url: String,
+    /// MIME type, e.g. `image/jpeg`; the `FMTTYPE` parameter is left out if
+    /// it is not a plain `type/subtype`.
+    pub mime_type: String,
 }
 
 impl CalendarEvent {
@@ -147,6 +159,7 @@ impl CalendarEvent {
             categories: Vec::new(),
             status: EventStatus::Confirmed,
             sequence: 0,
+            attachments: Vec::new(),
         }
     }
 }
@@ -239,6 +252,13 @@ fn write_event(lines: &mut Lines, e: &CalendarEvent) {
     }
     if !e.url.is_empty() {
         lines.uri("URL", &e.url);
+    }
+    for a in e.attachments.iter().filter(|a| !a.url.is_empty()) {
+        if content::is_media_type(&a.mime_type) {
+            lines.uri(&format!("ATTACH;FMTTYPE={}", a.mime_type), &a.url);
+        } else {
+            lines.uri("ATTACH", &a.url);
+        }
     }
     let categories: Vec<String> = e
         .categories
@@ -335,6 +355,16 @@ mod tests {
         e.url = "https://www.musterdorf.de/a/42".into();
         e.location = Some("Rathaus, Saal 1".into());
         e.categories = vec!["Politik".into(), String::new(), "Rat, Ausschüsse".into()];
+        e.attachments = vec![
+            Attachment {
+                url: "https://herold.example.org/media/7.jpg".into(),
+                mime_type: "image/jpeg".into(),
+            },
+            Attachment {
+                url: "https://herold.example.org/media/8".into(),
+                mime_type: "image/jpeg; x=\"y\"".into(),
+            },
+        ];
         let ics = ical_calendar(&meta(), &[e]);
         let l = lines(&ics);
         let start = l.iter().position(|&x| x == "BEGIN:VEVENT").unwrap();
@@ -350,6 +380,8 @@ mod tests {
                 "DESCRIPTION:Öffentliche Sitzung",
                 "LOCATION:Rathaus\\, Saal 1",
                 "URL:https://www.musterdorf.de/a/42",
+                "ATTACH;FMTTYPE=image/jpeg:https://herold.example.org/media/7.jpg",
+                "ATTACH:https://herold.example.org/media/8",
                 "CATEGORIES:Politik,Rat\\, Ausschüsse",
                 "STATUS:CONFIRMED",
                 "SEQUENCE:0",

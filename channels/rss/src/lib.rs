@@ -58,7 +58,8 @@ use chrono::{DateTime, Utc};
 pub use atom::atom_feed;
 pub use channel::FeedChannel;
 pub use ical::{
-    ical_calendar, CalendarEvent, CalendarMeta, EventStatus, EventTime, DEFAULT_REFRESH_INTERVAL,
+    ical_calendar, Attachment, CalendarEvent, CalendarMeta, EventStatus, EventTime,
+    DEFAULT_REFRESH_INTERVAL,
 };
 pub use rss2::rss_feed;
 

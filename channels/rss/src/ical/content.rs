@@ -109,6 +109,17 @@ pub(super) fn duration(d: Duration) -> Option<String> {
     Some(out)
 }
 
+/// Whether `s` is a plain media type (`type/subtype`, RFC 6838 characters),
+/// safe as a parameter value without quoting.
+pub(super) fn is_media_type(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    matches!(s.split_once('/'), Some((t, sub)) if token(t) && token(sub))
+}
+
 /// Appends `line` folded to at most [`MAX_OCTETS`] octets per physical line, each
 /// ended by CRLF; continuation lines start with one space (RFC 5545 3.1).
 ///
@@ -148,6 +159,23 @@ fn fold_point(s: &str, limit: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_types() {
+        assert!(is_media_type("image/jpeg"));
+        assert!(is_media_type("image/svg+xml"));
+        for bad in [
+            "image",
+            "image/",
+            "/jpeg",
+            "image/jpeg; q=1",
+            "a/b:c",
+            "a/b,c",
+            "\"a\"/b",
+        ] {
+            assert!(!is_media_type(bad), "{bad}");
+        }
+    }
 
     fn folded(line: &str) -> String {
         let mut out = String::new();

@@ -79,6 +79,14 @@ def categories(event):
     return [str(c) for v in values for c in v.cats]
 
 
+def attachments(event):
+    value = event.get("ATTACH")
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    return [{"uri": str(v), "fmttype": v.params.get("FMTTYPE")} for v in values]
+
+
 def check_errors(component):
     for sub in component.walk():
         if sub.errors:
@@ -123,6 +131,7 @@ def main():
                 "status": text(ev, "STATUS"),
                 "sequence": int(ev.decoded("SEQUENCE")) if "SEQUENCE" in ev else None,
                 "categories": categories(ev),
+                "attachments": attachments(ev),
                 "start": when(start),
                 "end": None if end is None else when(end),
                 "dtstamp": when(ev.decoded("DTSTAMP")),
