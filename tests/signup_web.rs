@@ -526,3 +526,38 @@ fn manage_categories_and_erase() {
     assert_eq!(status_of(&app, "cem@example.org"), None);
     assert_eq!(http.get(&manage).send().unwrap().status(), 404);
 }
+
+/// The SMTP server is down when a resident signs up: a clear message,
+/// and trying again once it is back works at once (not throttled), with
+/// one confirmation mail.
+#[test]
+fn sign_up_while_smtp_is_down() {
+    let smtp_port = free_port();
+    let s = serve(None, smtp_port);
+    s.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
+    let http = client();
+    let (status, page) = post_form(
+        &http,
+        &s.url("/subscribe"),
+        "email=dana%40example.org&category=verkehr",
+    );
+    assert_eq!(status, 503, "{page}");
+    assert!(
+        page.contains("konnte gerade nicht versandt werden"),
+        "{page}"
+    );
+
+    let smtp = Smtp::start(smtp_port);
+    let (status, page) = post_form(
+        &http,
+        &s.url("/subscribe"),
+        "email=dana%40example.org&category=verkehr",
+    );
+    assert_eq!(status, 200, "{page}");
+    let mail = wait_for_mails_to(&smtp, "dana@example.org", 1);
+    let confirm = local(&s, &link_in(&text_of(&mail[0]), "/subscribe/confirm/"));
+    let (status, _) = post_form(&http, &confirm, "");
+    assert_eq!(status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(smtp.mails().len(), 1);
+}
