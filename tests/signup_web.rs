@@ -178,7 +178,10 @@ fn double_opt_in_and_one_click(database_url: Option<&str>) {
         .unwrap();
     let http = client();
 
-    // The form lists the categories.
+    // Every page leads to the form, which lists the categories.
+    let index = http.get(s.url("/")).send().unwrap().text().unwrap();
+    assert!(index.contains(r#"<a href="/subscribe">"#), "{index}");
+    assert!(index.contains("Informationsdienst"), "{index}");
     let form = http.get(s.url("/subscribe")).send().unwrap();
     assert_eq!(form.status(), 200);
     let form = form.text().unwrap();
