@@ -15,37 +15,29 @@ const FROM: &str = "Gemeinde Müllheim-Süd <info@muellheim-sued.example>";
 const TITLE: &str = "Straßensperrung <Hauptstraße> & \"Umleitung\"";
 
 fn serve(database_url: Option<&str>, smtp_port: u16) -> Server {
+    serve_with(database_url, smtp_port, &[])
+}
+
+/// `herold serve` mailing to `smtp_port` at once, retrying fast.
+fn serve_with(database_url: Option<&str>, smtp_port: u16, extra: &[(&str, &str)]) -> Server {
     let port = smtp_port.to_string();
-    Server::start_with(
-        database_url,
-        &[
-            ("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#),
-            ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
-            ("HEROLD_DELIVERY__BACKOFF_BASE_MS", "200"),
-            ("HEROLD_DELIVERY__BACKOFF_MAX_SECONDS", "1"),
-            ("HEROLD_EMAIL__HOST", "127.0.0.1"),
-            ("HEROLD_EMAIL__PORT", &port),
-            ("HEROLD_EMAIL__SECURITY", "none"),
-            ("HEROLD_EMAIL__FROM", FROM),
-        ],
-    )
+    let mut env = vec![
+        ("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#),
+        ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
+        ("HEROLD_DELIVERY__BACKOFF_BASE_MS", "200"),
+        ("HEROLD_DELIVERY__BACKOFF_MAX_SECONDS", "1"),
+        ("HEROLD_EMAIL__HOST", "127.0.0.1"),
+        ("HEROLD_EMAIL__PORT", &port),
+        ("HEROLD_EMAIL__SECURITY", "none"),
+        ("HEROLD_EMAIL__FROM", FROM),
+    ];
+    env.extend_from_slice(extra);
+    Server::start_with(database_url, &env)
 }
 
 fn subscribe(s: &Server, database_url: Option<&str>, n: usize) -> herold::service::Herold {
-    s.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
-    let app = s.open_database(database_url);
-    let cat = app.db.find_category("verkehr").unwrap().unwrap();
     let addresses: Vec<String> = (0..n).map(|i| format!("buerger{i}@example.org")).collect();
-    app.db
-        .import_subscribers(
-            herold_channel_api::ChannelKind::Email,
-            &addresses,
-            cat.id,
-            herold::service::CONSENT_WORDING_VERSION,
-            "test",
-        )
-        .unwrap();
-    app
+    s.email_subscribers(database_url, "verkehr", &addresses)
 }
 
 const IMAGE_ALT: &str = "Plan der Umleitung über die Bahnhofstraße";
@@ -207,22 +199,7 @@ fn bounces_stop_an_address(database_url: Option<&str>) {
     use herold::domain::{DeliveryState as D, SubscriberStatus as S};
     let port = free_port();
     let smtp = Smtp::start_rejecting(port);
-    let port_s = port.to_string();
-    let s = Server::start_with(
-        database_url,
-        &[
-            ("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#),
-            ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
-            ("HEROLD_EMAIL__HOST", "127.0.0.1"),
-            ("HEROLD_EMAIL__PORT", &port_s),
-            ("HEROLD_EMAIL__SECURITY", "none"),
-            ("HEROLD_EMAIL__FROM", FROM),
-            ("HEROLD_EMAIL__MAX_BOUNCES", "2"),
-        ],
-    );
-    s.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
-    let app = s.open_database(database_url);
-    let cat = app.db.find_category("verkehr").unwrap().unwrap();
+    let s = serve_with(database_url, port, &[("HEROLD_EMAIL__MAX_BOUNCES", "2")]);
     let people = [
         "full.anna@example.org",  // mailbox full, always
         "gone.bert@example.org",  // no such user
@@ -231,15 +208,7 @@ fn bounces_stop_an_address(database_url: Option<&str>) {
         "emil@example.org",       // fine
     ];
     let addresses: Vec<String> = people.iter().map(|p| p.to_string()).collect();
-    app.db
-        .import_subscribers(
-            herold_channel_api::ChannelKind::Email,
-            &addresses,
-            cat.id,
-            herold::service::CONSENT_WORDING_VERSION,
-            "test",
-        )
-        .unwrap();
+    let app = s.email_subscribers(database_url, "verkehr", &addresses);
     let id_of = |a: &str| {
         app.db
             .find_subscriber_by_address(herold_channel_api::ChannelKind::Email, a)

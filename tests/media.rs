@@ -7,7 +7,7 @@ mod common;
 
 use common::{
     server::{python, Server},
-    TestDb,
+    validate, TestDb,
 };
 use diesel::RunQueryDsl;
 use herold::{config::MediaConfig, service::PublishRequest, storage::Pool};
@@ -320,7 +320,7 @@ fn publish_serve_and_feed(database_url: Option<&str>) {
     // length, and feedparser reads them.
     for (path, kind) in [("/feeds/all.atom", "atom"), ("/feeds/verkehr.rss", "rss")] {
         let raw = http.get(s.url(path)).send().unwrap().text().unwrap();
-        let feed = validate(&raw, kind);
+        let feed = validate::feed(&raw, kind);
         assert_eq!(feed["entries"].as_array().unwrap().len(), 3, "{feed}");
         let enclosures = |title: &str| entry(&feed, title)["enclosures"].clone();
         assert_eq!(
@@ -357,7 +357,7 @@ fn publish_serve_and_feed(database_url: Option<&str>) {
         .unwrap()
         .text()
         .unwrap();
-    let cal = validate_ical(&ics);
+    let cal = validate::ical(&ics);
     let events = cal["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{cal}");
     assert_eq!(
@@ -439,46 +439,6 @@ fn publish_serve_and_feed(database_url: Option<&str>) {
         assert_eq!(s.cli(&["announcements", "list"]), list_before, "{args:?}");
         assert_eq!(media_rows(&app), media_before, "{args:?}");
     }
-}
-
-/// Runs the icalendar check over a calendar; returns its JSON summary.
-fn validate_ical(body: &str) -> serde_json::Value {
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("channels/rss/tests/support/validate_ical.py");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("feed.ics");
-    std::fs::write(&file, body).unwrap();
-    let out = std::process::Command::new(python())
-        .arg(script)
-        .stdin(std::fs::File::open(&file).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the iCalendar check rejected the calendar: {}\n{body}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Runs feedparser over a feed; returns its JSON summary.
-fn validate(body: &str, kind: &str) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(format!("feed.{kind}"));
-    std::fs::write(&file, body).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/validate_feed.py");
-    let out = std::process::Command::new(python())
-        .arg(script)
-        .arg(&file)
-        .arg(kind)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "feedparser rejected the {kind} feed: {}\n{body}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -4,33 +4,9 @@
 
 mod common;
 
-use common::server::{python, Server};
+use common::{server::Server, validate};
 use reqwest::{blocking::Client, header, StatusCode};
-use std::{
-    path::Path,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
-
-/// Runs feedparser over a document; returns its JSON summary.
-fn validate(body: &str, kind: &str) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(format!("feed.{kind}"));
-    std::fs::write(&file, body).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/validate_feed.py");
-    let out = Command::new(python())
-        .arg(script)
-        .arg(&file)
-        .arg(kind)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "feedparser rejected the {kind} feed: {}\n{body}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use std::time::{Duration, Instant};
 
 const TRICKY: &str = "Straße <gesperrt> & \"Umleitung\" ab 7 Uhr";
 
@@ -53,7 +29,7 @@ fn publish_to_feed(database_url: Option<&str>) {
     // An empty feed is valid too.
     let empty = http.get(s.url("/feeds/verkehr.atom")).send().unwrap();
     assert_eq!(empty.status(), StatusCode::OK);
-    validate(&empty.text().unwrap(), "atom");
+    validate::feed(&empty.text().unwrap(), "atom");
 
     s.cli(&[
         "publish",
@@ -103,7 +79,7 @@ fn publish_to_feed(database_url: Option<&str>) {
         !body.contains("<script>"),
         "raw HTML must be escaped:\n{body}"
     );
-    let atom = validate(&body, "atom");
+    let atom = validate::feed(&body, "atom");
     assert_eq!(atom["title"], "Gemeinde Musterstadt: alle Bekanntmachungen");
     let titles: Vec<_> = atom["entries"]
         .as_array()
@@ -130,10 +106,10 @@ fn publish_to_feed(database_url: Option<&str>) {
         .to_str()
         .unwrap()
         .starts_with("application/rss+xml"));
-    let rss = validate(&rss.text().unwrap(), "rss");
+    let rss = validate::feed(&rss.text().unwrap(), "rss");
     assert_eq!(rss["entries"].as_array().unwrap().len(), 1);
     assert_eq!(rss["entries"][0]["title"], TRICKY);
-    let abfall = validate(
+    let abfall = validate::feed(
         &http
             .get(s.url("/feeds/abfall.atom"))
             .send()
@@ -204,7 +180,7 @@ fn publish_to_feed(database_url: Option<&str>) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_ne!(r.headers()[header::ETAG].to_str().unwrap(), etag);
-    let atom = validate(&r.text().unwrap(), "atom");
+    let atom = validate::feed(&r.text().unwrap(), "atom");
     assert!(atom["entries"][0]["tags"]
         .as_array()
         .unwrap()
@@ -234,23 +210,10 @@ fn publish_then_read_feeds_on_postgres() {
     publish_to_feed(Some(&pg.url));
 }
 
-/// Adds category `abfall` with the CLI and `n` e-mail subscribers to it;
-/// returns the library's view of the server's database.
+/// Category `abfall` with `n` e-mail subscribers.
 fn abfall_subscribers(s: &Server, database_url: Option<&str>, n: usize) -> herold::service::Herold {
-    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
-    let app = s.open_database(database_url);
-    let cat = app.db.find_category("abfall").unwrap().unwrap();
     let addresses: Vec<String> = (0..n).map(|i| format!("r{i}@example.org")).collect();
-    app.db
-        .import_subscribers(
-            herold_channel_api::ChannelKind::Email,
-            &addresses,
-            cat.id,
-            herold::service::CONSENT_WORDING_VERSION,
-            "test",
-        )
-        .unwrap();
-    app
+    s.email_subscribers(database_url, "abfall", &addresses)
 }
 
 /// `herold serve` runs the delivery engine in-process and `/metrics` shows
@@ -454,33 +417,6 @@ fn receipts_update_deliveries_on_postgres() {
     receipts_update_deliveries(Some(&pg.url));
 }
 
-/// Runs the independent iCalendar check (Python `icalendar`) over a document.
-fn validate_ical(body: &str) -> serde_json::Value {
-    use std::io::Write;
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("channels/rss/tests/support/validate_ical.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the iCalendar check rejected the calendar: {}\n{body}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// Announcements about an event appear in the category's and the overall
 /// calendar (`.ics`); a correction updates the event (same UID, higher
 /// SEQUENCE) instead of adding one; bad event input changes nothing.
@@ -497,7 +433,7 @@ fn calendar_feed(database_url: Option<&str>) {
     let empty = http.get(s.url("/feeds/kultur.ics")).send().unwrap();
     assert_eq!(empty.status(), StatusCode::OK);
     assert_eq!(
-        validate_ical(&empty.text().unwrap())["events"]
+        validate::ical(&empty.text().unwrap())["events"]
             .as_array()
             .unwrap()
             .len(),
@@ -552,7 +488,7 @@ fn calendar_feed(database_url: Option<&str>) {
         .unwrap()
         .starts_with("text/calendar"));
     let etag = res.headers().get(header::ETAG).unwrap().clone();
-    let cal = validate_ical(&res.text().unwrap());
+    let cal = validate::ical(&res.text().unwrap());
     let events = cal["events"].as_array().unwrap();
     assert_eq!(events.len(), 2, "{cal}");
     let lesung = events.iter().find(|e| e["summary"] == TRICKY).unwrap();
@@ -610,7 +546,7 @@ fn calendar_feed(database_url: Option<&str>) {
         "--location",
         "Rathaus",
     ]);
-    let cal = validate_ical(
+    let cal = validate::ical(
         &http
             .get(s.url("/feeds/all.ics"))
             .send()

@@ -8,6 +8,7 @@
 
 pub mod server;
 pub mod smtp;
+pub mod validate;
 
 use diesel::{pg::PgConnection, Connection, RunQueryDsl};
 use herold::{

@@ -139,6 +139,31 @@ impl Server {
         herold::service::Herold::open(config).unwrap()
     }
 
+    /// Adds category `slug` with the CLI and subscribes `addresses` to it
+    /// by e-mail (as an import, consent recorded); returns the library's
+    /// view of the database.
+    pub fn email_subscribers(
+        &self,
+        database_url: Option<&str>,
+        slug: &str,
+        addresses: &[String],
+    ) -> herold::service::Herold {
+        let name = format!("{}{}", slug[..1].to_uppercase(), &slug[1..]);
+        self.cli(&["category", "add", slug, "--name", &name]);
+        let app = self.open_database(database_url);
+        let cat = app.db.find_category(slug).unwrap().unwrap();
+        app.db
+            .import_subscribers(
+                herold_channel_api::ChannelKind::Email,
+                addresses,
+                cat.id,
+                herold::service::CONSENT_WORDING_VERSION,
+                "test",
+            )
+            .unwrap();
+        app
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
