@@ -564,3 +564,15 @@ fn sign_up_while_smtp_is_down() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(smtp.mails().len(), 1);
 }
+
+/// Without an `[email]` section the form says sign-up is not available
+/// instead of accepting addresses nobody could confirm.
+#[test]
+fn sign_up_without_email_configured() {
+    let s = Server::start(None);
+    let page = client().get(s.url("/subscribe")).send().unwrap();
+    assert_eq!(page.status(), 503);
+    let page = page.text().unwrap();
+    assert!(page.contains("nicht eingerichtet"), "{page}");
+    assert!(!page.contains(r#"name="email""#), "{page}");
+}

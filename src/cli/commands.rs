@@ -338,6 +338,14 @@ fn serve(config: Config) -> Result<()> {
             "public_url is not https: mail programs will not offer one-click unsubscribe (RFC 8058); serve Herold behind a TLS reverse proxy and set public_url to its https address"
         );
     }
+    if config.email.is_some()
+        && !config
+            .delivery
+            .channels
+            .contains(&herold_channel_api::ChannelKind::Email)
+    {
+        tracing::warn!("an [email] section is configured but delivery.channels does not list email: residents can sign up, but no announcement will be mailed to them");
+    }
     let app = Herold::open(config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let websub_thread = crate::websub::start(&app, stop.subscribe())?;

@@ -167,8 +167,16 @@ fn subscribe_page(
 }
 
 /// `GET /subscribe`: the form.
-pub async fn form_page(app: web::Data<Herold>) -> HttpResponse {
-    blocking_page(app, |app| {
+/// Without an `[email]` section nobody could confirm: a notice instead.
+pub async fn form_page(app: web::Data<Herold>, mailer: web::Data<Mailer>) -> HttpResponse {
+    let available = mailer.get_ref().is_some();
+    blocking_page(app, move |app| {
+        if !available {
+            return Ok((
+                StatusCode::SERVICE_UNAVAILABLE,
+                notice(app, "signup.title", "signup.unavailable", None)?,
+            ));
+        }
         Ok((StatusCode::OK, subscribe_page(app, "", &[], None)?))
     })
     .await
