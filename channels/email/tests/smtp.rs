@@ -400,9 +400,16 @@ async fn dkim_signature_verifies_independently() {
 #[tokio::test]
 async fn ceiling_sends_everything_and_reports_a_rate() {
     let server = SmtpServer::start("aiosmtpd.handlers.Mailbox");
-    let rate = smtp_ceiling(&server.config(), "bench@example.org", 12, 3)
+    let rate = smtp_ceiling(&server.config(), "bench@example.org", 3000, 12, 3)
         .await
         .unwrap();
     assert!(rate.is_finite() && rate > 0.0, "{rate}");
-    assert_eq!(server.mails(12).len(), 12);
+    let mails = server.mails(12);
+    assert_eq!(mails.len(), 12);
+    // As large as asked for (the Mailbox handler adds a few headers).
+    assert!(
+        mails.iter().all(|m| (2900..3400).contains(&m.len())),
+        "{}",
+        mails[0].len()
+    );
 }
