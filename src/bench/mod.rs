@@ -106,7 +106,9 @@ impl Provider {
                 ));
             }
             if opts.channels != 1 {
-                return Err(anyhow!("--smtp benchmarks one channel, e-mail: leave out --channels"));
+                return Err(anyhow!(
+                    "--smtp benchmarks one channel, e-mail: leave out --channels"
+                ));
             }
             let config = email::config(base.email.as_ref(), server, opts.smtp_connections)?;
             return Ok(Provider::Smtp {
@@ -208,8 +210,11 @@ fn bench_config(
         Provider::Smtp { config: email, .. } => {
             config.delivery.test_provider = None;
             config.email = Some(email.clone());
-            // As many sends in flight as the pool has connections.
+            // As many sends in flight as the pool has connections, and
+            // batches of well under a second, so that an urgent
+            // announcement does not wait long behind them.
             config.delivery.concurrency = email.pool_max_size;
+            config.delivery.batch_size = 250;
         }
     }
     config.delivery.channels = match provider {
@@ -265,7 +270,11 @@ fn run_in(
     let _inside = rt.enter();
     // The e-mail adapters (one pool per worker), checked before the import.
     let mut mailers: Vec<Arc<MeasuredEmail>> = Vec::new();
-    if let Provider::Smtp { server, config: cfg } = provider {
+    if let Provider::Smtp {
+        server,
+        config: cfg,
+    } = provider
+    {
         for _ in 0..opts.workers {
             mailers.push(MeasuredEmail::new(cfg.clone())?);
         }
@@ -381,7 +390,10 @@ fn run_in(
     }
     let deliveries_per_s = total as f64 / elapsed.as_secs_f64();
     let email = match provider {
-        Provider::Smtp { server, config: cfg } => {
+        Provider::Smtp {
+            server,
+            config: cfg,
+        } => {
             let message_bytes = mailers.iter().find_map(|m| m.message_bytes()).unwrap_or(0);
             let connections = cfg.pool_max_size * opts.workers as u32;
             if !opts.json {
