@@ -205,7 +205,9 @@ fn bench_config(
         }
         Provider::Http { url, .. } => {
             config.delivery.test_provider = Some(url.clone());
-            config.delivery.concurrency = 64;
+            // Batches take turns at the provider (engine/worker.rs), so
+            // this is about the requests in flight.
+            config.delivery.concurrency = 128;
         }
         Provider::Smtp { config: email, .. } => {
             config.delivery.test_provider = None;
@@ -394,15 +396,16 @@ fn run_in(
             server,
             config: cfg,
         } => {
-            let message_bytes = mailers.iter().find_map(|m| m.message_bytes()).unwrap_or(0);
+            let sample = mailers.iter().find_map(|m| m.sample());
+            let message_bytes = sample.map_or(0, <[u8]>::len);
             let connections = cfg.pool_max_size * opts.workers as u32;
             if !opts.json {
-                eprintln!("ceiling: {total} mails of {message_bytes} bytes over {connections} connection(s)…");
+                eprintln!("ceiling: {total} copies of a {message_bytes}-byte mail over {connections} connection(s)…");
             }
             for m in &mailers {
                 rt.block_on(m.shutdown());
             }
-            let ceiling = rt.block_on(email::ceiling(cfg, message_bytes, total, connections))?;
+            let ceiling = rt.block_on(email::ceiling(cfg, sample, total, connections))?;
             Some(EmailFigures {
                 server: server.clone(),
                 connections,
@@ -450,7 +453,7 @@ impl BenchReport {
         println!("deliveries/s       {:.0}", self.deliveries_per_s);
         if let Some(e) = &self.email {
             println!(
-                "SMTP ceiling       {:.0} mails/s ({} mails of {} bytes, {} connection(s), minimal pooled client)",
+                "SMTP ceiling       {:.0} mails/s ({} copies of a {}-byte mail, {} connection(s), minimal pooled client)",
                 e.ceiling_mails_per_s, e.ceiling_mails, e.message_bytes, e.connections
             );
             println!("Herold / ceiling   {:.1} %", e.ratio_pct);
