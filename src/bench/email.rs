@@ -23,7 +23,8 @@ pub struct EmailFigures {
     pub server: String,
     /// SMTP connections of Herold (all workers) and of the ceiling client.
     pub connections: u32,
-    /// Size of one mail as Herold sends it; the ceiling's are as large.
+    /// Size of one mail as Herold sends it; the ceiling client sends a
+    /// copy of that mail.
     pub message_bytes: usize,
     /// Mails the ceiling client sent (as many as Herold).
     pub ceiling_mails: u64,
@@ -74,11 +75,11 @@ fn parse_server(server: &str) -> Result<(String, u16)> {
     Ok((host.to_owned(), port))
 }
 
-/// The real e-mail adapter, passed through, noting the size of the first
+/// The real e-mail adapter, passed through, keeping a copy of the first
 /// mail it sends (built once more with the adapter's own sender).
 pub struct MeasuredEmail {
     inner: EmailChannel,
-    message_bytes: OnceLock<usize>,
+    sample: OnceLock<Vec<u8>>,
 }
 
 impl MeasuredEmail {
@@ -86,7 +87,7 @@ impl MeasuredEmail {
     pub fn new(cfg: EmailConfig) -> Result<Arc<Self>> {
         Ok(Arc::new(Self {
             inner: EmailChannel::new(cfg)?,
-            message_bytes: OnceLock::new(),
+            sample: OnceLock::new(),
         }))
     }
 
@@ -105,9 +106,9 @@ impl MeasuredEmail {
         self.inner.shutdown().await;
     }
 
-    /// The size of the mails sent, once one was.
-    pub fn message_bytes(&self) -> Option<usize> {
-        self.message_bytes.get().copied()
+    /// The first mail sent, as it went over the wire.
+    pub fn sample(&self) -> Option<&[u8]> {
+        self.sample.get().map(Vec::as_slice)
     }
 }
 
@@ -122,9 +123,9 @@ impl Channel for MeasuredEmail {
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<Receipt, SendError> {
-        if self.message_bytes.get().is_none() {
+        if self.sample.get().is_none() {
             if let Ok(built) = build_announcement(self.inner.sender(), msg) {
-                let _ = self.message_bytes.set(built.message.formatted().len());
+                let _ = self.sample.set(built.message.formatted());
             }
         }
         self.inner.send(msg).await
@@ -132,23 +133,17 @@ impl Channel for MeasuredEmail {
 }
 
 /// Mails per second the server takes from a minimal pooled client with
-/// `connections` connections, `mails` mails of `message_bytes` bytes.
+/// `connections` connections: `mails` copies of `sample`.
 pub async fn ceiling(
     cfg: &EmailConfig,
-    message_bytes: usize,
+    sample: Option<&[u8]>,
     mails: u64,
     connections: u32,
 ) -> Result<f64> {
     let mails = usize::try_from(mails).context("too many mails")?;
-    smtp_ceiling(
-        cfg,
-        CEILING_RECIPIENT,
-        message_bytes,
-        mails,
-        connections as usize,
-    )
-    .await
-    .context("the ceiling run against the SMTP server failed")
+    smtp_ceiling(cfg, CEILING_RECIPIENT, sample, mails, connections as usize)
+        .await
+        .context("the ceiling run against the SMTP server failed")
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use herold_channel_api::SendError;
+use lettre::address::Envelope;
 use lettre::message::Mailbox;
 use lettre::Message;
 
@@ -29,19 +30,20 @@ pub enum CeilingError {
     Send(SendError),
 }
 
-/// Sends `n_mails` fixed plain-text mails of at least `message_bytes` bytes
-/// (0: a tiny one) to `to` through the adapter's connection pool with
-/// `concurrency` parallel senders, without templating or DKIM, and returns
-/// mails per second.
+/// Sends `n_mails` copies of `message` (a complete mail as it goes over the
+/// wire, e.g. one the adapter built, so that the server gets the same
+/// content; `None`: a tiny fixed mail) to `to` through the adapter's
+/// connection pool with `concurrency` parallel senders, without templating
+/// or DKIM, and returns mails per second.
 ///
 /// This is the server's ceiling for comparison with the adapter's throughput
 /// against the same server. `config` provides server, security, credentials
-/// and `from`; the pool opens up to `concurrency` connections (or
-/// `pool_max_size`, if larger).
+/// and the envelope sender; the pool opens up to `concurrency` connections
+/// (or `pool_max_size`, if larger).
 pub async fn smtp_ceiling(
     config: &EmailConfig,
     to: &str,
-    message_bytes: usize,
+    message: Option<&[u8]>,
     n_mails: usize,
     concurrency: usize,
 ) -> Result<f64, CeilingError> {
@@ -53,21 +55,18 @@ pub async fn smtp_ceiling(
         .parse::<lettre::Address>()
         .map(|a| Mailbox::new(None, a))
         .map_err(|_| CeilingError::Recipient)?;
-    let build = |body: String| {
-        Message::builder()
-            .from(from.clone())
-            .to(to.clone())
+    let envelope = Envelope::new(Some(from.email.clone()), vec![to.email.clone()])
+        .map_err(|_| CeilingError::Recipient)?;
+    let bytes = Arc::new(match message {
+        Some(raw) => raw.to_vec(),
+        None => Message::builder()
+            .from(from)
+            .to(to)
             .subject("Herold SMTP ceiling")
-            .body(body)
-            .map_err(|_| CeilingError::Recipient)
-    };
-    let mut message = build(PADDING_FIRST_LINE.to_owned())?;
-    let missing = message_bytes.saturating_sub(message.formatted().len());
-    if missing > 0 {
-        message = build(padded_body(missing))?;
-    }
-    let envelope = message.envelope().clone();
-    let bytes = Arc::new(message.formatted());
+            .body("ceiling\r\n".to_owned())
+            .map_err(|_| CeilingError::Recipient)?
+            .formatted(),
+    });
 
     let pool_size = u32::try_from(concurrency)
         .unwrap_or(u32::MAX)
@@ -105,33 +104,5 @@ pub async fn smtp_ceiling(
     match failure {
         Some(e) => Err(CeilingError::Send(e)),
         None => Ok(n_mails as f64 / elapsed.max(f64::MIN_POSITIVE)),
-    }
-}
-
-const PADDING_FIRST_LINE: &str = "ceiling\r\n";
-
-/// The ceiling mail's body, `extra` bytes (rounded up to whole 78-byte
-/// lines) longer than the first line alone: 7-bit text, as lettre sends it.
-fn padded_body(extra: usize) -> String {
-    const LINE: &str =
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
-    let mut body = String::with_capacity(PADDING_FIRST_LINE.len() + extra + LINE.len());
-    body.push_str(PADDING_FIRST_LINE);
-    for _ in 0..extra.div_ceil(LINE.len()) {
-        body.push_str(LINE);
-    }
-    body
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn padding_reaches_the_size_in_whole_lines() {
-        assert_eq!(padded_body(0), PADDING_FIRST_LINE);
-        let body = padded_body(100);
-        assert_eq!(body.len(), PADDING_FIRST_LINE.len() + 2 * 78);
-        assert!(body.lines().all(|l| l.len() <= 78));
     }
 }
