@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{Duration as TimeDelta, Utc};
-use common::TestDb;
+use common::{server::Server, TestDb};
 use herold::{
     service::{Herold, PublishRequest},
     storage::{
@@ -18,8 +18,6 @@ use std::{
     collections::HashMap,
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream},
-    path::Path,
-    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicU16, Ordering},
         Arc, Mutex,
@@ -315,132 +313,16 @@ both!(activity_follows_visible_announcements, |t: &TestDb| {
 // ---------------------------------------------------------------------------
 // End to end: `herold serve`, a subscriber, the CLI.
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `herold serve`, stopped on drop (after tests/web.rs).
-struct Server {
-    child: Child,
-    base: String,
-    env: Vec<(String, String)>,
-    dir: tempfile::TempDir,
-    database_url: Option<String>,
-}
-
-impl Server {
-    fn start(database_url: Option<&str>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let mut env = vec![
-            ("HEROLD_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
-            ("HEROLD_PUBLIC_URL".to_owned(), format!("{base}/")),
-            (
-                "HEROLD_SITE_NAME".to_owned(),
-                "Gemeinde Musterstadt".to_owned(),
-            ),
-            // The subscriber runs on loopback.
-            (
-                "HEROLD_WEBSUB__ALLOW_PRIVATE_CALLBACKS".to_owned(),
-                "true".to_owned(),
-            ),
-            (
-                "HEROLD_WEBSUB__POLL_INTERVAL_MS".to_owned(),
-                "200".to_owned(),
-            ),
-        ];
-        if let Some(url) = database_url {
-            let key = dir.path().join("pg.key");
-            std::fs::write(&key, herold::crypto::Keyring::generate_encoded().as_bytes()).unwrap();
-            env.push(("HEROLD_DATABASE_URL".into(), url.into()));
-            env.push(("HEROLD_SECRET_KEY_FILE".into(), key.display().to_string()));
-        }
-        let child = Self::command(dir.path(), &env)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Self {
-            child,
-            base,
-            env,
-            dir,
-            database_url: database_url.map(str::to_owned),
-        };
-        let client = Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(server.url("/healthz")).send() {
-                if r.status().is_success() {
-                    break;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "herold serve did not become healthy"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn command(dir: &Path, env: &[(String, String)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
-        cmd.current_dir(dir).env_remove("RUST_LOG");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("HEROLD_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.envs(env.iter().map(|(k, v)| (k, v)));
-        cmd
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Self::command(self.dir.path(), &self.env)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "herold {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// The library's view of the server's database (same file or URL, same key).
-    fn open_db(&self) -> Herold {
-        let mut config = herold::config::Config::default();
-        match &self.database_url {
-            Some(url) => {
-                config.database_url = url.clone();
-                config.secret_key_file = Some(self.dir.path().join("pg.key"));
-            }
-            None => {
-                config.database_url = self.dir.path().join("herold.db").display().to_string();
-                config.secret_key_file = Some(self.dir.path().join("herold.key"));
-            }
-        }
-        Herold::open(config).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `herold serve` with its WebSub hub allowed to call subscribers on
+/// loopback and polling often.
+fn start_server(database_url: Option<&str>) -> Server {
+    Server::start_with(
+        database_url,
+        &[
+            ("HEROLD_WEBSUB__ALLOW_PRIVATE_CALLBACKS", "true"),
+            ("HEROLD_WEBSUB__POLL_INTERVAL_MS", "200"),
+        ],
+    )
 }
 
 /// One request the subscriber received.
@@ -592,10 +474,10 @@ fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
 const SECRET: &str = "s3cr3t-of-the-reader";
 
 fn hub_end_to_end(database_url: Option<&str>) {
-    let s = Server::start(database_url);
+    let s = start_server(database_url);
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
     s.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
-    let db = s.open_db();
+    let db = s.open_database(database_url);
     let http = Client::new();
     let hub = s.url("/websub");
     let topic = s.url("/feeds/abfall.atom");
@@ -866,7 +748,7 @@ fn hub_end_to_end_on_postgres() {
 /// A scheduled announcement is pushed when its time comes.
 #[test]
 fn scheduled_announcement_is_pushed_when_due() {
-    let s = Server::start(None);
+    let s = start_server(None);
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
     let topic = s.url("/feeds/abfall.atom");
     let reader = Subscriber::start("/cb");
@@ -879,7 +761,7 @@ fn scheduled_announcement_is_pushed_when_due() {
         ],
     );
     assert_eq!(status, StatusCode::ACCEPTED);
-    let db = s.open_db();
+    let db = s.open_database(None);
     eventually(
         "the subscription is stored",
         Duration::from_secs(10),

@@ -46,6 +46,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     provider_limit: args.provider_limit,
                     provider_url: args.provider_url,
                     http: args.http,
+                    smtp: args.smtp,
+                    smtp_connections: args.smtp_connections,
                     json: args.json,
                 },
             )?;

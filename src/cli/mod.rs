@@ -167,6 +167,13 @@ pub struct BenchArgs {
     /// Use the built-in fake provider over HTTP on loopback instead of in-process.
     #[arg(long)]
     pub http: bool,
+    /// Send e-mail through the real adapter to this SMTP server (e.g. the sink
+    /// `scripts/bench-smtp-sink.py`) and measure the server's ceiling in the same run.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub smtp: Option<String>,
+    /// SMTP connections per worker with `--smtp` (default: `[email] pool_max_size`, else 8).
+    #[arg(long, value_name = "N", requires = "smtp")]
+    pub smtp_connections: Option<u32>,
     /// Print one JSON object instead of text and a progress bar.
     #[arg(long)]
     pub json: bool,

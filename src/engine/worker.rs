@@ -31,6 +31,12 @@ pub(super) struct ChannelWorker {
     rate: RateConfig,
     messages: tokio::sync::Mutex<HashMap<Id, Arc<RenderedMessage>>>,
     spacing: Option<Spacing>,
+    /// Held by the batch loop whose sends are starting, until its last one
+    /// started. Batches in flight then take turns at the provider, in claim
+    /// order, and one's database work overlaps another's sending; without
+    /// it, they share the connections, finish together and leave them idle
+    /// while both wait for the database.
+    turn: tokio::sync::Mutex<()>,
 }
 
 enum Sent {
@@ -60,6 +66,7 @@ impl ChannelWorker {
             rate,
             messages: tokio::sync::Mutex::new(HashMap::new()),
             spacing,
+            turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -342,6 +349,16 @@ impl ChannelWorker {
             .engine
             .metrics
             .send_histogram(self.channel.kind().as_str());
+        let mut jobs = jobs.into_iter();
+        let mut turn = Some(self.turn.lock().await);
+        let jobs = std::iter::from_fn(move || {
+            let job = jobs.next();
+            if job.is_none() {
+                // Every send started: the next batch may start its own.
+                drop(turn.take());
+            }
+            job
+        });
         let results: Vec<Sent> = stream::iter(jobs)
             .map(|(idempotency_key, address, message, unsubscribe)| {
                 let channel = self.channel.clone();

@@ -90,3 +90,70 @@ impl Drop for Smtp {
         let _ = self.child.wait();
     }
 }
+
+/// `scripts/bench-smtp-sink.py`: aiosmtpd discarding every mail, counting
+/// connections and mails per recipient domain.
+pub struct Sink {
+    child: Child,
+    stats: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sink {
+    pub fn start(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = dir.path().join("stats.json");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench-smtp-sink.py");
+        let child = Command::new(python())
+            .arg(script)
+            .args(["--port", &port.to_string(), "--stats"])
+            .arg(&stats)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python with aiosmtpd (run ./scripts/test.sh)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the SMTP sink did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            stats,
+            _dir: dir,
+        }
+    }
+
+    /// The sink's counts so far (written at most five times a second).
+    pub fn stats(&self) -> serde_json::Value {
+        std::fs::read(&self.stats)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Waits until `n` mails arrived in all; returns the counts.
+    pub fn wait_for(&self, n: u64, timeout: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let stats = self.stats();
+            if stats["mails"].as_u64().unwrap_or(0) >= n {
+                return stats;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} mails expected, sink saw {stats}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use herold_channel_api::SendError;
+use lettre::address::Envelope;
 use lettre::message::Mailbox;
-use lettre::{AsyncTransport, Message};
+use lettre::Message;
 
-use crate::channel::{transport, EmailError};
+use crate::channel::EmailError;
 use crate::config::EmailConfig;
-use crate::map::map_smtp_error;
+use crate::pool::SmtpPool;
 
 /// Why [`smtp_ceiling`] could not measure.
 #[derive(Debug, thiserror::Error)]
@@ -29,16 +30,20 @@ pub enum CeilingError {
     Send(SendError),
 }
 
-/// Sends `n_mails` tiny fixed mails to `to` through a pooled lettre transport
-/// with `concurrency` parallel senders, without templating or DKIM, and
-/// returns mails per second.
+/// Sends `n_mails` copies of `message` (a complete mail as it goes over the
+/// wire, e.g. one the adapter built, so that the server gets the same
+/// content; `None`: a tiny fixed mail) to `to` through the adapter's
+/// connection pool with `concurrency` parallel senders, without templating
+/// or DKIM, and returns mails per second.
 ///
 /// This is the server's ceiling for comparison with the adapter's throughput
 /// against the same server. `config` provides server, security, credentials
-/// and `from`; the pool keeps at least `concurrency` connections.
+/// and the envelope sender; the pool opens up to `concurrency` connections
+/// (or `pool_max_size`, if larger).
 pub async fn smtp_ceiling(
     config: &EmailConfig,
     to: &str,
+    message: Option<&[u8]>,
     n_mails: usize,
     concurrency: usize,
 ) -> Result<f64, CeilingError> {
@@ -50,36 +55,37 @@ pub async fn smtp_ceiling(
         .parse::<lettre::Address>()
         .map(|a| Mailbox::new(None, a))
         .map_err(|_| CeilingError::Recipient)?;
-    let message = Message::builder()
-        .from(from)
-        .to(to)
-        .subject("Herold SMTP ceiling")
-        .body("ceiling\r\n".to_owned())
+    let envelope = Envelope::new(Some(from.email.clone()), vec![to.email.clone()])
         .map_err(|_| CeilingError::Recipient)?;
-    let envelope = message.envelope().clone();
-    let bytes = Arc::new(message.formatted());
+    let bytes = Arc::new(match message {
+        Some(raw) => raw.to_vec(),
+        None => Message::builder()
+            .from(from)
+            .to(to)
+            .subject("Herold SMTP ceiling")
+            .body("ceiling\r\n".to_owned())
+            .map_err(|_| CeilingError::Recipient)?
+            .formatted(),
+    });
 
     let pool_size = u32::try_from(concurrency)
         .unwrap_or(u32::MAX)
         .max(config.pool_max_size);
-    let transport = transport(config, pool_size)?;
+    let pool = Arc::new(SmtpPool::new(config, pool_size)?);
     let next = Arc::new(AtomicUsize::new(0));
 
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency.min(n_mails) {
-        let (transport, envelope, bytes, next) = (
-            transport.clone(),
+        let (pool, envelope, bytes, next) = (
+            Arc::clone(&pool),
             envelope.clone(),
             Arc::clone(&bytes),
             Arc::clone(&next),
         );
         workers.spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < n_mails {
-                transport
-                    .send_raw(&envelope, &bytes)
-                    .await
-                    .map_err(|e| map_smtp_error(&e))?;
+                pool.send(&envelope, &bytes).await?;
             }
             Ok::<(), SendError>(())
         });
@@ -94,7 +100,7 @@ pub async fn smtp_ceiling(
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    transport.shutdown().await;
+    pool.shutdown().await;
     match failure {
         Some(e) => Err(CeilingError::Send(e)),
         None => Ok(n_mails as f64 / elapsed.max(f64::MIN_POSITIVE)),

@@ -1,24 +1,16 @@
 //! The email channel adapter.
 
-use std::time::Duration;
-
+use crate::build::{
+    build_announcement, build_transactional, BuiltMail, Sender, TransactionalMail,
+    MAX_SUBJECT_CHARS,
+};
+use crate::config::{ConfigError, EmailConfig};
+use crate::pool::SmtpPool;
 use async_trait::async_trait;
 use herold_channel_api::{
     Capabilities, Channel, ChannelKind, Formatting, OutboundMessage, RateLimit, Reach, Receipt,
     SendError,
 };
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-
-use crate::build::{
-    build_announcement, build_transactional, BuiltMail, Sender, TransactionalMail,
-    MAX_SUBJECT_CHARS,
-};
-use crate::config::{ConfigError, EmailConfig, Security};
-use crate::map::map_smtp_error;
 
 /// Why an [`EmailChannel`] could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -29,18 +21,16 @@ pub enum EmailError {
     /// TLS could not be set up for the configured host.
     #[error("email.host: cannot set up TLS for this host: {0}")]
     Tls(String),
-    /// Called outside a Tokio runtime (the connection pool spawns a cleanup task).
-    #[error("the email channel must be created inside a Tokio runtime")]
-    NoRuntime,
 }
 
-/// Email over SMTP with a pooled lettre transport.
+/// Email over SMTP through a bounded connection pool.
 ///
-/// One instance is shared by all workers; SMTP connections are reused from
-/// lettre's pool (up to [`EmailConfig::pool_max_size`] idle connections).
-/// Nothing is logged here; addresses and content never leave the message.
+/// One instance is shared by all workers; it keeps at most
+/// [`EmailConfig::pool_max_size`] SMTP connections open and reuses them
+/// (further sends wait for a free connection). Nothing is logged here;
+/// addresses and content never leave the message.
 pub struct EmailChannel {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pool: SmtpPool,
     sender: Sender,
     capabilities: Capabilities,
 }
@@ -54,15 +44,13 @@ impl std::fmt::Debug for EmailChannel {
 }
 
 impl EmailChannel {
-    /// Validates `config` and sets up the pooled transport. Does not connect
+    /// Validates `config` and sets up the connection pool. Does not connect
     /// yet; the first send opens the first connection.
-    ///
-    /// Must be called inside a Tokio runtime.
     pub fn new(config: EmailConfig) -> Result<Self, EmailError> {
         let sender = config.sender()?;
-        let transport = transport(&config, config.pool_max_size)?;
+        let pool = SmtpPool::new(&config, config.pool_max_size)?;
         Ok(Self {
-            transport,
+            pool,
             sender,
             capabilities: Self::capabilities_for(&config),
         })
@@ -105,16 +93,21 @@ impl EmailChannel {
     }
 
     async fn deliver(&self, built: BuiltMail) -> Result<Receipt, SendError> {
-        self.transport
-            .send(built.message)
-            .await
-            .map_err(|e| map_smtp_error(&e))?;
+        self.pool
+            .send(built.message.envelope(), &built.message.formatted())
+            .await?;
         Ok(Receipt::now(Some(built.message_id)))
+    }
+
+    /// Connects (or takes a pooled connection) and checks that the server
+    /// answers `NOOP`: whether sends can work at all.
+    pub async fn test_connection(&self) -> Result<(), SendError> {
+        self.pool.test_connection().await
     }
 
     /// Closes all pooled connections.
     pub async fn shutdown(&self) {
-        self.transport.shutdown().await;
+        self.pool.shutdown().await;
     }
 }
 
@@ -136,44 +129,10 @@ impl Channel for EmailChannel {
     }
 }
 
-/// Builds a pooled transport for `config` keeping up to `pool_max_size` idle
-/// connections. Expects a validated configuration.
-pub(crate) fn transport(
-    config: &EmailConfig,
-    pool_max_size: u32,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, EmailError> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(EmailError::NoRuntime);
-    }
-    let tls = match config.security {
-        Security::Plain => Tls::None,
-        Security::Tls | Security::Starttls => {
-            let params = TlsParameters::new(config.host.clone())
-                .map_err(|e| EmailError::Tls(e.to_string()))?;
-            if config.security == Security::Tls {
-                Tls::Wrapper(params)
-            } else {
-                Tls::Required(params)
-            }
-        }
-    };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
-        .port(config.effective_port())
-        .tls(tls)
-        .timeout(Some(Duration::from_secs(config.timeout_seconds)))
-        .pool_config(PoolConfig::new().max_size(pool_max_size.max(1)));
-    if let Some(name) = &config.hello_name {
-        builder = builder.hello_name(ClientId::Domain(name.clone()));
-    }
-    if let (Some(user), Some(password)) = (&config.username, &config.password) {
-        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-    }
-    Ok(builder.build())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Security;
     use herold_channel_api::{Address, Destination, FollowTarget, RenderedMessage};
 
     fn config() -> EmailConfig {
@@ -186,11 +145,8 @@ mod tests {
     }
 
     #[test]
-    fn needs_a_runtime() {
-        assert!(matches!(
-            EmailChannel::new(config()),
-            Err(EmailError::NoRuntime)
-        ));
+    fn can_be_created_outside_a_runtime() {
+        assert!(EmailChannel::new(config()).is_ok());
     }
 
     #[tokio::test]

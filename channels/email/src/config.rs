@@ -70,7 +70,8 @@ pub struct EmailConfig {
     /// Optional `Reply-To` mailbox.
     #[serde(default)]
     pub reply_to: Option<String>,
-    /// Maximum number of idle SMTP connections kept open for reuse.
+    /// Most SMTP connections open at once, kept open for reuse; further
+    /// sends wait for a free one.
     #[serde(default = "default_pool_max_size")]
     pub pool_max_size: u32,
     /// Timeout for connecting and for each SMTP command, in seconds.

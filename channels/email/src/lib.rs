@@ -1,4 +1,5 @@
-//! Email delivery for Herold: SMTP through a pooled [lettre] transport.
+//! Email delivery for Herold: SMTP with [lettre] over a bounded pool of
+//! connections.
 //!
 //! * [`EmailChannel`] implements [`Channel`](herold_channel_api::Channel) for
 //!   announcements and offers [`EmailChannel::send_transactional`] for
@@ -52,6 +53,7 @@ mod channel;
 mod config;
 mod dkim;
 mod map;
+mod pool;
 
 pub use build::{
     build_announcement, build_transactional, BuiltMail, Sender, TransactionalMail,

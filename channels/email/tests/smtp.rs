@@ -392,9 +392,31 @@ async fn dkim_signature_verifies_independently() {
 #[tokio::test]
 async fn ceiling_sends_everything_and_reports_a_rate() {
     let server = SmtpServer::start("aiosmtpd.handlers.Mailbox");
-    let rate = smtp_ceiling(&server.config(), "bench@example.org", 12, 3)
+    let rate = smtp_ceiling(&server.config(), "bench@example.org", None, 12, 3)
         .await
         .unwrap();
     assert!(rate.is_finite() && rate > 0.0, "{rate}");
     assert_eq!(server.mails(12).len(), 12);
+}
+
+#[tokio::test]
+async fn ceiling_sends_a_given_mail_as_is() {
+    let server = SmtpServer::start("aiosmtpd.handlers.Mailbox");
+    let config = server.config();
+    let msg = announcement("anna@example.org", "Straßensperrung Hauptstraße", true);
+    let built = build_announcement(&config.sender().unwrap(), &msg).unwrap();
+    let raw = built.message.formatted();
+    smtp_ceiling(&config, "bench@example.org", Some(&raw), 5, 2)
+        .await
+        .unwrap();
+    let mails = server.mails(5);
+    // The same mail each time (the Mailbox handler adds envelope headers
+    // and stores LF line ends).
+    let id = format!("Message-ID: {}", built.message_id);
+    assert!(mails
+        .iter()
+        .all(|m| String::from_utf8_lossy(m).contains(&id)));
+    assert!(mails
+        .iter()
+        .all(|m| m.len() > raw.len() * 9 / 10 && m.len() < raw.len() * 11 / 10));
 }
