@@ -5,7 +5,7 @@
 //! Hot paths work on batches: one transaction claims a batch, one records
 //! its outcomes. Claims take a lease; a worker that dies leaves `sending`
 //! rows whose lease expires and [`Database::reclaim_expired`] puts back, so
-//! at most one in-flight batch is sent twice. On PostgreSQL, claims use
+//! at most its batches in flight are sent twice. On PostgreSQL, claims use
 //! `FOR UPDATE SKIP LOCKED`, so several worker processes share one queue
 //! without serving a recipient twice.
 //!
