@@ -46,11 +46,7 @@ impl Smtp {
             .stderr(Stdio::null())
             .spawn()
             .expect("python with aiosmtpd (run ./scripts/test.sh)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_port(port, "aiosmtpd");
         Self {
             child,
             maildir,
@@ -114,11 +110,7 @@ impl Sink {
             .stderr(Stdio::null())
             .spawn()
             .expect("python with aiosmtpd (run ./scripts/test.sh)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the SMTP sink did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_port(port, "the SMTP sink");
         Self {
             child,
             stats,
@@ -155,5 +147,14 @@ impl Drop for Sink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits until something listens on loopback `port` (20 s at most).
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
