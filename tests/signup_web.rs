@@ -576,3 +576,56 @@ fn sign_up_without_email_configured() {
     assert!(page.contains("nicht eingerichtet"), "{page}");
     assert!(!page.contains(r#"name="email""#), "{page}");
 }
+
+/// One client cannot use the form to mail many addresses: after
+/// `signup.max_per_client_per_hour` sign-ups it gets 429 with the form
+/// (what was entered kept) and nothing is stored or mailed; another client
+/// is not affected. Behind a proxy the configured header names the client.
+#[test]
+fn sign_ups_per_client_are_limited() {
+    let smtp_port = free_port();
+    let smtp = Smtp::start(smtp_port);
+    let port = smtp_port.to_string();
+    let s = Server::start_with(
+        None,
+        &[
+            ("HEROLD_EMAIL__HOST", "127.0.0.1"),
+            ("HEROLD_EMAIL__PORT", &port),
+            ("HEROLD_EMAIL__SECURITY", "none"),
+            ("HEROLD_EMAIL__FROM", FROM),
+            ("HEROLD_SIGNUP__MAX_PER_CLIENT_PER_HOUR", "3"),
+            ("HEROLD_SIGNUP__CLIENT_IP_HEADER", "X-Forwarded-For"),
+        ],
+    );
+    s.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
+    let app = s.open_database(None);
+    let http = client();
+    let sign_up = |client: &str, n: usize| {
+        let r = http
+            .post(s.url("/subscribe"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("X-Forwarded-For", format!("10.0.0.1, {client}"))
+            .body(format!("email=nr{n}%40example.org&category=verkehr"))
+            .send()
+            .unwrap();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (r.status().as_u16(), retry_after, r.text().unwrap())
+    };
+    for n in 0..3 {
+        assert_eq!(sign_up("203.0.113.7", n).0, 200);
+    }
+    let (status, retry_after, page) = sign_up("203.0.113.7", 3);
+    assert_eq!(status, 429, "{page}");
+    assert!(retry_after.is_some_and(|s| s.parse::<u64>().unwrap() > 60));
+    assert!(page.contains("zu viele Anmeldungen"), "{page}");
+    assert!(page.contains(r#"value="nr3@example.org""#), "{page}");
+    assert!(status_of(&app, "nr3@example.org").is_none());
+    // Another client is served.
+    assert_eq!(sign_up("203.0.113.8", 4).0, 200);
+    smtp.wait_for(4, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(smtp.mails().len(), 4);
+}

@@ -11,6 +11,12 @@ pub struct SignupConfig {
     /// Repeated sign-ups of one address cause at most one mail per this
     /// many minutes.
     pub resend_after_minutes: u32,
+    /// Sign-ups one client (IP address, IPv6 by /64) may make per hour;
+    /// 0: no limit.
+    pub max_per_client_per_hour: u32,
+    /// Behind a reverse proxy: the header it puts the client's address in
+    /// (e.g. `X-Forwarded-For`; its last entry counts). Unset: the TCP peer.
+    pub client_ip_header: Option<String>,
 }
 
 impl Default for SignupConfig {
@@ -18,6 +24,8 @@ impl Default for SignupConfig {
         Self {
             confirm_ttl_hours: 48,
             resend_after_minutes: 10,
+            max_per_client_per_hour: 20,
+            client_ip_header: None,
         }
     }
 }
@@ -33,12 +41,27 @@ impl SignupConfig {
                 0,
                 1440,
             ),
+            (
+                "signup.max_per_client_per_hour",
+                self.max_per_client_per_hour,
+                0,
+                100_000,
+            ),
         ] {
             if v < min || v > max {
                 return Err(ConfigError::Invalid {
                     key,
                     value: v.to_string(),
                     expected: format!("a number from {min} to {max}"),
+                });
+            }
+        }
+        if let Some(h) = &self.client_ip_header {
+            if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(ConfigError::Invalid {
+                    key: "signup.client_ip_header",
+                    value: h.chars().take(40).collect(),
+                    expected: "an HTTP header name such as X-Forwarded-For".into(),
                 });
             }
         }

@@ -2,6 +2,7 @@
 //! they parse the request, call [`crate::service`] on a blocking thread
 //! (diesel is synchronous) and shape the response.
 
+mod client_limit;
 mod conditional;
 mod feeds;
 mod health;
@@ -84,10 +85,12 @@ pub async fn serve(app: Herold, metrics: Arc<Metrics>) -> std::io::Result<()> {
         None => None,
     };
     let mailer = web::Data::new(mailer);
+    let client_limit = web::Data::new(client_limit::ClientLimit::new(&app_config.signup));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(mailer.clone())
+            .app_data(client_limit.clone())
             .app_data(metrics.clone())
             .app_data(hooks.clone())
             .app_data(hub.clone())

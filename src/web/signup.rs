@@ -3,7 +3,7 @@
 //! link scanners that follow every URL must not subscribe or unsubscribe
 //! anyone, so every change is a POST.
 
-use actix_web::{http::StatusCode, web, HttpResponse};
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;
 use herold_channel_api::Address;
@@ -11,7 +11,7 @@ use herold_channel_email::{EmailChannel, TransactionalMail};
 
 use std::sync::Arc;
 
-use super::pages::page_tr;
+use super::{client_limit::ClientLimit, pages::page_tr};
 use crate::{
     domain::Category,
     i18n::Tr,
@@ -184,11 +184,35 @@ pub async fn form_page(app: web::Data<Herold>, mailer: web::Data<Mailer>) -> Htt
 
 /// `POST /subscribe`: records the request and mails the confirmation link.
 pub async fn subscribe(
+    req: HttpRequest,
     app: web::Data<Herold>,
     mailer: web::Data<Mailer>,
+    limit: web::Data<ClientLimit>,
     body: web::Bytes,
 ) -> HttpResponse {
     let (email, cats) = form(&body);
+    if let Err(wait) = limit.check(&req) {
+        // The form again with what was entered, and when to try again.
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let msg = crate::i18n::t(
+            &app.config.default_locale,
+            "signup.error.too_many",
+            &[("minutes", &minutes.to_string())],
+        );
+        let page = blocking_page(app, move |app| {
+            Ok((
+                StatusCode::TOO_MANY_REQUESTS,
+                subscribe_page(app, &email, &cats, Some(msg))?,
+            ))
+        })
+        .await;
+        let mut page = page;
+        page.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return page;
+    }
     let a = app.clone().into_inner();
     let (e2, c2) = (email.clone(), cats.clone());
     let locale = a.config.default_locale.clone();
