@@ -213,6 +213,12 @@ fn publish_serve_and_feed(database_url: Option<&str>) {
         "public, max-age=31536000, immutable"
     );
     assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    // HEAD: the same headers, no body.
+    let head = http.head(s.url("/media/1.jpg")).send().unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()[header::ETAG], etag.as_str());
+    assert_eq!(head.headers()[header::CONTENT_TYPE], "image/jpeg");
+    assert!(head.bytes().unwrap().is_empty());
     let bare = http.get(s.url("/media/1")).send().unwrap();
     assert_eq!(bare.status(), StatusCode::OK);
     assert_eq!(bare.bytes().unwrap().to_vec(), body);

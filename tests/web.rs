@@ -132,6 +132,16 @@ fn publish_to_feed(database_url: Option<&str>) {
         StatusCode::NOT_FOUND
     );
 
+    // HEAD: the same validators, no body.
+    let r = http.head(s.url("/feeds/all.atom")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::ETAG].to_str().unwrap(), etag);
+    assert!(r.text().unwrap().is_empty());
+    assert_eq!(
+        http.head(s.url("/")).send().unwrap().status(),
+        StatusCode::OK
+    );
+
     // Conditional GET: both validators give 304 with no body.
     let r = http
         .get(s.url("/feeds/all.atom"))

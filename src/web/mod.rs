@@ -19,15 +19,22 @@ use std::sync::Arc;
 
 use crate::{metrics::Metrics, service::Herold};
 
+/// A route for GET and HEAD; actix sends no body for HEAD.
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+}
+
 /// Routes, for the server and for in-process tests.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::metrics))
-        .route("/", web::get().to(pages::index))
-        .route("/announcements/{id}", web::get().to(pages::announcement))
-        .route("/feeds/{name}", web::get().to(feeds::feed))
-        .route("/media/{name}", web::get().to(media::image))
+        // Public documents also answer HEAD (feed readers and link checkers
+        // use it): the same headers, no body.
+        .route("/", get_or_head().to(pages::index))
+        .route("/announcements/{id}", get_or_head().to(pages::announcement))
+        .route("/feeds/{name}", get_or_head().to(feeds::feed))
+        .route("/media/{name}", get_or_head().to(media::image))
         .route("/webhooks/{channel}", web::post().to(webhooks::webhook))
         .route("/subscribe", web::get().to(signup::form_page))
         .route("/subscribe", web::post().to(signup::subscribe))
