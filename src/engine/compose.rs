@@ -1,7 +1,7 @@
 //! Turning an announcement into the message a channel sends.
 
 use chrono_tz::Tz;
-use herold_channel_api::{ChannelKind, Media, MediaKind, RenderedMessage};
+use herold_channel_api::{Media, MediaKind, RenderedMessage};
 use herold_channel_email::{MANAGE_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER};
 
 use crate::{
@@ -19,6 +19,9 @@ pub struct Context<'a> {
     /// Whether the channel attaches images (its capabilities); e-mail
     /// shows the image inline by its URL instead.
     pub attach_images: bool,
+    /// Whether the channel carries per-recipient unsubscribe and manage
+    /// links (its capabilities: e-mail).
+    pub personal_links: bool,
     /// The town's name, signing every message.
     pub site: &'a str,
     pub locale: &'a str,
@@ -28,17 +31,13 @@ pub struct Context<'a> {
 /// The message for one announcement on one channel, from the templates in
 /// `templates/email/`: title, text, event and the public page as link,
 /// signed with the footer that this is an information service (official
-/// matters go the official ways). E-mail also gets the HTML part and the
-/// recipient's unsubscribe and manage links, filled in per recipient by
-/// the adapter.
-pub fn message(
-    a: &Announcement,
-    cx: &Context<'_>,
-    channel: ChannelKind,
-) -> Result<RenderedMessage, askama::Error> {
+/// matters go the official ways), and the HTML part. Channels that carry
+/// per-recipient links (e-mail) get unsubscribe and manage placeholders,
+/// filled in per recipient by the adapter.
+pub fn message(a: &Announcement, cx: &Context<'_>) -> Result<RenderedMessage, askama::Error> {
     let t = Tr::new(cx.locale);
     let view = AnnouncementView::new(a, cx.url, cx.image_url, cx.tz, &t);
-    let links = (channel == ChannelKind::Email).then_some(PersonalLinks {
+    let links = cx.personal_links.then_some(PersonalLinks {
         unsubscribe: UNSUBSCRIBE_PLACEHOLDER,
         manage: MANAGE_PLACEHOLDER,
     });

@@ -400,19 +400,17 @@ impl ChannelWorker {
         let app = &self.engine.app;
         let url = app.announcement_url(a.id);
         let image_url = a.image.as_ref().map(|i| app.image_url(i));
+        let capabilities = self.channel.capabilities();
         let cx = compose::Context {
             url: &url,
             image_url: image_url.as_deref(),
-            attach_images: self
-                .channel
-                .capabilities()
-                .supports_outbound_media(MediaKind::Image),
+            attach_images: capabilities.supports_outbound_media(MediaKind::Image),
+            personal_links: capabilities.unsubscribe_links,
             site: &app.config.site_name,
             locale: &app.config.default_locale,
             tz: app.config.tz(),
         };
-        let m = compose::message(&a, &cx, self.channel.kind())
-            .map_err(|e| EngineError::Render(e.to_string()))?;
+        let m = compose::message(&a, &cx).map_err(|e| EngineError::Render(e.to_string()))?;
         let m = Arc::new(m);
         if cache.len() > 256 {
             cache.clear();

@@ -36,15 +36,7 @@ impl Herold {
             .filter(|(a, _)| !superseded.contains(&a.id))
             .filter_map(|(a, c)| self.calendar_event(a, c, &by_id))
             .collect();
-        let floor = category
-            .map(|c| c.created_at)
-            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-        let last_modified = rows
-            .iter()
-            .map(|(a, _)| a.publish_at)
-            .max()
-            .unwrap_or(floor)
-            .max(floor);
+        let last_modified = super::feeds::last_modified(&rows, category);
         let mut meta = CalendarMeta::new(
             format!(
                 "-//{}//Herold {}//{}",

@@ -116,16 +116,7 @@ impl Herold {
             now,
             limit: FEED_LENGTH,
         })?;
-        let floor = category
-            .as_ref()
-            .map(|c| c.created_at)
-            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-        let last_modified = rows
-            .iter()
-            .map(|(a, _)| a.publish_at)
-            .max()
-            .unwrap_or(floor)
-            .max(floor);
+        let last_modified = last_modified(&rows, category.as_ref());
         let meta = FeedMeta {
             id: self.public_url(&format!("feeds/{name}")),
             title,
@@ -176,4 +167,18 @@ impl Herold {
             }),
         }
     }
+}
+
+/// When a feed of `rows` last changed: its newest announcement, but never
+/// before its category was created (an empty feed still has a date).
+pub(super) fn last_modified<T>(
+    rows: &[(Announcement, T)],
+    category: Option<&Category>,
+) -> DateTime<Utc> {
+    let floor = category.map_or(DateTime::<Utc>::UNIX_EPOCH, |c| c.created_at);
+    rows.iter()
+        .map(|(a, _)| a.publish_at)
+        .max()
+        .unwrap_or(floor)
+        .max(floor)
 }

@@ -199,14 +199,13 @@ pub async fn subscribe(
             "signup.error.too_many",
             &[("minutes", &minutes.to_string())],
         );
-        let page = blocking_page(app, move |app| {
+        let mut page = blocking_page(app, move |app| {
             Ok((
                 StatusCode::TOO_MANY_REQUESTS,
                 subscribe_page(app, &email, &cats, Some(msg))?,
             ))
         })
         .await;
-        let mut page = page;
         page.headers_mut().insert(
             actix_web::http::header::RETRY_AFTER,
             actix_web::http::header::HeaderValue::from(wait.as_secs().max(1)),
