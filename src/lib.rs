@@ -3,8 +3,11 @@
 //! Layers, from the inside out: [`domain`] (plain types and rules),
 //! [`storage`] (diesel on SQLite or PostgreSQL), [`service`] (use cases
 //! shared by CLI and web), [`web`] (actix-web) and [`cli`] (clap). Channel
-//! adapters live in their own crates under `channels/`.
+//! adapters live in their own crates under `channels/`; [`registry`] holds
+//! one instance of each, and [`app`] (the composition root) builds the
+//! database, the registry, the metrics and the WebSub hub once per process.
 
+pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -14,6 +17,7 @@ pub mod engine;
 pub mod i18n;
 pub mod media;
 pub mod metrics;
+pub mod registry;
 pub mod render;
 pub mod service;
 pub mod storage;

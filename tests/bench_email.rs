@@ -1,6 +1,9 @@
 //! `herold bench --smtp` against the real SMTP sink of
 //! `scripts/bench-smtp-sink.py` (aiosmtpd).
 
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{server::free_port, smtp::Sink};

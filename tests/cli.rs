@@ -1,5 +1,8 @@
 //! The command line as a user meets it: the real binary, a real database.
 
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use assert_cmd::Command;

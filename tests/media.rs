@@ -3,6 +3,9 @@
 //! server, carried as feed enclosures (checked with feedparser), on SQLite
 //! and on PostgreSQL.
 
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{

@@ -1,6 +1,9 @@
 //! E-mail sign-up with double opt-in, one-click unsubscribe and the manage
 //! link, at the service level, on SQLite and on PostgreSQL.
 
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};

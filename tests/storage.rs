@@ -1,5 +1,8 @@
 //! Every repository function, on SQLite and on PostgreSQL.
 
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use chrono::{Duration, Utc};

@@ -2,6 +2,9 @@
 //! published with the real CLI, feeds read over HTTP and checked by an
 //! independent parser (feedparser), on SQLite and on PostgreSQL.
 
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{server::Server, validate};
@@ -233,7 +236,7 @@ fn metrics_follow_a_broadcast(database_url: Option<&str>) {
         database_url,
         &[
             ("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#),
-            ("HEROLD_DELIVERY__TEST_PROVIDER", "memory"),
+            ("HEROLD_FAKE_PROVIDER", "memory"),
             ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
         ],
     );
@@ -306,13 +309,13 @@ fn metrics_follow_a_broadcast_on_postgres() {
 /// message ids) posts signed status webhooks; deliveries move forward only,
 /// and forged or malformed requests change nothing.
 fn receipts_update_deliveries(database_url: Option<&str>) {
-    let provider = herold::engine::fake_server::FakeServer::start(None, true).unwrap();
+    let provider = herold_channel_fake::FakeServer::start(None, true).unwrap();
     let s = Server::start_with(
         database_url,
         &[
             ("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#),
-            ("HEROLD_DELIVERY__TEST_PROVIDER", provider.url()),
-            ("HEROLD_DELIVERY__TEST_PROVIDER_SECRET", "geheim"),
+            ("HEROLD_FAKE_PROVIDER", provider.url()),
+            ("HEROLD_FAKE_PROVIDER_SECRET", "geheim"),
             ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
         ],
     );
@@ -352,7 +355,7 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
         r.send().unwrap()
     };
     let signed =
-        |body: &str| herold::engine::fake_webhook::FakeWebhook::sign(b"geheim", body.as_bytes());
+        |body: &str| herold_channel_fake::FakeWebhook::sign(b"geheim", body.as_bytes());
     let status = |id: &str, st: &str| {
         format!(r#"{{"id":"{id}","status":"{st}","timestamp":"2026-11-23T08:00:00Z"}}"#)
     };
@@ -370,7 +373,7 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
     let body = format!(r#"{{"statuses":[{}]}}"#, statuses.join(","));
 
     // Forged and unsigned requests are refused and change nothing.
-    let forged = herold::engine::fake_webhook::FakeWebhook::sign(b"falsch", body.as_bytes());
+    let forged = herold_channel_fake::FakeWebhook::sign(b"falsch", body.as_bytes());
     assert_eq!(post(&body, Some(forged)).status(), StatusCode::UNAUTHORIZED);
     assert_eq!(post(&body, None).status(), StatusCode::UNAUTHORIZED);
     let garbage = r#"{"statuses":"no"}"#;

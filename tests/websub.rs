@@ -2,6 +2,9 @@
 //! real `herold serve`, a subscriber HTTP server inside the test, and
 //! announcements published with the real CLI, on SQLite and PostgreSQL.
 
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use chrono::{Duration as TimeDelta, Utc};

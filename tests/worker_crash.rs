@@ -2,16 +2,19 @@
 //! nothing: a restarted worker reclaims the expired leases and finishes,
 //! and at most the batches in flight are sent twice.
 
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use herold::{
     config::Config,
     domain::{BroadcastState, SubscriberStatus},
-    engine::fake_server::FakeServer,
     service::{Herold, PublishRequest},
     storage::NewSubscriber,
 };
 use herold_channel_api::ChannelKind;
+use herold_channel_fake::FakeServer;
 use std::{
     collections::HashMap,
     path::Path,
@@ -33,7 +36,7 @@ fn worker(dir: &Path, db: &Path, provider: &str) -> Child {
     }
     cmd.env("HEROLD_DATABASE_URL", db)
         .env("HEROLD_DELIVERY__CHANNELS", "[\"email\"]")
-        .env("HEROLD_DELIVERY__TEST_PROVIDER", provider)
+        .env("HEROLD_FAKE_PROVIDER", provider)
         .env("HEROLD_DELIVERY__BATCH_SIZE", BATCH.to_string())
         .env("HEROLD_DELIVERY__BATCHES_IN_FLIGHT", IN_FLIGHT.to_string())
         .env("HEROLD_DELIVERY__LEASE_SECONDS", "3")

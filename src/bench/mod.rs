@@ -24,7 +24,7 @@ use std::{
 
 use crate::{
     config::{Config, RateConfig},
-    engine::{self, fake_server::FakeServer, Counters, Engine},
+    engine::{Counters, Engine},
     service::{Herold, PublishRequest},
 };
 use email::MeasuredEmail;
@@ -91,7 +91,7 @@ enum Provider {
     /// A fake over HTTP: its URL and, if it runs in this process, the server.
     Http {
         url: String,
-        own: Option<FakeServer>,
+        own: Option<herold_channel_fake::FakeServer>,
     },
     /// A real SMTP server through the e-mail adapter.
     Smtp { server: String, config: EmailConfig },
@@ -125,7 +125,7 @@ impl Provider {
                 own: None,
             },
             (None, Some(_), _) | (None, None, true) => {
-                let own = FakeServer::start(opts.provider_limit, false)
+                let own = herold_channel_fake::FakeServer::start(opts.provider_limit, false)
                     .context("cannot start the fake provider")?;
                 Provider::Http {
                     url: own.url().to_owned(),
@@ -200,17 +200,14 @@ fn bench_config(
     config.delivery.batch_size = 1000;
     match provider {
         Provider::Memory => {
-            config.delivery.test_provider = Some("memory".into());
             config.delivery.concurrency = 1024;
         }
-        Provider::Http { url, .. } => {
-            config.delivery.test_provider = Some(url.clone());
+        Provider::Http { .. } => {
             // Batches take turns at the provider (engine/worker.rs), so
             // this is about the requests in flight.
             config.delivery.concurrency = 128;
         }
         Provider::Smtp { config: email, .. } => {
-            config.delivery.test_provider = None;
             config.email = Some(email.clone());
             // As many sends in flight as the pool has connections, and
             // batches of well under a second, so that an urgent
@@ -244,6 +241,31 @@ fn bench_config(
             .context("cannot write the benchmark key")?;
     }
     Ok(config)
+}
+
+/// The fake providers standing in for the benchmark's channels (the SMTP
+/// mode uses real e-mail adapters instead). Only the benchmark builds them:
+/// `serve` and `worker` cannot be pointed at a fake in a release build.
+fn fakes(provider: &Provider, config: &Config) -> Vec<Arc<dyn Channel>> {
+    config
+        .delivery
+        .channels
+        .iter()
+        .filter_map(|&kind| {
+            let rate = config.delivery.rates.get(&kind).map_or(
+                herold_channel_api::RateLimit::new(1000.0, 1000),
+                |r| herold_channel_api::RateLimit::new(r.per_second, r.burst),
+            );
+            let fake: Arc<dyn Channel> = match provider {
+                Provider::Memory => Arc::new(herold_channel_fake::MemoryProvider::new(kind, rate)),
+                Provider::Http { url, .. } => {
+                    Arc::new(herold_channel_fake::HttpProvider::new(kind, url, rate))
+                }
+                Provider::Smtp { .. } => return None,
+            };
+            Some(fake)
+        })
+        .collect()
 }
 
 /// The counters of all engines, summed.
@@ -284,7 +306,7 @@ fn run_in(
     }
 
     let app = Herold::open(config.clone())?;
-    let backend = app.db.backend().to_owned();
+    let backend = app.db().backend().to_owned();
     let category = format!("bench-{:08x}", rand::random::<u32>());
     let cat = app.add_category(&category, "Benchmark", "bench")?;
     let channels = config.delivery.channels.clone();
@@ -295,14 +317,14 @@ fn run_in(
             channels.len()
         );
     }
-    seed::subscribers(&app.db, &channels, opts.subscribers, cat.id)?;
+    seed::subscribers(app.db(), &channels, opts.subscribers, cat.id)?;
 
     let total = (opts.subscribers * channels.len() * 2) as u64;
     let engines: Vec<Engine> = (0..opts.workers)
         .map(|i| {
             let adapters: Vec<Arc<dyn Channel>> = match mailers.get(i) {
                 Some(m) => vec![m.clone() as Arc<dyn Channel>],
-                None => engine::adapters(&config)?,
+                None => fakes(provider, &config),
             };
             Ok(Engine::new(Herold::open(config.clone())?, adapters))
         })

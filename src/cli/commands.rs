@@ -8,9 +8,9 @@ use super::{
     Cli, Command, ConfigCommand, DigestCommand, PublishArgs, SubscribersCommand,
 };
 use crate::{
+    app::App,
     config::Config,
     domain::{DeliveryState, Event, EventTime, NewImage},
-    engine::{self, Engine},
     media,
     service::{Herold, PublishRequest},
     storage::Control,
@@ -30,6 +30,9 @@ pub fn run(cli: Cli) -> Result<()> {
     telemetry::init(&config.log);
     match cli.command {
         Command::Config(ConfigCommand::Check) => {
+            // Every channel's adapter is built (nothing connects), so a
+            // missing or invalid channel section shows here, not at serve.
+            crate::registry::Registry::from_config(&config)?;
             print!("{}", config.to_redacted_toml());
             eprintln!("configuration is valid");
             Ok(())
@@ -309,10 +312,14 @@ fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
     Ok(())
 }
 
+/// The process's one tokio runtime: the web server's accept loop, the
+/// delivery engine, the WebSub distributor and the channel adapters' tasks
+/// (the SMTP pool) all run on it; actix-web adds its own worker threads,
+/// each with a single-threaded runtime of its own (docs/architecture.md).
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .thread_name("herold-engine")
+        .thread_name("herold")
         .build()
         .context("cannot start the async runtime")
 }
@@ -333,73 +340,64 @@ async fn termination() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn serve(config: Config) -> Result<()> {
-    if config.email.is_some() && config.public_url.scheme() != "https" {
+/// Warnings about a configuration that works but probably not as meant.
+fn warn_about(app: &App) {
+    let config = app.herold().config();
+    let Some(link) = app.registry().link_signup() else {
+        return;
+    };
+    if config.public_url.scheme() != "https" {
         tracing::warn!(
             public_url = %config.public_url,
             "public_url is not https: mail programs will not offer one-click unsubscribe (RFC 8058); serve Herold behind a TLS reverse proxy and set public_url to its https address"
         );
     }
-    if config.email.is_some()
-        && !config
-            .delivery
-            .channels
-            .contains(&herold_channel_api::ChannelKind::Email)
-    {
-        tracing::warn!("an [email] section is configured but delivery.channels does not list email: residents can sign up, but no announcement will be mailed to them");
+    if !config.delivery.channels.contains(&link.kind()) {
+        tracing::warn!(channel = %link.kind(), "residents can sign up on the web form for this channel, but delivery.channels does not list it: no announcement will reach them");
     }
-    let app = Herold::open(config)?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let websub_thread = crate::websub::start(&app, stop.subscribe())?;
-    let delivery = &app.config.delivery;
-    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-    let engine_thread = if delivery.workers_in_serve && !delivery.channels.is_empty() {
-        let rt = runtime()?;
-        // Adapters may start tasks (the SMTP pool), so they are built inside
-        // the runtime that runs them.
-        let adapters = {
-            let _inside = rt.enter();
-            engine::adapters(&app.config)?
-        };
-        let engine = Engine::with_metrics(app.clone(), adapters, metrics.clone());
-        Some(std::thread::spawn(move || rt.block_on(engine.run(stopped))))
-    } else {
-        None
-    };
-    let served = actix_web::rt::System::new().block_on(crate::web::serve(app, metrics));
-    let _ = stop.send(true);
-    if let Some(t) = websub_thread {
-        if t.join().is_err() {
-            tracing::error!("the WebSub distributor crashed");
+}
+
+fn serve(config: Config) -> Result<()> {
+    let app = App::build(config)?;
+    warn_about(&app);
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let websub = crate::websub::spawn(app.herold(), stopped.clone())?;
+        let delivery = &app.herold().config().delivery;
+        let engine = (delivery.workers_in_serve && !delivery.channels.is_empty())
+            .then(|| tokio::spawn(app.engine().run(stopped)));
+        // Returns after SIGINT/SIGTERM, once requests in flight are answered.
+        let served = crate::web::serve(&app).await;
+        let _ = stop.send(true);
+        if let Some(task) = websub {
+            if task.await.is_err() {
+                tracing::error!("the WebSub distributor crashed");
+            }
         }
-    }
-    if let Some(t) = engine_thread {
-        match t.join() {
-            Ok(r) => r?,
-            Err(_) => return Err(anyhow!("the delivery engine crashed")),
+        if let Some(task) = engine {
+            match task.await {
+                Ok(r) => r?,
+                Err(_) => return Err(anyhow!("the delivery engine crashed")),
+            }
         }
-    }
-    Ok(served?)
+        Ok(served?)
+    })
 }
 
 fn worker(config: Config) -> Result<()> {
     if config.delivery.channels.is_empty() {
         return Err(anyhow!("delivery.channels is empty, so a worker has nothing to deliver: list push channels, e.g. HEROLD_DELIVERY__CHANNELS='[\"email\"]'"));
     }
+    let app = App::build(config)?;
     let rt = runtime()?;
-    let adapters = {
-        let _inside = rt.enter();
-        engine::adapters(&config)?
-    };
-    let app = Herold::open(config)?;
-    let engine = Engine::new(app, adapters);
     rt.block_on(async move {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             termination().await;
             let _ = stop.send(true);
         });
-        engine.run(stopped).await
+        app.engine().run(stopped).await
     })?;
     Ok(())
 }

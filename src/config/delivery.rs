@@ -32,13 +32,6 @@ pub struct DeliveryConfig {
     /// Per-channel rate limits overriding the adapter's default, e.g.
     /// `[delivery.rates.email] per_second = 10.0, burst = 20`.
     pub rates: BTreeMap<ChannelKind, RateConfig>,
-    /// For tests and benchmarks only: deliver every channel in `channels`
-    /// to a fake provider — `memory` (in-process) or the base URL of a fake
-    /// provider over HTTP.
-    pub test_provider: Option<String>,
-    /// For tests only: the secret the fake provider signs its status
-    /// webhooks with (`POST /webhooks/{channel}`).
-    pub test_provider_secret: Option<super::Secret>,
 }
 
 /// A rate limit: sustained rate and burst.
@@ -63,8 +56,6 @@ impl Default for DeliveryConfig {
             poll_interval_ms: 200,
             concurrency: 64,
             rates: BTreeMap::new(),
-            test_provider: None,
-            test_provider_secret: None,
         }
     }
 }

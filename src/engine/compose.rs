@@ -1,8 +1,7 @@
 //! Turning an announcement into the message a channel sends.
 
 use chrono_tz::Tz;
-use herold_channel_api::{Media, MediaKind, RenderedMessage};
-use herold_channel_email::{MANAGE_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER};
+use herold_channel_api::{Media, MediaKind, RenderedMessage, UnsubscribeLinks};
 
 use crate::{
     domain::Announcement,
@@ -38,8 +37,8 @@ pub fn message(a: &Announcement, cx: &Context<'_>) -> Result<RenderedMessage, as
     let t = Tr::new(cx.locale);
     let view = AnnouncementView::new(a, cx.url, cx.image_url, cx.tz, &t);
     let links = cx.personal_links.then_some(PersonalLinks {
-        unsubscribe: UNSUBSCRIBE_PLACEHOLDER,
-        manage: MANAGE_PLACEHOLDER,
+        unsubscribe: UnsubscribeLinks::UNSUBSCRIBE_PLACEHOLDER,
+        manage: UnsubscribeLinks::MANAGE_PLACEHOLDER,
     });
     let bodies = mail::announcement(&view, &t, cx.site, links)?;
     let mut m = RenderedMessage::new(bodies.text, cx.locale);

@@ -9,11 +9,11 @@
 
 mod backoff;
 mod compose;
-pub mod fake;
-pub mod fake_server;
-pub mod fake_webhook;
 mod spacing;
+mod transactional;
 mod worker;
+
+pub use transactional::send_transactional;
 
 pub use backoff::retry_delay;
 
@@ -24,82 +24,12 @@ use tokio::sync::watch;
 
 use crate::{service::Herold, storage::StorageError};
 
-/// The channel adapters for `delivery.channels`.
-pub fn adapters(config: &crate::config::Config) -> Result<Vec<Arc<dyn Channel>>, EngineError> {
-    let d = &config.delivery;
-    d.channels
-        .iter()
-        .map(|kind| {
-            let rate = d
-                .rates
-                .get(kind)
-                .map(|r| herold_channel_api::RateLimit::new(r.per_second, r.burst))
-                .unwrap_or(herold_channel_api::RateLimit::new(1000.0, 1000));
-            let adapter: Arc<dyn Channel> = match d.test_provider.as_deref() {
-                Some("memory") => Arc::new(fake::MemoryProvider::new(*kind, rate)),
-                Some(url) if url.starts_with("http://") || url.starts_with("https://") => Arc::new(fake::HttpProvider::new(*kind, url, rate)),
-                Some(other) => {
-                    return Err(EngineError::NoAdapter(format!(
-                        "delivery.test_provider is {other:?}: expected \"memory\" or an http:// URL"
-                    )))
-                }
-                None if *kind == ChannelKind::Email => {
-                    let cfg = config.email.clone().ok_or_else(|| {
-                        EngineError::NoAdapter(
-                            "delivery.channels lists email, but there is no [email] section".into(),
-                        )
-                    })?;
-                    Arc::new(
-                        herold_channel_email::EmailChannel::new(cfg)
-                            .map_err(|e| EngineError::NoAdapter(format!("email: {e}")))?,
-                    )
-                }
-                None => {
-                    return Err(EngineError::NoAdapter(format!(
-                        "delivery.channels lists {kind}, but Herold has no {kind} adapter yet: remove it from delivery.channels"
-                    )))
-                }
-            };
-            Ok(adapter)
-        })
-        .collect()
-}
-
-/// A channel's webhook: who checks a request's signature and who reads it.
-#[derive(Clone)]
-pub struct Webhook {
-    pub verifier: Arc<dyn herold_channel_api::InboundVerifier>,
-    pub parser: Arc<dyn herold_channel_api::InboundParser>,
-}
-
-/// The webhooks of `delivery.channels` that have one.
-pub fn webhooks(config: &crate::config::Config) -> HashMap<ChannelKind, Webhook> {
-    let d = &config.delivery;
-    let mut out = HashMap::new();
-    if let Some(secret) = &d.test_provider_secret {
-        let fake = Arc::new(fake_webhook::FakeWebhook::new(secret.expose().as_bytes()));
-        for kind in &d.channels {
-            out.insert(
-                *kind,
-                Webhook {
-                    verifier: fake.clone(),
-                    parser: fake.clone(),
-                },
-            );
-        }
-    }
-    out
-}
-
 /// What stops the engine.
 #[derive(Debug, Error)]
 pub enum EngineError {
     /// The database failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// A configured channel cannot be served.
-    #[error("{0}")]
-    NoAdapter(String),
     /// A message template failed to render.
     #[error("rendering the message failed: {0}")]
     Render(String),
@@ -187,7 +117,7 @@ impl Engine {
         // Several batch loops per channel: while one waits for the
         // database, another decrypts and sends. They share the channel's
         // rate limiter and message cache.
-        let loops = self.app.config.delivery.batches_in_flight.max(1);
+        let loops = self.app.config().delivery.batches_in_flight.max(1);
         for channel in self.channels.values() {
             let w = Arc::new(worker::ChannelWorker::new(self.clone(), channel.clone()));
             for _ in 0..loops {
@@ -214,7 +144,7 @@ impl Engine {
         self,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), EngineError> {
-        let every = Duration::from_millis(self.app.config.delivery.poll_interval_ms * 5);
+        let every = Duration::from_millis(self.app.config().delivery.poll_interval_ms * 5);
         while !*shutdown.borrow() {
             let app = self.app.clone();
             match tokio::task::spawn_blocking(move || app.fire_due_digests(chrono::Utc::now()))
@@ -256,12 +186,30 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&crate::storage::Database) -> Result<T, StorageError> + Send + 'static,
     {
-        let db = self.app.db.clone();
+        let db = self.app.db().clone();
         tokio::task::spawn_blocking(move || f(&db))
             .await
             .map_err(|e| EngineError::Task(e.to_string()))?
             .map_err(EngineError::from)
     }
+}
+
+/// The rate a channel is sent at: `delivery.rates` for its kind, else the
+/// adapter's default. Announcements and transactional messages take their
+/// tokens from the same shared bucket at this rate.
+pub(crate) fn channel_rate(
+    config: &crate::config::Config,
+    channel: &dyn Channel,
+) -> crate::config::RateConfig {
+    config
+        .delivery
+        .rates
+        .get(&channel.kind())
+        .copied()
+        .unwrap_or(crate::config::RateConfig {
+            per_second: channel.capabilities().default_rate.per_second,
+            burst: channel.capabilities().default_rate.burst,
+        })
 }
 
 fn hostname() -> String {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use herold_channel_api::{
-    Address, Channel, ChannelKind, Destination, Disposition, MediaKind, OutboundMessage,
+    Address, Channel, Destination, Disposition, MediaKind, OutboundMessage,
     RenderedMessage, SendError, UnsubscribeLinks,
 };
 use std::{
@@ -47,18 +47,7 @@ enum Sent {
 
 impl ChannelWorker {
     pub(super) fn new(engine: Engine, channel: Arc<dyn Channel>) -> Self {
-        let kind = channel.kind();
-        let rate = engine
-            .app
-            .config
-            .delivery
-            .rates
-            .get(&kind)
-            .copied()
-            .unwrap_or(RateConfig {
-                per_second: channel.capabilities().default_rate.per_second,
-                burst: channel.capabilities().default_rate.burst,
-            });
+        let rate = super::channel_rate(engine.app.config(), channel.as_ref());
         let spacing = Spacing::new(channel.capabilities().per_recipient_rate);
         Self {
             engine,
@@ -74,7 +63,7 @@ impl ChannelWorker {
         self: Arc<Self>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), EngineError> {
-        let poll = Duration::from_millis(self.engine.app.config.delivery.poll_interval_ms);
+        let poll = Duration::from_millis(self.engine.app.config().delivery.poll_interval_ms);
         while !*shutdown.borrow() {
             let handled = match self.batch().await {
                 Ok(n) => n,
@@ -96,7 +85,7 @@ impl ChannelWorker {
     /// Claims, sends and records one batch; returns how many deliveries it
     /// handled (0 when the queue is empty or the channel is paused).
     async fn batch(&self) -> Result<usize, EngineError> {
-        let cfg = &self.engine.app.config.delivery;
+        let cfg = &self.engine.app.config().delivery;
         let kind = self.channel.kind();
         // About a quarter second of work at the channel's rate: an urgent
         // announcement then waits at most that long per batch in flight,
@@ -215,19 +204,14 @@ impl ChannelWorker {
     }
 
     /// Counts a bounce against its subscriber and ends the subscription
-    /// once the channel's limit is reached: e-mail after `email.max_bounces`
-    /// bounces in a row, other channels at once when the recipient is gone.
+    /// once the adapter's [`Channel::bounce_limit`] is reached (e-mail:
+    /// `email.max_bounces` in a row), or at once when the recipient is gone
+    /// on a channel without a limit.
     async fn count_bounce(&self, bounce: Bounce) {
-        let limit = match self.channel.kind() {
-            ChannelKind::Email => self
-                .engine
-                .app
-                .config
-                .email
-                .as_ref()
-                .map_or(herold_channel_email::DEFAULT_MAX_BOUNCES, |e| e.max_bounces),
-            _ if bounce.recipient_gone => 1,
-            _ => return,
+        let limit = match self.channel.bounce_limit() {
+            Some(n) => n,
+            None if bounce.recipient_gone => 1,
+            None => return,
         };
         let subscriber = bounce.subscriber_id;
         let r = self
@@ -325,7 +309,7 @@ impl ChannelWorker {
         for c in batch {
             messages.push(self.message(c.announcement_id).await?);
         }
-        let concurrency = self.engine.app.config.delivery.concurrency as usize;
+        let concurrency = self.engine.app.config().delivery.concurrency as usize;
         // Owned inputs: the futures must not borrow from this stack frame.
         type Job = (
             String,
@@ -406,9 +390,9 @@ impl ChannelWorker {
             image_url: image_url.as_deref(),
             attach_images: capabilities.supports_outbound_media(MediaKind::Image),
             personal_links: capabilities.unsubscribe_links,
-            site: &app.config.site_name,
-            locale: &app.config.default_locale,
-            tz: app.config.tz(),
+            site: &app.config().site_name,
+            locale: &app.config().default_locale,
+            tz: app.config().tz(),
         };
         let m = compose::message(&a, &cx).map_err(|e| EngineError::Render(e.to_string()))?;
         let m = Arc::new(m);
@@ -427,7 +411,7 @@ impl ChannelWorker {
         result: Sent,
         stop_channel: &mut Option<(DateTime<Utc>, Option<String>)>,
     ) -> Outcome {
-        let cfg = &self.engine.app.config.delivery;
+        let cfg = &self.engine.app.config().delivery;
         let now = Utc::now();
         let err = match result {
             Sent::Ok(id) => {

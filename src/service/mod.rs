@@ -78,6 +78,16 @@ impl Herold {
         Ok(Self { config, db })
     }
 
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
     pub(crate) fn category(&self, slug: &str) -> Result<Category, ServiceError> {
         match self.db.find_category(slug)? {
             Some(c) => Ok(c),

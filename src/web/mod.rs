@@ -17,7 +17,7 @@ use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 
 use std::sync::Arc;
 
-use crate::{metrics::Metrics, service::Herold};
+use crate::{metrics::Metrics, registry::Registry, service::Herold};
 
 /// A route for GET and HEAD; actix sends no body for HEAD.
 fn get_or_head() -> actix_web::Route {
@@ -35,7 +35,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/announcements/{id}", get_or_head().to(pages::announcement))
         .route("/feeds/{name}", get_or_head().to(feeds::feed))
         .route("/media/{name}", get_or_head().to(media::image))
-        .route("/webhooks/{channel}", web::post().to(webhooks::webhook))
+        .service(
+            web::resource("/webhooks/{channel}")
+                // The raw body, limited before anything reads it.
+                .app_data(web::PayloadConfig::new(webhooks::MAX_BODY_BYTES))
+                .route(web::post().to(webhooks::webhook))
+                .route(web::get().to(webhooks::handshake)),
+        )
         .route("/subscribe", web::get().to(signup::form_page))
         .route("/subscribe", web::post().to(signup::subscribe))
         .route(
@@ -72,35 +78,49 @@ pub fn redact_path(path: &str) -> String {
     path.to_owned()
 }
 
-/// Serves until SIGINT/SIGTERM; `/metrics` shows what `metrics` records
-/// (the in-process delivery engine's figures).
-pub async fn serve(app: Herold, metrics: Arc<Metrics>) -> std::io::Result<()> {
-    let listen = app.config.listen;
-    let app_config = app.config.clone();
-    let data = web::Data::new(app);
-    let metrics = web::Data::new(metrics);
-    let hooks = web::Data::new(crate::engine::webhooks(&app_config));
-    let hub = web::Data::new(
-        crate::websub::Hub::new(&app_config).map_err(|e| std::io::Error::other(e.to_string()))?,
-    );
-    // Confirmation mails go out through the same SMTP settings as newsletters.
-    let mailer: signup::Mailer = match &app_config.email {
-        Some(cfg) => Some(Arc::new(
-            herold_channel_email::EmailChannel::new(cfg.clone())
-                .map_err(|e| std::io::Error::other(format!("email: {e}")))?,
+/// The shared state every handler may ask for, from the composition root.
+pub fn app_data(app: &crate::app::App) -> Result<AppData, std::io::Error> {
+    Ok(AppData {
+        herold: web::Data::new(app.herold().clone()),
+        registry: web::Data::from(app.registry().clone()),
+        metrics: web::Data::new(app.metrics().clone()),
+        hub: web::Data::new(app.hub().map_err(|e| std::io::Error::other(e.to_string()))?),
+        client_limit: web::Data::new(client_limit::ClientLimit::new(
+            &app.herold().config().signup,
         )),
-        None => None,
-    };
-    let mailer = web::Data::new(mailer);
-    let client_limit = web::Data::new(client_limit::ClientLimit::new(&app_config.signup));
+    })
+}
+
+/// Handler state, built once and shared by every server thread.
+#[derive(Clone)]
+pub struct AppData {
+    herold: web::Data<Herold>,
+    registry: web::Data<Registry>,
+    metrics: web::Data<Arc<Metrics>>,
+    hub: web::Data<crate::websub::Hub>,
+    client_limit: web::Data<client_limit::ClientLimit>,
+}
+
+impl AppData {
+    /// Registers the state with an actix `App`.
+    pub fn register(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.herold.clone())
+            .app_data(self.registry.clone())
+            .app_data(self.metrics.clone())
+            .app_data(self.hub.clone())
+            .app_data(self.client_limit.clone());
+    }
+}
+
+/// Serves until SIGINT/SIGTERM, on the runtime of the caller (the process's
+/// one tokio runtime); actix runs its worker threads beside it.
+pub async fn serve(app: &crate::app::App) -> std::io::Result<()> {
+    let listen = app.herold().config().listen;
+    let data = app_data(app)?;
     let server = HttpServer::new(move || {
+        let data = data.clone();
         App::new()
-            .app_data(data.clone())
-            .app_data(mailer.clone())
-            .app_data(client_limit.clone())
-            .app_data(metrics.clone())
-            .app_data(hooks.clone())
-            .app_data(hub.clone())
+            .configure(|cfg| data.register(cfg))
             .app_data(web::PayloadConfig::new(1 << 20))
             .wrap(middleware::from_fn(websub::feed_links))
             .wrap(middleware::Compress::default())

@@ -6,21 +6,16 @@
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;
-use herold_channel_api::Address;
-use herold_channel_email::{EmailChannel, TransactionalMail};
-
-use std::sync::Arc;
+use herold_channel_api::{Address, RenderedMessage};
 
 use super::{client_limit::ClientLimit, pages::page_tr};
 use crate::{
     domain::Category,
     i18n::Tr,
+    registry::Registry,
     render::mail::{link_mail, LinkMail},
     service::{ConfirmOutcome, Herold, SignupError, SignupOutcome, UnsubscribeOutcome},
 };
-
-/// The channel that sends confirmation mails, if e-mail is configured.
-pub type Mailer = Option<Arc<EmailChannel>>;
 
 /// A category as a checkbox.
 pub struct Choice {
@@ -167,9 +162,10 @@ fn subscribe_page(
 }
 
 /// `GET /subscribe`: the form.
-/// Without an `[email]` section nobody could confirm: a notice instead.
-pub async fn form_page(app: web::Data<Herold>, mailer: web::Data<Mailer>) -> HttpResponse {
-    let available = mailer.get_ref().is_some();
+/// Without a channel that signs up by link (e-mail) nobody could confirm:
+/// a notice instead.
+pub async fn form_page(app: web::Data<Herold>, registry: web::Data<Registry>) -> HttpResponse {
+    let available = registry.link_signup().is_some();
     blocking_page(app, move |app| {
         if !available {
             return Ok((
@@ -186,7 +182,7 @@ pub async fn form_page(app: web::Data<Herold>, mailer: web::Data<Mailer>) -> Htt
 pub async fn subscribe(
     req: HttpRequest,
     app: web::Data<Herold>,
-    mailer: web::Data<Mailer>,
+    registry: web::Data<Registry>,
     limit: web::Data<ClientLimit>,
     body: web::Bytes,
 ) -> HttpResponse {
@@ -255,20 +251,19 @@ pub async fn subscribe(
     if let Some((to, kind, link, token_id)) = mail {
         let t = page_tr(&app);
         let sent = match (
-            mailer.get_ref(),
-            link_mail(kind, &t, &app.config.site_name, &link),
+            registry.link_signup(),
+            link_mail(kind, &t, &app.config().site_name, &link),
         ) {
-            (Some(m), Ok((subject, bodies))) => m
-                .send_transactional(&TransactionalMail {
-                    to: Address::new(to),
-                    subject,
-                    text: bodies.text,
-                    html: Some(bodies.html),
-                    locale: t.locale().to_owned(),
-                })
-                .await
-                .map_err(|e| e.to_string()),
-            (None, _) => Err("no [email] section is configured".to_owned()),
+            (Some(channel), Ok((subject, bodies))) => {
+                let mut message = RenderedMessage::new(bodies.text, t.locale());
+                message.subject = Some(subject);
+                message.html = Some(bodies.html);
+                crate::engine::send_transactional(&app, channel, &Address::new(to), &message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            (None, _) => Err("no channel signs residents up by link".to_owned()),
             (_, Err(e)) => Err(format!("mail template failed: {e}")),
         };
         if let Err(e) = sent {

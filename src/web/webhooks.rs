@@ -1,28 +1,35 @@
+//! `/webhooks/{channel}`: providers calling Herold. The configured adapter
+//! checks each request before anything is parsed; what it reports goes to
+//! the core services (delivery receipts now; resident messages later).
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use herold_channel_api::{ChannelKind, InboundError, InboundRequest};
-use std::collections::HashMap;
 
-use crate::{engine::Webhook, service::Herold};
+use crate::{
+    registry::{Registry, Webhook},
+    service::Herold,
+};
 
-/// The channels' webhooks, by kind.
-pub type Webhooks = HashMap<ChannelKind, Webhook>;
+/// The largest webhook body accepted; providers' status and message
+/// callbacks are a few KiB (media are fetched separately).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// `POST /webhooks/{channel}`: verify the signature over the raw body
-/// before anything is parsed, then apply what the provider reports.
-pub async fn webhook(
-    app: web::Data<Herold>,
-    hooks: web::Data<Webhooks>,
-    channel: web::Path<String>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    let Ok(kind) = channel.parse::<ChannelKind>() else {
-        return HttpResponse::NotFound().body("no such channel\n");
-    };
-    let Some(hook) = hooks.get(&kind).cloned() else {
-        return HttpResponse::NotFound().body("this channel has no webhook\n");
-    };
-    // actix-web speaks http 0.2; the adapter API speaks http 1.
+/// The webhook of the channel named in the path, or why there is none
+/// (answered 404).
+fn hook(registry: &Registry, channel: &str) -> Result<(ChannelKind, Webhook), &'static str> {
+    let kind = channel
+        .parse::<ChannelKind>()
+        .map_err(|_| "no such channel\n")?;
+    let hook = registry
+        .webhook(kind)
+        .cloned()
+        .ok_or("this channel has no webhook\n")?;
+    Ok((kind, hook))
+}
+
+/// The request as the adapter API sees it (actix-web speaks http 0.2, the
+/// adapter API http 1).
+fn inbound(req: &HttpRequest, body: &[u8]) -> InboundRequest {
     let mut headers = http::HeaderMap::new();
     for (name, value) in req.headers() {
         if let (Ok(n), Ok(v)) = (
@@ -32,11 +39,50 @@ pub async fn webhook(
             headers.append(n, v);
         }
     }
-    let inbound = InboundRequest::new(
+    InboundRequest::new(
         headers,
         Some(req.query_string().to_owned()).filter(|q| !q.is_empty()),
         body.to_vec(),
-    );
+    )
+}
+
+/// `GET /webhooks/{channel}`: the provider's verification handshake, if the
+/// channel has one.
+pub async fn handshake(
+    registry: web::Data<Registry>,
+    channel: web::Path<String>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let (kind, hook) = match hook(&registry, &channel) {
+        Ok(h) => h,
+        Err(why) => return HttpResponse::NotFound().body(why),
+    };
+    match hook.verifier.handshake(&inbound(&req, &[])) {
+        Ok(Some(body)) => HttpResponse::Ok().content_type("text/plain").body(body),
+        Ok(None) => HttpResponse::MethodNotAllowed()
+            .insert_header(("Allow", "POST"))
+            .body("this channel has no verification handshake\n"),
+        Err(e) => {
+            tracing::warn!(channel = %kind, error = %e, "webhook handshake refused");
+            HttpResponse::Forbidden().body(format!("{e}\n"))
+        }
+    }
+}
+
+/// `POST /webhooks/{channel}`: verify the signature over the raw body
+/// before anything is parsed, then apply what the provider reports.
+pub async fn webhook(
+    app: web::Data<Herold>,
+    registry: web::Data<Registry>,
+    channel: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (kind, hook) = match hook(&registry, &channel) {
+        Ok(h) => h,
+        Err(why) => return HttpResponse::NotFound().body(why),
+    };
+    let inbound = inbound(&req, &body);
     if let Err(e) = hook.verifier.verify(&inbound) {
         tracing::warn!(channel = %kind, error = %e, "webhook refused");
         return HttpResponse::Unauthorized().body(format!("{e}\n"));

@@ -78,25 +78,17 @@ pub fn feed_link_header(config: &crate::config::Config, name: &str) -> Option<St
     Some(format!("<{hub}>; rel=\"hub\", <{this}>; rel=\"self\""))
 }
 
-/// Starts the distribution loop on its own thread, if the hub is enabled;
-/// it ends when `stop` turns true (or its sender is dropped).
-pub fn start(
+/// Starts the distribution loop as a task on the caller's runtime, if the
+/// hub is enabled; it ends when `stop` turns true (or its sender is dropped).
+pub fn spawn(
     app: &Herold,
     stop: watch::Receiver<bool>,
-) -> Result<Option<std::thread::JoinHandle<()>>, WebsubError> {
-    if !app.config.websub.enabled {
+) -> Result<Option<tokio::task::JoinHandle<()>>, WebsubError> {
+    if !app.config().websub.enabled {
         return Ok(None);
     }
     let distributor = Distributor::new(app.clone())?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| WebsubError::Task(format!("cannot start the WebSub runtime: {e}")))?;
-    let handle = std::thread::Builder::new()
-        .name("herold-websub".into())
-        .spawn(move || rt.block_on(distributor.run(stop)))
-        .map_err(|e| WebsubError::Task(format!("cannot start the WebSub thread: {e}")))?;
-    Ok(Some(handle))
+    Ok(Some(tokio::spawn(distributor.run(stop))))
 }
 
 /// Runs a blocking (database) call off the async threads.

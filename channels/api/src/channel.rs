@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use crate::capabilities::Capabilities;
 use crate::error::SendError;
 use crate::kind::ChannelKind;
-use crate::message::{OutboundMessage, Receipt};
+use crate::message::{Address, Destination, OutboundMessage, Receipt, RenderedMessage};
 
 /// An outbound delivery channel (WhatsApp, email, Telegram, Matrix, feed).
 ///
@@ -24,4 +24,31 @@ pub trait Channel: Send + Sync {
     /// Called at most as often as [`Capabilities::default_rate`] allows. A retry
     /// of the same message reuses [`OutboundMessage::idempotency_key`].
     async fn send(&self, msg: &OutboundMessage) -> Result<Receipt, SendError>;
+
+    /// Sends a service message to one person — a sign-up confirmation, a
+    /// reply to a resident — rather than an announcement: no unsubscribe
+    /// headers, no idempotency key. The engine calls it through the same
+    /// adapter (one connection pool) after taking a token from the channel's
+    /// shared rate limit. By default it is an ordinary [`Channel::send`].
+    async fn send_transactional(
+        &self,
+        to: &Address,
+        message: &RenderedMessage,
+    ) -> Result<Receipt, SendError> {
+        self.send(&OutboundMessage {
+            idempotency_key: String::new(),
+            destination: Destination::Recipient(to.clone()),
+            message: message.clone(),
+            unsubscribe: None,
+        })
+        .await
+    }
+
+    /// How many bounces in a row end a subscription, counting every bounce
+    /// ([`SendError::is_bounce`]); `None` (the default) ends it only when the
+    /// provider says the recipient is gone, at once. E-mail, where single
+    /// bounces are often temporary, counts several.
+    fn bounce_limit(&self) -> Option<u32> {
+        None
+    }
 }

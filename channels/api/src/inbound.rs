@@ -71,6 +71,15 @@ pub enum InboundError {
 pub trait InboundVerifier: Send + Sync {
     /// Verifies the request's signature or shared secret.
     fn verify(&self, req: &InboundRequest) -> Result<(), InboundError>;
+
+    /// Answers a provider's verification handshake (`GET` on the webhook
+    /// URL, e.g. WhatsApp's `hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`):
+    /// `Ok(Some(body))` is sent back with 200, `Ok(None)` means the channel has
+    /// no handshake (405), an error refuses it (403).
+    fn handshake(&self, req: &InboundRequest) -> Result<Option<Vec<u8>>, InboundError> {
+        let _ = req;
+        Ok(None)
+    }
 }
 
 /// Turns a verified webhook request into events.

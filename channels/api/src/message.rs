@@ -175,6 +175,14 @@ pub struct UnsubscribeLinks {
     pub manage: String,
 }
 
+impl UnsubscribeLinks {
+    /// Stands in a rendered message's text and HTML for the recipient's
+    /// one-click unsubscribe link; the adapter replaces it per recipient.
+    pub const UNSUBSCRIBE_PLACEHOLDER: &'static str = "{{unsubscribe_url}}";
+    /// Stands for the recipient's manage link (categories, erasure).
+    pub const MANAGE_PLACEHOLDER: &'static str = "{{manage_url}}";
+}
+
 impl fmt::Debug for UnsubscribeLinks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("UnsubscribeLinks(<redacted>)")

@@ -174,9 +174,9 @@ pub fn build_announcement(sender: &Sender, msg: &OutboundMessage) -> Result<Buil
 /// Stands in the text and HTML of an announcement for the recipient's
 /// one-click unsubscribe link; replaced per recipient when the message
 /// carries [`UnsubscribeLinks`].
-pub const UNSUBSCRIBE_PLACEHOLDER: &str = "{{unsubscribe_url}}";
+pub const UNSUBSCRIBE_PLACEHOLDER: &str = UnsubscribeLinks::UNSUBSCRIBE_PLACEHOLDER;
 /// Stands for the recipient's manage link (categories, erasure).
-pub const MANAGE_PLACEHOLDER: &str = "{{manage_url}}";
+pub const MANAGE_PLACEHOLDER: &str = UnsubscribeLinks::MANAGE_PLACEHOLDER;
 
 /// Fills in the recipient's links; without links the placeholders become
 /// the empty string rather than leak as text.

@@ -8,8 +8,8 @@ use crate::config::{ConfigError, EmailConfig};
 use crate::pool::SmtpPool;
 use async_trait::async_trait;
 use herold_channel_api::{
-    Capabilities, Channel, ChannelKind, Formatting, OutboundMessage, RateLimit, Reach, Receipt,
-    SendError,
+    Address, Capabilities, Channel, ChannelKind, Formatting, OutboundMessage, RateLimit, Reach,
+    Receipt, RenderedMessage, SendError,
 };
 
 /// Why an [`EmailChannel`] could not be created.
@@ -33,6 +33,7 @@ pub struct EmailChannel {
     pool: SmtpPool,
     sender: Sender,
     capabilities: Capabilities,
+    max_bounces: u32,
 }
 
 impl std::fmt::Debug for EmailChannel {
@@ -53,6 +54,7 @@ impl EmailChannel {
             pool,
             sender,
             capabilities: Self::capabilities_for(&config),
+            max_bounces: config.max_bounces,
         })
     }
 
@@ -127,13 +129,42 @@ impl Channel for EmailChannel {
         let built = build_announcement(&self.sender, msg)?;
         self.deliver(built).await
     }
+
+    /// A mail without `List-Unsubscribe` (see [`EmailChannel::send_transactional`]);
+    /// the subject comes from the message, or its first line.
+    async fn send_transactional(
+        &self,
+        to: &Address,
+        message: &RenderedMessage,
+    ) -> Result<Receipt, SendError> {
+        let subject = message
+            .subject
+            .clone()
+            .unwrap_or_else(|| message.text.lines().next().unwrap_or_default().to_owned());
+        EmailChannel::send_transactional(
+            self,
+            &TransactionalMail {
+                to: to.clone(),
+                subject,
+                text: message.text.clone(),
+                html: message.html.clone(),
+                locale: message.locale.clone(),
+            },
+        )
+        .await
+    }
+
+    /// `email.max_bounces` bounces in a row end the subscription.
+    fn bounce_limit(&self) -> Option<u32> {
+        Some(self.max_bounces)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Security;
-    use herold_channel_api::{Address, Destination, FollowTarget, RenderedMessage};
+    use herold_channel_api::{Destination, FollowTarget};
 
     fn config() -> EmailConfig {
         EmailConfig::new(

@@ -54,6 +54,31 @@ impl InboundVerifier for FakeWebhook {
         mac.verify_slice(&sig)
             .map_err(|_| InboundError::BadSignature)
     }
+
+    /// The handshake real providers (WhatsApp) do before sending webhooks:
+    /// `GET ?hub.mode=subscribe&hub.verify_token=<secret>&hub.challenge=<x>`
+    /// is answered with `<x>`.
+    fn handshake(&self, req: &InboundRequest) -> Result<Option<Vec<u8>>, InboundError> {
+        let query = req.query.as_deref().unwrap_or_default();
+        let param = |name: &str| {
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v)
+        };
+        if param("hub.mode") != Some("subscribe") {
+            return Err(InboundError::Malformed("expected hub.mode=subscribe".into()));
+        }
+        let token = param("hub.verify_token").ok_or(InboundError::MissingSignature)?;
+        // Constant-time comparison through the HMAC of both sides.
+        if Self::sign(&self.secret, token.as_bytes()) != Self::sign(&self.secret, &self.secret) {
+            return Err(InboundError::BadSignature);
+        }
+        let challenge = param("hub.challenge")
+            .ok_or_else(|| InboundError::Malformed("hub.challenge missing".into()))?;
+        Ok(Some(challenge.as_bytes().to_vec()))
+    }
 }
 
 #[derive(serde::Deserialize)]

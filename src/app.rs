@@ -1,0 +1,91 @@
+//! The composition root: builds, once, from the configuration, everything a
+//! process runs with — the database (inside [`Herold`], the service layer),
+//! the registry of channel adapters, the metrics and the WebSub hub — and
+//! hands `serve`, `worker`, `bench` and the tests what they need. No handler,
+//! loop or command builds an adapter of its own, so transactional mail and
+//! announcements share one adapter: one connection pool, one rate limit.
+
+use std::sync::Arc;
+use thiserror::Error;
+
+use crate::{
+    config::Config,
+    engine::Engine,
+    metrics::Metrics,
+    registry::{Registry, RegistryError},
+    service::Herold,
+    storage::StorageError,
+    websub::{Hub, WebsubError},
+};
+
+/// Why the application could not be built.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// A channel's configuration is unusable.
+    #[error(transparent)]
+    Channels(#[from] RegistryError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The WebSub hub could not be set up.
+    #[error(transparent)]
+    Websub(#[from] WebsubError),
+}
+
+/// One process's parts, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct App {
+    herold: Herold,
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Builds the channel adapters (checking every channel's section before
+    /// the database is touched), then opens and migrates the database.
+    pub fn build(config: Config) -> Result<Self, AppError> {
+        let registry = Registry::from_config(&config)?;
+        let herold = Herold::open(config)?;
+        Ok(Self::assemble(herold, registry))
+    }
+
+    /// An application from parts made elsewhere (tests, `herold bench`).
+    pub fn assemble(herold: Herold, registry: Registry) -> Self {
+        Self {
+            herold,
+            registry: Arc::new(registry),
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+
+    /// The service layer (use cases over the database).
+    pub fn herold(&self) -> &Herold {
+        &self.herold
+    }
+
+    /// The channel adapters.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// This process's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// A delivery engine for the channels of `delivery.channels`, recording
+    /// into this process's metrics.
+    pub fn engine(&self) -> Engine {
+        let kinds = self.herold.config().delivery.channels.clone();
+        Engine::with_metrics(
+            self.herold.clone(),
+            self.registry.delivering(&kinds),
+            self.metrics.clone(),
+        )
+    }
+
+    /// The WebSub hub (its HTTP client for subscribers' callbacks).
+    pub fn hub(&self) -> Result<Hub, AppError> {
+        Ok(Hub::new(self.herold.config())?)
+    }
+}

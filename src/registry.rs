@@ -1,0 +1,177 @@
+//! The channel adapters of one installation: one instance per configured
+//! channel, each built by its own crate from its own configuration section.
+//!
+//! Everything else — the engine, the web layer (webhooks, sign-up mails),
+//! the services — asks the registry for an adapter by kind or by
+//! capability and never names a concrete channel. Adding a channel adds one
+//! arm to [`build`] (see docs/architecture.md, "Adding a channel").
+
+use herold_channel_api::{Channel, ChannelKind, InboundParser, InboundVerifier, RateLimit};
+use herold_channel_fake::{FakeWebhook, HttpProvider, MemoryProvider, Provider};
+use std::{collections::BTreeMap, sync::Arc};
+use thiserror::Error;
+
+use crate::config::Config;
+
+/// A channel's webhook: who checks a request's signature and who reads it.
+#[derive(Clone)]
+pub struct Webhook {
+    pub verifier: Arc<dyn InboundVerifier>,
+    pub parser: Arc<dyn InboundParser>,
+}
+
+/// One configured channel.
+#[derive(Clone)]
+pub struct Adapter {
+    pub channel: Arc<dyn Channel>,
+    /// Its webhook, if the provider calls Herold.
+    pub webhook: Option<Webhook>,
+}
+
+/// Why the configured channels cannot be built.
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    /// A channel is listed but cannot be served (missing section, no adapter).
+    #[error("{0}")]
+    NoAdapter(String),
+    /// A channel's own section is invalid (the message names the key).
+    #[error("{0}")]
+    Invalid(String),
+    /// Fake providers were asked for where there are none.
+    #[error(transparent)]
+    Fake(#[from] herold_channel_fake::SelectError),
+}
+
+/// The adapters, by kind.
+#[derive(Clone, Default)]
+pub struct Registry {
+    adapters: BTreeMap<ChannelKind, Adapter>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.adapters.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// Builds every channel of `delivery.channels`, and every channel whose
+    /// section is configured (e-mail sign-up works without delivering
+    /// announcements by e-mail). Nothing connects yet.
+    pub fn from_config(config: &Config) -> Result<Self, RegistryError> {
+        let fake = herold_channel_fake::from_env()?;
+        let mut kinds: Vec<ChannelKind> = config.delivery.channels.clone();
+        kinds.extend(configured_sections(config));
+        kinds.sort();
+        kinds.dedup();
+        let mut adapters = BTreeMap::new();
+        for kind in kinds {
+            let channel = match &fake.provider {
+                Some(Provider::Memory) => {
+                    Arc::new(MemoryProvider::new(kind, fake_rate(config, kind))) as Arc<dyn Channel>
+                }
+                Some(Provider::Http(url)) => {
+                    Arc::new(HttpProvider::new(kind, url, fake_rate(config, kind)))
+                }
+                None => build(kind, config)?,
+            };
+            let webhook = fake.webhook_secret.as_ref().map(|secret| {
+                let hook = Arc::new(FakeWebhook::new(secret.as_bytes()));
+                Webhook {
+                    verifier: hook.clone(),
+                    parser: hook,
+                }
+            });
+            adapters.insert(kind, Adapter { channel, webhook });
+        }
+        Ok(Self { adapters })
+    }
+
+    /// A registry of ready-made adapters (tests and `herold bench`).
+    pub fn from_channels(channels: impl IntoIterator<Item = Arc<dyn Channel>>) -> Self {
+        Self {
+            adapters: channels
+                .into_iter()
+                .map(|channel| {
+                    (
+                        channel.kind(),
+                        Adapter {
+                            channel,
+                            webhook: None,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The adapter of `kind`, if configured.
+    pub fn get(&self, kind: ChannelKind) -> Option<&Arc<dyn Channel>> {
+        self.adapters.get(&kind).map(|a| &a.channel)
+    }
+
+    /// The webhook of `kind`, if that channel has one.
+    pub fn webhook(&self, kind: ChannelKind) -> Option<&Webhook> {
+        self.adapters.get(&kind).and_then(|a| a.webhook.as_ref())
+    }
+
+    /// Every adapter.
+    pub fn channels(&self) -> impl Iterator<Item = &Arc<dyn Channel>> {
+        self.adapters.values().map(|a| &a.channel)
+    }
+
+    /// The adapters the engine delivers announcements on.
+    pub fn delivering(&self, kinds: &[ChannelKind]) -> Vec<Arc<dyn Channel>> {
+        kinds.iter().filter_map(|k| self.get(*k).cloned()).collect()
+    }
+
+    /// The channel residents sign up for on the web form, by address with a
+    /// confirmation link: the one whose messages carry per-recipient
+    /// unsubscribe links (they cannot leave with a command).
+    pub fn link_signup(&self) -> Option<&Arc<dyn Channel>> {
+        self.channels()
+            .find(|c| c.capabilities().unsubscribe_links)
+    }
+}
+
+/// The channels whose own configuration section is present.
+fn configured_sections(config: &Config) -> Vec<ChannelKind> {
+    let mut out = Vec::new();
+    if config.email.is_some() {
+        out.push(ChannelKind::Email);
+    }
+    out
+}
+
+/// One adapter from its crate and its configuration section: one arm per
+/// channel.
+fn build(kind: ChannelKind, config: &Config) -> Result<Arc<dyn Channel>, RegistryError> {
+    let missing = |section: &str| {
+        RegistryError::NoAdapter(format!(
+            "delivery.channels lists {kind}, but there is no [{section}] section: add it (see README, \"Channels\") or remove {kind} from delivery.channels"
+        ))
+    };
+    match kind {
+        ChannelKind::Email => {
+            let cfg = config.email.clone().ok_or_else(|| missing("email"))?;
+            let channel = herold_channel_email::EmailChannel::new(cfg)
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            Ok(Arc::new(channel))
+        }
+        other => Err(RegistryError::NoAdapter(format!(
+            "delivery.channels lists {other}, but Herold has no {other} adapter yet: remove it from delivery.channels"
+        ))),
+    }
+}
+
+/// The fakes accept what the configuration allows the channel (its
+/// `delivery.rates` entry), or 1,000 messages per second.
+fn fake_rate(config: &Config, kind: ChannelKind) -> RateLimit {
+    config
+        .delivery
+        .rates
+        .get(&kind)
+        .map_or(RateLimit::new(1000.0, 1000), |r| {
+            RateLimit::new(r.per_second, r.burst)
+        })
+}
