@@ -129,8 +129,7 @@ impl Registry {
     /// confirmation link: the one whose messages carry per-recipient
     /// unsubscribe links (they cannot leave with a command).
     pub fn link_signup(&self) -> Option<&Arc<dyn Channel>> {
-        self.channels()
-            .find(|c| c.capabilities().unsubscribe_links)
+        self.channels().find(|c| c.capabilities().unsubscribe_links)
     }
 }
 

@@ -409,6 +409,28 @@ fn config_check_redacts_secrets_and_names_bad_keys() {
             .args(["config", "check"]),
         &["limits.body_max_chars"],
     );
+    // No configuration key can make Herold pretend to deliver: the fake
+    // providers' old key is unknown, in every build.
+    fails_with(
+        herold(d)
+            .env("HEROLD_DELIVERY__TEST_PROVIDER", "memory")
+            .args(["config", "check"]),
+        &["test_provider"],
+    );
+    // Every channel of delivery.channels needs its own section; the check
+    // builds the adapters, so a missing one shows here, not at `serve`.
+    fails_with(
+        herold(d)
+            .env("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#)
+            .args(["config", "check"]),
+        &["delivery.channels lists email", "[email]"],
+    );
+    fails_with(
+        herold(d)
+            .env("HEROLD_DELIVERY__CHANNELS", r#"["telegram"]"#)
+            .args(["config", "check"]),
+        &["no telegram adapter"],
+    );
     // The file is read, and its mistakes are named too.
     std::fs::write(
         d.join("herold.toml"),

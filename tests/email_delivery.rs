@@ -307,3 +307,54 @@ fn bounces_stop_an_address_on_postgres() {
     let pg = common::PgDatabase::create();
     bounces_stop_an_address(Some(&pg.url));
 }
+
+/// A sign-up confirmation sent while a newsletter goes out uses the
+/// engine's own e-mail adapter: one SMTP pool. With `pool_max_size = 1`
+/// the server sees exactly one connection for both (a second adapter in
+/// the web layer would open a second one).
+fn confirmation_and_newsletter_share_one_pool(database_url: Option<&str>) {
+    let smtp_port = free_port();
+    let sink = common::smtp::Sink::start(smtp_port);
+    // Sink::start connected once to see that the sink is up.
+    let probes = || sink.stats()["connections"].as_u64().unwrap_or(0);
+    eventually("the sink counts its probe connection", || probes() > 0);
+    let probes = probes();
+    let s = serve_with(
+        database_url,
+        smtp_port,
+        &[
+            ("HEROLD_EMAIL__POOL_MAX_SIZE", "1"),
+            ("HEROLD_EMAIL__RATE_PER_SECOND", "200"),
+            ("HEROLD_EMAIL__RATE_BURST", "20"),
+        ],
+    );
+    subscribe(&s, database_url, 300);
+    publish(&s);
+    // At the same moment, a resident signs up on the web form.
+    let http = reqwest::blocking::Client::new();
+    let signup = http
+        .post(s.url("/subscribe"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=neu%40example.org&category=verkehr")
+        .send()
+        .unwrap();
+    assert_eq!(signup.status().as_u16(), 200, "{:?}", signup.text());
+    let stats = sink.wait_for(301, Duration::from_secs(60));
+    assert_eq!(stats["mails"], 301, "{stats}");
+    assert_eq!(
+        stats["connections"].as_u64().unwrap() - probes,
+        1,
+        "newsletter and confirmation must share one pool: {stats}"
+    );
+}
+
+#[test]
+fn confirmation_and_newsletter_share_one_pool_on_sqlite() {
+    confirmation_and_newsletter_share_one_pool(None);
+}
+
+#[test]
+fn confirmation_and_newsletter_share_one_pool_on_postgres() {
+    let db = common::PgDatabase::create();
+    confirmation_and_newsletter_share_one_pool(Some(&db.url));
+}

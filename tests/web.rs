@@ -354,8 +354,7 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
         }
         r.send().unwrap()
     };
-    let signed =
-        |body: &str| herold_channel_fake::FakeWebhook::sign(b"geheim", body.as_bytes());
+    let signed = |body: &str| herold_channel_fake::FakeWebhook::sign(b"geheim", body.as_bytes());
     let status = |id: &str, st: &str| {
         format!(r#"{{"id":"{id}","status":"{st}","timestamp":"2026-11-23T08:00:00Z"}}"#)
     };
@@ -376,6 +375,41 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
     let forged = herold_channel_fake::FakeWebhook::sign(b"falsch", body.as_bytes());
     assert_eq!(post(&body, Some(forged)).status(), StatusCode::UNAUTHORIZED);
     assert_eq!(post(&body, None).status(), StatusCode::UNAUTHORIZED);
+    // A body over the limit is refused before anything reads it.
+    let huge = format!(r#"{{"statuses":[],"pad":"{}"}}"#, "x".repeat(300 * 1024));
+    assert_eq!(
+        post(&huge, Some(signed(&huge))).status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // The provider's verification handshake (GET), through the adapter.
+    let get = |query: &str| {
+        http.get(s.url(&format!("/webhooks/email?{query}")))
+            .send()
+            .unwrap()
+    };
+    let ok = get("hub.mode=subscribe&hub.verify_token=geheim&hub.challenge=1158201444");
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(ok.text().unwrap(), "1158201444");
+    assert_eq!(
+        get("hub.mode=subscribe&hub.verify_token=falsch&hub.challenge=1").status(),
+        StatusCode::FORBIDDEN
+    );
+    // Channels without a configured webhook, and unknown channels, have none.
+    assert_eq!(
+        http.post(s.url("/webhooks/telegram"))
+            .body("{}")
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        http.get(s.url("/webhooks/nonsense"))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     let garbage = r#"{"statuses":"no"}"#;
     let r = post(garbage, Some(signed(garbage)));
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);

@@ -252,10 +252,13 @@ fn fakes(provider: &Provider, config: &Config) -> Vec<Arc<dyn Channel>> {
         .channels
         .iter()
         .filter_map(|&kind| {
-            let rate = config.delivery.rates.get(&kind).map_or(
-                herold_channel_api::RateLimit::new(1000.0, 1000),
-                |r| herold_channel_api::RateLimit::new(r.per_second, r.burst),
-            );
+            let rate = config
+                .delivery
+                .rates
+                .get(&kind)
+                .map_or(herold_channel_api::RateLimit::new(1000.0, 1000), |r| {
+                    herold_channel_api::RateLimit::new(r.per_second, r.burst)
+                });
             let fake: Arc<dyn Channel> = match provider {
                 Provider::Memory => Arc::new(herold_channel_fake::MemoryProvider::new(kind, rate)),
                 Provider::Http { url, .. } => {

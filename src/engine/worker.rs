@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use herold_channel_api::{
-    Address, Channel, Destination, Disposition, MediaKind, OutboundMessage,
-    RenderedMessage, SendError, UnsubscribeLinks,
+    Address, Channel, Destination, Disposition, MediaKind, OutboundMessage, RenderedMessage,
+    SendError, UnsubscribeLinks,
 };
 use std::{
     collections::HashMap,

@@ -84,7 +84,10 @@ pub fn app_data(app: &crate::app::App) -> Result<AppData, std::io::Error> {
         herold: web::Data::new(app.herold().clone()),
         registry: web::Data::from(app.registry().clone()),
         metrics: web::Data::new(app.metrics().clone()),
-        hub: web::Data::new(app.hub().map_err(|e| std::io::Error::other(e.to_string()))?),
+        hub: web::Data::new(
+            app.hub()
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        ),
         client_limit: web::Data::new(client_limit::ClientLimit::new(
             &app.herold().config().signup,
         )),

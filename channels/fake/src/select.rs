@@ -36,10 +36,32 @@ pub enum SelectError {
     Invalid(String),
 }
 
-/// Reads [`PROVIDER_VAR`] and [`SECRET_VAR`].
-#[cfg(feature = "testing")]
+/// Reads [`PROVIDER_VAR`] and [`SECRET_VAR`]; in a build without the
+/// `testing` feature, either being set is an error.
 pub fn from_env() -> Result<FakeSelection, SelectError> {
-    let provider = match std::env::var(PROVIDER_VAR).ok().as_deref() {
+    select(
+        std::env::var(PROVIDER_VAR).ok(),
+        std::env::var(SECRET_VAR).ok(),
+        cfg!(feature = "testing"),
+    )
+}
+
+/// What the variables ask for, where fakes may be used (`enabled`) or not.
+/// Without fakes the variables are refused rather than ignored, so nobody
+/// believes they work.
+fn select(
+    provider: Option<String>,
+    secret: Option<String>,
+    enabled: bool,
+) -> Result<FakeSelection, SelectError> {
+    if !enabled {
+        return match (provider, secret) {
+            (Some(_), _) => Err(SelectError::NotInThisBuild(PROVIDER_VAR)),
+            (_, Some(_)) => Err(SelectError::NotInThisBuild(SECRET_VAR)),
+            (None, None) => Ok(FakeSelection::default()),
+        };
+    }
+    let provider = match provider.as_deref() {
         None | Some("") => None,
         Some("memory") => Some(Provider::Memory),
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
@@ -49,18 +71,44 @@ pub fn from_env() -> Result<FakeSelection, SelectError> {
     };
     Ok(FakeSelection {
         provider,
-        webhook_secret: std::env::var(SECRET_VAR).ok().filter(|s| !s.is_empty()),
+        webhook_secret: secret.filter(|s| !s.is_empty()),
     })
 }
 
-/// Without the `testing` feature there are no fakes to select: the
-/// variables are refused rather than ignored, so nobody believes they work.
-#[cfg(not(feature = "testing"))]
-pub fn from_env() -> Result<FakeSelection, SelectError> {
-    for var in [PROVIDER_VAR, SECRET_VAR] {
-        if std::env::var_os(var).is_some() {
-            return Err(SelectError::NotInThisBuild(var));
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_where_there_are_no_fakes() {
+        let err = select(Some("memory".into()), None, false).unwrap_err();
+        assert_eq!(err, SelectError::NotInThisBuild(PROVIDER_VAR));
+        assert!(err.to_string().contains("only in test builds"));
+        assert_eq!(
+            select(None, Some("k".into()), false),
+            Err(SelectError::NotInThisBuild(SECRET_VAR))
+        );
+        assert_eq!(select(None, None, false), Ok(FakeSelection::default()));
     }
-    Ok(FakeSelection::default())
+
+    #[test]
+    fn chosen_in_test_builds() {
+        assert_eq!(
+            select(Some("memory".into()), Some("k".into()), true),
+            Ok(FakeSelection {
+                provider: Some(Provider::Memory),
+                webhook_secret: Some("k".into())
+            })
+        );
+        assert_eq!(
+            select(Some("http://127.0.0.1:9".into()), None, true)
+                .unwrap()
+                .provider,
+            Some(Provider::Http("http://127.0.0.1:9".into()))
+        );
+        assert!(matches!(
+            select(Some("smtp://x".into()), None, true),
+            Err(SelectError::Invalid(_))
+        ));
+    }
 }

@@ -68,7 +68,9 @@ impl InboundVerifier for FakeWebhook {
                 .map(|(_, v)| v)
         };
         if param("hub.mode") != Some("subscribe") {
-            return Err(InboundError::Malformed("expected hub.mode=subscribe".into()));
+            return Err(InboundError::Malformed(
+                "expected hub.mode=subscribe".into(),
+            ));
         }
         let token = param("hub.verify_token").ok_or(InboundError::MissingSignature)?;
         // Constant-time comparison through the HMAC of both sides.
