@@ -1,7 +1,7 @@
 //! One rendering of an announcement for every channel: its Markdown body
 //! as safe HTML and as plain text (feeds, e-mail, chat channels, pages),
 //! its event time in the reader's language and the town's time zone, and
-//! the whole message in each chat channel's own form ([`format`]).
+//! the whole message in each chat channel's own form ([`format`](mod@format)).
 
 mod event;
 pub mod format;

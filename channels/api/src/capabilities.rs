@@ -71,6 +71,7 @@ pub enum Formatting {
     MatrixHtml,
     /// WhatsApp markup: `*bold*`, `_italic_`, `~strike~`; no HTML and no
     /// escape mechanism.
+    #[serde(rename = "whatsapp")]
     WhatsApp,
 }
 
@@ -184,6 +185,30 @@ mod tests {
         assert!(!c.text_fits("Straße"));
         assert!(c.supports_outbound_media(MediaKind::Image));
         assert!(!c.supports_outbound_media(MediaKind::Video));
+    }
+
+    #[test]
+    fn formatting_names() {
+        let names: Vec<String> = [
+            Formatting::Plain,
+            Formatting::Html,
+            Formatting::TelegramHtml,
+            Formatting::MatrixHtml,
+            Formatting::WhatsApp,
+        ]
+        .iter()
+        .map(|f| serde_json::to_string(f).unwrap_or_default())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "\"plain\"",
+                "\"html\"",
+                "\"telegram_html\"",
+                "\"matrix_html\"",
+                "\"whatsapp\""
+            ]
+        );
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! One announcement as a chat or mail message in each channel's own text
 //! form ([`Formatting`]), within the channel's length limit.
 //!
-//! The Markdown body is parsed once into blocks of styled spans
-//! ([`ir`]); each format serializes that form ([`plain`], [`telegram`],
-//! [`whatsapp`], [`html`]). When a message is too long, the body is cut in
-//! the intermediate form ([`truncate`]) and serialized again, so a result is
-//! never cut inside a character, an entity or a tag.
+//! The Markdown body is parsed once into blocks of styled spans (`ir`);
+//! each format serializes that form (`plain`, `telegram`, `whatsapp`,
+//! `html`). When a message is too long, the body is cut in the intermediate
+//! form (`truncate`) and serialized again, so a result is never cut inside
+//! a character, an entity or a tag.
 //!
 //! Layout: the (urgent label and) title, the body, the event line, the link
 //! to the announcement page, the footer — separated by blank lines.

@@ -1,6 +1,6 @@
 //! Plain text: no markup. Links read `text (url)`, list items `• item` or
-//! `1. item`, quotes `> line`. Also the Matrix `body` and the e-mail text
-//! part.
+//! `1. item`, quotes `> line`; emphasis and strikethrough are dropped.
+//! Also the Matrix `body` and the e-mail text part.
 
 use super::ir::{Block, BlockKind, Span};
 use super::{indent_lines, item_marker, layout, link_runs, shows_target, Doc, TextFormat};

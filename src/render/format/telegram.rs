@@ -4,6 +4,8 @@
 //!
 //! Only `http(s)` links become `<a>` (Telegram rejects or drops other
 //! schemes); `mailto:`/`tel:` targets are shown as text after the link text.
+//! Lengths count the serialized text, tags and entities included, so they
+//! stay on the safe side of Telegram's limit on the parsed text.
 
 use super::ir::{Block, BlockKind, Span, Style};
 use super::{indent_lines, item_marker, layout, link_runs, shows_target, Doc, TextFormat};

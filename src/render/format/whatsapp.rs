@@ -1,4 +1,5 @@
-//! WhatsApp markup: `*bold*`, `_italic_`, `~strike~`; no HTML.
+//! WhatsApp markup: `*bold*`, `_italic_`, `~strike~`; no HTML. Code is
+//! shown as plain text, links as `text (url)`.
 //!
 //! WhatsApp has no escape mechanism, so the markup characters `*`, `_`, `~`
 //! and `` ` `` never reach it from user text (title, body, event, footer):
