@@ -6,7 +6,8 @@
 
 use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
 
-fn is_safe_url(url: &str) -> bool {
+/// Whether a link target may be kept: `http(s)`, `mailto:` and `tel:` only.
+pub(super) fn is_safe_url(url: &str) -> bool {
     let lower = url.trim().to_ascii_lowercase();
     ["https://", "http://", "mailto:", "tel:"]
         .iter()

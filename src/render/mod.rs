@@ -1,8 +1,10 @@
 //! One rendering of an announcement for every channel: its Markdown body
 //! as safe HTML and as plain text (feeds, e-mail, chat channels, pages),
-//! and its event time in the reader's language and the town's time zone.
+//! its event time in the reader's language and the town's time zone, and
+//! the whole message in each chat channel's own form ([`format`](mod@format)).
 
 mod event;
+pub mod format;
 pub mod mail;
 mod markdown;
 

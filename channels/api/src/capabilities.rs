@@ -53,16 +53,26 @@ impl Reach {
     }
 }
 
-/// The richest text formatting a channel renders.
+/// The text form a channel renders, named after the channel's real format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Formatting {
     /// Plain text only.
     Plain,
-    /// Lightweight inline markup such as WhatsApp/Telegram `*bold*` and `_italic_`.
-    LimitedMarkup,
-    /// HTML (email, Matrix `org.matrix.custom.html`, feeds).
+    /// E-mail and feeds: a full HTML part plus a plain-text alternative.
     Html,
+    /// Telegram Bot API `parse_mode=HTML`: only `b strong i em u s a code pre
+    /// blockquote`, literal newlines, `•` list lines, and only `<`, `>`, `&`
+    /// (and `"` in attributes) escaped.
+    TelegramHtml,
+    /// Matrix `m.text`: a plain `body` plus `formatted_body` in
+    /// `org.matrix.custom.html` (`b strong i em a p br ul ol li blockquote
+    /// code pre h1`–`h6`).
+    MatrixHtml,
+    /// WhatsApp markup: `*bold*`, `_italic_`, `~strike~`; no HTML and no
+    /// escape mechanism.
+    #[serde(rename = "whatsapp")]
+    WhatsApp,
 }
 
 /// Kinds of media attachments.
@@ -88,7 +98,7 @@ pub struct Capabilities {
     pub max_text_chars: Option<usize>,
     /// Maximum length of the subject in characters; `None` if unlimited or unsupported.
     pub max_subject_chars: Option<usize>,
-    /// The richest formatting the channel renders.
+    /// The text form the channel renders.
     pub formatting: Formatting,
     /// Media kinds that can be attached to outgoing messages.
     pub outbound_media: Vec<MediaKind>,
@@ -175,6 +185,30 @@ mod tests {
         assert!(!c.text_fits("Straße"));
         assert!(c.supports_outbound_media(MediaKind::Image));
         assert!(!c.supports_outbound_media(MediaKind::Video));
+    }
+
+    #[test]
+    fn formatting_names() {
+        let names: Vec<String> = [
+            Formatting::Plain,
+            Formatting::Html,
+            Formatting::TelegramHtml,
+            Formatting::MatrixHtml,
+            Formatting::WhatsApp,
+        ]
+        .iter()
+        .map(|f| serde_json::to_string(f).unwrap_or_default())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "\"plain\"",
+                "\"html\"",
+                "\"telegram_html\"",
+                "\"matrix_html\"",
+                "\"whatsapp\""
+            ]
+        );
     }
 
     #[test]

@@ -55,7 +55,7 @@
 //!                 reach: Reach::Push,
 //!                 max_text_chars: Some(4096),
 //!                 max_subject_chars: None,
-//!                 formatting: Formatting::LimitedMarkup,
+//!                 formatting: Formatting::TelegramHtml,
 //!                 outbound_media: vec![],
 //!                 inbound_media: vec![],
 //!                 default_rate: RateLimit::new(30.0, 30),

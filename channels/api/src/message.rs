@@ -101,9 +101,13 @@ impl fmt::Debug for Media {
 pub struct RenderedMessage {
     /// Subject line, for channels that have one (email, feeds).
     pub subject: Option<String>,
-    /// Body text in the channel's [`Formatting`](crate::Formatting) (plain or limited markup).
+    /// Body text in the channel's [`Formatting`](crate::Formatting): plain text,
+    /// Telegram HTML or WhatsApp markup; the plain `body` for Matrix and the
+    /// plain-text alternative for e-mail.
     pub text: String,
-    /// HTML body, for channels with [`Formatting::Html`](crate::Formatting::Html).
+    /// HTML body, for channels with [`Formatting::Html`](crate::Formatting::Html)
+    /// (the HTML part) or [`Formatting::MatrixHtml`](crate::Formatting::MatrixHtml)
+    /// (the `formatted_body`).
     pub html: Option<String>,
     /// Attachments, already filtered to the channel's supported media kinds.
     pub media: Vec<Media>,
