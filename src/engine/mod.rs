@@ -8,7 +8,6 @@
 //! loses nothing: its leases expire and its batch is claimed again.
 
 mod backoff;
-mod compose;
 mod spacing;
 mod transactional;
 mod worker;

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use herold_channel_api::{
-    Address, Channel, Destination, Disposition, MediaKind, OutboundMessage, RenderedMessage,
-    SendError, UnsubscribeLinks,
+    Address, Channel, Destination, Disposition, OutboundMessage, RenderedMessage, SendError,
+    UnsubscribeLinks,
 };
 use std::{
     collections::HashMap,
@@ -13,7 +13,7 @@ use std::{
 };
 use tokio::sync::watch;
 
-use super::{backoff::retry_delay, compose, spacing::Spacing, Engine, EngineError};
+use super::{backoff::retry_delay, spacing::Spacing, Engine, EngineError};
 use crate::{
     config::RateConfig,
     domain::Id,
@@ -384,17 +384,15 @@ impl ChannelWorker {
         let app = &self.engine.app;
         let url = app.announcement_url(a.id);
         let image_url = a.image.as_ref().map(|i| app.image_url(i));
-        let capabilities = self.channel.capabilities();
-        let cx = compose::Context {
+        let cx = crate::render::message::Context {
             url: &url,
             image_url: image_url.as_deref(),
-            attach_images: capabilities.supports_outbound_media(MediaKind::Image),
-            personal_links: capabilities.unsubscribe_links,
             site: &app.config().site_name,
             locale: &app.config().default_locale,
             tz: app.config().tz(),
         };
-        let m = compose::message(&a, &cx).map_err(|e| EngineError::Render(e.to_string()))?;
+        let m = crate::render::message::message(&a, self.channel.capabilities(), &cx)
+            .map_err(|e| EngineError::Render(e.to_string()))?;
         let m = Arc::new(m);
         if cache.len() > 256 {
             cache.clear();

@@ -7,6 +7,7 @@ mod event;
 pub mod format;
 pub mod mail;
 mod markdown;
+pub mod message;
 
 pub use event::event_when;
 pub use markdown::{summary, to_html, to_plain};
