@@ -284,7 +284,7 @@ fn run_in(
     }
 
     let app = Herold::open(config.clone())?;
-    let backend = app.db.backend().to_owned();
+    let backend = app.db().backend().to_owned();
     let category = format!("bench-{:08x}", rand::random::<u32>());
     let cat = app.add_category(&category, "Benchmark", "bench")?;
     let channels = config.delivery.channels.clone();
@@ -295,7 +295,7 @@ fn run_in(
             channels.len()
         );
     }
-    seed::subscribers(&app.db, &channels, opts.subscribers, cat.id)?;
+    seed::subscribers(&app.db(), &channels, opts.subscribers, cat.id)?;
 
     let total = (opts.subscribers * channels.len() * 2) as u64;
     let engines: Vec<Engine> = (0..opts.workers)

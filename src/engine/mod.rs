@@ -187,7 +187,7 @@ impl Engine {
         // Several batch loops per channel: while one waits for the
         // database, another decrypts and sends. They share the channel's
         // rate limiter and message cache.
-        let loops = self.app.config.delivery.batches_in_flight.max(1);
+        let loops = self.app.config().delivery.batches_in_flight.max(1);
         for channel in self.channels.values() {
             let w = Arc::new(worker::ChannelWorker::new(self.clone(), channel.clone()));
             for _ in 0..loops {
@@ -214,7 +214,7 @@ impl Engine {
         self,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), EngineError> {
-        let every = Duration::from_millis(self.app.config.delivery.poll_interval_ms * 5);
+        let every = Duration::from_millis(self.app.config().delivery.poll_interval_ms * 5);
         while !*shutdown.borrow() {
             let app = self.app.clone();
             match tokio::task::spawn_blocking(move || app.fire_due_digests(chrono::Utc::now()))
@@ -256,7 +256,7 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&crate::storage::Database) -> Result<T, StorageError> + Send + 'static,
     {
-        let db = self.app.db.clone();
+        let db = self.app.db().clone();
         tokio::task::spawn_blocking(move || f(&db))
             .await
             .map_err(|e| EngineError::Task(e.to_string()))?

@@ -50,7 +50,7 @@ impl ChannelWorker {
         let kind = channel.kind();
         let rate = engine
             .app
-            .config
+            .config()
             .delivery
             .rates
             .get(&kind)
@@ -74,7 +74,7 @@ impl ChannelWorker {
         self: Arc<Self>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), EngineError> {
-        let poll = Duration::from_millis(self.engine.app.config.delivery.poll_interval_ms);
+        let poll = Duration::from_millis(self.engine.app.config().delivery.poll_interval_ms);
         while !*shutdown.borrow() {
             let handled = match self.batch().await {
                 Ok(n) => n,
@@ -96,7 +96,7 @@ impl ChannelWorker {
     /// Claims, sends and records one batch; returns how many deliveries it
     /// handled (0 when the queue is empty or the channel is paused).
     async fn batch(&self) -> Result<usize, EngineError> {
-        let cfg = &self.engine.app.config.delivery;
+        let cfg = &self.engine.app.config().delivery;
         let kind = self.channel.kind();
         // About a quarter second of work at the channel's rate: an urgent
         // announcement then waits at most that long per batch in flight,
@@ -222,7 +222,7 @@ impl ChannelWorker {
             ChannelKind::Email => self
                 .engine
                 .app
-                .config
+                .config()
                 .email
                 .as_ref()
                 .map_or(herold_channel_email::DEFAULT_MAX_BOUNCES, |e| e.max_bounces),
@@ -325,7 +325,7 @@ impl ChannelWorker {
         for c in batch {
             messages.push(self.message(c.announcement_id).await?);
         }
-        let concurrency = self.engine.app.config.delivery.concurrency as usize;
+        let concurrency = self.engine.app.config().delivery.concurrency as usize;
         // Owned inputs: the futures must not borrow from this stack frame.
         type Job = (
             String,
@@ -406,9 +406,9 @@ impl ChannelWorker {
             image_url: image_url.as_deref(),
             attach_images: capabilities.supports_outbound_media(MediaKind::Image),
             personal_links: capabilities.unsubscribe_links,
-            site: &app.config.site_name,
-            locale: &app.config.default_locale,
-            tz: app.config.tz(),
+            site: &app.config().site_name,
+            locale: &app.config().default_locale,
+            tz: app.config().tz(),
         };
         let m = compose::message(&a, &cx).map_err(|e| EngineError::Render(e.to_string()))?;
         let m = Arc::new(m);
@@ -427,7 +427,7 @@ impl ChannelWorker {
         result: Sent,
         stop_channel: &mut Option<(DateTime<Utc>, Option<String>)>,
     ) -> Outcome {
-        let cfg = &self.engine.app.config.delivery;
+        let cfg = &self.engine.app.config().delivery;
         let now = Utc::now();
         let err = match result {
             Sent::Ok(id) => {

@@ -75,8 +75,8 @@ pub fn redact_path(path: &str) -> String {
 /// Serves until SIGINT/SIGTERM; `/metrics` shows what `metrics` records
 /// (the in-process delivery engine's figures).
 pub async fn serve(app: Herold, metrics: Arc<Metrics>) -> std::io::Result<()> {
-    let listen = app.config.listen;
-    let app_config = app.config.clone();
+    let listen = app.config().listen;
+    let app_config = app.config().clone();
     let data = web::Data::new(app);
     let metrics = web::Data::new(metrics);
     let hooks = web::Data::new(crate::engine::webhooks(&app_config));

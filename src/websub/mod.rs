@@ -56,7 +56,7 @@ pub enum WebsubError {
 impl Herold {
     /// The hub's URL, `{public_url}websub`, if the hub is enabled.
     pub fn websub_hub_url(&self) -> Option<String> {
-        hub_url(&self.config)
+        hub_url(&self.config())
     }
 }
 
@@ -84,7 +84,7 @@ pub fn start(
     app: &Herold,
     stop: watch::Receiver<bool>,
 ) -> Result<Option<std::thread::JoinHandle<()>>, WebsubError> {
-    if !app.config.websub.enabled {
+    if !app.config().websub.enabled {
         return Ok(None);
     }
     let distributor = Distributor::new(app.clone())?;
