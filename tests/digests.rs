@@ -34,7 +34,7 @@ fn publish(app: &Herold, title: &str, urgent: bool) -> i64 {
 
 both!(digest_repository, |_t: &TestDb| {
     let t = app(_t.backend);
-    let db = &t.app.db();
+    let db = t.app.db();
     let cat = t
         .app
         .add_category("veranstaltungen", "Veranstaltungen", "test")

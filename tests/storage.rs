@@ -74,7 +74,7 @@ fn raw(db: &Database, sql: &str) -> Result<usize, diesel::result::Error> {
 }
 
 both!(categories_add_list_find_get, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let b = cat(db, "bau");
     let a = cat(db, "abfall");
     assert_eq!(
@@ -103,7 +103,7 @@ both!(categories_add_list_find_get, |t: &TestDb| {
 });
 
 both!(categories_remove, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let used = cat(db, "used");
     announce(db, used.id, "T", None);
     assert!(matches!(
@@ -135,7 +135,7 @@ both!(categories_remove, |t: &TestDb| {
 });
 
 both!(announcements_insert_get_list, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let a1 = announce(db, c.id, "Erste", None);
     let a2 = announce(db, c.id, "Zweite", None);
@@ -193,7 +193,7 @@ both!(announcements_insert_get_list, |t: &TestDb| {
 });
 
 both!(announcements_feed_query_and_cancel, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let a = cat(db, "abfall");
     let b = cat(db, "bau");
     let now_a = announce(db, a.id, "A jetzt", None);
@@ -242,7 +242,7 @@ both!(announcements_feed_query_and_cancel, |t: &TestDb| {
 });
 
 both!(announcements_are_immutable_in_the_database, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let a = announce(db, c.id, "Original", None);
     let err = raw(
@@ -264,7 +264,7 @@ both!(announcements_are_immutable_in_the_database, |t: &TestDb| {
 });
 
 both!(subscribers_insert_find_address, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let s = subscriber(
         db,
@@ -332,7 +332,7 @@ both!(subscribers_insert_find_address, |t: &TestDb| {
 });
 
 both!(subscribers_confirm_unsubscribe, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let s = subscriber(
         db,
@@ -372,7 +372,7 @@ both!(subscribers_confirm_unsubscribe, |t: &TestDb| {
 });
 
 both!(subscribers_erase, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let s = subscriber(
         db,
@@ -425,7 +425,7 @@ both!(subscribers_erase, |t: &TestDb| {
 });
 
 both!(subscriptions_add_remove_list, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let a = cat(db, "abfall");
     let b = cat(db, "bau");
     let s = subscriber(
@@ -450,7 +450,7 @@ both!(subscriptions_add_remove_list, |t: &TestDb| {
 });
 
 both!(consent_append_and_ledger, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let s = subscriber(
         db,
         ChannelKind::Email,
@@ -499,7 +499,7 @@ fn herold_round(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
 }
 
 both!(deliveries_state_machine, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let a = announce(db, c.id, "T", None);
     let s = subscriber(
@@ -593,7 +593,7 @@ both!(deliveries_state_machine, |t: &TestDb| {
 });
 
 both!(conversations_and_messages, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let s = subscriber(
         db,
         ChannelKind::Telegram,
@@ -676,7 +676,7 @@ both!(conversations_and_messages, |t: &TestDb| {
 });
 
 both!(staff_users, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let new = NewStaffUser {
         username: "dsb".into(),
         display_name: "Datenschutz".into(),
@@ -700,7 +700,7 @@ both!(staff_users, |t: &TestDb| {
 });
 
 both!(audit_log, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let e = db
         .record_audit(&herold::domain::NewAuditEvent {
             actor: "cli".into(),
@@ -772,7 +772,7 @@ both!(key_is_checked_on_reopen, |t: &TestDb| {
 });
 
 both!(unique_violations_name_the_column, |t: &TestDb| {
-    let db = &t.app.db();
+    let db = t.app.db();
     let s = subscriber(
         db,
         ChannelKind::Email,

@@ -295,7 +295,7 @@ fn run_in(
             channels.len()
         );
     }
-    seed::subscribers(&app.db(), &channels, opts.subscribers, cat.id)?;
+    seed::subscribers(app.db(), &channels, opts.subscribers, cat.id)?;
 
     let total = (opts.subscribers * channels.len() * 2) as u64;
     let engines: Vec<Engine> = (0..opts.workers)

@@ -359,7 +359,7 @@ fn serve(config: Config) -> Result<()> {
         // the runtime that runs them.
         let adapters = {
             let _inside = rt.enter();
-            engine::adapters(&app.config())?
+            engine::adapters(app.config())?
         };
         let engine = Engine::with_metrics(app.clone(), adapters, metrics.clone());
         Some(std::thread::spawn(move || rt.block_on(engine.run(stopped))))

@@ -27,8 +27,7 @@ use crate::{
     domain::{
         Announcement, Category, DomainError, Id, NewAnnouncement, NewAuditEvent, NewImage, Slug,
     },
-    storage::Removed,
-    storage::{Database, StorageError},
+    storage::{Database, Removed, StorageError},
 };
 
 /// Version of the consent wording residents are shown; recorded with every
