@@ -518,9 +518,9 @@ fn subscribers_are_listed_by_pseudonym_only() {
         ..Default::default()
     };
     let app = herold::service::Herold::open(config).unwrap();
-    let cat = app.db.find_category("abfall").unwrap().unwrap();
+    let cat = app.db().find_category("abfall").unwrap().unwrap();
     let s = app
-        .db
+        .db()
         .insert_subscriber(&herold::storage::NewSubscriber {
             channel: herold_channel_api::ChannelKind::WhatsApp,
             address: "+49 151 99887766".into(),

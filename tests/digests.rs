@@ -37,7 +37,7 @@ fn publish(app: &Herold, title: &str, urgent: bool) -> i64 {
 
 both!(digest_repository, |_t: &TestDb| {
     let t = app(_t.backend);
-    let db = &t.app.db;
+    let db = t.app.db();
     let cat = t
         .app
         .add_category("veranstaltungen", "Veranstaltungen", "test")
@@ -48,6 +48,7 @@ both!(digest_repository, |_t: &TestDb| {
             parse_local_time("07:00").unwrap(),
             Berlin,
             "Veranstaltungstipps",
+            &common::test_audit,
         )
         .unwrap();
     assert!(d.next_run_at > Utc::now() && d.next_run_at < Utc::now() + Duration::hours(25));
@@ -61,16 +62,28 @@ both!(digest_repository, |_t: &TestDb| {
     assert_eq!(db.digest_of(cat.id).unwrap(), Some(d.clone()));
     assert_eq!(db.list_digests().unwrap(), vec![d.clone()]);
     assert!(matches!(
-        db.add_digest(cat.id, parse_local_time("08:00").unwrap(), Berlin, "X"),
+        db.add_digest(
+            cat.id,
+            parse_local_time("08:00").unwrap(),
+            Berlin,
+            "X",
+            &common::test_audit
+        ),
         Err(StorageError::Conflict { .. })
     ));
     assert!(db
-        .add_digest(cat.id, parse_local_time("08:00").unwrap(), Berlin, " ")
+        .add_digest(
+            cat.id,
+            parse_local_time("08:00").unwrap(),
+            Berlin,
+            " ",
+            &common::test_audit
+        )
         .is_err());
-    db.remove_digest(cat.id).unwrap();
+    db.remove_digest(cat.id, &common::test_audit).unwrap();
     assert_eq!(db.digest_of(cat.id).unwrap(), None);
     assert!(matches!(
-        db.remove_digest(cat.id),
+        db.remove_digest(cat.id, &common::test_audit),
         Err(StorageError::NotFound { .. })
     ));
 });
@@ -95,11 +108,11 @@ both!(missed_schedule_fires_exactly_once, |_t: &TestDb| {
     ];
     // Waiting for the digest: no broadcast of their own.
     for id in items {
-        assert!(app.db.broadcast_counts(id).unwrap().is_empty());
+        assert!(app.db().broadcast_counts(id).unwrap().is_empty());
     }
     // Urgent news in the category does not wait.
     let urgent = publish(app, "Absage wegen Sturm", true);
-    assert_eq!(app.db.broadcast_counts(urgent).unwrap().len(), 1);
+    assert_eq!(app.db().broadcast_counts(urgent).unwrap().len(), 1);
 
     // Herold was down for three days: three slots were missed.
     let later = Utc::now() + Duration::days(3);
@@ -120,13 +133,13 @@ both!(missed_schedule_fires_exactly_once, |_t: &TestDb| {
         a.body
     );
     assert_eq!(
-        app.db.broadcast_counts(a.id).unwrap().len(),
+        app.db().broadcast_counts(a.id).unwrap().len(),
         1,
         "the digest itself is broadcast"
     );
     // Nothing more until the next slot, which is after `later`, at 07:00 local time.
     assert!(app.fire_due_digests(later).unwrap().is_empty());
-    let d = app.db.list_digests().unwrap().remove(0);
+    let d = app.db().list_digests().unwrap().remove(0);
     assert!(d.next_run_at > later && d.next_run_at <= later + Duration::days(1));
     assert_eq!(
         d.next_run_at
@@ -138,7 +151,7 @@ both!(missed_schedule_fires_exactly_once, |_t: &TestDb| {
     // The next slot with nothing new moves on without a message.
     let next_day = d.next_run_at + Duration::minutes(1);
     assert!(app.fire_due_digests(next_day).unwrap().is_empty());
-    assert!(app.db.list_digests().unwrap()[0].next_run_at > next_day);
+    assert!(app.db().list_digests().unwrap()[0].next_run_at > next_day);
     // Digests are not bundled into later digests. (Simulated time runs ahead
     // of the clock, so this item is scheduled into the simulated day.)
     app.publish(&PublishRequest {
@@ -152,7 +165,7 @@ both!(missed_schedule_fires_exactly_once, |_t: &TestDb| {
         event: None,
     })
     .unwrap();
-    let after = app.db.list_digests().unwrap()[0].next_run_at + Duration::minutes(1);
+    let after = app.db().list_digests().unwrap()[0].next_run_at + Duration::minutes(1);
     let second = app.fire_due_digests(after).unwrap();
     assert_eq!(second.len(), 1);
     assert!(

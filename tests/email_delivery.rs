@@ -147,7 +147,7 @@ fn smtp_server_down_loses_nothing() {
     // Attempts fail while nothing listens; nothing is given up.
     std::thread::sleep(Duration::from_millis(1500));
     use herold::domain::DeliveryState as D;
-    let counts = app.db.broadcast_counts(1).unwrap()[0].counts.clone();
+    let counts = app.db().broadcast_counts(1).unwrap()[0].counts.clone();
     assert_eq!(counts.get(&D::Sent), None, "{counts:?}");
     assert_eq!(counts.get(&D::Failed), None, "{counts:?}");
     assert!(
@@ -163,7 +163,7 @@ fn smtp_server_down_loses_nothing() {
     for m in &mails {
         check_mail(m);
     }
-    let counts = &app.db.broadcast_counts(1).unwrap()[0].counts;
+    let counts = &app.db().broadcast_counts(1).unwrap()[0].counts;
     assert_eq!(counts.get(&D::Sent), Some(&5));
 }
 
@@ -182,7 +182,7 @@ fn wait_settled(app: &herold::service::Herold, id: i64, n: usize) -> Vec<herold:
     use herold::domain::DeliveryState as D;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let ds = app.db.deliveries_of(id).unwrap();
+        let ds = app.db().deliveries_of(id).unwrap();
         if ds.len() == n
             && ds
                 .iter()
@@ -213,7 +213,7 @@ fn bounces_stop_an_address(database_url: Option<&str>) {
     let addresses: Vec<String> = people.iter().map(|p| p.to_string()).collect();
     let app = s.email_subscribers(database_url, "verkehr", &addresses);
     let id_of = |a: &str| {
-        app.db
+        app.db()
             .find_subscriber_by_address(herold_channel_api::ChannelKind::Email, a)
             .unwrap()
             .unwrap()
@@ -243,8 +243,8 @@ fn bounces_stop_an_address(database_url: Option<&str>) {
     assert_eq!(state_of(&ds, "spam.cem@example.org"), Some(D::Failed));
     assert_eq!(state_of(&ds, "moody.dora@example.org"), Some(D::Failed));
     assert_eq!(state_of(&ds, "emil@example.org"), Some(D::Sent));
-    let bounces = |a: &str| app.db.bounces_of(id_of(a).id).unwrap().0;
-    let last_bounce = |a: &str| app.db.bounces_of(id_of(a).id).unwrap().1;
+    let bounces = |a: &str| app.db().bounces_of(id_of(a).id).unwrap().0;
+    let last_bounce = |a: &str| app.db().bounces_of(id_of(a).id).unwrap().1;
     eventually("first bounces counted", || {
         bounces("full.anna@example.org") == 1
             && bounces("gone.bert@example.org") == 1
@@ -272,7 +272,7 @@ fn bounces_stop_an_address(database_url: Option<&str>) {
     ] {
         let sub = id_of(who);
         assert_eq!(sub.status, S::Unsubscribed, "{who}");
-        let last = app.db.consent_events_of(sub.id).unwrap().pop().unwrap();
+        let last = app.db().consent_events_of(sub.id).unwrap().pop().unwrap();
         assert_eq!(last.evidence.as_deref(), Some(evidence), "{who}");
     }
 

@@ -142,7 +142,7 @@ fn subscribers(
     n: usize,
     status: SubscriberStatus,
 ) -> Vec<String> {
-    let cat = match app.db.find_category(category).unwrap() {
+    let cat = match app.db().find_category(category).unwrap() {
         Some(c) => c,
         None => app.add_category(category, category, "test").unwrap(),
     };
@@ -152,7 +152,7 @@ fn subscribers(
                 ChannelKind::Telegram => format!("{}{i}", prefix.len() * 1000 + 7),
                 _ => format!("{prefix}{i}@example.org"),
             };
-            app.db
+            app.db()
                 .insert_subscriber(&NewSubscriber {
                     channel,
                     address: address.clone(),
@@ -209,7 +209,7 @@ fn drive(engines: Vec<Engine>, timeout: Duration, mut done: impl FnMut() -> bool
 }
 
 fn broadcast_done(app: &Herold, announcement: i64) -> bool {
-    app.db
+    app.db()
         .broadcast_counts(announcement)
         .unwrap()
         .iter()
@@ -217,7 +217,7 @@ fn broadcast_done(app: &Herold, announcement: i64) -> bool {
 }
 
 fn count(app: &Herold, announcement: i64, state: DeliveryState) -> i64 {
-    app.db
+    app.db()
         .broadcast_counts(announcement)
         .unwrap()
         .iter()
@@ -289,7 +289,7 @@ both!(every_active_subscriber_gets_it_once, |_t: &TestDb| {
     );
     // The provider's ids are kept for receipts.
     let d = app
-        .db
+        .db()
         .delivery_by_provider_id(ChannelKind::Email, "msg-0")
         .unwrap()
         .unwrap();
@@ -499,11 +499,11 @@ both!(stop_during_a_broadcast_is_honoured, |_t: &TestDb| {
             // The last ten (by id, so still queued) say STOP.
             for address in &all[190..] {
                 let s = app
-                    .db
+                    .db()
                     .find_subscriber_by_address(ChannelKind::Email, address)
                     .unwrap()
                     .unwrap();
-                app.db
+                app.db()
                     .unsubscribe(s.id, CONSENT_WORDING_VERSION, Some("inbound:stop"))
                     .unwrap();
                 stopped.push(address.clone());
@@ -518,7 +518,7 @@ both!(stop_during_a_broadcast_is_honoured, |_t: &TestDb| {
     assert_eq!(got.len(), 190);
     // The ten either never got a delivery row (fan-out reached them after
     // the Stop) or have one that was skipped; none was sent.
-    let b = &app.db.broadcast_counts(id).unwrap()[0];
+    let b = &app.db().broadcast_counts(id).unwrap()[0];
     let rows: i64 = b.counts.values().sum();
     assert_eq!(count(app, id, DeliveryState::Sent), 190);
     assert_eq!(rows - count(app, id, DeliveryState::Skipped), 190);
@@ -566,7 +566,7 @@ both!(pause_resume_cancel_and_hold, |_t: &TestDb| {
         let sent = rec.accepted().len();
         match phase {
             // Held after the configuration error: nothing more is sent until resumed.
-            0 if app.db.channel_hold(ChannelKind::Email).unwrap().is_some() => {
+            0 if app.db().channel_hold(ChannelKind::Email).unwrap().is_some() => {
                 phase = 1;
                 mark = (rec.calls().len(), Instant::now());
             }
@@ -580,12 +580,17 @@ both!(pause_resume_cancel_and_hold, |_t: &TestDb| {
                     0,
                     "held deliveries are not failed"
                 );
-                assert!(app.db.resume_channel(ChannelKind::Email).unwrap());
+                assert!(
+                    app.resume_channel(ChannelKind::Email, "test")
+                        .unwrap()
+                        .was_paused
+                );
                 phase = 2;
             }
             2 if sent >= 100 => {
                 assert_eq!(
-                    app.db.control_broadcasts(id, None, Control::Pause).unwrap(),
+                    app.control_broadcasts(id, None, Control::Pause, "test")
+                        .unwrap(),
                     1
                 );
                 phase = 3;
@@ -598,8 +603,7 @@ both!(pause_resume_cancel_and_hold, |_t: &TestDb| {
                     mark.0
                 );
                 assert_eq!(
-                    app.db
-                        .control_broadcasts(id, None, Control::Resume)
+                    app.control_broadcasts(id, None, Control::Resume, "test")
                         .unwrap(),
                     1
                 );
@@ -607,8 +611,7 @@ both!(pause_resume_cancel_and_hold, |_t: &TestDb| {
             }
             4 if sent >= 200 => {
                 assert_eq!(
-                    app.db
-                        .control_broadcasts(id, Some(ChannelKind::Email), Control::Cancel)
+                    app.control_broadcasts(id, Some(ChannelKind::Email), Control::Cancel, "test")
                         .unwrap(),
                     1
                 );
@@ -622,7 +625,7 @@ both!(pause_resume_cancel_and_hold, |_t: &TestDb| {
     });
     let sent = rec.accepted().len() as i64;
     assert!(sent < 300, "cancel stopped the broadcast ({sent} sent)");
-    let b = &app.db.broadcast_counts(id).unwrap()[0];
+    let b = &app.db().broadcast_counts(id).unwrap()[0];
     assert_eq!(b.broadcast.state, BroadcastState::Cancelled);
     for open in [DeliveryState::Queued, DeliveryState::Sending] {
         assert_eq!(b.counts.get(&open).copied().unwrap_or(0), 0, "{open:?}");
@@ -649,7 +652,7 @@ fn two_workers_on_postgres_never_serve_a_recipient_twice() {
     );
     let id = publish(app, "abfall", "Titel", false);
     // Two engines with their own connection pools, as two processes would have.
-    let second = Herold::open(app.config.clone()).unwrap();
+    let second = Herold::open(app.config().clone()).unwrap();
     let (r1, r2) = (Recorder::ok(), Recorder::ok());
     let engines = vec![
         Engine::new(app.clone(), vec![r1.clone()]),

@@ -151,7 +151,7 @@ fn publish_fails(s: &Server, extra_env: &[(&str, &str)], args: &[&str]) -> Strin
 fn media_rows(app: &herold::service::Herold) -> i64 {
     use diesel::QueryDsl;
     use herold::storage::schema::media;
-    match app.db.pool() {
+    match app.db().pool() {
         Pool::Sqlite(p) => media::table
             .count()
             .get_result(&mut *p.get().unwrap())
@@ -463,7 +463,7 @@ fn publish_serve_and_feed_on_postgres() {
 
 /// Raw SQL on either backend; the error text if it fails.
 fn sql(t: &TestDb, q: &str) -> Result<usize, String> {
-    match t.app.db.pool() {
+    match t.app.db().pool() {
         Pool::Sqlite(p) => diesel::sql_query(q).execute(&mut *p.get().unwrap()),
         Pool::Postgres(p) => diesel::sql_query(q).execute(&mut *p.get().unwrap()),
     }
@@ -499,7 +499,7 @@ both!(images_are_immutable, |t: &TestDb| {
     let img = a.image.clone().expect("image stored");
     assert_eq!(img.sha256, sha);
     assert_eq!(img.alt, "Tonne");
-    let (read, _) = t.app.db.get_announcement(a.id).unwrap();
+    let (read, _) = t.app.db().get_announcement(a.id).unwrap();
     assert_eq!(read.image, Some(img.clone()));
     let file = t
         .app
@@ -524,5 +524,8 @@ both!(images_are_immutable, |t: &TestDb| {
             "{q}: {err}"
         );
     }
-    assert_eq!(t.app.db.get_announcement(a.id).unwrap().0.image, Some(img));
+    assert_eq!(
+        t.app.db().get_announcement(a.id).unwrap().0.image,
+        Some(img)
+    );
 });

@@ -30,9 +30,13 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 #[test]
 fn address_and_message_text_never_in_the_sqlite_file() {
     let t = TestDb::sqlite();
-    let db = &t.app.db;
+    let db = t.app.db();
     let cat = db
-        .add_category(&Slug::parse("abfall").unwrap(), "Müllabfuhr Nordviertel")
+        .add_category(
+            &Slug::parse("abfall").unwrap(),
+            "Müllabfuhr Nordviertel",
+            &common::test_audit,
+        )
         .unwrap();
     let address = "anna.privat@example.org";
     let phone = "+4915112349876";
@@ -121,9 +125,13 @@ fn no_address_or_text_in_logs_even_at_trace_level() {
     let text = "Mein Nachbar parkt falsch";
     tracing::subscriber::with_default(subscriber, || {
         let t = TestDb::sqlite();
-        let db = &t.app.db;
+        let db = t.app.db();
         let cat = db
-            .add_category(&Slug::parse("abfall").unwrap(), "Abfall")
+            .add_category(
+                &Slug::parse("abfall").unwrap(),
+                "Abfall",
+                &common::test_audit,
+            )
             .unwrap();
         let new = NewSubscriber {
             channel: ChannelKind::Email,

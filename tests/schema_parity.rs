@@ -22,7 +22,7 @@ struct Col {
 }
 
 fn columns(t: &TestDb) -> BTreeSet<(String, String, bool)> {
-    let cols: Vec<Col> = match t.app.db.pool() {
+    let cols: Vec<Col> = match t.app.db().pool() {
         Pool::Sqlite(p) => diesel::sql_query(
             "SELECT m.name AS table_name, c.name AS column_name, \
              CASE WHEN c.\"notnull\" = 1 OR c.pk > 0 THEN 'NO' ELSE 'YES' END AS nullable \

@@ -23,8 +23,12 @@ const ADDRESS: &str = "Anna.Muster@Example.org";
 fn setup(t: &TestDb) -> &Herold {
     let app = &t.app;
     for slug in ["abfall", "bau", "kultur"] {
-        app.db
-            .add_category(&Slug::parse(slug).unwrap(), &format!("Name {slug}"))
+        app.db()
+            .add_category(
+                &Slug::parse(slug).unwrap(),
+                &format!("Name {slug}"),
+                &common::test_audit,
+            )
             .unwrap();
     }
     app
@@ -45,7 +49,7 @@ fn sign_up(app: &Herold, cats: &[&str], now: DateTime<Utc>) -> (i64, String) {
             assert_eq!(locale, "de");
             assert_eq!(expires_at, (now + Duration::hours(48)).trunc_micros());
             let s = app
-                .db
+                .db()
                 .list_subscribers(None)
                 .unwrap()
                 .into_iter()
@@ -80,7 +84,7 @@ both!(request_confirm_active_with_ledger, |t: &TestDb| {
     let now = Utc::now();
     let (id, token) = sign_up(app, &["bau", "abfall"], now);
     assert_eq!(
-        app.db.get_subscriber(id).unwrap().status,
+        app.db().get_subscriber(id).unwrap().status,
         SubscriberStatus::Pending
     );
     // At least 128 bits: 32 random bytes, URL-safe base64 without padding.
@@ -97,7 +101,7 @@ both!(request_confirm_active_with_ledger, |t: &TestDb| {
     assert_eq!(s.status, SubscriberStatus::Active);
     assert!(s.confirmed_at.is_some());
 
-    let ledger = app.db.consent_events_of(id).unwrap();
+    let ledger = app.db().consent_events_of(id).unwrap();
     let kinds: Vec<_> = ledger.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [ConsentKind::Given, ConsentKind::Confirmed]);
     for e in &ledger {
@@ -105,14 +109,14 @@ both!(request_confirm_active_with_ledger, |t: &TestDb| {
         assert_eq!(e.categories, ["abfall", "bau"]);
     }
     assert_eq!(ledger[0].evidence.as_deref(), Some("web-form"));
-    let token_id = app.db.tokens_of(id).unwrap()[0].id;
+    let token_id = app.db().tokens_of(id).unwrap()[0].id;
     assert_eq!(
         ledger[1].evidence.as_deref(),
         Some(format!("confirm-token:{token_id}").as_str())
     );
     assert!(!ledger[1].evidence.as_deref().unwrap().contains(&token));
     let subs: Vec<i64> = app
-        .db
+        .db()
         .subscriptions_of(id)
         .unwrap()
         .iter()
@@ -132,8 +136,8 @@ both!(repeated_requests_are_throttled, |t: &TestDb| {
             .unwrap();
         assert_eq!(o, SignupOutcome::Throttled);
     }
-    assert_eq!(app.db.tokens_of(id).unwrap().len(), 1);
-    assert_eq!(app.db.consent_events_of(id).unwrap().len(), 1);
+    assert_eq!(app.db().tokens_of(id).unwrap().len(), 1);
+    assert_eq!(app.db().consent_events_of(id).unwrap().len(), 1);
     // After the window: a new token; the request's categories replace the
     // pending ones and are recorded as given.
     let SignupOutcome::SendConfirmation { token: second, .. } = app
@@ -143,11 +147,11 @@ both!(repeated_requests_are_throttled, |t: &TestDb| {
         panic!("expected a new confirmation after the window");
     };
     assert_ne!(first, second);
-    let ledger = app.db.consent_events_of(id).unwrap();
+    let ledger = app.db().consent_events_of(id).unwrap();
     assert_eq!(ledger.len(), 2);
     assert_eq!(ledger[1].kind, ConsentKind::Given);
     assert_eq!(ledger[1].categories, ["bau"]);
-    assert_eq!(app.db.get_subscriber(id).unwrap().locale, "en");
+    assert_eq!(app.db().get_subscriber(id).unwrap().locale, "en");
     // Either link confirms; the other is then just "already confirmed".
     let now = t0 + Duration::minutes(12);
     assert!(matches!(
@@ -180,7 +184,7 @@ both!(repeated_requests_are_throttled, |t: &TestDb| {
     ));
     let view = app.manage_view(&token_of(&links.manage)).unwrap();
     assert_eq!(slugs(&view), ["bau"]);
-    assert_eq!(app.db.consent_events_of(id).unwrap().len(), 3);
+    assert_eq!(app.db().consent_events_of(id).unwrap().len(), 3);
 });
 
 both!(expired_reused_and_unknown_tokens, |t: &TestDb| {
@@ -193,7 +197,7 @@ both!(expired_reused_and_unknown_tokens, |t: &TestDb| {
         ConfirmOutcome::Expired
     );
     assert_eq!(
-        app.db.get_subscriber(id).unwrap().status,
+        app.db().get_subscriber(id).unwrap().status,
         SubscriberStatus::Pending
     );
     // Unknown: never issued, malformed, or a manage-shaped use of it.
@@ -239,7 +243,7 @@ both!(expired_reused_and_unknown_tokens, |t: &TestDb| {
         );
     }
     let confirmed = app
-        .db
+        .db()
         .consent_events_of(id)
         .unwrap()
         .iter()
@@ -247,7 +251,7 @@ both!(expired_reused_and_unknown_tokens, |t: &TestDb| {
         .count();
     assert_eq!(confirmed, 1);
     let used: Vec<_> = app
-        .db
+        .db()
         .tokens_of(id)
         .unwrap()
         .into_iter()
@@ -298,7 +302,7 @@ both!(invalid_input_names_the_field, |t: &TestDb| {
         .request_subscription(ADDRESS, &["abfall"], "fr", now)
         .unwrap_err();
     assert!(e.to_string().contains("locale"), "{e}");
-    assert!(app.db.list_subscribers(None).unwrap().is_empty());
+    assert!(app.db().list_subscribers(None).unwrap().is_empty());
 });
 
 both!(one_click_unsubscribe_is_idempotent, |t: &TestDb| {
@@ -308,12 +312,12 @@ both!(one_click_unsubscribe_is_idempotent, |t: &TestDb| {
     app.confirm_subscription(&token, now).unwrap();
     let links = app.manage_links(id).unwrap();
     assert_eq!(links, app.manage_links(id).unwrap(), "one manage token");
-    let public = app.config.public_url.to_string();
+    let public = app.config().public_url.to_string();
     let manage = token_of(&links.manage);
     assert_eq!(links.one_click, format!("{public}unsubscribe/{manage}"));
     assert_eq!(links.manage, format!("{public}manage/{manage}"));
     assert_eq!(manage.len(), 43);
-    assert_eq!(app.db.manage_token(id).unwrap(), manage);
+    assert_eq!(app.db().manage_token(id).unwrap(), manage);
 
     let o = app.unsubscribe_by_token(&manage, now).unwrap();
     let UnsubscribeOutcome::Left(s) = o else {
@@ -325,7 +329,7 @@ both!(one_click_unsubscribe_is_idempotent, |t: &TestDb| {
         UnsubscribeOutcome::AlreadyLeft
     );
     let withdrawals: Vec<_> = app
-        .db
+        .db()
         .consent_events_of(id)
         .unwrap()
         .into_iter()
@@ -334,7 +338,7 @@ both!(one_click_unsubscribe_is_idempotent, |t: &TestDb| {
     assert_eq!(withdrawals.len(), 1);
     assert_eq!(withdrawals[0].evidence.as_deref(), Some("one-click"));
     assert_eq!(withdrawals[0].categories, ["abfall"]);
-    assert!(app.db.subscriptions_of(id).unwrap().is_empty());
+    assert!(app.db().subscriptions_of(id).unwrap().is_empty());
     assert!(matches!(
         app.set_categories(&manage, &["bau"]),
         Err(SignupError::Ended)
@@ -357,7 +361,7 @@ both!(one_click_unsubscribe_is_idempotent, |t: &TestDb| {
     assert_eq!(view.status, SubscriberStatus::Active);
     assert_eq!(slugs(&view), ["kultur"]);
     let kinds: Vec<_> = app
-        .db
+        .db()
         .consent_events_of(id)
         .unwrap()
         .iter()
@@ -386,7 +390,7 @@ both!(set_categories_by_manage_link, |t: &TestDb| {
     assert_eq!(slugs(&view), ["bau", "kultur"]);
     // The same set again records nothing.
     app.set_categories(&manage, &["bau", "kultur"]).unwrap();
-    let ledger = app.db.consent_events_of(id).unwrap();
+    let ledger = app.db().consent_events_of(id).unwrap();
     assert_eq!(ledger.len(), 3);
     let last = &ledger[2];
     assert_eq!(last.kind, ConsentKind::Given);
@@ -418,15 +422,15 @@ both!(erase_by_link_removes_address_and_tokens, |t: &TestDb| {
     let (id, token) = sign_up(app, &["abfall"], now);
     app.confirm_subscription(&token, now).unwrap();
     let manage = token_of(&app.manage_links(id).unwrap().manage);
-    assert_eq!(app.db.tokens_of(id).unwrap().len(), 2);
+    assert_eq!(app.db().tokens_of(id).unwrap().len(), 2);
 
     app.erase_by_token(&manage).unwrap();
-    let s = app.db.get_subscriber(id).unwrap();
+    let s = app.db().get_subscriber(id).unwrap();
     assert_eq!(s.status, SubscriberStatus::Erased);
-    assert_eq!(app.db.subscriber_address(id).unwrap(), None);
-    assert!(app.db.tokens_of(id).unwrap().is_empty());
+    assert_eq!(app.db().subscriber_address(id).unwrap(), None);
+    assert!(app.db().tokens_of(id).unwrap().is_empty());
     assert!(matches!(
-        app.db.manage_token(id),
+        app.db().manage_token(id),
         Err(herold::storage::StorageError::Refused(_))
     ));
     assert!(matches!(
@@ -447,7 +451,7 @@ both!(erase_by_link_removes_address_and_tokens, |t: &TestDb| {
     );
     // The anonymous tally stays: given, confirmed, erased — with no link
     // to the person.
-    let ledger = app.db.consent_ledger(0, 100).unwrap();
+    let ledger = app.db().consent_ledger(0, 100).unwrap();
     let kinds: Vec<_> = ledger.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -498,7 +502,7 @@ fn tokens_are_not_stored_in_clear() {
         );
     }
     // Still usable by whoever holds the key.
-    assert_eq!(app.db.manage_token(id).unwrap(), manage);
+    assert_eq!(app.db().manage_token(id).unwrap(), manage);
 }
 
 #[test]
@@ -561,7 +565,7 @@ both!(simultaneous_clicks_confirm_once, |t: &TestDb| {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(links.iter().all(|l| *l == links[0]), "one manage token");
-    let ledger = app.db.consent_events_of(id).unwrap();
+    let ledger = app.db().consent_events_of(id).unwrap();
     assert_eq!(
         ledger
             .iter()

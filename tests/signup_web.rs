@@ -142,7 +142,7 @@ fn post_form(http: &Client, url: &str, body: &str) -> (u16, String) {
 }
 
 fn status_of(app: &herold::service::Herold, email: &str) -> Option<SubscriberStatus> {
-    app.db
+    app.db()
         .find_subscriber_by_address(ChannelKind::Email, email)
         .unwrap()
         .map(|s| s.status)
@@ -169,8 +169,8 @@ fn double_opt_in_and_one_click(database_url: Option<&str>) {
     let app = s.open_database(database_url);
     // A second resident, subscribed by import, shows when an announcement
     // has gone out (so "nothing arrived" is not just "not yet").
-    let verkehr = app.db.find_category("verkehr").unwrap().unwrap();
-    app.db
+    let verkehr = app.db().find_category("verkehr").unwrap().unwrap();
+    app.db()
         .import_subscribers(
             ChannelKind::Email,
             &["kontrolle@example.org".to_owned()],
@@ -248,11 +248,11 @@ fn double_opt_in_and_one_click(database_url: Option<&str>) {
     assert!(done.contains("Ihre Anmeldung ist bestätigt"), "{done}");
     assert_eq!(status_of(&app, anna), Some(SubscriberStatus::Active));
     let subscriber = app
-        .db
+        .db()
         .find_subscriber_by_address(ChannelKind::Email, anna)
         .unwrap()
         .unwrap();
-    let ledger = app.db.consent_events_of(subscriber.id).unwrap();
+    let ledger = app.db().consent_events_of(subscriber.id).unwrap();
     let kinds: Vec<ConsentKind> = ledger.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -267,7 +267,7 @@ fn double_opt_in_and_one_click(database_url: Option<&str>) {
     let (status, twice) = post_form(&http, &confirm, "");
     assert_eq!(status, 200);
     assert!(twice.contains("bereits bestätigt"), "{twice}");
-    assert_eq!(app.db.consent_events_of(subscriber.id).unwrap().len(), 2);
+    assert_eq!(app.db().consent_events_of(subscriber.id).unwrap().len(), 2);
     assert_eq!(mails_to(&smtp, anna).len(), 1, "one confirmation mail only");
 
     // The newsletter: both parts, RFC 8058 headers, visible links.
@@ -320,7 +320,7 @@ fn double_opt_in_and_one_click(database_url: Option<&str>) {
     assert_eq!(status, 200, "{left}");
     assert!(left.contains("Sie sind abgemeldet"), "{left}");
     assert_eq!(status_of(&app, anna), Some(SubscriberStatus::Unsubscribed));
-    let ledger = app.db.consent_events_of(subscriber.id).unwrap();
+    let ledger = app.db().consent_events_of(subscriber.id).unwrap();
     assert_eq!(ledger.last().unwrap().kind, ConsentKind::Withdrawn);
     assert_eq!(
         ledger.last().unwrap().evidence.as_deref(),
@@ -406,7 +406,7 @@ fn bad_sign_ups_are_refused_with_a_reason() {
     );
     assert!(page.contains(r#"value="wer@mailinator.com""#), "{page}");
     assert!(page.contains(r#"value="verkehr" checked"#), "{page}");
-    assert!(app.db.list_subscribers(None).unwrap().is_empty());
+    assert!(app.db().list_subscribers(None).unwrap().is_empty());
     std::thread::sleep(Duration::from_millis(300));
     assert!(smtp.mails().is_empty());
 
@@ -517,12 +517,12 @@ fn manage_categories_and_erase() {
     assert!(page.contains(r#"value="kultur" checked"#), "{page}");
     assert!(!page.contains(r#"value="verkehr" checked"#), "{page}");
     let cem = app
-        .db
+        .db()
         .find_subscriber_by_address(ChannelKind::Email, "cem@example.org")
         .unwrap()
         .unwrap();
-    let kultur = app.db.find_category("kultur").unwrap().unwrap();
-    let subs = app.db.subscriptions_of(cem.id).unwrap();
+    let kultur = app.db().find_category("kultur").unwrap().unwrap();
+    let subs = app.db().subscriptions_of(cem.id).unwrap();
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0].category_id, kultur.id);
 

@@ -19,8 +19,12 @@ use herold::{
 use herold_channel_api::ChannelKind;
 
 fn cat(db: &Database, slug: &str) -> herold::domain::Category {
-    db.add_category(&Slug::parse(slug).unwrap(), &format!("Name {slug}"))
-        .unwrap()
+    db.add_category(
+        &Slug::parse(slug).unwrap(),
+        &format!("Name {slug}"),
+        &common::test_audit,
+    )
+    .unwrap()
 }
 
 fn announce(
@@ -41,7 +45,8 @@ fn announce(
         Utc::now(),
     )
     .unwrap();
-    db.insert_announcement(&new, &[]).unwrap()
+    db.insert_announcement(&new, &[], &common::test_audit)
+        .unwrap()
 }
 
 fn subscriber(
@@ -72,7 +77,7 @@ fn raw(db: &Database, sql: &str) -> Result<usize, diesel::result::Error> {
 }
 
 both!(categories_add_list_find_get, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let b = cat(db, "bau");
     let a = cat(db, "abfall");
     assert_eq!(
@@ -90,22 +95,22 @@ both!(categories_add_list_find_get, |t: &TestDb| {
         db.get_category(9999),
         Err(StorageError::NotFound { .. })
     ));
-    let dup = db.add_category(&Slug::parse("bau").unwrap(), "Again");
+    let dup = db.add_category(&Slug::parse("bau").unwrap(), "Again", &common::test_audit);
     assert!(
         matches!(dup, Err(StorageError::Conflict { ref what }) if what.contains("bau")),
         "{dup:?}"
     );
     assert!(db
-        .add_category(&Slug::parse("leer").unwrap(), "  ")
+        .add_category(&Slug::parse("leer").unwrap(), "  ", &common::test_audit)
         .is_err());
 });
 
 both!(categories_remove, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let used = cat(db, "used");
     announce(db, used.id, "T", None);
     assert!(matches!(
-        db.remove_category("used", WORDING),
+        db.remove_category("used", WORDING, &common::test_audit),
         Err(StorageError::Refused(_))
     ));
     let gone = cat(db, "gone");
@@ -116,7 +121,9 @@ both!(categories_remove, |t: &TestDb| {
         vec![gone.id, used.id],
         SubscriberStatus::Active,
     );
-    let removed = db.remove_category("gone", WORDING).unwrap();
+    let removed = db
+        .remove_category("gone", WORDING, &common::test_audit)
+        .unwrap();
     assert_eq!(removed.subscriptions_ended, 1);
     assert_eq!(db.find_category("gone").unwrap(), None);
     assert_eq!(db.subscriptions_of(s.id).unwrap().len(), 1);
@@ -125,13 +132,13 @@ both!(categories_remove, |t: &TestDb| {
     assert_eq!(last.kind, ConsentKind::Withdrawn);
     assert_eq!(last.categories, ["gone"]);
     assert!(matches!(
-        db.remove_category("gone", WORDING),
+        db.remove_category("gone", WORDING, &common::test_audit),
         Err(StorageError::NotFound { .. })
     ));
 });
 
 both!(announcements_insert_get_list, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let a1 = announce(db, c.id, "Erste", None);
     let a2 = announce(db, c.id, "Zweite", None);
@@ -162,7 +169,9 @@ both!(announcements_insert_get_list, |t: &TestDb| {
     )
     .unwrap();
     assert_eq!(
-        db.insert_announcement(&fix, &[]).unwrap().corrects_id,
+        db.insert_announcement(&fix, &[], &common::test_audit)
+            .unwrap()
+            .corrects_id,
         Some(a1.id)
     );
     let corr = db.corrections_of(a1.id, Utc::now()).unwrap();
@@ -175,19 +184,19 @@ both!(announcements_insert_get_list, |t: &TestDb| {
     assert!(db.corrections_of(a2.id, Utc::now()).unwrap().is_empty());
     fix.corrects_id = Some(999);
     assert!(matches!(
-        db.insert_announcement(&fix, &[]),
+        db.insert_announcement(&fix, &[], &common::test_audit),
         Err(StorageError::NotFound { .. })
     ));
     fix.corrects_id = None;
     fix.category_id = 999;
     assert!(matches!(
-        db.insert_announcement(&fix, &[]),
+        db.insert_announcement(&fix, &[], &common::test_audit),
         Err(StorageError::NotFound { .. })
     ));
 });
 
 both!(announcements_feed_query_and_cancel, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let a = cat(db, "abfall");
     let b = cat(db, "bau");
     let now_a = announce(db, a.id, "A jetzt", None);
@@ -216,14 +225,16 @@ both!(announcements_feed_query_and_cancel, |t: &TestDb| {
         [now_a.id]
     );
     // Cancelled scheduled announcements never appear; published ones cannot be cancelled.
-    let cancelled = db.cancel_announcement(later.id).unwrap();
+    let cancelled = db
+        .cancel_announcement(later.id, &common::test_audit)
+        .unwrap();
     assert!(cancelled.cancelled_at.is_some());
     assert!(matches!(
-        db.cancel_announcement(later.id),
+        db.cancel_announcement(later.id, &common::test_audit),
         Err(StorageError::Refused(_))
     ));
     assert!(matches!(
-        db.cancel_announcement(now_a.id),
+        db.cancel_announcement(now_a.id, &common::test_audit),
         Err(StorageError::Refused(_))
     ));
     let future = Utc::now() + Duration::hours(4);
@@ -234,7 +245,7 @@ both!(announcements_feed_query_and_cancel, |t: &TestDb| {
 });
 
 both!(announcements_are_immutable_in_the_database, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let a = announce(db, c.id, "Original", None);
     let err = raw(
@@ -256,7 +267,7 @@ both!(announcements_are_immutable_in_the_database, |t: &TestDb| {
 });
 
 both!(subscribers_insert_find_address, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let s = subscriber(
         db,
@@ -324,7 +335,7 @@ both!(subscribers_insert_find_address, |t: &TestDb| {
 });
 
 both!(subscribers_confirm_unsubscribe, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let s = subscriber(
         db,
@@ -364,7 +375,7 @@ both!(subscribers_confirm_unsubscribe, |t: &TestDb| {
 });
 
 both!(subscribers_erase, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let s = subscriber(
         db,
@@ -417,7 +428,7 @@ both!(subscribers_erase, |t: &TestDb| {
 });
 
 both!(subscriptions_add_remove_list, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let a = cat(db, "abfall");
     let b = cat(db, "bau");
     let s = subscriber(
@@ -442,7 +453,7 @@ both!(subscriptions_add_remove_list, |t: &TestDb| {
 });
 
 both!(consent_append_and_ledger, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let s = subscriber(
         db,
         ChannelKind::Email,
@@ -491,7 +502,7 @@ fn herold_round(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
 }
 
 both!(deliveries_state_machine, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let c = cat(db, "abfall");
     let a = announce(db, c.id, "T", None);
     let s = subscriber(
@@ -585,7 +596,7 @@ both!(deliveries_state_machine, |t: &TestDb| {
 });
 
 both!(conversations_and_messages, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let s = subscriber(
         db,
         ChannelKind::Telegram,
@@ -668,7 +679,7 @@ both!(conversations_and_messages, |t: &TestDb| {
 });
 
 both!(staff_users, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let new = NewStaffUser {
         username: "dsb".into(),
         display_name: "Datenschutz".into(),
@@ -692,7 +703,7 @@ both!(staff_users, |t: &TestDb| {
 });
 
 both!(audit_log, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let e = db
         .record_audit(&herold::domain::NewAuditEvent {
             actor: "cli".into(),
@@ -720,10 +731,10 @@ both!(audit_log, |t: &TestDb| {
 });
 
 both!(migrate_is_idempotent_and_ping, |t: &TestDb| {
-    assert_eq!(t.app.db.migrate().unwrap(), 0);
-    t.app.db.ping().unwrap();
+    assert_eq!(t.app.db().migrate().unwrap(), 0);
+    t.app.db().ping().unwrap();
     assert_eq!(
-        t.app.db.backend(),
+        t.app.db().backend(),
         match t.backend {
             common::Backend::Sqlite => "sqlite",
             common::Backend::Postgres => "postgres",
@@ -732,7 +743,7 @@ both!(migrate_is_idempotent_and_ping, |t: &TestDb| {
 });
 
 both!(key_is_checked_on_reopen, |t: &TestDb| {
-    let mut config = t.app.config.clone();
+    let mut config = t.app.config().clone();
     // The right key opens the database again.
     if config.secret_key.is_none() {
         assert!(
@@ -764,7 +775,7 @@ both!(key_is_checked_on_reopen, |t: &TestDb| {
 });
 
 both!(unique_violations_name_the_column, |t: &TestDb| {
-    let db = &t.app.db;
+    let db = t.app.db();
     let s = subscriber(
         db,
         ChannelKind::Email,

@@ -415,7 +415,7 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().unwrap().contains("statuses"));
     let counts = |app: &herold::service::Herold| {
-        app.db.broadcast_counts(announcement).unwrap()[0]
+        app.db().broadcast_counts(announcement).unwrap()[0]
             .counts
             .clone()
     };

@@ -33,7 +33,7 @@ use std::{
 
 fn subscribe(t: &TestDb, topic: &str, callback: &str, secret: Option<&[u8]>) -> WebsubSubscription {
     t.app
-        .db
+        .db()
         .upsert_websub_subscription(&NewWebsubSubscription {
             topic,
             callback,
@@ -46,7 +46,7 @@ fn subscribe(t: &TestDb, topic: &str, callback: &str, secret: Option<&[u8]>) -> 
 
 fn change(t: &TestDb, s: &WebsubSubscription, seen: &str, current: &str) -> usize {
     t.app
-        .db
+        .db()
         .enqueue_websub_changes(
             &[MarkChange {
                 subscription_id: s.id,
@@ -61,7 +61,7 @@ fn change(t: &TestDb, s: &WebsubSubscription, seen: &str, current: &str) -> usiz
 fn claim(t: &TestDb) -> Vec<WebsubClaim> {
     let now = Utc::now();
     t.app
-        .db
+        .db()
         .claim_websub_deliveries(now, now + TimeDelta::seconds(60), 10)
         .unwrap()
 }
@@ -100,7 +100,7 @@ both!(
         let raw: Vec<Option<Vec<u8>>> = {
             use diesel::prelude::*;
             use herold::storage::schema::websub_subscriptions as ws;
-            match t.app.db.pool() {
+            match t.app.db().pool() {
                 Pool::Sqlite(p) => ws::table
                     .select(ws::secret_ciphertext)
                     .load(&mut *p.get().unwrap())
@@ -119,7 +119,7 @@ both!(
         let later = Utc::now() + TimeDelta::days(3);
         let renewed = t
             .app
-            .db
+            .db()
             .upsert_websub_subscription(&NewWebsubSubscription {
                 topic: TOPIC,
                 callback: "https://reader.example/cb?u=1",
@@ -132,29 +132,29 @@ both!(
         assert!(!renewed.has_secret);
         assert_eq!(renewed.content_mark, "1:5:9");
         assert!((renewed.expires_at - later).num_milliseconds().abs() < 1);
-        assert_eq!(t.app.db.list_websub_subscriptions().unwrap().len(), 1);
+        assert_eq!(t.app.db().list_websub_subscriptions().unwrap().len(), 1);
 
         // Another callback is another subscription.
         subscribe(t, TOPIC, "https://reader.example/cb?u=2", None);
-        assert_eq!(t.app.db.list_websub_subscriptions().unwrap().len(), 2);
+        assert_eq!(t.app.db().list_websub_subscriptions().unwrap().len(), 2);
 
         // Unsubscribe deletes the subscription and its pending distribution.
-        assert!(t.app.db.websub_pending(s.id).unwrap().is_some());
+        assert!(t.app.db().websub_pending(s.id).unwrap().is_some());
         assert!(t
             .app
-            .db
+            .db()
             .delete_websub_subscription(TOPIC, "https://reader.example/cb?u=1")
             .unwrap());
-        assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+        assert!(t.app.db().websub_pending(s.id).unwrap().is_none());
         assert!(t
             .app
-            .db
+            .db()
             .find_websub_subscription(TOPIC, "https://reader.example/cb?u=1")
             .unwrap()
             .is_none());
         assert!(!t
             .app
-            .db
+            .db()
             .delete_websub_subscription(TOPIC, "https://reader.example/cb?u=1")
             .unwrap());
     }
@@ -164,21 +164,21 @@ both!(
     changes_queue_one_distribution_per_subscription,
     |t: &TestDb| {
         let s = subscribe(t, TOPIC, "https://reader.example/a", Some(b"key"));
-        assert_eq!(t.app.db.websub_marks(Utc::now()).unwrap().len(), 1);
+        assert_eq!(t.app.db().websub_marks(Utc::now()).unwrap().len(), 1);
 
         // A stale view of the mark queues nothing.
         assert_eq!(change(t, &s, "stale", "1:1:1"), 0);
-        assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+        assert!(t.app.db().websub_pending(s.id).unwrap().is_none());
 
         assert_eq!(change(t, &s, "0:-:-", "1:1:1"), 1);
         // A second change while pending coalesces: still one, generation bumped.
         assert_eq!(change(t, &s, "1:1:1", "2:2:2"), 1);
-        let pending = t.app.db.websub_pending(s.id).unwrap().unwrap();
+        let pending = t.app.db().websub_pending(s.id).unwrap().unwrap();
         assert_eq!(pending.generation, 1);
         assert_eq!(pending.attempts, 0);
         assert_eq!(
             t.app
-                .db
+                .db()
                 .find_websub_subscription(TOPIC, "https://reader.example/a")
                 .unwrap()
                 .unwrap()
@@ -199,16 +199,16 @@ both!(
         // A change while sending: delivered, but sent again at once.
         change(t, &s, "2:2:2", "3:3:3");
         t.app
-            .db
+            .db()
             .finish_websub_delivery(&claims[0], &WebsubOutcome::Delivered, Utc::now())
             .unwrap();
         let again = claim(t);
         assert_eq!(again.len(), 1);
         t.app
-            .db
+            .db()
             .finish_websub_delivery(&again[0], &WebsubOutcome::Delivered, Utc::now())
             .unwrap();
-        assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+        assert!(t.app.db().websub_pending(s.id).unwrap().is_none());
     }
 );
 
@@ -218,7 +218,7 @@ both!(failed_distributions_retry_then_end, |t: &TestDb| {
     let claims = claim(t);
     let at = Utc::now() + TimeDelta::seconds(30);
     t.app
-        .db
+        .db()
         .finish_websub_delivery(
             &claims[0],
             &WebsubOutcome::Retry {
@@ -228,7 +228,7 @@ both!(failed_distributions_retry_then_end, |t: &TestDb| {
             Utc::now(),
         )
         .unwrap();
-    let pending = t.app.db.websub_pending(s.id).unwrap().unwrap();
+    let pending = t.app.db().websub_pending(s.id).unwrap().unwrap();
     assert_eq!(pending.attempts, 1);
     assert!((pending.next_attempt_at - at).num_milliseconds().abs() < 1);
     assert_eq!(
@@ -238,7 +238,7 @@ both!(failed_distributions_retry_then_end, |t: &TestDb| {
     assert!(claim(t).is_empty(), "not due before the retry time");
     let sub = t
         .app
-        .db
+        .db()
         .find_websub_subscription(TOPIC, "https://reader.example/a")
         .unwrap()
         .unwrap();
@@ -248,16 +248,16 @@ both!(failed_distributions_retry_then_end, |t: &TestDb| {
     let later = at + TimeDelta::seconds(1);
     let claims = t
         .app
-        .db
+        .db()
         .claim_websub_deliveries(later, later + TimeDelta::seconds(60), 10)
         .unwrap();
     assert_eq!(claims[0].attempts, 1);
     t.app
-        .db
+        .db()
         .finish_websub_delivery(&claims[0], &WebsubOutcome::Ended, Utc::now())
         .unwrap();
-    assert!(t.app.db.list_websub_subscriptions().unwrap().is_empty());
-    assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+    assert!(t.app.db().list_websub_subscriptions().unwrap().is_empty());
+    assert!(t.app.db().websub_pending(s.id).unwrap().is_none());
 });
 
 both!(
@@ -266,17 +266,17 @@ both!(
         let s = subscribe(t, TOPIC, "https://reader.example/a", None);
         change(t, &s, "0:-:-", "1:1:1");
         let after = s.expires_at + TimeDelta::seconds(1);
-        assert!(t.app.db.websub_marks(after).unwrap().is_empty());
+        assert!(t.app.db().websub_marks(after).unwrap().is_empty());
         assert!(t
             .app
-            .db
+            .db()
             .claim_websub_deliveries(after, after + TimeDelta::seconds(60), 10)
             .unwrap()
             .is_empty());
-        assert_eq!(t.app.db.purge_expired_websub(Utc::now()).unwrap(), 0);
-        assert_eq!(t.app.db.purge_expired_websub(after).unwrap(), 1);
-        assert!(t.app.db.list_websub_subscriptions().unwrap().is_empty());
-        assert!(t.app.db.websub_pending(s.id).unwrap().is_none());
+        assert_eq!(t.app.db().purge_expired_websub(Utc::now()).unwrap(), 0);
+        assert_eq!(t.app.db().purge_expired_websub(after).unwrap(), 1);
+        assert!(t.app.db().list_websub_subscriptions().unwrap().is_empty());
+        assert!(t.app.db().websub_pending(s.id).unwrap().is_none());
     }
 );
 
@@ -286,7 +286,8 @@ both!(activity_follows_visible_announcements, |t: &TestDb| {
     app.add_category("abfall", "Abfall", "test").unwrap();
     app.add_category("verkehr", "Verkehr", "test").unwrap();
     let abfall = FeedScope::Category("abfall".into());
-    let mark = |scope: &FeedScope, at| content_mark(scope, &app.db.category_activity(at).unwrap());
+    let mark =
+        |scope: &FeedScope, at| content_mark(scope, &app.db().category_activity(at).unwrap());
 
     let empty = mark(&abfall, Utc::now());
     let all_empty = mark(&FeedScope::All, Utc::now());
@@ -309,7 +310,7 @@ both!(activity_follows_visible_announcements, |t: &TestDb| {
     assert_ne!(one, due);
 
     // A cancelled one never shows.
-    app.db.cancel_announcement(id).unwrap();
+    app.cancel_announcement(id, "test").unwrap();
     assert_eq!(one, mark(&abfall, at + TimeDelta::seconds(1)));
 });
 
@@ -580,7 +581,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
         Duration::from_secs(10),
         || {
             sub = db
-                .db
+                .db()
                 .find_websub_subscription(&topic, &reader.callback)
                 .unwrap();
             sub.is_some()
@@ -646,7 +647,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
     ));
     assert!(refuser.requests("POST").is_empty());
     assert!(db
-        .db
+        .db()
         .find_websub_subscription(&topic, &refuser.callback)
         .unwrap()
         .is_none());
@@ -668,7 +669,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
         "the 410 subscriber is stored",
         Duration::from_secs(10),
         || {
-            db.db
+            db.db()
                 .find_websub_subscription(&all, &gone.callback)
                 .unwrap()
                 .is_some()
@@ -692,7 +693,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
         "the 410 subscriber is deleted",
         Duration::from_secs(10),
         || {
-            db.db
+            db.db()
                 .find_websub_subscription(&all, &gone.callback)
                 .unwrap()
                 .is_none()
@@ -717,7 +718,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
         "the subscription is deleted",
         Duration::from_secs(10),
         || {
-            db.db
+            db.db()
                 .find_websub_subscription(&topic, &reader.callback)
                 .unwrap()
                 .is_none()
@@ -734,7 +735,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
     ]);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(reader.requests("POST").len(), 1);
-    assert!(db.db.list_websub_subscriptions().unwrap().is_empty());
+    assert!(db.db().list_websub_subscriptions().unwrap().is_empty());
 }
 
 #[test]
@@ -769,7 +770,7 @@ fn scheduled_announcement_is_pushed_when_due() {
         "the subscription is stored",
         Duration::from_secs(10),
         || {
-            db.db
+            db.db()
                 .find_websub_subscription(&topic, &reader.callback)
                 .unwrap()
                 .is_some()

@@ -75,7 +75,7 @@ fn sigkill_mid_fanout_loses_nothing() {
         .map(|i| format!("r{i}@example.org"))
         .collect();
     for a in &addresses {
-        app.db
+        app.db()
             .insert_subscriber(&NewSubscriber {
                 channel: ChannelKind::Email,
                 address: a.clone(),
@@ -116,7 +116,7 @@ fn sigkill_mid_fanout_loses_nothing() {
 
     let mut second = worker(dir.path(), &db_path, provider.url());
     wait_for("the broadcast to finish", Duration::from_secs(120), || {
-        app.db
+        app.db()
             .broadcast_counts(id)
             .unwrap()
             .iter()

@@ -67,7 +67,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Channels(ChannelsCommand::Resume { channel }) => {
             let kind: ChannelKind = channel.parse()?;
             let app = Herold::open(config)?;
-            if app.db.resume_channel(kind)? {
+            if app.resume_channel(kind, "cli")?.was_paused {
                 println!("channel {kind} resumed");
             } else {
                 println!("channel {kind} was not paused");
@@ -76,10 +76,10 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Migrate => {
             let app = Herold::open(config)?;
-            let n = app.db.migrate()?;
+            let n = app.db().migrate()?;
             println!(
                 "database is up to date ({} backend{})",
-                app.db.backend(),
+                app.db().backend(),
                 if n > 0 {
                     format!(", {n} migration(s) applied")
                 } else {
@@ -102,7 +102,7 @@ fn category(app: &Herold, cmd: CategoryCommand) -> Result<()> {
             println!("added category {} ({})", c.slug, c.name);
         }
         CategoryCommand::List => {
-            let cats = app.db.list_categories()?;
+            let cats = app.db().list_categories()?;
             if cats.is_empty() {
                 println!("no categories yet; add one with `herold category add SLUG --name NAME`");
             }
@@ -239,7 +239,7 @@ fn announcements(app: &Herold, cmd: AnnouncementsCommand) -> Result<()> {
     let now = Utc::now();
     match cmd {
         AnnouncementsCommand::List { limit } => {
-            let list = app.db.list_announcements(limit)?;
+            let list = app.db().list_announcements(limit)?;
             if list.is_empty() {
                 println!("no announcements yet");
             }
@@ -256,7 +256,7 @@ fn announcements(app: &Herold, cmd: AnnouncementsCommand) -> Result<()> {
             }
         }
         AnnouncementsCommand::Show { id } => {
-            let (a, c) = app.db.get_announcement(id)?;
+            let (a, c) = app.db().get_announcement(id)?;
             println!("id:         {}", a.id);
             println!("status:     {}", a.status(now).as_str());
             println!("category:   {} ({})", c.slug, c.name);
@@ -283,7 +283,7 @@ fn announcements(app: &Herold, cmd: AnnouncementsCommand) -> Result<()> {
             println!("\n{}", a.body);
         }
         AnnouncementsCommand::Cancel { id } => {
-            app.db.cancel_announcement(id)?;
+            app.cancel_announcement(id, "cli")?;
             println!("announcement {id} cancelled");
         }
     }
@@ -294,12 +294,12 @@ fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
     let SubscribersCommand::List { channel } = cmd;
     let channel: Option<ChannelKind> = channel.as_deref().map(str::parse).transpose()?;
     let app = Herold::open(config)?;
-    let list = app.db.list_subscribers(channel)?;
+    let list = app.db().list_subscribers(channel)?;
     if list.is_empty() {
         println!("no subscribers yet");
     }
     for s in list {
-        let cats = app.db.subscriptions_of(s.id)?.len();
+        let cats = app.db().subscriptions_of(s.id)?.len();
         println!(
             "{:<8} {:<9} {:<13} {:>3} categories  since {}",
             s.pseudonym,
@@ -405,14 +405,14 @@ fn worker(config: Config) -> Result<()> {
 fn broadcasts(app: &Herold, cmd: BroadcastsCommand) -> Result<()> {
     let control = |t: &BroadcastTarget, action: Control, verb: &str| -> Result<()> {
         let channel: Option<ChannelKind> = t.channel.as_deref().map(str::parse).transpose()?;
-        let n = app.db.control_broadcasts(t.id, channel, action)?;
+        let n = app.control_broadcasts(t.id, channel, action, "cli")?;
         println!("{verb} {n} broadcast(s) of announcement {}", t.id);
         Ok(())
     };
     match cmd {
         BroadcastsCommand::Show { id } => {
-            app.db.get_announcement(id)?;
-            let list = app.db.broadcast_counts(id)?;
+            app.db().get_announcement(id)?;
+            let list = app.db().broadcast_counts(id)?;
             if list.is_empty() {
                 println!("announcement {id} has no push broadcasts (delivery.channels was empty when it was published)");
             }
@@ -460,12 +460,12 @@ fn digest(app: &Herold, cmd: DigestCommand) -> Result<()> {
         }
         DigestCommand::List => {
             let cats: std::collections::HashMap<i64, String> = app
-                .db
+                .db()
                 .list_categories()?
                 .into_iter()
                 .map(|c| (c.id, c.slug.to_string()))
                 .collect();
-            let list = app.db.list_digests()?;
+            let list = app.db().list_digests()?;
             if list.is_empty() {
                 println!("no digests");
             }

@@ -26,3 +26,20 @@ pub struct NewAuditEvent {
     pub subject: String,
     pub details: String,
 }
+
+impl NewAuditEvent {
+    /// An event with structured details.
+    pub fn new(
+        actor: &str,
+        action: &str,
+        subject: impl Into<String>,
+        details: &serde_json::Value,
+    ) -> Self {
+        Self {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            subject: subject.into(),
+            details: details.to_string(),
+        }
+    }
+}

@@ -19,6 +19,13 @@ pub struct Subscriber {
 }
 
 /// Lifecycle of a subscriber.
+///
+/// ```text
+/// pending → active ⇄ unsubscribed
+///    │                  ↑
+///    └──────────────────┘
+/// any of them → erased (final)
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubscriberStatus {
     /// Signed up, confirmation (double opt-in) outstanding.
@@ -39,6 +46,34 @@ impl SubscriberStatus {
             Self::Active => "active",
             Self::Unsubscribed => "unsubscribed",
             Self::Erased => "erased",
+        }
+    }
+
+    /// Whether the state machine allows going from `self` to `next`:
+    /// confirming (again) makes a subscriber active, leaving ends it, and
+    /// erasure is final.
+    pub fn can_become(self, next: Self) -> bool {
+        use SubscriberStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Active)
+                | (Pending, Unsubscribed)
+                | (Active, Unsubscribed)
+                | (Unsubscribed, Active)
+                | (Pending | Active | Unsubscribed, Erased)
+        )
+    }
+
+    /// Checks a transition.
+    pub fn transition(self, next: Self) -> Result<Self, DomainError> {
+        if self.can_become(next) {
+            Ok(next)
+        } else {
+            Err(DomainError::Transition {
+                what: "subscriber",
+                from: self.as_str(),
+                to: next.as_str(),
+            })
         }
     }
 
@@ -179,6 +214,44 @@ mod tests {
         let p = Pseudonym::random(&mut rand::thread_rng());
         assert_eq!(p.as_str().len(), 8);
         assert_eq!(&p.as_str()[3..4], "-");
+    }
+
+    #[test]
+    fn status_transitions() {
+        use SubscriberStatus::*;
+        assert_eq!(Pending.transition(Active), Ok(Active));
+        assert_eq!(Pending.transition(Unsubscribed), Ok(Unsubscribed));
+        assert_eq!(Active.transition(Unsubscribed), Ok(Unsubscribed));
+        assert_eq!(Unsubscribed.transition(Active), Ok(Active));
+        for from in [Pending, Active, Unsubscribed] {
+            assert_eq!(from.transition(Erased), Ok(Erased));
+        }
+        assert_eq!(
+            Active.transition(Active),
+            Err(DomainError::Transition {
+                what: "subscriber",
+                from: "active",
+                to: "active",
+            })
+        );
+        for refused in [
+            (Active, Pending),
+            (Unsubscribed, Pending),
+            (Unsubscribed, Unsubscribed),
+            (Pending, Pending),
+            (Erased, Active),
+            (Erased, Pending),
+            (Erased, Unsubscribed),
+            (Erased, Erased),
+        ] {
+            assert!(
+                refused.0.transition(refused.1).is_err(),
+                "{refused:?} must be refused"
+            );
+        }
+        for s in [Pending, Active, Unsubscribed, Erased] {
+            assert_eq!(SubscriberStatus::parse(s.as_str()), Ok(s));
+        }
     }
 
     #[test]

@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 
 use super::{Herold, ServiceError};
 use crate::{
-    domain::{parse_local_time, parse_timezone, Announcement, Digest, Limits, NewAnnouncement},
+    domain::{
+        parse_local_time, parse_timezone, Announcement, Digest, Limits, NewAnnouncement,
+        NewAuditEvent,
+    },
     render,
 };
 
@@ -21,21 +24,15 @@ impl Herold {
         let at = parse_local_time(at)?;
         let tz = parse_timezone(timezone.unwrap_or(&self.config.timezone))?;
         let category = self.category(slug)?;
-        let digest = self.db.add_digest(category.id, at, tz, title)?;
-        self.audit(actor, "digest.add", format!("category:{slug}"), serde_json::json!({ "at": digest.local_time.format("%H:%M").to_string(), "timezone": tz.name() }))?;
-        Ok(digest)
+        let audit = |d: &Digest| digest_audit(actor, "digest.add", slug, d);
+        Ok(self.db.add_digest(category.id, at, tz, title, &audit)?)
     }
 
     /// Ends a category's digest.
     pub fn remove_digest(&self, slug: &str, actor: &str) -> Result<(), ServiceError> {
         let category = self.category(slug)?;
-        self.db.remove_digest(category.id)?;
-        self.audit(
-            actor,
-            "digest.remove",
-            format!("category:{slug}"),
-            serde_json::json!({}),
-        )?;
+        let audit = |d: &Digest| digest_audit(actor, "digest.remove", slug, d);
+        self.db.remove_digest(category.id, &audit)?;
         Ok(())
     }
 
@@ -109,4 +106,18 @@ impl Herold {
         )
         .ok()
     }
+}
+
+/// The audit event of adding or removing a category's digest.
+fn digest_audit(actor: &str, action: &str, slug: &str, d: &Digest) -> NewAuditEvent {
+    NewAuditEvent::new(
+        actor,
+        action,
+        format!("category:{slug}"),
+        &serde_json::json!({
+            "at": d.local_time.format("%H:%M").to_string(),
+            "timezone": d.timezone.name(),
+            "title": d.title,
+        }),
+    )
 }

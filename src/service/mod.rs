@@ -2,6 +2,7 @@
 //! the model, call storage and record an audit trail.
 
 mod calendar;
+mod control;
 mod digests;
 mod feeds;
 mod media;
@@ -26,7 +27,7 @@ use crate::{
     domain::{
         Announcement, Category, DomainError, Id, NewAnnouncement, NewAuditEvent, NewImage, Slug,
     },
-    storage::{Database, StorageError},
+    storage::{Database, Removed, StorageError},
 };
 
 /// Version of the consent wording residents are shown; recorded with every
@@ -64,11 +65,13 @@ pub struct PublishRequest {
     pub event: Option<crate::domain::Event>,
 }
 
-/// The application: configuration plus database.
+/// The application: configuration plus database. Staff actions that
+/// change state go through its methods, which record their audit event in
+/// the same transaction; the database handle is open for reading.
 #[derive(Debug, Clone)]
 pub struct Herold {
-    pub config: Config,
-    pub db: Database,
+    config: Config,
+    db: Database,
 }
 
 impl Herold {
@@ -78,7 +81,7 @@ impl Herold {
         Ok(Self { config, db })
     }
 
-    /// The configuration it was opened with.
+    /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -118,26 +121,31 @@ impl Herold {
         actor: &str,
     ) -> Result<Category, ServiceError> {
         let slug = Slug::parse(slug)?;
-        let cat = self.db.add_category(&slug, name)?;
-        self.audit(
-            actor,
-            "category.add",
-            format!("category:{}", cat.slug),
-            serde_json::json!({ "name": cat.name }),
-        )?;
-        Ok(cat)
+        let audit = |cat: &Category| {
+            NewAuditEvent::new(
+                actor,
+                "category.add",
+                format!("category:{}", cat.slug),
+                &serde_json::json!({ "name": cat.name }),
+            )
+        };
+        Ok(self.db.add_category(&slug, name, &audit)?)
     }
 
     /// Removes an unused category, ending its subscriptions.
     pub fn remove_category(&self, slug: &str, actor: &str) -> Result<usize, ServiceError> {
         self.category(slug)?;
-        let removed = self.db.remove_category(slug, CONSENT_WORDING_VERSION)?;
-        self.audit(
-            actor,
-            "category.remove",
-            format!("category:{slug}"),
-            serde_json::json!({ "subscriptions_ended": removed.subscriptions_ended }),
-        )?;
+        let audit = |removed: &Removed| {
+            NewAuditEvent::new(
+                actor,
+                "category.remove",
+                format!("category:{slug}"),
+                &serde_json::json!({ "subscriptions_ended": removed.subscriptions_ended }),
+            )
+        };
+        let removed = self
+            .db
+            .remove_category(slug, CONSENT_WORDING_VERSION, &audit)?;
         Ok(removed.subscriptions_ended)
     }
 
@@ -175,38 +183,26 @@ impl Herold {
         } else {
             &self.config.delivery.channels
         };
-        let a = self.db.insert_announcement(&new, channels)?;
+        let audit = |a: &Announcement| {
+            NewAuditEvent::new(
+                &req.author,
+                "announcement.publish",
+                format!("announcement:{}", a.id),
+                &serde_json::json!({
+                    "category": category.slug.as_str(),
+                    "urgent": a.urgent,
+                    "publish_at": a.publish_at,
+                    "corrects": a.corrects_id,
+                    "channels": channels,
+                    "waits_for_digest": waits_for_digest,
+                    "image": a.image.as_ref().map(|i| serde_json::json!({
+                        "id": i.id, "mime_type": i.format.mime_type(), "bytes": i.byte_length, "sha256": i.sha256,
+                    })),
+                }),
+            )
+        };
+        let a = self.db.insert_announcement(&new, channels, &audit)?;
         tracing::info!(announcement = a.id, category = %category.slug, urgent = a.urgent, publish_at = %a.publish_at, "announcement stored");
-        self.audit(
-            &req.author,
-            "announcement.publish",
-            format!("announcement:{}", a.id),
-            serde_json::json!({
-                "category": category.slug.as_str(),
-                "urgent": a.urgent,
-                "publish_at": a.publish_at,
-                "corrects": a.corrects_id,
-                "image": a.image.as_ref().map(|i| serde_json::json!({
-                    "id": i.id, "mime_type": i.format.mime_type(), "bytes": i.byte_length, "sha256": i.sha256,
-                })),
-            }),
-        )?;
         Ok(a)
-    }
-
-    fn audit(
-        &self,
-        actor: &str,
-        action: &str,
-        subject: String,
-        details: serde_json::Value,
-    ) -> Result<(), ServiceError> {
-        self.db.record_audit(&NewAuditEvent {
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            subject,
-            details: details.to_string(),
-        })?;
-        Ok(())
     }
 }

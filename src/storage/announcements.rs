@@ -4,11 +4,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::{
+    audit::audit_tx,
     categories::CategoryRow,
     error::OrNotFound,
     media::ImageRow,
     schema::{announcements, broadcasts, categories, media},
-    time, with_conn, with_write_tx, Database, StorageError,
+    time, with_conn, with_write_tx, AuditWith, Database, StorageError,
 };
 use crate::domain::{
     Announcement, BroadcastState, Category, Event, EventTime, Id, NewAnnouncement,
@@ -224,17 +225,22 @@ pub(super) use insert_announcement_tx;
 
 impl Database {
     /// Stores a checked announcement and, in the same transaction, one
-    /// broadcast per push channel, from which workers fan out deliveries.
+    /// broadcast per push channel, from which workers fan out deliveries,
+    /// and the audit event `audit` builds from the stored announcement.
     /// The category (and the corrected announcement, if any) must exist.
     pub fn insert_announcement(
         &self,
         new: &NewAnnouncement,
         channels: &[ChannelKind],
+        audit: &AuditWith<'_, Announcement>,
     ) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
-        let (row, image) =
-            with_write_tx!(self, |c| insert_announcement_tx!(c, new, channels, now))?;
-        row.into_announcement(image)
+        with_write_tx!(self, |c| {
+            let (row, image) = insert_announcement_tx!(&mut *c, new, channels, now)?;
+            let announcement = row.into_announcement(image)?;
+            audit_tx!(c, audit, &announcement);
+            Ok(announcement)
+        })
     }
 
     /// One announcement with its category.
@@ -356,11 +362,16 @@ impl Database {
             .collect()
     }
 
-    /// Withdraws a scheduled announcement before it goes out. Published
-    /// announcements cannot be cancelled; publish a correction instead.
-    pub fn cancel_announcement(&self, id: Id) -> Result<Announcement, StorageError> {
+    /// Withdraws a scheduled announcement before it goes out, with its
+    /// broadcasts, and records `audit` with it. Published announcements
+    /// cannot be cancelled; publish a correction instead.
+    pub fn cancel_announcement(
+        &self,
+        id: Id,
+        audit: &AuditWith<'_, Announcement>,
+    ) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());
-        let row: (Row, Option<ImageRow>) = with_write_tx!(self, |c| {
+        with_write_tx!(self, |c| {
             let current: Row = announcements::table
                 .find(id)
                 .select(Row::as_select())
@@ -386,13 +397,14 @@ impl Database {
             diesel::update(announcements::table.find(id))
                 .set(announcements::cancelled_at.eq(Some(now)))
                 .execute(c)?;
-            Ok(announcements::table
+            let (row, image): (Row, Option<ImageRow>) = announcements::table
                 .left_join(media::table)
                 .filter(announcements::id.eq(id))
                 .select((Row::as_select(), Option::<ImageRow>::as_select()))
-                .first(c)?)
-        })?;
-        let (row, image) = row;
-        row.into_announcement(image)
+                .first(c)?;
+            let announcement = row.into_announcement(image)?;
+            audit_tx!(c, audit, &announcement);
+            Ok(announcement)
+        })
     }
 }

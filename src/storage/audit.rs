@@ -1,9 +1,20 @@
 //! The append-only audit log.
+//!
+//! Storage functions that carry out a staff action (publishing, cancelling,
+//! controlling broadcasts, resuming a channel, managing categories and
+//! digests) take an [`AuditWith`] and record its event inside their own
+//! write transaction: the change and its audit row commit together or not
+//! at all, and no caller can make the change without the row.
 
 use diesel::prelude::*;
 
 use super::{schema::audit_events, time, with_conn, Database, StorageError};
 use crate::domain::{AuditEvent, NewAuditEvent};
+
+/// Builds the audit event of a staff action from its outcome (the id of
+/// what was created, how many rows changed…). Called once, inside the
+/// action's transaction, after the change succeeded.
+pub type AuditWith<'a, T> = dyn Fn(&T) -> NewAuditEvent + 'a;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
@@ -29,8 +40,30 @@ impl From<Row> for AuditEvent {
     }
 }
 
+/// Records the audit event `$audit` builds from `$outcome` inside an open
+/// transaction; a macro so it compiles for both connection types (see
+/// `with_conn!`).
+macro_rules! audit_tx {
+    ($c:expr, $audit:expr, $outcome:expr) => {{
+        let event: $crate::domain::NewAuditEvent = ($audit)($outcome);
+        diesel::insert_into($crate::storage::schema::audit_events::table)
+            .values((
+                $crate::storage::schema::audit_events::actor.eq(&event.actor),
+                $crate::storage::schema::audit_events::action.eq(&event.action),
+                $crate::storage::schema::audit_events::subject.eq(&event.subject),
+                $crate::storage::schema::audit_events::details.eq(&event.details),
+                $crate::storage::schema::audit_events::occurred_at
+                    .eq($crate::storage::time::to_db($crate::storage::time::now())),
+            ))
+            .execute($c)?;
+    }};
+}
+pub(super) use audit_tx;
+
 impl Database {
-    /// Records an audit event.
+    /// Records an audit event on its own, for actions that change nothing
+    /// else in the database. Staff actions that change state record theirs
+    /// in their own transaction (see [`AuditWith`]).
     pub fn record_audit(&self, e: &NewAuditEvent) -> Result<AuditEvent, StorageError> {
         let now = time::to_db(time::now());
         let row: Row = with_conn!(self, |c| diesel::insert_into(audit_events::table)

@@ -3,9 +3,10 @@
 use diesel::prelude::*;
 
 use super::{
+    audit::audit_tx,
     error::OrNotFound,
     schema::{announcements, categories, consent_events, subscribers, subscriptions},
-    time, with_conn, with_write_tx, Database, StorageError,
+    time, with_conn, with_write_tx, AuditWith, Database, StorageError,
 };
 use crate::domain::{Category, ConsentKind, Id, Slug};
 
@@ -39,25 +40,35 @@ pub struct Removed {
 }
 
 impl Database {
-    /// Creates a category; a slug that exists is a conflict.
-    pub fn add_category(&self, slug: &Slug, name: &str) -> Result<Category, StorageError> {
+    /// Creates a category and records `audit` with it; a slug that exists
+    /// is a conflict.
+    pub fn add_category(
+        &self,
+        slug: &Slug,
+        name: &str,
+        audit: &AuditWith<'_, Category>,
+    ) -> Result<Category, StorageError> {
         let name = Category::validate_name(name)?;
         let now = time::to_db(time::now());
-        let row: Row = with_conn!(self, |c| diesel::insert_into(categories::table)
-            .values((
-                categories::slug.eq(slug.as_str()),
-                categories::name.eq(&name),
-                categories::created_at.eq(now),
-            ))
-            .returning(Row::as_returning())
-            .get_result(c)
-            .map_err(|e| match StorageError::from(e) {
-                StorageError::Conflict { .. } => StorageError::Conflict {
-                    what: format!("category \"{slug}\""),
-                },
-                other => other,
-            })?);
-        Ok(row.into())
+        with_write_tx!(self, |c| {
+            let row: Row = diesel::insert_into(categories::table)
+                .values((
+                    categories::slug.eq(slug.as_str()),
+                    categories::name.eq(&name),
+                    categories::created_at.eq(now),
+                ))
+                .returning(Row::as_returning())
+                .get_result(c)
+                .map_err(|e| match StorageError::from(e) {
+                    StorageError::Conflict { .. } => StorageError::Conflict {
+                        what: format!("category \"{slug}\""),
+                    },
+                    other => other,
+                })?;
+            let category = Category::from(row);
+            audit_tx!(c, audit, &category);
+            Ok(category)
+        })
     }
 
     /// All categories, by slug.
@@ -90,13 +101,14 @@ impl Database {
             .or_not_found(|| format!("category {id}"))
     }
 
-    /// Removes a category nobody published in. Its subscriptions end, and
-    /// each subscriber gets a `withdrawn` consent event for it, so the
-    /// ledger explains why they stopped receiving it.
+    /// Removes a category nobody published in and records `audit` with it.
+    /// Its subscriptions end, and each subscriber gets a `withdrawn` consent
+    /// event for it, so the ledger explains why they stopped receiving it.
     pub fn remove_category(
         &self,
         slug: &str,
         wording_version: &str,
+        audit: &AuditWith<'_, Removed>,
     ) -> Result<Removed, StorageError> {
         let now = time::to_db(time::now());
         with_write_tx!(self, |c| {
@@ -142,9 +154,11 @@ impl Database {
                 diesel::delete(subscriptions::table.filter(subscriptions::category_id.eq(cat.id)))
                     .execute(c)?;
             diesel::delete(categories::table.find(cat.id)).execute(c)?;
-            Ok(Removed {
+            let removed = Removed {
                 subscriptions_ended: ended,
-            })
+            };
+            audit_tx!(c, audit, &removed);
+            Ok(removed)
         })
     }
 }

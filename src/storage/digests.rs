@@ -7,10 +7,11 @@ use herold_channel_api::ChannelKind;
 
 use super::{
     announcements::{insert_announcement_tx, Row as AnnouncementRow},
+    audit::audit_tx,
     error::OrNotFound,
     media::ImageRow,
     schema::{announcements, digests, media},
-    time, with_conn, Database, Pool, StorageError,
+    time, with_conn, with_write_tx, AuditWith, Database, Pool, StorageError,
 };
 use crate::domain::{next_slot, Announcement, Digest, DomainError, Id, NewAnnouncement};
 
@@ -48,13 +49,15 @@ impl TryFrom<Row> for Digest {
 pub type Compose<'a> = dyn Fn(&Digest, &[Announcement]) -> Option<NewAnnouncement> + 'a;
 
 impl Database {
-    /// Makes a category a daily digest at `at` local time in `tz`.
+    /// Makes a category a daily digest at `at` local time in `tz` and
+    /// records `audit` with it.
     pub fn add_digest(
         &self,
         category_id: Id,
         at: NaiveTime,
         tz: Tz,
         title: &str,
+        audit: &AuditWith<'_, Digest>,
     ) -> Result<Digest, StorageError> {
         let title = title.trim();
         if title.is_empty() {
@@ -65,24 +68,28 @@ impl Database {
         }
         let now = time::now();
         let next = next_slot(now, at, tz);
-        let row: Row = with_conn!(self, |c| diesel::insert_into(digests::table)
-            .values((
-                digests::category_id.eq(category_id),
-                digests::local_time.eq(at.format("%H:%M").to_string()),
-                digests::timezone.eq(tz.name()),
-                digests::title.eq(title),
-                digests::next_run_at.eq(time::to_db(next)),
-                digests::created_at.eq(time::to_db(now)),
-            ))
-            .returning(Row::as_returning())
-            .get_result(c)
-            .map_err(|e| match StorageError::from(e) {
-                StorageError::Conflict { .. } => StorageError::Conflict {
-                    what: format!("a digest for category {category_id}"),
-                },
-                other => other,
-            })?);
-        row.try_into()
+        with_write_tx!(self, |c| {
+            let row: Row = diesel::insert_into(digests::table)
+                .values((
+                    digests::category_id.eq(category_id),
+                    digests::local_time.eq(at.format("%H:%M").to_string()),
+                    digests::timezone.eq(tz.name()),
+                    digests::title.eq(title),
+                    digests::next_run_at.eq(time::to_db(next)),
+                    digests::created_at.eq(time::to_db(now)),
+                ))
+                .returning(Row::as_returning())
+                .get_result(c)
+                .map_err(|e| match StorageError::from(e) {
+                    StorageError::Conflict { .. } => StorageError::Conflict {
+                        what: format!("a digest for category {category_id}"),
+                    },
+                    other => other,
+                })?;
+            let digest = Digest::try_from(row)?;
+            audit_tx!(c, audit, &digest);
+            Ok(digest)
+        })
     }
 
     /// All digests.
@@ -104,15 +111,24 @@ impl Database {
         row.map(TryInto::try_into).transpose()
     }
 
-    /// Ends a category's digest; its announcements go out one by one again.
-    pub fn remove_digest(&self, category_id: Id) -> Result<(), StorageError> {
-        let n = with_conn!(self, |c| diesel::delete(
-            digests::table.filter(digests::category_id.eq(category_id))
-        )
-        .execute(c)?);
-        (n > 0)
-            .then_some(())
-            .or_not_found(|| format!("digest of category {category_id}"))
+    /// Ends a category's digest and records `audit` with the digest
+    /// removed; its announcements go out one by one again.
+    pub fn remove_digest(
+        &self,
+        category_id: Id,
+        audit: &AuditWith<'_, Digest>,
+    ) -> Result<Digest, StorageError> {
+        with_write_tx!(self, |c| {
+            let row: Row =
+                diesel::delete(digests::table.filter(digests::category_id.eq(category_id)))
+                    .returning(Row::as_returning())
+                    .get_result(c)
+                    .optional()?
+                    .or_not_found(|| format!("digest of category {category_id}"))?;
+            let digest = Digest::try_from(row)?;
+            audit_tx!(c, audit, &digest);
+            Ok(digest)
+        })
     }
 
     /// Fires one due digest, if any: bundles the category's announcements

@@ -25,12 +25,14 @@ mod tokens;
 mod websub;
 
 pub use announcements::FeedQuery;
+pub use audit::AuditWith;
 pub use categories::Removed;
 pub use deliveries::{StatusApplied, TransitionDetails};
 pub use digests::Compose;
 pub use error::StorageError;
 pub use queue::{
-    Bounce, BroadcastCounts, Claim, Claimed, Control, FanoutLease, Grant, Outcome, QueueDepth,
+    Bounce, BroadcastCounts, ChannelResumed, Claim, Claimed, Control, FanoutLease, Grant, Outcome,
+    QueueDepth,
 };
 pub use subscribers::NewSubscriber;
 pub use tokens::{IssuedToken, MailPolicy, Renewal, StoredToken};

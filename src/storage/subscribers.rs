@@ -412,21 +412,9 @@ impl Database {
                 .first(c)
                 .optional()?
                 .or_not_found(|| format!("subscriber {id}"))?;
-            let from = SubscriberStatus::parse(&current.status)?;
-            let allowed = matches!(
-                (from, to),
-                (SubscriberStatus::Pending, SubscriberStatus::Active)
-                    | (SubscriberStatus::Pending, SubscriberStatus::Unsubscribed)
-                    | (SubscriberStatus::Active, SubscriberStatus::Unsubscribed)
-                    | (SubscriberStatus::Unsubscribed, SubscriberStatus::Active)
-            );
-            if !allowed {
-                return Err(StorageError::Refused(format!(
-                    "subscriber {id} is {} and cannot become {}",
-                    from.as_str(),
-                    to.as_str()
-                )));
-            }
+            SubscriberStatus::parse(&current.status)?
+                .transition(to)
+                .map_err(|e| StorageError::Refused(format!("subscriber {id}: {e}")))?;
             let cat_ids: Vec<i64> = subscriptions::table
                 .filter(subscriptions::subscriber_id.eq(id))
                 .select(subscriptions::category_id)
@@ -487,9 +475,12 @@ impl Database {
                 .first(c)
                 .optional()?
                 .or_not_found(|| format!("subscriber {id}"))?;
-            if current.status == SubscriberStatus::Erased.as_str() {
+            let from = SubscriberStatus::parse(&current.status)?;
+            if from == SubscriberStatus::Erased {
                 return Ok(());
             }
+            from.transition(SubscriberStatus::Erased)
+                .map_err(|e| StorageError::Refused(format!("subscriber {id}: {e}")))?;
             diesel::update(consent_events::table.filter(consent_events::subscriber_id.eq(id)))
                 .set((
                     consent_events::subscriber_id.eq(None::<i64>),

@@ -10,7 +10,7 @@ pub async fn healthz() -> HttpResponse {
 /// Readiness: the database answers.
 pub async fn readyz(app: web::Data<Herold>) -> HttpResponse {
     let app = app.into_inner();
-    match web::block(move || app.db.ping()).await {
+    match web::block(move || app.db().ping()).await {
         Ok(Ok(())) => HttpResponse::Ok()
             .content_type("text/plain")
             .body("ready\n"),

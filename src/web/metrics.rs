@@ -6,7 +6,7 @@ use crate::{metrics::Metrics, service::Herold};
 /// Prometheus scrape endpoint (OpenMetrics text).
 pub async fn metrics(app: web::Data<Herold>, metrics: web::Data<Arc<Metrics>>) -> HttpResponse {
     let app = app.into_inner();
-    let depth = match web::block(move || app.db.queue_depth()).await {
+    let depth = match web::block(move || app.db().queue_depth()).await {
         Ok(Ok(d)) => d,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "queue depth unavailable");

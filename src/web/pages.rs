@@ -36,7 +36,7 @@ pub struct PageImage {
 
 impl Item {
     fn new(app: &Herold, a: &Announcement, category: &str, t: &Tr) -> Self {
-        let local = a.publish_at.with_timezone(&app.config.tz());
+        let local = a.publish_at.with_timezone(&app.config().tz());
         Self {
             title: a.title.clone(),
             url: format!("/announcements/{}", a.id),
@@ -47,7 +47,7 @@ impl Item {
             event_when: a
                 .event
                 .as_ref()
-                .map(|e| render::event_when(&e.time, app.config.tz(), t.locale())),
+                .map(|e| render::event_when(&e.time, app.config().tz(), t.locale())),
             event_where: a.event.as_ref().and_then(|e| e.location.clone()),
             image: a.image.as_ref().map(|i| PageImage {
                 url: format!("/{}", crate::service::image_path(i)),
@@ -106,7 +106,7 @@ pub(super) fn page_tr(app: &Herold) -> Tr {
 }
 
 fn tr(app: &Herold) -> Tr {
-    Tr::new(&app.config.default_locale)
+    Tr::new(&app.config().default_locale)
 }
 
 /// `/`: recent announcements and feed links.
@@ -114,7 +114,7 @@ pub async fn index(app: web::Data<Herold>) -> HttpResponse {
     let app = app.into_inner();
     let result = web::block(move || -> Result<String, crate::service::ServiceError> {
         let t = tr(&app);
-        let rows = app.db.feed_announcements(&crate::storage::FeedQuery {
+        let rows = app.db().feed_announcements(&crate::storage::FeedQuery {
             category_id: None,
             now: Utc::now(),
             limit: 30,
@@ -124,9 +124,9 @@ pub async fn index(app: web::Data<Herold>) -> HttpResponse {
             .map(|(a, c)| Item::new(&app, a, &c.name, &t))
             .collect();
         let page = IndexPage {
-            lang: app.config.default_locale.clone(),
-            site: app.config.site_name.clone(),
-            categories: app.db.list_categories()?,
+            lang: app.config().default_locale.clone(),
+            site: app.config().site_name.clone(),
+            categories: app.db().list_categories()?,
             t,
             items,
         };
@@ -152,9 +152,9 @@ pub async fn announcement(app: web::Data<Herold>, id: web::Path<String>) -> Http
     let result = web::block(
         move || -> Result<(bool, String), crate::service::ServiceError> {
             let t = tr(&app);
-            let categories = app.db.list_categories()?;
-            let lang = app.config.default_locale.clone();
-            let site = app.config.site_name.clone();
+            let categories = app.db().list_categories()?;
+            let lang = app.config().default_locale.clone();
+            let site = app.config().site_name.clone();
             let found = match id {
                 Some(id) => app.public_announcement(id, Utc::now())?,
                 None => None,

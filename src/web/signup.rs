@@ -102,9 +102,9 @@ fn notice(
 ) -> Result<String, SignupError> {
     let t = page_tr(app);
     Ok(NoticePage {
-        lang: app.config.default_locale.clone(),
-        site: app.config.site_name.clone(),
-        categories: app.db.list_categories()?,
+        lang: app.config().default_locale.clone(),
+        site: app.config().site_name.clone(),
+        categories: app.db().list_categories()?,
         heading: t.get(heading),
         text: t.get(text),
         action,
@@ -147,10 +147,10 @@ fn subscribe_page(
     checked: &[String],
     error: Option<String>,
 ) -> Result<String, SignupError> {
-    let categories = app.db.list_categories()?;
+    let categories = app.db().list_categories()?;
     Ok(SubscribePage {
-        lang: app.config.default_locale.clone(),
-        site: app.config.site_name.clone(),
+        lang: app.config().default_locale.clone(),
+        site: app.config().site_name.clone(),
         t: page_tr(app),
         choices: choices(&categories, checked),
         categories,
@@ -191,7 +191,7 @@ pub async fn subscribe(
         // The form again with what was entered, and when to try again.
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let msg = crate::i18n::t(
-            &app.config.default_locale,
+            &app.config().default_locale,
             "signup.error.too_many",
             &[("minutes", &minutes.to_string())],
         );
@@ -210,7 +210,7 @@ pub async fn subscribe(
     }
     let a = app.clone().into_inner();
     let (e2, c2) = (email.clone(), cats.clone());
-    let locale = a.config.default_locale.clone();
+    let locale = a.config().default_locale.clone();
     let outcome = web::block(move || a.request_subscription(&e2, &c2, &locale, Utc::now())).await;
     let outcome = match outcome {
         Ok(Ok(o)) => o,
@@ -271,7 +271,7 @@ pub async fn subscribe(
             // Let the resident try again at once instead of being throttled.
             if let Some(id) = token_id {
                 let a = app.clone().into_inner();
-                let _ = web::block(move || a.db.forget_mailed(id)).await;
+                let _ = web::block(move || a.db().forget_mailed(id)).await;
             }
             return blocking_page(app, |app| {
                 Ok((
@@ -376,8 +376,8 @@ fn manage_page(
     Ok((
         status,
         ManagePage {
-            lang: app.config.default_locale.clone(),
-            site: app.config.site_name.clone(),
+            lang: app.config().default_locale.clone(),
+            site: app.config().site_name.clone(),
             choices: choices(&view.available, &checked),
             categories: view.available,
             token: token.to_owned(),

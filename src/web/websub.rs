@@ -27,7 +27,7 @@ pub async fn hub(
     app: web::Data<Herold>,
     hub: Option<web::Data<Hub>>,
 ) -> HttpResponse {
-    let Some(hub) = hub.filter(|_| app.config.websub.enabled) else {
+    let Some(hub) = hub.filter(|_| app.config().websub.enabled) else {
         return HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
             .body("the WebSub hub is disabled (websub.enabled)\n");
@@ -70,7 +70,7 @@ pub async fn feed_links(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let link = req.path().strip_prefix("/feeds/").and_then(|name| {
         let app = req.app_data::<web::Data<Herold>>()?;
-        feed_link_header(&app.config, name)
+        feed_link_header(app.config(), name)
     });
     let mut res = next.call(req).await?;
     let status = res.status();

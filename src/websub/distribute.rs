@@ -58,16 +58,16 @@ pub struct Round {
 }
 
 impl Distributor {
-    /// A distributor for `app.config.websub`.
+    /// A distributor for `app.config().websub`.
     pub fn new(app: Herold) -> Result<Self, WebsubError> {
-        let w = &app.config.websub;
+        let w = &app.config().websub;
         let client = build_client(&ClientConfig {
             allow_private_networks: w.allow_private_callbacks,
             ..ClientConfig::default()
         })
         .map_err(|e| WebsubError::Client(e.to_string()))?;
         let hub_url = app
-            .config
+            .config()
             .public_url
             .join("websub")
             .map_err(|e| WebsubError::Client(format!("hub URL: {e}")))?;
@@ -105,7 +105,7 @@ impl Distributor {
             if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
                 last_purge = Some(Instant::now());
                 let app = self.app.clone();
-                match blocking(move || Ok(app.db.purge_expired_websub(Utc::now())?)).await {
+                match blocking(move || Ok(app.db().purge_expired_websub(Utc::now())?)).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired websub subscriptions removed"),
                     Err(e) => tracing::warn!(error = %e, "websub purge failed"),
@@ -144,7 +144,7 @@ impl Distributor {
         let claims = blocking(move || {
             let now = Utc::now();
             let until = now.checked_add_signed(lease).unwrap_or(now);
-            Ok(app.db.claim_websub_deliveries(now, until, batch)?)
+            Ok(app.db().claim_websub_deliveries(now, until, batch)?)
         })
         .await?;
         if claims.is_empty() {
@@ -170,7 +170,7 @@ impl Distributor {
         blocking(move || {
             let now = Utc::now();
             for (claim, outcome) in claims.iter().zip(&outcomes) {
-                app.db.finish_websub_delivery(claim, outcome, now)?;
+                app.db().finish_websub_delivery(claim, outcome, now)?;
             }
             Ok(())
         })
@@ -194,7 +194,7 @@ impl Distributor {
             for topic in topics {
                 let Some(parsed) = Url::parse(&topic)
                     .ok()
-                    .and_then(|u| Topic::parse(&app.config.public_url, &u))
+                    .and_then(|u| Topic::parse(&app.config().public_url, &u))
                 else {
                     continue;
                 };
@@ -317,17 +317,17 @@ fn failure(e: &DistributeError) -> String {
 /// and queues the changed ones. Returns how many were queued.
 fn detect_changes(app: &Herold) -> Result<usize, WebsubError> {
     let now = Utc::now();
-    let marks = app.db.websub_marks(now)?;
+    let marks = app.db().websub_marks(now)?;
     if marks.is_empty() {
         return Ok(0);
     }
-    let activity = app.db.category_activity(now)?;
+    let activity = app.db().category_activity(now)?;
     let mut current: HashMap<&str, Option<String>> = HashMap::new();
     for m in &marks {
         current.entry(&m.topic).or_insert_with(|| {
             Url::parse(&m.topic)
                 .ok()
-                .and_then(|u| Topic::parse(&app.config.public_url, &u))
+                .and_then(|u| Topic::parse(&app.config().public_url, &u))
                 .map(|t| content_mark(&t.scope, &activity))
         });
     }
@@ -342,7 +342,7 @@ fn detect_changes(app: &Herold) -> Result<usize, WebsubError> {
             })
         })
         .collect();
-    Ok(app.db.enqueue_websub_changes(&changes, now)?)
+    Ok(app.db().enqueue_websub_changes(&changes, now)?)
 }
 
 #[cfg(test)]

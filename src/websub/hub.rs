@@ -64,12 +64,12 @@ impl Hub {
         transport: Transport,
     ) -> Result<HubRequest, WebsubError> {
         let categories: HashSet<String> = app
-            .db
+            .db()
             .list_categories()?
             .into_iter()
             .map(|c| c.slug.to_string())
             .collect();
-        let public = &app.config.public_url;
+        let public = &app.config().public_url;
         let accepts = |topic: &Url| {
             Topic::parse(public, topic)
                 .is_some_and(|t| t.category().is_none_or(|c| categories.contains(c)))
@@ -103,7 +103,7 @@ impl Hub {
             (HubRequest::Unsubscribe { topic, callback }, Verified::Unsubscribed { .. }) => {
                 blocking(move || {
                     Ok(app
-                        .db
+                        .db()
                         .delete_websub_subscription(topic.as_str(), callback.as_str())?)
                 })
                 .await
@@ -155,19 +155,21 @@ fn store(
     sub: &Subscription,
     expires_at: DateTime<Utc>,
 ) -> Result<WebsubSubscription, WebsubError> {
-    let topic = Topic::parse(&app.config.public_url, &sub.topic).ok_or_else(|| {
+    let topic = Topic::parse(&app.config().public_url, &sub.topic).ok_or_else(|| {
         HubRequestError::UnknownTopic {
             topic: sub.topic.to_string(),
         }
     })?;
-    let mark = content_mark(&topic.scope, &app.db.category_activity(Utc::now())?);
-    Ok(app.db.upsert_websub_subscription(&NewWebsubSubscription {
-        topic: sub.topic.as_str(),
-        callback: sub.callback.as_str(),
-        secret: sub.secret.as_ref().map(|s| s.as_bytes()),
-        expires_at,
-        content_mark: &mark,
-    })?)
+    let mark = content_mark(&topic.scope, &app.db().category_activity(Utc::now())?);
+    Ok(app
+        .db()
+        .upsert_websub_subscription(&NewWebsubSubscription {
+            topic: sub.topic.as_str(),
+            callback: sub.callback.as_str(),
+            secret: sub.secret.as_ref().map(|s| s.as_bytes()),
+            expires_at,
+            content_mark: &mark,
+        })?)
 }
 
 /// Why a verification failed, without the callback's address (connection

@@ -56,7 +56,7 @@ pub enum WebsubError {
 impl Herold {
     /// The hub's URL, `{public_url}websub`, if the hub is enabled.
     pub fn websub_hub_url(&self) -> Option<String> {
-        hub_url(&self.config)
+        hub_url(self.config())
     }
 }
 

@@ -14,6 +14,7 @@ use diesel::{pg::PgConnection, Connection, RunQueryDsl};
 use herold::{
     config::{Config, Secret},
     crypto::Keyring,
+    domain::NewAuditEvent,
     service::Herold,
 };
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -74,6 +75,12 @@ impl Drop for PgDatabase {
 
 fn rand_suffix() -> String {
     format!("{:016x}", rand::random::<u64>())
+}
+
+/// The audit event of a staff action a test performs directly on storage
+/// (`&common::test_audit` where an `AuditWith` is expected).
+pub fn test_audit<T>(_: &T) -> NewAuditEvent {
+    NewAuditEvent::new("test", "test.storage", "test", &serde_json::json!({}))
 }
 
 /// Which backend a test runs on.

@@ -151,8 +151,8 @@ impl Server {
         let name = format!("{}{}", slug[..1].to_uppercase(), &slug[1..]);
         self.cli(&["category", "add", slug, "--name", &name]);
         let app = self.open_database(database_url);
-        let cat = app.db.find_category(slug).unwrap().unwrap();
-        app.db
+        let cat = app.db().find_category(slug).unwrap().unwrap();
+        app.db()
             .import_subscribers(
                 herold_channel_api::ChannelKind::Email,
                 addresses,

@@ -8,9 +8,10 @@ use super::BroadcastRow;
 use crate::{
     domain::{Broadcast, BroadcastState, DeliveryState, Id},
     storage::{
+        audit::audit_tx,
         error::OrNotFound,
         schema::{announcements, broadcasts, deliveries, fanout_leases},
-        time, with_conn, with_write_tx, Database, StorageError,
+        time, with_conn, with_write_tx, AuditWith, Database, StorageError,
     },
 };
 
@@ -20,6 +21,17 @@ pub enum Control {
     Pause,
     Resume,
     Cancel,
+}
+
+impl Control {
+    /// The verb: `pause`, `resume` or `cancel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Cancel => "cancel",
+        }
+    }
 }
 
 /// (broadcast, delivery state, count) as grouped in SQL.
@@ -69,13 +81,15 @@ const DEPTH_SQL: &str = "SELECT channel, state AS kind, COUNT(*) AS n FROM deliv
 
 impl Database {
     /// Pauses, resumes or cancels the broadcasts of an announcement (one
-    /// channel or all). Cancelling skips every queued delivery. Returns the
-    /// number of broadcasts changed.
+    /// channel or all) and records `audit` with the outcome. Cancelling
+    /// skips every queued delivery. Returns the number of broadcasts
+    /// changed.
     pub fn control_broadcasts(
         &self,
         announcement_id: Id,
         channel: Option<ChannelKind>,
         action: Control,
+        audit: &AuditWith<'_, usize>,
     ) -> Result<usize, StorageError> {
         let now = time::to_db(time::now());
         let (from, to): (&[BroadcastState], BroadcastState) = match action {
@@ -128,6 +142,7 @@ impl Database {
                 ))
                 .execute(c)?;
             }
+            audit_tx!(c, audit, &ids.len());
             Ok(ids.len())
         })
     }

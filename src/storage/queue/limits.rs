@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use herold_channel_api::ChannelKind;
 
-use crate::storage::{schema::channel_limits, time, with_conn, Database, Pool, StorageError};
+use crate::storage::{
+    audit::audit_tx, schema::channel_limits, time, with_conn, with_write_tx, AuditWith, Database,
+    Pool, StorageError,
+};
 
 /// Tokens granted by the shared rate limiter.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,6 +17,15 @@ pub struct Grant {
     pub granted: u32,
     /// The channel is paused until then (429 or held).
     pub paused_until: Option<DateTime<Utc>>,
+}
+
+/// What resuming a channel lifted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelResumed {
+    /// The channel was paused (after a 429, until a time still ahead) or held.
+    pub was_paused: bool,
+    /// Why it was held, if it was (an operator message, no personal data).
+    pub held_reason: Option<String>,
 }
 
 impl Database {
@@ -120,17 +132,35 @@ impl Database {
         Ok(())
     }
 
-    /// Lifts a channel pause or hold.
-    pub fn resume_channel(&self, channel: ChannelKind) -> Result<bool, StorageError> {
-        let n = with_conn!(self, |c| diesel::update(
-            channel_limits::table.find(channel.as_str())
-        )
-        .set((
-            channel_limits::paused_until.eq(None::<chrono::NaiveDateTime>),
-            channel_limits::held_reason.eq(None::<String>),
-        ))
-        .execute(c)?);
-        Ok(n > 0)
+    /// Lifts a channel pause or hold and records `audit` with what it lifted.
+    pub fn resume_channel(
+        &self,
+        channel: ChannelKind,
+        audit: &AuditWith<'_, ChannelResumed>,
+    ) -> Result<ChannelResumed, StorageError> {
+        let now = time::to_db(time::now());
+        let ch = channel.as_str();
+        with_write_tx!(self, |c| {
+            let before: Option<(Option<chrono::NaiveDateTime>, Option<String>)> =
+                channel_limits::table
+                    .find(ch)
+                    .select((channel_limits::paused_until, channel_limits::held_reason))
+                    .first(c)
+                    .optional()?;
+            let (paused_until, held_reason) = before.unwrap_or_default();
+            diesel::update(channel_limits::table.find(ch))
+                .set((
+                    channel_limits::paused_until.eq(None::<chrono::NaiveDateTime>),
+                    channel_limits::held_reason.eq(None::<String>),
+                ))
+                .execute(c)?;
+            let resumed = ChannelResumed {
+                was_paused: held_reason.is_some() || paused_until.is_some_and(|t| t > now),
+                held_reason,
+            };
+            audit_tx!(c, audit, &resumed);
+            Ok(resumed)
+        })
     }
 
     /// Why a channel is held, if it is.

@@ -22,7 +22,7 @@ mod limits;
 pub use claim::{Claim, Claimed, FanoutLease};
 pub use control::{BroadcastCounts, Control, QueueDepth};
 pub use finish::{Bounce, Outcome};
-pub use limits::Grant;
+pub use limits::{ChannelResumed, Grant};
 
 use diesel::prelude::*;
 use herold_channel_api::ChannelKind;
