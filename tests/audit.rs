@@ -3,6 +3,9 @@
 //! backends, failed and read-only commands leaving none, and storage
 //! rolling the change back when its audit event cannot be written.
 
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use assert_cmd::Command;
