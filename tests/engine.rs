@@ -330,16 +330,30 @@ both!(urgent_overtakes_queued_normal_work, |_t: &TestDb| {
     let calls = rec.accepted();
     let first_urgent = calls
         .iter()
-        .position(|c| c.text.starts_with("DRINGEND"))
+        .position(|c| {
+            c.text
+                .lines()
+                .next()
+                .is_some_and(|l| l.ends_with("DRINGEND"))
+        })
         .unwrap();
     let last_urgent = calls
         .iter()
-        .rposition(|c| c.text.starts_with("DRINGEND"))
+        .rposition(|c| {
+            c.text
+                .lines()
+                .next()
+                .is_some_and(|l| l.ends_with("DRINGEND"))
+        })
         .unwrap();
     assert_eq!(
         calls
             .iter()
-            .filter(|c| c.text.starts_with("DRINGEND"))
+            .filter(|c| c
+                .text
+                .lines()
+                .next()
+                .is_some_and(|l| l.ends_with("DRINGEND")))
             .count(),
         400
     );
@@ -708,7 +722,11 @@ both!(
         // The urgent one went first to everyone.
         for to in &expected {
             let first = calls.iter().find(|c| &c.to == to).unwrap();
-            assert_eq!(first.text.lines().next(), Some("Dringend"), "{to}");
+            assert_eq!(
+                first.text.lines().next(),
+                Some("Dringend: Dringend"),
+                "{to}"
+            );
         }
     }
 );

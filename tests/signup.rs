@@ -17,6 +17,7 @@ use herold::{
         CONSENT_WORDING_VERSION,
     },
 };
+use herold_channel_api::ChannelKind;
 
 const ADDRESS: &str = "Anna.Muster@Example.org";
 
@@ -36,7 +37,10 @@ fn setup(t: &TestDb) -> &Herold {
 
 /// Signs `ADDRESS` up for `cats` and returns (subscriber id, token).
 fn sign_up(app: &Herold, cats: &[&str], now: DateTime<Utc>) -> (i64, String) {
-    match app.request_subscription(ADDRESS, cats, "de", now).unwrap() {
+    match app
+        .request_subscription(ChannelKind::Email, ADDRESS, cats, "de", now)
+        .unwrap()
+    {
         SignupOutcome::SendConfirmation {
             to,
             token,
@@ -132,7 +136,7 @@ both!(repeated_requests_are_throttled, |t: &TestDb| {
     // Within ten minutes: no new mail, nothing changes.
     for later in [Duration::seconds(1), Duration::minutes(9)] {
         let o = app
-            .request_subscription(ADDRESS, &["bau"], "en", t0 + later)
+            .request_subscription(ChannelKind::Email, ADDRESS, &["bau"], "en", t0 + later)
             .unwrap();
         assert_eq!(o, SignupOutcome::Throttled);
     }
@@ -141,7 +145,13 @@ both!(repeated_requests_are_throttled, |t: &TestDb| {
     // After the window: a new token; the request's categories replace the
     // pending ones and are recorded as given.
     let SignupOutcome::SendConfirmation { token: second, .. } = app
-        .request_subscription(ADDRESS, &["bau"], "en", t0 + Duration::minutes(11))
+        .request_subscription(
+            ChannelKind::Email,
+            ADDRESS,
+            &["bau"],
+            "en",
+            t0 + Duration::minutes(11),
+        )
         .unwrap()
     else {
         panic!("expected a new confirmation after the window");
@@ -165,7 +175,7 @@ both!(repeated_requests_are_throttled, |t: &TestDb| {
 
     // Active: categories are not changed; manage-link mails are throttled too.
     let o = app
-        .request_subscription(ADDRESS, &["kultur"], "de", now)
+        .request_subscription(ChannelKind::Email, ADDRESS, &["kultur"], "de", now)
         .unwrap();
     let SignupOutcome::AlreadySubscribed { to, links, .. } = o else {
         panic!("expected AlreadySubscribed, got {o:?}");
@@ -173,13 +183,25 @@ both!(repeated_requests_are_throttled, |t: &TestDb| {
     assert_eq!(to, "anna.muster@example.org");
     assert!(links.manage.contains("/manage/"));
     assert_eq!(
-        app.request_subscription(ADDRESS, &["kultur"], "de", now + Duration::minutes(5))
-            .unwrap(),
+        app.request_subscription(
+            ChannelKind::Email,
+            ADDRESS,
+            &["kultur"],
+            "de",
+            now + Duration::minutes(5)
+        )
+        .unwrap(),
         SignupOutcome::Throttled
     );
     assert!(matches!(
-        app.request_subscription(ADDRESS, &["kultur"], "de", now + Duration::minutes(15))
-            .unwrap(),
+        app.request_subscription(
+            ChannelKind::Email,
+            ADDRESS,
+            &["kultur"],
+            "de",
+            now + Duration::minutes(15)
+        )
+        .unwrap(),
         SignupOutcome::AlreadySubscribed { .. }
     ));
     let view = app.manage_view(&token_of(&links.manage)).unwrap();
@@ -225,7 +247,7 @@ both!(expired_reused_and_unknown_tokens, |t: &TestDb| {
     // A fresh token within the lifetime; clicking twice confirms once.
     let t1 = t0 + Duration::hours(50);
     let SignupOutcome::SendConfirmation { token: fresh, .. } = app
-        .request_subscription(ADDRESS, &["abfall"], "de", t1)
+        .request_subscription(ChannelKind::Email, ADDRESS, &["abfall"], "de", t1)
         .unwrap()
     else {
         panic!("expected a new confirmation");
@@ -265,7 +287,7 @@ both!(invalid_input_names_the_field, |t: &TestDb| {
     let now = Utc::now();
     for bad in ["", "anna", "anna@example", "anna @example.org", "a@b..org"] {
         let e = app
-            .request_subscription(bad, &["abfall"], "de", now)
+            .request_subscription(ChannelKind::Email, bad, &["abfall"], "de", now)
             .unwrap_err();
         assert!(matches!(e, SignupError::InvalidEmail { .. }), "{bad}: {e}");
         assert!(
@@ -274,7 +296,13 @@ both!(invalid_input_names_the_field, |t: &TestDb| {
         );
     }
     let e = app
-        .request_subscription("wer@mailinator.com", &["abfall"], "de", now)
+        .request_subscription(
+            ChannelKind::Email,
+            "wer@mailinator.com",
+            &["abfall"],
+            "de",
+            now,
+        )
         .unwrap_err();
     assert!(matches!(e, SignupError::DisposableEmail), "{e}");
     assert!(e.to_string().contains("email"), "{e}");
@@ -284,7 +312,13 @@ both!(invalid_input_names_the_field, |t: &TestDb| {
     );
 
     let e = app
-        .request_subscription(ADDRESS, &["abfall", "gibtsnicht"], "de", now)
+        .request_subscription(
+            ChannelKind::Email,
+            ADDRESS,
+            &["abfall", "gibtsnicht"],
+            "de",
+            now,
+        )
         .unwrap_err();
     assert!(matches!(e, SignupError::UnknownCategory { .. }), "{e}");
     let msg = e.to_string();
@@ -294,12 +328,12 @@ both!(invalid_input_names_the_field, |t: &TestDb| {
     );
     let none: [&str; 0] = [];
     let e = app
-        .request_subscription(ADDRESS, &none, "de", now)
+        .request_subscription(ChannelKind::Email, ADDRESS, &none, "de", now)
         .unwrap_err();
     assert!(matches!(e, SignupError::NoCategories), "{e}");
     assert!(e.to_string().contains("categories"), "{e}");
     let e = app
-        .request_subscription(ADDRESS, &["abfall"], "fr", now)
+        .request_subscription(ChannelKind::Email, ADDRESS, &["abfall"], "fr", now)
         .unwrap_err();
     assert!(e.to_string().contains("locale"), "{e}");
     assert!(app.db().list_subscribers(None).unwrap().is_empty());
@@ -478,7 +512,7 @@ fn tokens_are_not_stored_in_clear() {
     app.confirm_subscription(&confirm, now).unwrap();
     let manage = token_of(&app.manage_links(id).unwrap().manage);
     // A second subscriber, so the file holds more than one of each.
-    app.request_subscription("bernd@example.de", &["bau"], "de", now)
+    app.request_subscription(ChannelKind::Email, "bernd@example.de", &["bau"], "de", now)
         .unwrap();
 
     let mut bytes = Vec::new();
@@ -530,7 +564,7 @@ fn confirm_lifetime_follows_the_configuration() {
     let SignupOutcome::SendConfirmation {
         token, expires_at, ..
     } = app
-        .request_subscription(ADDRESS, &["abfall"], "de", now)
+        .request_subscription(ChannelKind::Email, ADDRESS, &["abfall"], "de", now)
         .unwrap()
     else {
         panic!("expected a confirmation");

@@ -248,19 +248,21 @@ impl Herold {
         }
     }
 
-    /// A resident asks for e-mail announcements in `categories`. A new
+    /// A resident asks for announcements on `channel` (the one that signs
+    /// up by address and confirmation link: e-mail) in `categories`. A new
     /// address becomes a pending subscriber (consent `given`, evidence
     /// `web-form`) with a confirmation token to mail; a pending or former
     /// one gets a new token (categories replaced) unless a mail went out
     /// within the resend window; an active one is left unchanged.
     pub fn request_subscription(
         &self,
+        channel: ChannelKind,
         email: &str,
         categories: &[impl AsRef<str>],
         locale: &str,
         now: DateTime<Utc>,
     ) -> Result<SignupOutcome, SignupError> {
-        let address = checked_email(email)?;
+        let address = checked_address(channel, email)?;
         if !LOCALES.contains(&locale) {
             return Err(SignupError::InvalidLocale {
                 value: locale.chars().take(20).collect(),
@@ -268,13 +270,11 @@ impl Herold {
         }
         let category_ids: Vec<Id> = self.chosen_categories(categories)?;
         let policy = self.mail_policy(now);
-        let existing = self
-            .db
-            .find_subscriber_by_address(ChannelKind::Email, &address)?;
+        let existing = self.db.find_subscriber_by_address(channel, &address)?;
         let (subscriber, issued) = match existing {
             None => {
                 let new = NewSubscriber {
-                    channel: ChannelKind::Email,
+                    channel,
                     address: address.clone(),
                     locale: locale.to_owned(),
                     status: SubscriberStatus::Pending,
@@ -544,11 +544,12 @@ impl Herold {
     }
 }
 
-/// Normalises an address and checks it more strictly than storage does:
-/// lengths (RFC 5321), characters, domain labels, and the disposable list.
-fn checked_email(raw: &str) -> Result<String, SignupError> {
+/// Normalises an address of `channel` (an e-mail address: the sign-up form
+/// asks for one) and checks it more strictly than storage does: lengths
+/// (RFC 5321), characters, domain labels, and the disposable list.
+fn checked_address(channel: ChannelKind, raw: &str) -> Result<String, SignupError> {
     let invalid = |expected| SignupError::InvalidEmail { expected };
-    let address = normalize_address(ChannelKind::Email, raw).map_err(|e| match e {
+    let address = normalize_address(channel, raw).map_err(|e| match e {
         DomainError::Invalid { expected, .. } => invalid(expected),
         _ => invalid(EXPECTED_EMAIL),
     })?;
@@ -598,6 +599,10 @@ fn checked_email(raw: &str) -> Result<String, SignupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn checked_email(raw: &str) -> Result<String, SignupError> {
+        checked_address("email".parse().unwrap(), raw)
+    }
 
     #[test]
     fn email_checks() {

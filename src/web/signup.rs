@@ -208,10 +208,20 @@ pub async fn subscribe(
         );
         return page;
     }
+    let Some(channel) = registry.link_signup().map(|c| c.kind()) else {
+        return blocking_page(app, |app| {
+            Ok((
+                StatusCode::SERVICE_UNAVAILABLE,
+                notice(app, "signup.title", "signup.unavailable", None)?,
+            ))
+        })
+        .await;
+    };
     let a = app.clone().into_inner();
     let (e2, c2) = (email.clone(), cats.clone());
     let locale = a.config().default_locale.clone();
-    let outcome = web::block(move || a.request_subscription(&e2, &c2, &locale, Utc::now())).await;
+    let outcome =
+        web::block(move || a.request_subscription(channel, &e2, &c2, &locale, Utc::now())).await;
     let outcome = match outcome {
         Ok(Ok(o)) => o,
         Ok(Err(e @ SignupError::Storage(_))) => {
