@@ -7,12 +7,14 @@ mod delivery;
 mod media;
 mod secret;
 mod signup;
+mod websub;
 
 pub use database_url::DatabaseUrl;
 pub use delivery::{DeliveryConfig, RateConfig};
 pub use media::{MediaConfig, DEFAULT_MAX_IMAGE_BYTES};
 pub use secret::Secret;
 pub use signup::SignupConfig;
+pub use websub::WebsubConfig;
 
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -59,7 +61,7 @@ pub struct Config {
     /// The delivery engine.
     pub delivery: DeliveryConfig,
     /// The WebSub hub of Herold's feeds.
-    pub websub: crate::websub::WebsubConfig,
+    pub websub: WebsubConfig,
     /// The e-mail channel's SMTP server (`[email]`); needed when
     /// `delivery.channels` lists `email`.
     pub email: Option<herold_channel_email::EmailConfig>,
@@ -112,7 +114,7 @@ impl Default for Config {
             pool_size: 8,
             limits: Limits::default(),
             delivery: DeliveryConfig::default(),
-            websub: crate::websub::WebsubConfig::default(),
+            websub: WebsubConfig::default(),
             email: None,
             signup: SignupConfig::default(),
             media: MediaConfig::default(),

@@ -15,12 +15,10 @@
 //! Every feed advertises the hub: `<link rel="hub">` in the document and an
 //! HTTP `Link` header.
 
-mod config;
 pub mod distribute;
 pub mod hub;
 mod topic;
 
-pub use config::WebsubConfig;
 pub use distribute::Distributor;
 pub use hub::{Applied, Hub};
 pub use topic::{content_mark, Topic};
