@@ -74,7 +74,8 @@ pub struct Herold {
 impl Herold {
     /// Opens the configured database (migrating it) and returns the app.
     pub fn open(config: Config) -> Result<Self, StorageError> {
-        let db = Database::open(&config)?;
+        let url = crate::storage::DatabaseUrl::parse(&config.database_url)?;
+        let db = Database::open(&url, config.pool_size, config.key_source())?;
         Ok(Self { config, db })
     }
 
