@@ -7,15 +7,12 @@
 //! machines sharing a PostgreSQL database — cooperate, and a killed worker
 //! loses nothing: its leases expire and its batch is claimed again.
 
-mod backoff;
 mod compose;
 pub mod fake;
 pub mod fake_server;
 pub mod fake_webhook;
 mod spacing;
 mod worker;
-
-pub use backoff::retry_delay;
 
 use herold_channel_api::{Channel, ChannelKind};
 use std::{collections::HashMap, sync::Arc, time::Duration};
