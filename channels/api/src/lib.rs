@@ -178,6 +178,7 @@ pub mod capabilities;
 pub mod channel;
 pub mod command;
 pub mod error;
+pub mod event_time;
 pub mod inbound;
 pub mod kind;
 pub mod message;
@@ -187,6 +188,7 @@ pub use capabilities::{Capabilities, Formatting, MediaKind, RateLimit, Reach};
 pub use channel::Channel;
 pub use command::Command;
 pub use error::{Disposition, SendError};
+pub use event_time::EventTime;
 pub use inbound::{
     DeliveryStatus, InboundContent, InboundError, InboundEvent, InboundParser, InboundRequest,
     InboundVerifier,
