@@ -9,7 +9,7 @@ mod pages;
 mod receipts;
 mod signup;
 
-pub use feeds::{FeedDocument, FeedFormat, FeedScope};
+pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
 pub use media::image_path;
 pub use pages::PublicAnnouncement;
 pub use receipts::ReceiptSummary;

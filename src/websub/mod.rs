@@ -4,7 +4,7 @@
 //! storage and the web server:
 //!
 //! - [`hub`]: `POST /websub` requests are checked against Herold's own feed
-//!   URLs ([`Topic`]), answered `202` at once and verified in the
+//!   URLs ([`parse_topic`]), answered `202` at once and verified in the
 //!   background; only a verified request changes the stored subscriptions.
 //! - [`distribute`]: a loop in `herold serve` notices, every
 //!   `websub.poll_interval_ms`, when what a feed shows changed (a
@@ -21,7 +21,7 @@ mod topic;
 
 pub use distribute::Distributor;
 pub use hub::{Applied, Hub};
-pub use topic::{content_mark, Topic};
+pub use topic::{content_mark, parse_topic};
 
 use thiserror::Error;
 use tokio::sync::watch;
