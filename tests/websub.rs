@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{Duration as TimeDelta, Utc};
-use common::{server::Server, TestDb};
+use common::{server::Server, wait_until, TestDb};
 use herold::{
     service::{Herold, PublishRequest},
     storage::{
@@ -380,19 +380,17 @@ impl Subscriber {
 
     /// Waits until `n` requests with `method` arrived; returns them.
     fn wait_for(&self, method: &str, n: usize, within: Duration) -> Vec<Received> {
-        let deadline = Instant::now() + within;
-        loop {
+        common::poll_until(within, || {
             let got = self.requests(method);
             if got.len() >= n {
-                return got;
+                Ok(got)
+            } else {
+                Err(format!(
+                    "expected {n} {method} request(s), got {}",
+                    got.len()
+                ))
             }
-            assert!(
-                Instant::now() < deadline,
-                "expected {n} {method} request(s) within {within:?}, got {}",
-                got.len()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 }
 
@@ -460,15 +458,6 @@ fn hub_request(s: &Server, form: &[(&str, &str)]) -> (StatusCode, String) {
         .send()
         .unwrap();
     (r.status(), r.text().unwrap())
-}
-
-/// Waits until `check` holds for the server's database.
-fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 const SECRET: &str = "s3cr3t-of-the-reader";
@@ -572,7 +561,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
     assert_eq!(verification.query["reader"], "1");
     assert!(verification.query["hub.challenge"].len() >= 32);
     let mut sub = None;
-    eventually(
+    wait_until(
         "the subscription is stored",
         Duration::from_secs(10),
         || {
@@ -661,7 +650,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
         ],
     );
     assert_eq!(status, StatusCode::ACCEPTED);
-    eventually(
+    wait_until(
         "the 410 subscriber is stored",
         Duration::from_secs(10),
         || {
@@ -685,7 +674,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
     let to_gone = gone.wait_for("POST", 1, Duration::from_secs(10));
     assert!(String::from_utf8_lossy(&to_gone[0].body).contains("Umleitung Hauptstraße"));
     assert!(!to_gone[0].headers.contains_key("x-hub-signature"));
-    eventually(
+    wait_until(
         "the 410 subscriber is deleted",
         Duration::from_secs(10),
         || {
@@ -710,7 +699,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
     let gets = reader.wait_for("GET", 2, Duration::from_secs(10));
     assert_eq!(gets[1].query["hub.mode"], "unsubscribe");
     assert!(!gets[1].query.contains_key("hub.lease_seconds"));
-    eventually(
+    wait_until(
         "the subscription is deleted",
         Duration::from_secs(10),
         || {
@@ -762,7 +751,7 @@ fn scheduled_announcement_is_pushed_when_due() {
     );
     assert_eq!(status, StatusCode::ACCEPTED);
     let db = s.open_database(None);
-    eventually(
+    wait_until(
         "the subscription is stored",
         Duration::from_secs(10),
         || {

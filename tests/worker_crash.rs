@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::wait_until;
 use herold::{
     config::Config,
     domain::{BroadcastState, SubscriberStatus},
@@ -15,8 +16,8 @@ use herold_channel_api::ChannelKind;
 use std::{
     collections::HashMap,
     path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Child, Stdio},
+    time::Duration,
 };
 
 const RECIPIENTS: usize = 20_000;
@@ -24,14 +25,8 @@ const BATCH: usize = 500;
 const IN_FLIGHT: usize = 2;
 
 fn worker(dir: &Path, db: &Path, provider: &str) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
-    cmd.current_dir(dir).env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HEROLD_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("HEROLD_DATABASE_URL", db)
+    common::herold(dir)
+        .env("HEROLD_DATABASE_URL", db)
         .env("HEROLD_DELIVERY__CHANNELS", "[\"email\"]")
         .env("HEROLD_DELIVERY__TEST_PROVIDER", provider)
         .env("HEROLD_DELIVERY__BATCH_SIZE", BATCH.to_string())
@@ -44,14 +39,6 @@ fn worker(dir: &Path, db: &Path, provider: &str) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -100,7 +87,7 @@ fn sigkill_mid_fanout_loses_nothing() {
 
     let provider = FakeServer::start(None, true).unwrap();
     let mut first = worker(dir.path(), &db_path, provider.url());
-    wait_for("the first deliveries", Duration::from_secs(60), || {
+    wait_until("the first deliveries", Duration::from_secs(60), || {
         provider.accepted() >= 5_000
     });
     first.kill().unwrap(); // SIGKILL
@@ -112,7 +99,7 @@ fn sigkill_mid_fanout_loses_nothing() {
     );
 
     let mut second = worker(dir.path(), &db_path, provider.url());
-    wait_for("the broadcast to finish", Duration::from_secs(120), || {
+    wait_until("the broadcast to finish", Duration::from_secs(120), || {
         app.db
             .broadcast_counts(id)
             .unwrap()
