@@ -316,16 +316,7 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
     );
     let app = abfall_subscribers(&s, database_url, 10);
     let announcement = app
-        .publish(&herold::service::PublishRequest {
-            category: "abfall".into(),
-            title: "Biotonne".into(),
-            body: "Samstag.".into(),
-            urgent: false,
-            at: None,
-            corrects: None,
-            author: "test".into(),
-            event: None,
-        })
+        .publish(&common::publish_request("abfall", "Biotonne", "Samstag."))
         .unwrap()
         .id;
     common::poll_until(Duration::from_secs(30), || {

@@ -65,14 +65,8 @@ fn claim(t: &TestDb) -> Vec<WebsubClaim> {
 
 fn publish(app: &Herold, category: &str, title: &str, at: Option<chrono::DateTime<Utc>>) -> i64 {
     app.publish(&PublishRequest {
-        category: category.into(),
-        title: title.into(),
-        body: "Text.".into(),
-        urgent: false,
         at,
-        corrects: None,
-        author: "test".into(),
-        event: None,
+        ..common::publish_request(category, title, "Text.")
     })
     .unwrap()
     .id

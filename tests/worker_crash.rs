@@ -9,7 +9,7 @@ use herold::{
     config::Config,
     domain::{BroadcastState, SubscriberStatus},
     engine::fake_server::FakeServer,
-    service::{Herold, PublishRequest},
+    service::Herold,
     storage::NewSubscriber,
 };
 use herold_channel_api::ChannelKind;
@@ -72,16 +72,7 @@ fn sigkill_mid_fanout_loses_nothing() {
             .unwrap();
     }
     let id = app
-        .publish(&PublishRequest {
-            category: "abfall".into(),
-            title: "Wichtig".into(),
-            body: "Text".into(),
-            urgent: false,
-            at: None,
-            corrects: None,
-            author: "test".into(),
-            event: None,
-        })
+        .publish(&common::publish_request("abfall", "Wichtig", "Text"))
         .unwrap()
         .id;
 

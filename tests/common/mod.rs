@@ -14,7 +14,7 @@ use diesel::{pg::PgConnection, Connection, RunQueryDsl};
 use herold::{
     config::{Config, Secret},
     crypto::Keyring,
-    service::Herold,
+    service::{Herold, PublishRequest},
 };
 use std::{
     path::Path,
@@ -34,6 +34,22 @@ pub fn herold(dir: &Path) -> Command {
         }
     }
     cmd
+}
+
+/// A request publishing `title` with `body` in `category` now, as `test`:
+/// not urgent, correcting nothing, without event. Change fields with
+/// `PublishRequest { urgent: true, ..publish_request(…) }`.
+pub fn publish_request(category: &str, title: &str, body: &str) -> PublishRequest {
+    PublishRequest {
+        category: category.into(),
+        title: title.into(),
+        body: body.into(),
+        urgent: false,
+        at: None,
+        corrects: None,
+        author: "test".into(),
+        event: None,
+    }
 }
 
 /// Calls `attempt` every 50 ms until it returns `Ok`, and returns that
