@@ -290,6 +290,15 @@ impl Config {
         self.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
 
+    /// The WebSub hub's URL, `{public_url}websub`, if the hub is enabled.
+    pub fn websub_hub_url(&self) -> Option<String> {
+        self.websub
+            .enabled
+            .then(|| self.public_url.join("websub").ok())
+            .flatten()
+            .map(String::from)
+    }
+
     /// Where the master key comes from: `secret_key`, `secret_key_file`, or
     /// else the default file, generated for a new database.
     pub fn key_source(&self) -> KeySource {

@@ -167,7 +167,7 @@ impl Herold {
             language: locale.to_owned(),
             generator: format!("Herold {}", env!("CARGO_PKG_VERSION")),
             updated: last_modified,
-            hub: self.websub_hub_url(),
+            hub: self.config.websub_hub_url(),
         };
         let entries: Vec<FeedEntry> = rows.iter().map(|(a, c)| self.entry(a, c, locale)).collect();
         let body = match format {

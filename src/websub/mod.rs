@@ -51,27 +51,10 @@ pub enum WebsubError {
     Task(String),
 }
 
-impl Herold {
-    /// The hub's URL, `{public_url}websub`, if the hub is enabled.
-    pub fn websub_hub_url(&self) -> Option<String> {
-        hub_url(&self.config)
-    }
-}
-
-/// The hub's URL for a configuration, if the hub is enabled.
-pub fn hub_url(config: &crate::config::Config) -> Option<String> {
-    config
-        .websub
-        .enabled
-        .then(|| config.public_url.join("websub").ok())
-        .flatten()
-        .map(String::from)
-}
-
 /// The `Link` header of the feed `/feeds/{name}`:
 /// `<hub>; rel="hub", <self>; rel="self"`, if the hub is enabled.
 pub fn feed_link_header(config: &crate::config::Config, name: &str) -> Option<String> {
-    let hub = hub_url(config)?;
+    let hub = config.websub_hub_url()?;
     let this = config.public_url.join(&format!("feeds/{name}")).ok()?;
     Some(format!("<{hub}>; rel=\"hub\", <{this}>; rel=\"self\""))
 }
