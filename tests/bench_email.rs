@@ -6,19 +6,8 @@
 
 mod common;
 
-use common::{server::free_port, smtp::Sink};
-use std::{path::Path, process::Command, time::Duration};
-
-fn herold(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
-    cmd.current_dir(dir).env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HEROLD_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
+use common::{herold, server::free_port, smtp::Sink};
+use std::time::Duration;
 
 #[test]
 fn every_mail_reaches_the_server_and_the_ceiling_is_measured() {

@@ -5,21 +5,10 @@
 
 mod common;
 
-use assert_cmd::Command;
+use assert_cmd::assert::OutputAssertExt;
+use common::herold;
 use predicates::prelude::*;
-use std::path::Path;
-
-/// `herold` run in `dir`, with no `HEROLD_*` variables from the outside.
-fn herold(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("herold").unwrap();
-    cmd.current_dir(dir).env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HEROLD_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
+use std::{path::Path, process::Command};
 
 fn stdout(cmd: &mut Command) -> String {
     let out = cmd.assert().success().get_output().stdout.clone();

@@ -22,14 +22,8 @@ fn app(backend: common::Backend) -> TestDb {
 
 fn publish(app: &Herold, title: &str, urgent: bool) -> i64 {
     app.publish(&PublishRequest {
-        category: "veranstaltungen".into(),
-        title: title.into(),
-        body: "Im **Bürgerhaus**, 19 Uhr.".into(),
         urgent,
-        at: None,
-        corrects: None,
-        author: "test".into(),
-        event: None,
+        ..common::publish_request("veranstaltungen", title, "Im **Bürgerhaus**, 19 Uhr.")
     })
     .unwrap()
     .id
@@ -155,14 +149,8 @@ both!(missed_schedule_fires_exactly_once, |_t: &TestDb| {
     // Digests are not bundled into later digests. (Simulated time runs ahead
     // of the clock, so this item is scheduled into the simulated day.)
     app.publish(&PublishRequest {
-        category: "veranstaltungen".into(),
-        title: "Lesung".into(),
-        body: "Stadtbücherei".into(),
-        urgent: false,
         at: Some(next_day + Duration::hours(1)),
-        corrects: None,
-        author: "test".into(),
-        event: None,
+        ..common::publish_request("veranstaltungen", "Lesung", "Stadtbücherei")
     })
     .unwrap();
     let after = app.db().list_digests().unwrap()[0].next_run_at + Duration::minutes(1);

@@ -167,32 +167,25 @@ fn smtp_server_down_loses_nothing() {
     assert_eq!(counts.get(&D::Sent), Some(&5));
 }
 
-/// Waits until `cond` holds (bounces are counted just after the
-/// deliveries are recorded).
-fn eventually(what: &str, cond: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+/// How long bounces may take to be counted (just after the deliveries are
+/// recorded).
+const BOUNCE_COUNTING: Duration = Duration::from_secs(10);
 
 /// Waits until every delivery of announcement `id` is final.
 fn wait_settled(app: &herold::service::Herold, id: i64, n: usize) -> Vec<herold::domain::Delivery> {
     use herold::domain::DeliveryState as D;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    common::poll_until(Duration::from_secs(30), || {
         let ds = app.db().deliveries_of(id).unwrap();
         if ds.len() == n
             && ds
                 .iter()
                 .all(|d| !matches!(d.state, D::Queued | D::Sending))
         {
-            return ds;
+            Ok(ds)
+        } else {
+            Err(format!("{ds:?}"))
         }
-        assert!(std::time::Instant::now() < deadline, "{ds:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    })
 }
 
 /// Permanent refusals (bounces) stop mail to an address after
@@ -245,7 +238,7 @@ fn bounces_stop_an_address(database_url: Option<&str>) {
     assert_eq!(state_of(&ds, "emil@example.org"), Some(D::Sent));
     let bounces = |a: &str| app.db().bounces_of(id_of(a).id).unwrap().0;
     let last_bounce = |a: &str| app.db().bounces_of(id_of(a).id).unwrap().1;
-    eventually("first bounces counted", || {
+    common::wait_until("first bounces counted", BOUNCE_COUNTING, || {
         bounces("full.anna@example.org") == 1
             && bounces("gone.bert@example.org") == 1
             && bounces("moody.dora@example.org") == 1
@@ -262,7 +255,7 @@ fn bounces_stop_an_address(database_url: Option<&str>) {
     wait_settled(&app, 2, 5);
     // Anna and Bert bounced twice in a row: their subscriptions ended,
     // with the reason in the consent ledger.
-    eventually("second bounces counted", || {
+    common::wait_until("second bounces counted", BOUNCE_COUNTING, || {
         id_of("full.anna@example.org").status == S::Unsubscribed
             && id_of("gone.bert@example.org").status == S::Unsubscribed
     });
@@ -281,7 +274,7 @@ fn bounces_stop_an_address(database_url: Option<&str>) {
     assert!(dora_first.is_some());
     publish("Voll zwei");
     let ds = wait_settled(&app, 3, 3);
-    eventually("Dora's second bounce counted", || {
+    common::wait_until("Dora's second bounce counted", BOUNCE_COUNTING, || {
         last_bounce("moody.dora@example.org") != dora_first
     });
     assert_eq!(bounces("moody.dora@example.org"), 1);
@@ -317,7 +310,11 @@ fn confirmation_and_newsletter_share_one_pool(database_url: Option<&str>) {
     let sink = common::smtp::Sink::start(smtp_port);
     // Sink::start connected once to see that the sink is up.
     let probes = || sink.stats()["connections"].as_u64().unwrap_or(0);
-    eventually("the sink counts its probe connection", || probes() > 0);
+    common::wait_until(
+        "the sink counts its probe connection",
+        Duration::from_secs(10),
+        || probes() > 0,
+    );
     let probes = probes();
     let s = serve_with(
         database_url,

@@ -170,14 +170,8 @@ fn subscribers(
 
 fn publish(app: &Herold, category: &str, title: &str, urgent: bool) -> i64 {
     app.publish(&PublishRequest {
-        category: category.into(),
-        title: title.into(),
-        body: "Text".into(),
         urgent,
-        at: None,
-        corrects: None,
-        author: "test".into(),
-        event: None,
+        ..common::publish_request(category, title, "Text")
     })
     .unwrap()
     .id

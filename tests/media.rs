@@ -13,7 +13,7 @@ use common::{
     validate, TestDb,
 };
 use diesel::RunQueryDsl;
-use herold::{config::MediaConfig, service::PublishRequest, storage::Pool};
+use herold::{config::MediaConfig, storage::Pool};
 use reqwest::{blocking::Client, header, StatusCode};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -483,16 +483,7 @@ both!(images_are_immutable, |t: &TestDb| {
     let a = t
         .app
         .publish_with_image(
-            &PublishRequest {
-                category: "abfall".into(),
-                title: "Biotonne".into(),
-                body: "Leerung.".into(),
-                urgent: false,
-                at: None,
-                corrects: None,
-                author: "test".into(),
-                event: None,
-            },
+            &common::publish_request("abfall", "Biotonne", "Leerung."),
             Some(image),
         )
         .unwrap();

@@ -162,16 +162,11 @@ fn no_address_or_text_in_logs_even_at_trace_level() {
             .unwrap();
         tracing::info!(?msg, "stored");
         t.app
-            .publish(&herold::service::PublishRequest {
-                category: "abfall".into(),
-                title: "Öffentlicher Titel".into(),
-                body: "Öffentlicher Text".into(),
-                urgent: false,
-                at: None,
-                corrects: None,
-                author: "test".into(),
-                event: None,
-            })
+            .publish(&common::publish_request(
+                "abfall",
+                "Öffentlicher Titel",
+                "Öffentlicher Text",
+            ))
             .unwrap();
     });
     let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();

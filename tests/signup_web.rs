@@ -51,20 +51,12 @@ fn local(s: &Server, link: &str) -> String {
 
 /// The mail to `to` whose subject is `subject`, waiting for it.
 fn mail_with_subject(smtp: &Smtp, to: &str, subject: &str) -> Vec<u8> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(m) = mails_to(smtp, to)
+    common::poll_until(Duration::from_secs(30), || {
+        mails_to(smtp, to)
             .into_iter()
             .find(|raw| parse(raw).subject() == Some(subject))
-        {
-            return m;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no mail {subject:?} to {to}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            .ok_or_else(|| format!("no mail {subject:?} to {to}"))
+    })
 }
 
 /// The text part of a mail.
@@ -106,19 +98,14 @@ fn mails_to(smtp: &Smtp, to: &str) -> Vec<Vec<u8>> {
 }
 
 fn wait_for_mails_to(smtp: &Smtp, to: &str, n: usize) -> Vec<Vec<u8>> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    common::poll_until(Duration::from_secs(30), || {
         let mails = mails_to(smtp, to);
         if mails.len() >= n {
-            return mails;
+            Ok(mails)
+        } else {
+            Err(format!("{} of {n} mails to {to} arrived", mails.len()))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} of {n} mails to {to} arrived",
-            mails.len()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 /// The URL in `text` that contains `path`.

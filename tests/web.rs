@@ -9,7 +9,7 @@ mod common;
 
 use common::{server::Server, validate};
 use reqwest::{blocking::Client, header, StatusCode};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TRICKY: &str = "Straße <gesperrt> & \"Umleitung\" ab 7 Uhr";
 
@@ -263,15 +263,14 @@ fn metrics_follow_a_broadcast(database_url: Option<&str>) {
         "Samstag.",
     ]);
     let sent = r#"herold_deliveries_total{channel="email",outcome="sent"} 250"#;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let text = loop {
+    let text = common::poll_until(Duration::from_secs(30), || {
         let text = http.get(s.url("/metrics")).send().unwrap().text().unwrap();
         if text.contains(sent) {
-            break text;
+            Ok(text)
+        } else {
+            Err(format!("never saw {sent} in\n{text}"))
         }
-        assert!(Instant::now() < deadline, "never saw {sent} in\n{text}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    });
     assert!(
         text.contains(r#"herold_send_seconds_count{channel="email"} 250"#),
         "{text}"
@@ -279,19 +278,18 @@ fn metrics_follow_a_broadcast(database_url: Option<&str>) {
     assert!(text.contains("# TYPE herold_queue_depth gauge"), "{text}");
     assert!(text.contains("herold_rate_limit_wait_seconds"), "{text}");
     // Nothing is left waiting once every delivery is out.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    common::poll_until(Duration::from_secs(10), || {
         let text = http.get(s.url("/metrics")).send().unwrap().text().unwrap();
         let waiting = text
             .lines()
             .filter(|l| l.starts_with("herold_queue_depth{"))
             .any(|l| !l.ends_with(" 0"));
-        if !waiting {
-            break;
+        if waiting {
+            Err(format!("queue never drained:\n{text}"))
+        } else {
+            Ok(())
         }
-        assert!(Instant::now() < deadline, "queue never drained:\n{text}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
 }
 
 #[test]
@@ -321,27 +319,15 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
     );
     let app = abfall_subscribers(&s, database_url, 10);
     let announcement = app
-        .publish(&herold::service::PublishRequest {
-            category: "abfall".into(),
-            title: "Biotonne".into(),
-            body: "Samstag.".into(),
-            urgent: false,
-            at: None,
-            corrects: None,
-            author: "test".into(),
-            event: None,
-        })
+        .publish(&common::publish_request("abfall", "Biotonne", "Samstag."))
         .unwrap()
         .id;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while provider.received().len() < 10 {
-        assert!(
-            Instant::now() < deadline,
-            "the fake provider got {} of 10",
-            provider.received().len()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::poll_until(Duration::from_secs(30), || {
+        match provider.received().len() {
+            n if n >= 10 => Ok(()),
+            n => Err(format!("the fake provider got {n} of 10")),
+        }
+    });
     let ids: Vec<String> = provider.received().into_iter().map(|r| r.id).collect();
     let http = Client::new();
     let post = |body: &str, signature: Option<String>| {

@@ -8,7 +8,7 @@
 mod common;
 
 use chrono::{Duration as TimeDelta, Utc};
-use common::{server::Server, TestDb};
+use common::{server::Server, wait_until, TestDb};
 use herold::{
     service::{Herold, PublishRequest},
     storage::{
@@ -68,14 +68,8 @@ fn claim(t: &TestDb) -> Vec<WebsubClaim> {
 
 fn publish(app: &Herold, category: &str, title: &str, at: Option<chrono::DateTime<Utc>>) -> i64 {
     app.publish(&PublishRequest {
-        category: category.into(),
-        title: title.into(),
-        body: "Text.".into(),
-        urgent: false,
         at,
-        corrects: None,
-        author: "test".into(),
-        event: None,
+        ..common::publish_request(category, title, "Text.")
     })
     .unwrap()
     .id
@@ -384,19 +378,17 @@ impl Subscriber {
 
     /// Waits until `n` requests with `method` arrived; returns them.
     fn wait_for(&self, method: &str, n: usize, within: Duration) -> Vec<Received> {
-        let deadline = Instant::now() + within;
-        loop {
+        common::poll_until(within, || {
             let got = self.requests(method);
             if got.len() >= n {
-                return got;
+                Ok(got)
+            } else {
+                Err(format!(
+                    "expected {n} {method} request(s), got {}",
+                    got.len()
+                ))
             }
-            assert!(
-                Instant::now() < deadline,
-                "expected {n} {method} request(s) within {within:?}, got {}",
-                got.len()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 }
 
@@ -464,15 +456,6 @@ fn hub_request(s: &Server, form: &[(&str, &str)]) -> (StatusCode, String) {
         .send()
         .unwrap();
     (r.status(), r.text().unwrap())
-}
-
-/// Waits until `check` holds for the server's database.
-fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 const SECRET: &str = "s3cr3t-of-the-reader";
@@ -576,7 +559,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
     assert_eq!(verification.query["reader"], "1");
     assert!(verification.query["hub.challenge"].len() >= 32);
     let mut sub = None;
-    eventually(
+    wait_until(
         "the subscription is stored",
         Duration::from_secs(10),
         || {
@@ -665,7 +648,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
         ],
     );
     assert_eq!(status, StatusCode::ACCEPTED);
-    eventually(
+    wait_until(
         "the 410 subscriber is stored",
         Duration::from_secs(10),
         || {
@@ -689,7 +672,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
     let to_gone = gone.wait_for("POST", 1, Duration::from_secs(10));
     assert!(String::from_utf8_lossy(&to_gone[0].body).contains("Umleitung Hauptstraße"));
     assert!(!to_gone[0].headers.contains_key("x-hub-signature"));
-    eventually(
+    wait_until(
         "the 410 subscriber is deleted",
         Duration::from_secs(10),
         || {
@@ -714,7 +697,7 @@ fn hub_end_to_end(database_url: Option<&str>) {
     let gets = reader.wait_for("GET", 2, Duration::from_secs(10));
     assert_eq!(gets[1].query["hub.mode"], "unsubscribe");
     assert!(!gets[1].query.contains_key("hub.lease_seconds"));
-    eventually(
+    wait_until(
         "the subscription is deleted",
         Duration::from_secs(10),
         || {
@@ -766,7 +749,7 @@ fn scheduled_announcement_is_pushed_when_due() {
     );
     assert_eq!(status, StatusCode::ACCEPTED);
     let db = s.open_database(None);
-    eventually(
+    wait_until(
         "the subscription is stored",
         Duration::from_secs(10),
         || {

@@ -7,10 +7,11 @@
 
 mod common;
 
+use common::wait_until;
 use herold::{
     config::Config,
     domain::{BroadcastState, SubscriberStatus},
-    service::{Herold, PublishRequest},
+    service::Herold,
     storage::NewSubscriber,
 };
 use herold_channel_api::ChannelKind;
@@ -18,8 +19,8 @@ use herold_channel_fake::FakeServer;
 use std::{
     collections::HashMap,
     path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Child, Stdio},
+    time::Duration,
 };
 
 const RECIPIENTS: usize = 20_000;
@@ -27,14 +28,8 @@ const BATCH: usize = 500;
 const IN_FLIGHT: usize = 2;
 
 fn worker(dir: &Path, db: &Path, provider: &str) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
-    cmd.current_dir(dir).env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HEROLD_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("HEROLD_DATABASE_URL", db)
+    common::herold(dir)
+        .env("HEROLD_DATABASE_URL", db)
         .env("HEROLD_DELIVERY__CHANNELS", "[\"email\"]")
         .env("HEROLD_FAKE_PROVIDER", provider)
         .env("HEROLD_DELIVERY__BATCH_SIZE", BATCH.to_string())
@@ -47,14 +42,6 @@ fn worker(dir: &Path, db: &Path, provider: &str) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -88,22 +75,13 @@ fn sigkill_mid_fanout_loses_nothing() {
             .unwrap();
     }
     let id = app
-        .publish(&PublishRequest {
-            category: "abfall".into(),
-            title: "Wichtig".into(),
-            body: "Text".into(),
-            urgent: false,
-            at: None,
-            corrects: None,
-            author: "test".into(),
-            event: None,
-        })
+        .publish(&common::publish_request("abfall", "Wichtig", "Text"))
         .unwrap()
         .id;
 
     let provider = FakeServer::start(None, true).unwrap();
     let mut first = worker(dir.path(), &db_path, provider.url());
-    wait_for("the first deliveries", Duration::from_secs(60), || {
+    wait_until("the first deliveries", Duration::from_secs(60), || {
         provider.accepted() >= 5_000
     });
     first.kill().unwrap(); // SIGKILL
@@ -115,7 +93,7 @@ fn sigkill_mid_fanout_loses_nothing() {
     );
 
     let mut second = worker(dir.path(), &db_path, provider.url());
-    wait_for("the broadcast to finish", Duration::from_secs(120), || {
+    wait_until("the broadcast to finish", Duration::from_secs(120), || {
         app.db()
             .broadcast_counts(id)
             .unwrap()

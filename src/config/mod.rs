@@ -2,17 +2,17 @@
 //! environment variables (nested keys with `__`, e.g.
 //! `HEROLD_LIMITS__BODY_MAX_CHARS`). Secrets may come from files.
 
-mod database_url;
 mod delivery;
 mod media;
 mod secret;
 mod signup;
+mod websub;
 
-pub use database_url::DatabaseUrl;
 pub use delivery::{DeliveryConfig, RateConfig};
 pub use media::{MediaConfig, DEFAULT_MAX_IMAGE_BYTES};
 pub use secret::Secret;
 pub use signup::SignupConfig;
+pub use websub::WebsubConfig;
 
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -26,7 +26,10 @@ use std::{
 use thiserror::Error;
 use url::Url;
 
-use crate::domain::Limits;
+use crate::{
+    domain::Limits,
+    storage::{DatabaseUrl, DatabaseUrlError, KeySource},
+};
 
 /// The file read when no `--config` is given (optional).
 pub const DEFAULT_FILE: &str = "herold.toml";
@@ -59,7 +62,7 @@ pub struct Config {
     /// The delivery engine.
     pub delivery: DeliveryConfig,
     /// The WebSub hub of Herold's feeds.
-    pub websub: crate::websub::WebsubConfig,
+    pub websub: WebsubConfig,
     /// The e-mail channel's SMTP server (`[email]`); needed when
     /// `delivery.channels` lists `email`.
     pub email: Option<herold_channel_email::EmailConfig>,
@@ -112,7 +115,7 @@ impl Default for Config {
             pool_size: 8,
             limits: Limits::default(),
             delivery: DeliveryConfig::default(),
-            websub: crate::websub::WebsubConfig::default(),
+            websub: WebsubConfig::default(),
             email: None,
             signup: SignupConfig::default(),
             media: MediaConfig::default(),
@@ -288,6 +291,33 @@ impl Config {
         self.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
 
+    /// The WebSub hub's URL, `{public_url}websub`, if the hub is enabled.
+    pub fn websub_hub_url(&self) -> Option<String> {
+        self.websub
+            .enabled
+            .then(|| self.public_url.join("websub").ok())
+            .flatten()
+            .map(String::from)
+    }
+
+    /// Where the master key comes from: `secret_key`, `secret_key_file`, or
+    /// else the default file, generated for a new database.
+    pub fn key_source(&self) -> KeySource {
+        match (&self.secret_key, &self.secret_key_file) {
+            (Some(secret), _) => {
+                KeySource::Inline(zeroize::Zeroizing::new(secret.expose().to_owned()))
+            }
+            (None, Some(path)) => KeySource::File {
+                path: path.clone(),
+                generate: false,
+            },
+            (None, None) => KeySource::File {
+                path: self.default_key_file(),
+                generate: true,
+            },
+        }
+    }
+
     /// Where the master key file is expected when none is configured.
     pub fn default_key_file(&self) -> PathBuf {
         match DatabaseUrl::parse(&self.database_url) {
@@ -297,6 +327,16 @@ impl Config {
                 .map(|d| d.join("herold.key"))
                 .unwrap_or_else(|| PathBuf::from("herold.key")),
             _ => PathBuf::from("herold.key"),
+        }
+    }
+}
+
+impl From<DatabaseUrlError> for ConfigError {
+    fn from(e: DatabaseUrlError) -> Self {
+        Self::Invalid {
+            key: "database_url",
+            value: e.value,
+            expected: e.expected,
         }
     }
 }
@@ -338,6 +378,28 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn key_source_follows_the_settings() {
+        let c = Config::default();
+        assert!(matches!(
+            c.key_source(),
+            KeySource::File { path, generate: true } if path == Path::new("herold.key")
+        ));
+        let c = Config {
+            secret_key_file: Some("/etc/herold/key".into()),
+            ..Config::default()
+        };
+        assert!(matches!(
+            c.key_source(),
+            KeySource::File { path, generate: false } if path == Path::new("/etc/herold/key")
+        ));
+        let c = Config {
+            secret_key: Some(Secret::new("k".into())),
+            ..Config::default()
+        };
+        assert!(matches!(c.key_source(), KeySource::Inline(k) if k.as_str() == "k"));
     }
 
     #[test]

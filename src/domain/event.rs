@@ -1,27 +1,12 @@
 //! When and where an announced event takes place, for residents'
 //! calendars (the iCalendar feed) and the announcement page.
 
-use chrono::{DateTime, NaiveDate, Utc};
+pub use herold_channel_api::EventTime;
 
 use super::DomainError;
 
 /// Longest place description.
 pub const LOCATION_MAX_CHARS: usize = 200;
-
-/// The time of an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventTime {
-    /// From `start`, optionally until `end` (after `start`).
-    At {
-        start: DateTime<Utc>,
-        end: Option<DateTime<Utc>>,
-    },
-    /// Whole days from `start` through `last` (inclusive; `None`: one day).
-    AllDay {
-        start: NaiveDate,
-        last: Option<NaiveDate>,
-    },
-}
 
 /// An event an announcement is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +71,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{NaiveDate, TimeZone, Utc};
 
     #[test]
     fn valid_and_invalid_events() {

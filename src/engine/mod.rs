@@ -7,14 +7,11 @@
 //! machines sharing a PostgreSQL database — cooperate, and a killed worker
 //! loses nothing: its leases expire and its batch is claimed again.
 
-mod backoff;
 mod spacing;
 mod transactional;
 mod worker;
 
 pub use transactional::send_transactional;
-
-pub use backoff::retry_delay;
 
 use herold_channel_api::{Channel, ChannelKind};
 use std::{collections::HashMap, sync::Arc, time::Duration};

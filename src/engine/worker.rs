@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use herold_channel_api::{
-    Address, Channel, Destination, Disposition, OutboundMessage, RenderedMessage, SendError,
-    UnsubscribeLinks,
+    retry_delay, Address, Channel, Destination, Disposition, OutboundMessage, RenderedMessage,
+    SendError, UnsubscribeLinks,
 };
 use std::{
     collections::HashMap,
@@ -13,7 +13,7 @@ use std::{
 };
 use tokio::sync::watch;
 
-use super::{backoff::retry_delay, spacing::Spacing, Engine, EngineError};
+use super::{spacing::Spacing, Engine, EngineError};
 use crate::{
     config::RateConfig,
     domain::Id,

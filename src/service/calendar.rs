@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{FeedDocument, FeedFormat, Herold, ServiceError};
 use crate::{
-    domain::{Announcement, Category, EventTime},
+    domain::{Announcement, Category},
     render,
 };
 
@@ -79,18 +79,10 @@ impl Herold {
             }
         }
         let host = self.config.public_url.host_str().unwrap_or("herold");
-        let when = match event.time {
-            EventTime::At { start, end } => herold_channel_rss::EventTime::At { start, end },
-            EventTime::AllDay { start, last } => herold_channel_rss::EventTime::AllDay {
-                start,
-                // iCalendar all-day ends are exclusive.
-                end: last.and_then(|d| d.succ_opt()),
-            },
-        };
         let mut e = CalendarEvent::new(
             format!("announcement-{root}@{host}"),
             a.title.clone(),
-            when,
+            event.time,
             a.publish_at,
         );
         e.description = render::to_plain(&a.body);

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Herold, ServiceError};
 use crate::{
-    domain::{Announcement, Category},
+    domain::{Announcement, Category, Slug},
     i18n::t,
     render,
     storage::FeedQuery,
@@ -22,6 +22,16 @@ pub enum FeedScope {
     All,
     /// One category, by slug.
     Category(String),
+}
+
+impl FeedScope {
+    /// The category slug, if the feed is one category's.
+    pub fn category(&self) -> Option<&str> {
+        match self {
+            Self::All => None,
+            Self::Category(slug) => Some(slug),
+        }
+    }
 }
 
 /// Atom (RFC 4287), RSS 2.0, or iCalendar (RFC 5545: announcements
@@ -43,6 +53,13 @@ impl FeedFormat {
         }
     }
 
+    /// The format of a file extension in feed URLs.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        [Self::Atom, Self::Rss, Self::Ical]
+            .into_iter()
+            .find(|f| f.extension() == ext)
+    }
+
     /// HTTP content type.
     pub fn content_type(self) -> &'static str {
         match self {
@@ -50,6 +67,30 @@ impl FeedFormat {
             Self::Rss => "application/rss+xml; charset=utf-8",
             Self::Ical => herold_channel_rss::ICAL_CONTENT_TYPE,
         }
+    }
+}
+
+/// A feed's file name under `/feeds/`: `{all|category}.{atom|rss|ics}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedName {
+    pub scope: FeedScope,
+    pub format: FeedFormat,
+}
+
+impl FeedName {
+    /// Reads `all.atom`, `abfall.ics` and the like: `all` or a valid
+    /// category slug, a dot, a known extension. Whether the category exists
+    /// is not checked here.
+    pub fn parse(name: &str) -> Option<Self> {
+        let (stem, ext) = name.rsplit_once('.')?;
+        let format = FeedFormat::from_extension(ext)?;
+        let scope = if stem == Slug::ALL {
+            FeedScope::All
+        } else {
+            let slug = Slug::parse(stem).ok().filter(|s| s.as_str() == stem)?;
+            FeedScope::Category(slug.to_string())
+        };
+        Some(Self { scope, format })
     }
 }
 
@@ -126,7 +167,7 @@ impl Herold {
             language: locale.to_owned(),
             generator: format!("Herold {}", env!("CARGO_PKG_VERSION")),
             updated: last_modified,
-            hub: self.websub_hub_url(),
+            hub: self.config.websub_hub_url(),
         };
         let entries: Vec<FeedEntry> = rows.iter().map(|(a, c)| self.entry(a, c, locale)).collect();
         let body = match format {
@@ -181,4 +222,42 @@ pub(super) fn last_modified<T>(
         .max()
         .unwrap_or(floor)
         .max(floor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_names() {
+        let name = |scope, format| Some(FeedName { scope, format });
+        assert_eq!(
+            FeedName::parse("all.atom"),
+            name(FeedScope::All, FeedFormat::Atom)
+        );
+        assert_eq!(
+            FeedName::parse("abfall.rss"),
+            name(FeedScope::Category("abfall".into()), FeedFormat::Rss)
+        );
+        assert_eq!(
+            FeedName::parse("all.ics"),
+            name(FeedScope::All, FeedFormat::Ical)
+        );
+        for bad in [
+            "abfall.json",
+            "abfall",
+            ".atom",
+            "Abfall.atom",
+            " abfall.atom",
+            "a/b.atom",
+            "all.atom.atom",
+        ] {
+            assert_eq!(FeedName::parse(bad), None, "{bad}");
+        }
+        assert_eq!(FeedScope::All.category(), None);
+        assert_eq!(
+            FeedScope::Category("abfall".into()).category(),
+            Some("abfall")
+        );
+    }
 }

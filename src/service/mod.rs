@@ -10,7 +10,7 @@ mod pages;
 mod receipts;
 mod signup;
 
-pub use feeds::{FeedDocument, FeedFormat, FeedScope};
+pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
 pub use media::image_path;
 pub use pages::PublicAnnouncement;
 pub use receipts::ReceiptSummary;
@@ -77,7 +77,8 @@ pub struct Herold {
 impl Herold {
     /// Opens the configured database (migrating it) and returns the app.
     pub fn open(config: Config) -> Result<Self, StorageError> {
-        let db = Database::open(&config)?;
+        let url = crate::storage::DatabaseUrl::parse(&config.database_url)?;
+        let db = Database::open(&url, config.pool_size, config.key_source())?;
         Ok(Self { config, db })
     }
 

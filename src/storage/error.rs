@@ -1,14 +1,15 @@
 use thiserror::Error;
 
-use crate::{config::ConfigError, crypto::CryptoError, domain::DomainError};
+use super::DatabaseUrlError;
+use crate::{crypto::CryptoError, domain::DomainError};
 
 /// What can go wrong in storage. Messages are written for operators and
 /// never contain personal data.
 #[derive(Debug, Error)]
 pub enum StorageError {
-    /// The configuration does not describe a usable database.
+    /// The database URL is not usable.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Url(#[from] DatabaseUrlError),
     /// The database could not be reached.
     #[error("cannot connect to the database {target}: {reason}")]
     Connect { target: String, reason: String },

@@ -1,36 +1,62 @@
 //! Finding, generating and checking the master key for personal data.
 
 use diesel::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::{schema::meta, Pool, StorageError};
-use crate::{config::Config, crypto::Keyring};
+use crate::crypto::Keyring;
 
 const FINGERPRINT_KEY: &str = "secret_key_fingerprint";
 
-/// Where a usable key came from.
-pub(super) enum Found {
-    /// Configured explicitly or read from the default file.
-    Key(Keyring),
-    /// Nothing configured and no default file yet.
-    None,
+/// Where the master key for personal data comes from.
+pub enum KeySource {
+    /// The key itself: 32 bytes as base64 or hex.
+    Inline(Zeroizing<String>),
+    /// A file holding the key.
+    File {
+        /// The key file.
+        path: PathBuf,
+        /// Whether the file may be missing: a brand-new database then
+        /// generates a key into it, while a database that already holds
+        /// personal data refuses to open ([`StorageError::MissingKey`]).
+        /// Otherwise a missing file is an error.
+        generate: bool,
+    },
 }
 
-/// Reads the key from `secret_key`, `secret_key_file` or the default file.
-/// An explicitly named file that is missing is an error.
-pub(super) fn configured_key(config: &Config) -> Result<Found, StorageError> {
-    if let Some(secret) = &config.secret_key {
-        return Ok(Found::Key(Keyring::from_encoded(secret.expose())?));
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline(<redacted>)"),
+            Self::File { path, generate } => f
+                .debug_struct("File")
+                .field("path", path)
+                .field("generate", generate)
+                .finish(),
+        }
     }
-    if let Some(path) = &config.secret_key_file {
-        return read_key_file(path).map(Found::Key);
+}
+
+/// Where a usable key came from.
+pub(super) enum Found {
+    /// Given inline or read from a file.
+    Key(Keyring),
+    /// The key file that may be generated does not exist yet.
+    Missing(PathBuf),
+}
+
+/// Reads the key from `source`. A file that must exist but does not is an
+/// error.
+pub(super) fn configured_key(source: &KeySource) -> Result<Found, StorageError> {
+    match source {
+        KeySource::Inline(secret) => Ok(Found::Key(Keyring::from_encoded(secret)?)),
+        KeySource::File {
+            path,
+            generate: true,
+        } if !path.exists() => Ok(Found::Missing(path.clone())),
+        KeySource::File { path, .. } => read_key_file(path).map(Found::Key),
     }
-    let default = config.default_key_file();
-    if default.exists() {
-        return read_key_file(&default).map(Found::Key);
-    }
-    Ok(Found::None)
 }
 
 fn read_key_file(path: &Path) -> Result<Keyring, StorageError> {
@@ -71,8 +97,8 @@ fn store_fingerprint(pool: &Pool, fp: &str) -> Result<(), StorageError> {
 
 /// Checks the key against the fingerprint stored in the database; for a
 /// database without one, records the key (generating and saving a new key
-/// to the default file if none was configured).
-pub(super) fn unlock(pool: &Pool, found: Found, config: &Config) -> Result<Keyring, StorageError> {
+/// into the missing file that may be generated).
+pub(super) fn unlock(pool: &Pool, found: Found) -> Result<Keyring, StorageError> {
     let stored = stored_fingerprint(pool)?;
     match (found, stored) {
         (Found::Key(k), Some(fp)) if k.fingerprint() == fp => Ok(k),
@@ -80,15 +106,14 @@ pub(super) fn unlock(pool: &Pool, found: Found, config: &Config) -> Result<Keyri
             stored: fp,
             configured: k.fingerprint().to_owned(),
         }),
-        (Found::None, Some(_)) => Err(StorageError::MissingKey {
-            expected_file: config.default_key_file().display().to_string(),
+        (Found::Missing(path), Some(_)) => Err(StorageError::MissingKey {
+            expected_file: path.display().to_string(),
         }),
         (Found::Key(k), None) => {
             store_fingerprint(pool, k.fingerprint())?;
             Ok(k)
         }
-        (Found::None, None) => {
-            let path = config.default_key_file();
+        (Found::Missing(path), None) => {
             let encoded = Keyring::generate_encoded();
             write_new_key(&path, &encoded)?;
             let k = Keyring::from_encoded(&encoded)?;

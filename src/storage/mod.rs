@@ -11,6 +11,7 @@ mod bounces;
 mod categories;
 mod consent;
 mod conversations;
+mod database_url;
 mod deliveries;
 mod digests;
 mod error;
@@ -27,9 +28,11 @@ mod websub;
 pub use announcements::FeedQuery;
 pub use audit::AuditWith;
 pub use categories::Removed;
+pub use database_url::{DatabaseUrl, DatabaseUrlError};
 pub use deliveries::{StatusApplied, TransitionDetails};
 pub use digests::Compose;
 pub use error::StorageError;
+pub use keys::KeySource;
 pub use queue::{
     Bounce, BroadcastCounts, ChannelResumed, Claim, Claimed, Control, FanoutLease, Grant, Outcome,
     QueueDepth,
@@ -50,10 +53,7 @@ use diesel::{
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::{sync::Arc, time::Duration};
 
-use crate::{
-    config::{Config, DatabaseUrl},
-    crypto::Keyring,
-};
+use crate::crypto::Keyring;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -159,15 +159,14 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
 }
 
 impl Database {
-    /// Opens the configured database, applies pending migrations and
-    /// unlocks personal data with the configured key (generating one for a
-    /// brand-new database).
-    pub fn open(config: &Config) -> Result<Self, StorageError> {
-        let url = DatabaseUrl::parse(&config.database_url)?;
-        // Check an explicitly configured key before touching the database,
-        // so a bad key changes nothing.
-        let key = keys::configured_key(config)?;
-        let pool = Self::connect(&url, config.pool_size)?;
+    /// Opens the database at `url` with up to `pool_size` connections,
+    /// applies pending migrations and unlocks personal data with the key
+    /// from `key` (generating one for a brand-new database if `key` allows).
+    pub fn open(url: &DatabaseUrl, pool_size: u32, key: KeySource) -> Result<Self, StorageError> {
+        // Read a given key before touching the database, so a bad key
+        // changes nothing.
+        let found = keys::configured_key(&key)?;
+        let pool = Self::connect(url, pool_size)?;
         let migrated = Self::migrate_pool(&pool)?;
         if migrated > 0 {
             tracing::info!(
@@ -176,7 +175,7 @@ impl Database {
                 "database migrated"
             );
         }
-        let keyring = keys::unlock(&pool, key, config)?;
+        let keyring = keys::unlock(&pool, found)?;
         Ok(Self {
             pool,
             keyring: Arc::new(keyring),

@@ -2,7 +2,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::conditional;
-use crate::service::{FeedFormat, FeedScope, Herold};
+use crate::service::{FeedName, Herold};
 
 /// `/feeds/all.atom`, `/feeds/{category}.atom`, `/feeds/{category}.rss`,
 /// `/feeds/{category}.ics` (and `all.rss`, `all.ics`).
@@ -12,7 +12,7 @@ pub async fn feed(
     name: web::Path<String>,
 ) -> HttpResponse {
     let name = name.into_inner();
-    let Some((scope, format)) = parse_name(&name) else {
+    let Some(FeedName { scope, format }) = FeedName::parse(&name) else {
         return HttpResponse::NotFound().content_type("text/plain").body("unknown feed; expected /feeds/all.atom, /feeds/all.rss, /feeds/all.ics or the same for a CATEGORY\n");
     };
     let app = app.into_inner();
@@ -36,20 +36,4 @@ pub async fn feed(
         doc.content_type,
         doc.body,
     )
-}
-
-fn parse_name(name: &str) -> Option<(FeedScope, FeedFormat)> {
-    let (stem, ext) = name.rsplit_once('.')?;
-    let format = match ext {
-        "atom" => FeedFormat::Atom,
-        "rss" => FeedFormat::Rss,
-        "ics" => FeedFormat::Ical,
-        _ => return None,
-    };
-    let scope = if stem == "all" {
-        FeedScope::All
-    } else {
-        FeedScope::Category(stem.to_owned())
-    };
-    Some((scope, format))
 }

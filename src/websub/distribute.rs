@@ -15,7 +15,7 @@ use herold_websub::{
 use tokio::sync::watch;
 use url::Url;
 
-use super::{blocking, content_mark, Topic, WebsubError};
+use super::{blocking, content_mark, parse_topic, WebsubError};
 use crate::{
     service::Herold,
     storage::{MarkChange, WebsubClaim, WebsubOutcome},
@@ -194,7 +194,7 @@ impl Distributor {
             for topic in topics {
                 let Some(parsed) = Url::parse(&topic)
                     .ok()
-                    .and_then(|u| Topic::parse(&app.config().public_url, &u))
+                    .and_then(|u| parse_topic(&app.config().public_url, &u))
                 else {
                     continue;
                 };
@@ -327,7 +327,7 @@ fn detect_changes(app: &Herold) -> Result<usize, WebsubError> {
         current.entry(&m.topic).or_insert_with(|| {
             Url::parse(&m.topic)
                 .ok()
-                .and_then(|u| Topic::parse(&app.config().public_url, &u))
+                .and_then(|u| parse_topic(&app.config().public_url, &u))
                 .map(|t| content_mark(&t.scope, &activity))
         });
     }

@@ -11,7 +11,7 @@ use herold_websub::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use super::{blocking, content_mark, Topic, WebsubError};
+use super::{blocking, content_mark, parse_topic, WebsubError};
 use crate::{
     config::Config,
     service::Herold,
@@ -71,8 +71,8 @@ impl Hub {
             .collect();
         let public = &app.config().public_url;
         let accepts = |topic: &Url| {
-            Topic::parse(public, topic)
-                .is_some_and(|t| t.category().is_none_or(|c| categories.contains(c)))
+            parse_topic(public, topic)
+                .is_some_and(|t| t.scope.category().is_none_or(|c| categories.contains(c)))
         };
         Ok(parse_hub_request(form, &self.policy, &accepts, transport)?)
     }
@@ -155,7 +155,7 @@ fn store(
     sub: &Subscription,
     expires_at: DateTime<Utc>,
 ) -> Result<WebsubSubscription, WebsubError> {
-    let topic = Topic::parse(&app.config().public_url, &sub.topic).ok_or_else(|| {
+    let topic = parse_topic(&app.config().public_url, &sub.topic).ok_or_else(|| {
         HubRequestError::UnknownTopic {
             topic: sub.topic.to_string(),
         }

@@ -4,7 +4,7 @@
 //! storage and the web server:
 //!
 //! - [`hub`]: `POST /websub` requests are checked against Herold's own feed
-//!   URLs ([`Topic`]), answered `202` at once and verified in the
+//!   URLs ([`parse_topic`]), answered `202` at once and verified in the
 //!   background; only a verified request changes the stored subscriptions.
 //! - [`distribute`]: a loop in `herold serve` notices, every
 //!   `websub.poll_interval_ms`, when what a feed shows changed (a
@@ -15,15 +15,13 @@
 //! Every feed advertises the hub: `<link rel="hub">` in the document and an
 //! HTTP `Link` header.
 
-mod config;
 pub mod distribute;
 pub mod hub;
 mod topic;
 
-pub use config::WebsubConfig;
 pub use distribute::Distributor;
 pub use hub::{Applied, Hub};
-pub use topic::{content_mark, Topic};
+pub use topic::{content_mark, parse_topic};
 
 use thiserror::Error;
 use tokio::sync::watch;
@@ -53,27 +51,10 @@ pub enum WebsubError {
     Task(String),
 }
 
-impl Herold {
-    /// The hub's URL, `{public_url}websub`, if the hub is enabled.
-    pub fn websub_hub_url(&self) -> Option<String> {
-        hub_url(self.config())
-    }
-}
-
-/// The hub's URL for a configuration, if the hub is enabled.
-pub fn hub_url(config: &crate::config::Config) -> Option<String> {
-    config
-        .websub
-        .enabled
-        .then(|| config.public_url.join("websub").ok())
-        .flatten()
-        .map(String::from)
-}
-
 /// The `Link` header of the feed `/feeds/{name}`:
 /// `<hub>; rel="hub", <self>; rel="self"`, if the hub is enabled.
 pub fn feed_link_header(config: &crate::config::Config, name: &str) -> Option<String> {
-    let hub = hub_url(config)?;
+    let hub = config.websub_hub_url()?;
     let this = config.public_url.join(&format!("feeds/{name}")).ok()?;
     Some(format!("<{hub}>; rel=\"hub\", <{this}>; rel=\"self\""))
 }

@@ -5,49 +5,19 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::{
-    domain::Slug,
-    service::{FeedFormat, FeedScope},
+    service::{FeedName, FeedScope},
     storage::CategoryActivity,
 };
 
-/// One of Herold's feeds, as a WebSub topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topic {
-    pub scope: FeedScope,
-    pub format: FeedFormat,
-}
-
-impl Topic {
-    /// Reads `{public_url}feeds/{all|category}.{atom|rss|ics}`: no query, no
-    /// fragment. Whether the category exists is not checked here.
-    pub fn parse(public_url: &Url, topic: &Url) -> Option<Self> {
-        if topic.query().is_some() || topic.fragment().is_some() {
-            return None;
-        }
-        let base = public_url.join("feeds/").ok()?;
-        let name = topic.as_str().strip_prefix(base.as_str())?;
-        let (stem, ext) = name.rsplit_once('.')?;
-        let format = match ext {
-            "atom" => FeedFormat::Atom,
-            "rss" => FeedFormat::Rss,
-            "ics" => FeedFormat::Ical,
-            _ => return None,
-        };
-        let scope = if stem == Slug::ALL {
-            FeedScope::All
-        } else {
-            FeedScope::Category(Slug::parse(stem).ok()?.to_string())
-        };
-        Some(Self { scope, format })
+/// Reads a topic URL, `{public_url}feeds/{all|category}.{atom|rss|ics}`
+/// with no query or fragment, as the feed it names. Whether the category
+/// exists is not checked here.
+pub fn parse_topic(public_url: &Url, topic: &Url) -> Option<FeedName> {
+    if topic.query().is_some() || topic.fragment().is_some() {
+        return None;
     }
-
-    /// The category slug, if the topic is one category's feed.
-    pub fn category(&self) -> Option<&str> {
-        match &self.scope {
-            FeedScope::All => None,
-            FeedScope::Category(slug) => Some(slug),
-        }
-    }
+    let base = public_url.join("feeds/").ok()?;
+    FeedName::parse(topic.as_str().strip_prefix(base.as_str())?)
 }
 
 /// A value that changes whenever the announcements `scope`'s feeds show
@@ -75,6 +45,7 @@ pub fn content_mark(scope: &FeedScope, activity: &[CategoryActivity]) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::FeedFormat;
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
@@ -83,17 +54,17 @@ mod tests {
     #[test]
     fn parses_own_feed_urls_only() {
         let base = url("https://herold.example/gemeinde/");
-        let t = |s: &str| Topic::parse(&base, &url(s));
+        let t = |s: &str| parse_topic(&base, &url(s));
         assert_eq!(
             t("https://herold.example/gemeinde/feeds/all.atom"),
-            Some(Topic {
+            Some(FeedName {
                 scope: FeedScope::All,
                 format: FeedFormat::Atom
             })
         );
         assert_eq!(
             t("https://HEROLD.example/gemeinde/feeds/abfall.rss"),
-            Some(Topic {
+            Some(FeedName {
                 scope: FeedScope::Category("abfall".into()),
                 format: FeedFormat::Rss
             })
@@ -108,6 +79,8 @@ mod tests {
             "https://herold.example/gemeinde/feeds/a/b.atom",
             "https://herold.example/gemeinde/feeds/Abfall.atom",
             "https://herold.example/gemeinde/feeds/.atom",
+            "https://herold.example/gemeinde/feeds/%20abfall.atom",
+            "https://herold.example/gemeinde/feeds/all.atom.atom",
             "https://herold.example/gemeinde/announcements/1",
         ] {
             assert_eq!(t(bad), None, "{bad}");

@@ -15,9 +15,70 @@ use herold::{
     config::{Config, Secret},
     crypto::Keyring,
     domain::NewAuditEvent,
-    service::Herold,
+    service::{Herold, PublishRequest},
 };
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::{
+    path::Path,
+    process::Command,
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+/// The `herold` binary run in `dir`, with no `HEROLD_*` variables and no
+/// `RUST_LOG` from the outside.
+pub fn herold(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
+    cmd.current_dir(dir).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HEROLD_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// A request publishing `title` with `body` in `category` now, as `test`:
+/// not urgent, correcting nothing, without event. Change fields with
+/// `PublishRequest { urgent: true, ..publish_request(…) }`.
+pub fn publish_request(category: &str, title: &str, body: &str) -> PublishRequest {
+    PublishRequest {
+        category: category.into(),
+        title: title.into(),
+        body: body.into(),
+        urgent: false,
+        at: None,
+        corrects: None,
+        author: "test".into(),
+        event: None,
+    }
+}
+
+/// Calls `attempt` every 50 ms until it returns `Ok`, and returns that
+/// value; fails the test with the last `Err` (what was seen instead) once
+/// `within` has passed.
+pub fn poll_until<T>(within: Duration, mut attempt: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match attempt() {
+            Ok(v) => return v,
+            Err(seen) => assert!(
+                Instant::now() < deadline,
+                "timed out after {within:?}: {seen}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `cond` holds; fails the test, naming `what`, once `within`
+/// has passed.
+pub fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    poll_until(within, || {
+        cond()
+            .then_some(())
+            .ok_or_else(|| format!("waiting for {what}"))
+    })
+}
 
 /// The PostgreSQL server used by tests, without a database name.
 pub fn pg_base() -> String {

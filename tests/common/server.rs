@@ -5,7 +5,7 @@ use std::{
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 /// The Python with feedparser that `scripts/test.sh` prepares.
@@ -79,30 +79,21 @@ impl Server {
             dir,
         };
         let client = Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(server.url("/healthz")).send() {
-                if r.status().is_success() {
-                    break;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "herold serve did not become healthy"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::wait_until(
+            "herold serve to become healthy",
+            Duration::from_secs(30),
+            || {
+                client
+                    .get(server.url("/healthz"))
+                    .send()
+                    .is_ok_and(|r| r.status().is_success())
+            },
+        );
         server
     }
 
     pub fn command(dir: &Path, env: &[(String, String)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herold"));
-        cmd.current_dir(dir).env_remove("RUST_LOG");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("HEROLD_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = super::herold(dir);
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd
     }

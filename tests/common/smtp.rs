@@ -4,7 +4,7 @@ use std::{
     net::TcpStream,
     path::PathBuf,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use super::server::python;
@@ -64,19 +64,14 @@ impl Smtp {
     }
 
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        super::poll_until(timeout, || {
             let mails = self.mails();
             if mails.len() >= n {
-                return mails;
+                Ok(mails)
+            } else {
+                Err(format!("{} of {n} mails arrived", mails.len()))
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {n} mails arrived",
-                mails.len()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 }
 
@@ -128,18 +123,14 @@ impl Sink {
 
     /// Waits until `n` mails arrived in all; returns the counts.
     pub fn wait_for(&self, n: u64, timeout: Duration) -> serde_json::Value {
-        let deadline = Instant::now() + timeout;
-        loop {
+        super::poll_until(timeout, || {
             let stats = self.stats();
             if stats["mails"].as_u64().unwrap_or(0) >= n {
-                return stats;
+                Ok(stats)
+            } else {
+                Err(format!("{n} mails expected, sink saw {stats}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "{n} mails expected, sink saw {stats}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 }
 
@@ -152,9 +143,7 @@ impl Drop for Sink {
 
 /// Waits until something listens on loopback `port` (20 s at most).
 fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    super::wait_until(what, Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
 }

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 /// Why a send failed. Adapters map provider responses onto these variants.
 ///
 /// `reason` strings must not contain recipient addresses or message text.
@@ -122,45 +120,9 @@ impl SendError {
     }
 }
 
-/// Parses an HTTP `Retry-After` header value (RFC 9110 §10.2.3).
-///
-/// Accepts delta-seconds (`"120"`) or an HTTP-date (`"Wed, 21 Oct 2015 07:28:00 GMT"`),
-/// the latter relative to `now`. Dates in the past yield [`Duration::ZERO`];
-/// unparsable values yield `None`.
-///
-/// ```
-/// use chrono::{TimeZone, Utc};
-/// use herold_channel_api::retry_after_from_header;
-/// use std::time::Duration;
-///
-/// let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 27, 0).unwrap();
-/// assert_eq!(retry_after_from_header("120", now), Some(Duration::from_secs(120)));
-/// assert_eq!(
-///     retry_after_from_header("Wed, 21 Oct 2015 07:28:00 GMT", now),
-///     Some(Duration::from_secs(60))
-/// );
-/// assert_eq!(retry_after_from_header("soon", now), None);
-/// ```
-pub fn retry_after_from_header(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if value.is_empty() {
-        return None;
-    }
-    if value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(Duration::from_secs);
-    }
-    let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2015, 10, 21, 7, 28, 0).unwrap()
-    }
 
     #[test]
     fn dispositions() {
@@ -205,44 +167,5 @@ mod tests {
             SendError::RateLimited { retry_after: None }.to_string(),
             "rate limited by provider"
         );
-    }
-
-    #[test]
-    fn retry_after_delta_seconds() {
-        assert_eq!(
-            retry_after_from_header(" 30 ", now()),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(retry_after_from_header("0", now()), Some(Duration::ZERO));
-        assert_eq!(retry_after_from_header("-5", now()), None);
-        assert_eq!(retry_after_from_header("1.5", now()), None);
-        assert_eq!(retry_after_from_header("", now()), None);
-        assert_eq!(
-            retry_after_from_header("99999999999999999999999", now()),
-            None
-        );
-    }
-
-    #[test]
-    fn retry_after_http_date() {
-        assert_eq!(
-            retry_after_from_header("Wed, 21 Oct 2015 07:30:00 GMT", now()),
-            Some(Duration::from_secs(120))
-        );
-        // Obsolete RFC 850 and asctime formats are accepted too.
-        assert_eq!(
-            retry_after_from_header("Wednesday, 21-Oct-15 07:29:00 GMT", now()),
-            Some(Duration::from_secs(60))
-        );
-        assert_eq!(
-            retry_after_from_header("Wed Oct 21 07:29:00 2015", now()),
-            Some(Duration::from_secs(60))
-        );
-        // In the past: retry immediately.
-        assert_eq!(
-            retry_after_from_header("Wed, 21 Oct 2015 07:00:00 GMT", now()),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after_from_header("tomorrow", now()), None);
     }
 }

@@ -17,7 +17,7 @@
 //!
 //! When [`Channel::send`] fails, the engine calls [`SendError::disposition`]:
 //!
-//! * [`Disposition::Retry`] – retry this message with exponential backoff, but not
+//! * [`Disposition::Retry`] – retry this message with exponential backoff ([`retry_delay`]), but not
 //!   before `after`; after too many attempts it is marked failed.
 //! * [`Disposition::BackOff`] – the provider throttles the whole channel: pause all
 //!   sends on this channel for `after` (or the engine's default), then retry.
@@ -178,14 +178,17 @@ pub mod capabilities;
 pub mod channel;
 pub mod command;
 pub mod error;
+pub mod event_time;
 pub mod inbound;
 pub mod kind;
 pub mod message;
+pub mod retry;
 
 pub use capabilities::{Capabilities, Formatting, MediaKind, RateLimit, Reach};
 pub use channel::Channel;
 pub use command::Command;
-pub use error::{retry_after_from_header, Disposition, SendError};
+pub use error::{Disposition, SendError};
+pub use event_time::EventTime;
 pub use inbound::{
     DeliveryStatus, InboundContent, InboundError, InboundEvent, InboundParser, InboundRequest,
     InboundVerifier,
@@ -195,6 +198,7 @@ pub use message::{
     Address, Destination, FollowTarget, Media, OutboundMessage, Receipt, RenderedMessage,
     UnsubscribeLinks,
 };
+pub use retry::{retry_after_from_header, retry_delay, MAX_RETRY_AFTER};
 
 /// Re-exported so adapters implement [`Channel`] with the same macro version.
 pub use async_trait::async_trait;

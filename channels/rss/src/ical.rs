@@ -4,7 +4,8 @@ mod content;
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
+use herold_channel_api::EventTime;
 
 use content::Lines;
 
@@ -47,28 +48,6 @@ impl CalendarMeta {
             refresh_interval: Some(DEFAULT_REFRESH_INTERVAL),
         }
     }
-}
-
-/// When an event takes place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventTime {
-    /// A timed event (`DTSTART`/`DTEND` as UTC DATE-TIME). Without `end`, or with an
-    /// `end` not after `start` (RFC 5545 forbids that), it is an instant.
-    At {
-        /// Start.
-        start: DateTime<Utc>,
-        /// Optional end, exclusive.
-        end: Option<DateTime<Utc>>,
-    },
-    /// An all-day event (`VALUE=DATE`). Without `end`, or with an `end` not after
-    /// `start`, it lasts the single day `start`.
-    AllDay {
-        /// First day.
-        start: NaiveDate,
-        /// Day *after* the last day (exclusive, per RFC 5545): a two-day event on
-        /// 1 and 2 June ends on 3 June.
-        end: Option<NaiveDate>,
-    },
 }
 
 /// `STATUS` of an event.
@@ -185,7 +164,7 @@ impl CalendarEvent {
 /// let mut event = CalendarEvent::new(
 ///     "announcement-44@herold.example.org",
 ///     "Sperrmüllabfuhr",
-///     EventTime::AllDay { start: day, end: None },
+///     EventTime::AllDay { start: day, last: None },
 ///     updated,
 /// );
 /// // A correction: the collection is called off.
@@ -236,9 +215,13 @@ fn write_event(lines: &mut Lines, e: &CalendarEvent) {
                 lines.date_time("DTEND", end);
             }
         }
-        EventTime::AllDay { start, end } => {
+        EventTime::AllDay { start, last } => {
             lines.date("DTSTART", start);
-            if let Some(end) = end.filter(|&end| end > start) {
+            // DTEND of an all-day event is exclusive: the day after the last.
+            if let Some(end) = last
+                .filter(|&last| last >= start)
+                .and_then(|last| last.succ_opt())
+            {
                 lines.date("DTEND", end);
             }
         }
@@ -280,7 +263,7 @@ fn write_event(lines: &mut Lines, e: &CalendarEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{NaiveDate, TimeZone};
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 6, day, hour, 30, 0).unwrap()
@@ -395,22 +378,33 @@ mod tests {
     }
 
     #[test]
-    fn all_day_event_with_exclusive_end() {
+    fn all_day_event_ends_the_day_after_its_last() {
         let e = CalendarEvent::new(
             "a-1@h",
             "Kirmes",
             EventTime::AllDay {
                 start: day(1),
-                end: Some(day(3)),
+                last: Some(day(2)),
             },
             at(1, 9),
         );
         let ics = ical_calendar(&meta(), &[e]);
         assert!(ics.contains("\r\nDTSTART;VALUE=DATE:20240601\r\nDTEND;VALUE=DATE:20240603\r\n"));
+        let one_day = CalendarEvent::new(
+            "a-2@h",
+            "Flohmarkt",
+            EventTime::AllDay {
+                start: day(4),
+                last: Some(day(4)),
+            },
+            at(1, 9),
+        );
+        let ics = ical_calendar(&meta(), &[one_day]);
+        assert!(ics.contains("\r\nDTSTART;VALUE=DATE:20240604\r\nDTEND;VALUE=DATE:20240605\r\n"));
     }
 
     #[test]
-    fn end_not_after_start_is_omitted() {
+    fn end_before_start_is_omitted() {
         let timed = CalendarEvent::new(
             "a-1@h",
             "x",
@@ -425,7 +419,7 @@ mod tests {
             "y",
             EventTime::AllDay {
                 start: day(3),
-                end: Some(day(2)),
+                last: Some(day(1)),
             },
             at(1, 9),
         );
@@ -434,7 +428,7 @@ mod tests {
             "z",
             EventTime::AllDay {
                 start: day(3),
-                end: None,
+                last: None,
             },
             at(1, 9),
         );
@@ -450,7 +444,7 @@ mod tests {
             "Sperrmüll",
             EventTime::AllDay {
                 start: day(5),
-                end: None,
+                last: None,
             },
             at(2, 9),
         );
@@ -507,7 +501,7 @@ mod tests {
             title.clone(),
             EventTime::AllDay {
                 start: day(5),
-                end: None,
+                last: None,
             },
             at(2, 9),
         );
@@ -531,7 +525,7 @@ mod tests {
             "x",
             EventTime::AllDay {
                 start: day(5),
-                end: None,
+                last: None,
             },
             at(2, 9),
         );

@@ -57,9 +57,10 @@ use chrono::{DateTime, Utc};
 
 pub use atom::atom_feed;
 pub use channel::FeedChannel;
+/// The time of a [`CalendarEvent`] (all-day events with an inclusive last day).
+pub use herold_channel_api::EventTime;
 pub use ical::{
-    ical_calendar, Attachment, CalendarEvent, CalendarMeta, EventStatus, EventTime,
-    DEFAULT_REFRESH_INTERVAL,
+    ical_calendar, Attachment, CalendarEvent, CalendarMeta, EventStatus, DEFAULT_REFRESH_INTERVAL,
 };
 pub use rss2::rss_feed;
 

@@ -72,9 +72,10 @@ fn sample() -> (CalendarMeta, Vec<CalendarEvent>) {
     let mut all_day = CalendarEvent::new(
         "announcement-43@herold.example.org",
         "Kirmes",
+        // 7 to 9 June; DTEND, exclusive, is 10 June.
         EventTime::AllDay {
             start: day(7),
-            end: Some(day(10)),
+            last: Some(day(9)),
         },
         at(2, 10, 0),
     );
@@ -85,7 +86,7 @@ fn sample() -> (CalendarMeta, Vec<CalendarEvent>) {
         "Sperrmüllabfuhr",
         EventTime::AllDay {
             start: day(12),
-            end: None,
+            last: None,
         },
         at(4, 11, 0),
     );
@@ -164,8 +165,9 @@ fn rust_parser_round_trips() {
                 assert_eq!(p.get_start(), Some(DatePerhapsTime::from(start)));
                 assert_eq!(p.get_end(), end.map(DatePerhapsTime::from));
             }
-            EventTime::AllDay { start, end } => {
+            EventTime::AllDay { start, last } => {
                 assert_eq!(p.get_start(), Some(DatePerhapsTime::Date(start)));
+                let end = last.and_then(|d| d.succ_opt());
                 assert_eq!(p.get_end(), end.map(DatePerhapsTime::Date));
             }
         }

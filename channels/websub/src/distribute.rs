@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
-use rand::Rng;
+use chrono::Utc;
+use herold_channel_api::{retry_after_from_header, retry_delay};
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE, LINK, RETRY_AFTER};
 use url::Url;
 
@@ -12,14 +12,15 @@ use crate::signature::sign;
 use crate::verify::error_chain;
 
 /// Most delivery attempts per update and subscription, the first one included.
-/// With [`retry_delay`] they span roughly 1.5 to 3 hours. The spec says a hub
+/// With [`DistributeError::suggested_delay`] they span roughly 1.5 to 3 hours. The spec says a hub
 /// terminates the subscription when a delivery exceeds its retry limits.
 pub const MAX_ATTEMPTS: u32 = 10;
 
 /// Delay before the first retry, before jitter.
 pub const RETRY_BASE_DELAY: Duration = Duration::from_secs(15);
 
-/// Longest delay between attempts, also the cap for `Retry-After`.
+/// Longest delay between attempts; `Retry-After` is capped at
+/// [`herold_channel_api::MAX_RETRY_AFTER`], also one hour.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60 * 60);
 
 const X_HUB_SIGNATURE: HeaderName = HeaderName::from_static("x-hub-signature");
@@ -80,7 +81,8 @@ pub enum DistributeError {
     Retryable {
         /// What went wrong.
         reason: String,
-        /// The subscriber's `Retry-After`, capped at [`MAX_RETRY_DELAY`].
+        /// The subscriber's `Retry-After`, capped at
+        /// [`herold_channel_api::MAX_RETRY_AFTER`].
         retry_after: Option<Duration>,
     },
     /// Any other non-2xx status (other 4xx, and 3xx since redirects are not
@@ -108,12 +110,23 @@ impl DistributeError {
         matches!(self, DistributeError::Retryable { .. })
     }
 
-    /// When to retry after `failed_attempts` failures: the subscriber's
-    /// `Retry-After` if it sent one, else [`retry_delay`]. `None` if not retryable.
+    /// When to retry after `failed_attempts` failures (1 for the first
+    /// retry): the subscriber's `Retry-After` if it sent one, else
+    /// exponential backoff from [`RETRY_BASE_DELAY`] up to
+    /// [`MAX_RETRY_DELAY`], jittered ([`herold_channel_api::retry_delay`]).
+    /// `None` if not retryable.
     pub fn suggested_delay(&self, failed_attempts: u32) -> Option<Duration> {
         match self {
             DistributeError::Retryable { retry_after, .. } => {
-                Some(retry_after.unwrap_or_else(|| retry_delay(failed_attempts)))
+                Some(retry_after.unwrap_or_else(|| {
+                    retry_delay(
+                        failed_attempts,
+                        RETRY_BASE_DELAY,
+                        MAX_RETRY_DELAY,
+                        None,
+                        &mut rand::thread_rng(),
+                    )
+                }))
             }
             _ => None,
         }
@@ -181,46 +194,15 @@ pub async fn distribute(
                 .headers()
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, Utc::now())),
+                .and_then(|v| retry_after_from_header(v, Utc::now())),
         }),
         _ => Err(DistributeError::Permanent { status }),
     }
 }
 
-/// Parses a `Retry-After` value (delay in seconds or an HTTP date), capped at
-/// [`MAX_RETRY_DELAY`]. A date in the past means no delay.
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    let delay = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // All digits: only overflow can fail, and that is capped anyway.
-        Duration::from_secs(value.parse().unwrap_or(u64::MAX))
-    } else {
-        let at: DateTime<Utc> = httpdate::parse_http_date(value).ok()?.into();
-        (at - now).to_std().unwrap_or(Duration::ZERO)
-    };
-    Some(delay.min(MAX_RETRY_DELAY))
-}
-
-/// The delay before the next attempt after `failed_attempts` failures (1 for the
-/// first retry): exponential from [`RETRY_BASE_DELAY`], doubling per attempt,
-/// capped at [`MAX_RETRY_DELAY`], with jitter that keeps it between half and all
-/// of that value so many failed deliveries do not retry in lockstep.
-pub fn retry_delay(failed_attempts: u32) -> Duration {
-    let ceiling = backoff_ceiling(failed_attempts);
-    ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
-}
-
-fn backoff_ceiling(failed_attempts: u32) -> Duration {
-    let doublings = failed_attempts.saturating_sub(1).min(31);
-    RETRY_BASE_DELAY
-        .saturating_mul(1 << doublings)
-        .min(MAX_RETRY_DELAY)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     use crate::signature::verify_signature;
 
@@ -266,52 +248,6 @@ mod tests {
         );
         assert_eq!(d.signature, None);
         assert_eq!(d.headers().len(), 2);
-    }
-
-    #[test]
-    fn retry_after_values() {
-        let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 28, 0).unwrap();
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("86400", now), Some(MAX_RETRY_DELAY));
-        assert_eq!(
-            parse_retry_after("99999999999999999999999", now),
-            Some(MAX_RETRY_DELAY)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-5", now), None);
-        assert_eq!(parse_retry_after("", now), None);
-    }
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let ceilings: Vec<u64> = (1..=MAX_ATTEMPTS)
-            .map(|n| backoff_ceiling(n).as_secs())
-            .collect();
-        assert_eq!(ceilings, [15, 30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
-        assert_eq!(backoff_ceiling(0), RETRY_BASE_DELAY);
-        assert_eq!(backoff_ceiling(u32::MAX), MAX_RETRY_DELAY);
-    }
-
-    #[test]
-    fn retry_delay_is_jittered_within_bounds() {
-        for attempt in [1, 3, 9, 50] {
-            let ceiling = backoff_ceiling(attempt);
-            let delays: Vec<Duration> = (0..200).map(|_| retry_delay(attempt)).collect();
-            for d in &delays {
-                assert!(*d >= ceiling / 2 && *d <= ceiling, "{d:?} vs {ceiling:?}");
-            }
-            let distinct: std::collections::HashSet<_> = delays.iter().collect();
-            assert!(distinct.len() > 100, "not jittered: {distinct:?}");
-        }
     }
 
     #[test]

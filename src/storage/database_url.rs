@@ -1,6 +1,17 @@
-use std::path::PathBuf;
+//! Which database to open, from the `database_url` setting.
 
-use super::ConfigError;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// A database URL that cannot be used; `value` has any password redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid database URL {value:?}: expected {expected}")]
+pub struct DatabaseUrlError {
+    /// The URL as given, password redacted.
+    pub value: String,
+    /// What would have been accepted.
+    pub expected: String,
+}
 
 /// Which database to use, parsed from `database_url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,9 +28,8 @@ const EXPECTED: &str =
 impl DatabaseUrl {
     /// Parses `sqlite://PATH`, a bare path, or `postgres://…`/`postgresql://…`.
     /// Any other scheme is an error rather than a file of that name.
-    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
-        let invalid = |expected: &str| ConfigError::Invalid {
-            key: "database_url",
+    pub fn parse(raw: &str) -> Result<Self, DatabaseUrlError> {
+        let invalid = |expected: &str| DatabaseUrlError {
             value: Self::redact(raw),
             expected: expected.to_owned(),
         };
@@ -44,11 +54,9 @@ impl DatabaseUrl {
         } else if let Some(rest) = s.strip_prefix("sqlite:") {
             rest
         } else if let Some((scheme, _)) = s.split_once("://") {
-            return Err(ConfigError::Invalid {
-                key: "database_url",
-                value: Self::redact(raw),
-                expected: format!("{EXPECTED} (the scheme {scheme}:// is not supported)"),
-            });
+            return Err(invalid(&format!(
+                "{EXPECTED} (the scheme {scheme}:// is not supported)"
+            )));
         } else {
             s
         };
@@ -60,14 +68,10 @@ impl DatabaseUrl {
         let path = PathBuf::from(path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
-                return Err(ConfigError::Invalid {
-                    key: "database_url",
-                    value: Self::redact(raw),
-                    expected: format!(
-                        "a file in an existing directory ({} does not exist)",
-                        dir.display()
-                    ),
-                });
+                return Err(invalid(&format!(
+                    "a file in an existing directory ({} does not exist)",
+                    dir.display()
+                )));
             }
         }
         Ok(Self::Sqlite(path))

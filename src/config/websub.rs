@@ -4,7 +4,7 @@ use herold_websub::{HubPolicy, LeaseLimits};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use super::ConfigError;
 
 /// Herold's WebSub hub (`[websub]`, `HEROLD_WEBSUB__*`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
