@@ -329,7 +329,13 @@ fn run_in(
                 Some(m) => vec![m.clone() as Arc<dyn Channel>],
                 None => fakes(provider, &config),
             };
-            Ok(Engine::new(Herold::open(config.clone())?, adapters))
+            // Each worker as its own process would have it: its own
+            // database pool and registry, from the composition root.
+            let app = crate::app::App::assemble(
+                Herold::open(config.clone())?,
+                crate::registry::Registry::from_channels(adapters),
+            );
+            Ok(app.engine())
         })
         .collect::<Result<_>>()?;
     let totals = Totals(engines.iter().map(Engine::counters_handle).collect());
