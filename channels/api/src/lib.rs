@@ -183,6 +183,7 @@ pub mod inbound;
 pub mod kind;
 pub mod message;
 pub mod retry;
+pub mod text;
 
 pub use capabilities::{Capabilities, Formatting, MediaKind, RateLimit, Reach};
 pub use channel::Channel;

@@ -30,22 +30,6 @@ pub(crate) fn is_web_url(id: &str) -> bool {
     lower.starts_with("https://") || lower.starts_with("http://")
 }
 
-/// Escapes `s` for HTML text and double-quoted attribute values.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The entry's HTML content, preceded by the visible correction note
 /// ([`CORRECTION_NOTE`]) if it corrects an earlier entry. The corrected entry's id
 /// is linked if it is a web URL and shown as text otherwise.
@@ -53,13 +37,13 @@ pub(crate) fn content_with_note(content_html: &str, corrects: Option<&str>) -> S
     let Some(corrected) = corrects else {
         return cleaned(content_html);
     };
-    let id = escape_html(&clean(corrected));
+    let id = herold_channel_api::text::escape_html(&clean(corrected));
     let target = if is_web_url(corrected) {
         format!("<a href=\"{id}\">{id}</a>")
     } else {
         id
     };
-    let note = escape_html(CORRECTION_NOTE);
+    let note = herold_channel_api::text::escape_html(CORRECTION_NOTE);
     format!(
         "<p class=\"herold-correction\">{note} {target}</p>\n{}",
         clean(content_html)

@@ -6,21 +6,7 @@ use super::super::markdown::is_safe_url;
 use super::ir::{Block, BlockKind, Span};
 use super::{link_runs, Doc};
 
-/// Escapes text and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use herold_channel_api::text::escape_html as escape;
 
 /// Escapes text and turns line breaks into `<br>`.
 fn escape_lines(text: &str) -> String {
