@@ -33,11 +33,12 @@ pub enum AppError {
 }
 
 /// One process's parts, cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct App {
     herold: Herold,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
+    hub: Arc<Hub>,
 }
 
 impl App {
@@ -46,16 +47,18 @@ impl App {
     pub fn build(config: Config) -> Result<Self, AppError> {
         let registry = Registry::from_config(&config)?;
         let herold = Herold::open(config)?;
-        Ok(Self::assemble(herold, registry))
+        Self::assemble(herold, registry)
     }
 
     /// An application from parts made elsewhere (tests, `herold bench`).
-    pub fn assemble(herold: Herold, registry: Registry) -> Self {
-        Self {
+    pub fn assemble(herold: Herold, registry: Registry) -> Result<Self, AppError> {
+        let hub = Hub::new(herold.config())?;
+        Ok(Self {
             herold,
             registry: Arc::new(registry),
             metrics: Arc::new(Metrics::new()),
-        }
+            hub: Arc::new(hub),
+        })
     }
 
     /// The service layer (use cases over the database).
@@ -85,7 +88,7 @@ impl App {
     }
 
     /// The WebSub hub (its HTTP client for subscribers' callbacks).
-    pub fn hub(&self) -> Result<Hub, AppError> {
-        Ok(Hub::new(self.herold.config())?)
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
     }
 }

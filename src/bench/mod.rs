@@ -334,7 +334,7 @@ fn run_in(
             let app = crate::app::App::assemble(
                 Herold::open(config.clone())?,
                 crate::registry::Registry::from_channels(adapters),
-            );
+            )?;
             Ok(app.engine())
         })
         .collect::<Result<_>>()?;

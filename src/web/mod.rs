@@ -79,19 +79,16 @@ pub fn redact_path(path: &str) -> String {
 }
 
 /// The shared state every handler may ask for, from the composition root.
-pub fn app_data(app: &crate::app::App) -> Result<AppData, std::io::Error> {
-    Ok(AppData {
+pub fn app_data(app: &crate::app::App) -> AppData {
+    AppData {
         herold: web::Data::new(app.herold().clone()),
         registry: web::Data::from(app.registry().clone()),
         metrics: web::Data::new(app.metrics().clone()),
-        hub: web::Data::new(
-            app.hub()
-                .map_err(|e| std::io::Error::other(e.to_string()))?,
-        ),
+        hub: web::Data::from(app.hub().clone()),
         client_limit: web::Data::new(client_limit::ClientLimit::new(
             &app.herold().config().signup,
         )),
-    })
+    }
 }
 
 /// Handler state, built once and shared by every server thread.
@@ -119,7 +116,7 @@ impl AppData {
 /// one tokio runtime); actix runs its worker threads beside it.
 pub async fn serve(app: &crate::app::App) -> std::io::Result<()> {
     let listen = app.herold().config().listen;
-    let data = app_data(app)?;
+    let data = app_data(app);
     let server = HttpServer::new(move || {
         let data = data.clone();
         App::new()
