@@ -51,7 +51,9 @@ if ! pg_up; then
     pg_up || { echo "PostgreSQL did not come up at $PG_URL" >&2; exit 1; }
 fi
 
-# 3. The tests: unit, integration and doc tests of every crate.
+# 3. The tests: unit, integration and doc tests of every crate. The
+#    `fake-providers` feature lets tests point `herold serve`/`worker` at fake
+#    providers (HEROLD_FAKE_PROVIDER); builds without it refuse that.
 step "running the test suite (SQLite and PostgreSQL)"
 export HEROLD_TEST_PYTHON="$PWD/$PEERS/venv/bin/python"
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --features herold/fake-providers "$@"

@@ -7,7 +7,7 @@
 //! arm to [`build`] (see docs/architecture.md, "Adding a channel").
 
 use herold_channel_api::{Channel, ChannelKind, InboundParser, InboundVerifier, RateLimit};
-use herold_channel_fake::{FakeWebhook, HttpProvider, MemoryProvider, Provider};
+use herold_channel_fake::FakeSelection;
 use std::{collections::BTreeMap, sync::Arc};
 use thiserror::Error;
 
@@ -66,23 +66,11 @@ impl Registry {
         kinds.dedup();
         let mut adapters = BTreeMap::new();
         for kind in kinds {
-            let channel = match &fake.provider {
-                Some(Provider::Memory) => {
-                    Arc::new(MemoryProvider::new(kind, fake_rate(config, kind))) as Arc<dyn Channel>
-                }
-                Some(Provider::Http(url)) => {
-                    Arc::new(HttpProvider::new(kind, url, fake_rate(config, kind)))
-                }
+            let adapter = match fake_adapter(&fake, kind, config) {
+                Some(adapter) => adapter,
                 None => build(kind, config)?,
             };
-            let webhook = fake.webhook_secret.as_ref().map(|secret| {
-                let hook = Arc::new(FakeWebhook::new(secret.as_bytes()));
-                Webhook {
-                    verifier: hook.clone(),
-                    parser: hook,
-                }
-            });
-            adapters.insert(kind, Adapter { channel, webhook });
+            adapters.insert(kind, adapter);
         }
         Ok(Self { adapters })
     }
@@ -142,9 +130,36 @@ fn configured_sections(config: &Config) -> Vec<ChannelKind> {
     out
 }
 
-/// One adapter from its crate and its configuration section: one arm per
-/// channel.
-fn build(kind: ChannelKind, config: &Config) -> Result<Arc<dyn Channel>, RegistryError> {
+/// The fake provider standing in for `kind`, with the fake's signed status
+/// webhook if a secret is given — only in builds with the `fake-providers`
+/// feature (the test script's).
+#[cfg(feature = "fake-providers")]
+fn fake_adapter(fake: &FakeSelection, kind: ChannelKind, config: &Config) -> Option<Adapter> {
+    let provider = fake.provider.as_ref()?;
+    let webhook = fake.webhook_secret.as_ref().map(|secret| {
+        let hook = Arc::new(herold_channel_fake::FakeWebhook::new(secret.as_bytes()));
+        Webhook {
+            verifier: hook.clone(),
+            parser: hook,
+        }
+    });
+    Some(Adapter {
+        channel: herold_channel_fake::adapter(provider, kind, fake_rate(config, kind)),
+        webhook,
+    })
+}
+
+/// Without the `fake-providers` feature there are none: `from_env` has
+/// already refused the variables, and this build contains no way to
+/// construct a fake for `serve` or `worker`.
+#[cfg(not(feature = "fake-providers"))]
+fn fake_adapter(_: &FakeSelection, _: ChannelKind, _: &Config) -> Option<Adapter> {
+    None
+}
+
+/// One adapter, with its webhook if the provider calls Herold, from the
+/// channel's crate and its configuration section: one arm per channel.
+fn build(kind: ChannelKind, config: &Config) -> Result<Adapter, RegistryError> {
     let missing = |section: &str| {
         RegistryError::NoAdapter(format!(
             "delivery.channels lists {kind}, but there is no [{section}] section: add it (see README, \"Channels\") or remove {kind} from delivery.channels"
@@ -155,7 +170,11 @@ fn build(kind: ChannelKind, config: &Config) -> Result<Arc<dyn Channel>, Registr
             let cfg = config.email.clone().ok_or_else(|| missing("email"))?;
             let channel = herold_channel_email::EmailChannel::new(cfg)
                 .map_err(|e| RegistryError::Invalid(e.to_string()))?;
-            Ok(Arc::new(channel))
+            // Bounces arrive as SMTP replies at send time: no webhook.
+            Ok(Adapter {
+                channel: Arc::new(channel),
+                webhook: None,
+            })
         }
         other => Err(RegistryError::NoAdapter(format!(
             "delivery.channels lists {other}, but Herold has no {other} adapter yet: remove it from delivery.channels"
@@ -163,9 +182,10 @@ fn build(kind: ChannelKind, config: &Config) -> Result<Arc<dyn Channel>, Registr
     }
 }
 
-/// The fakes accept what the configuration allows the channel (its
-/// `delivery.rates` entry), or 1,000 messages per second.
-fn fake_rate(config: &Config, kind: ChannelKind) -> RateLimit {
+/// The fakes (of tests and `herold bench`) accept what the configuration
+/// allows the channel (its `delivery.rates` entry), or 1,000 messages per
+/// second.
+pub(crate) fn fake_rate(config: &Config, kind: ChannelKind) -> RateLimit {
     config
         .delivery
         .rates

@@ -8,7 +8,7 @@
 
 mod common;
 
-use assert_cmd::Command;
+use assert_cmd::prelude::*;
 use chrono::{Duration, Utc};
 use common::{Backend, TestDb};
 use herold::{
@@ -22,14 +22,8 @@ use std::path::PathBuf;
 
 /// `herold` on the test's database, with no `HEROLD_*` variables from the
 /// outside and no push channels configured.
-fn herold(t: &TestDb) -> Command {
-    let mut cmd = Command::cargo_bin("herold").unwrap();
-    cmd.current_dir(t.dir.path()).env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HEROLD_") {
-            cmd.env_remove(k);
-        }
-    }
+fn herold(t: &TestDb) -> std::process::Command {
+    let mut cmd = common::herold(t.dir.path());
     let config = t.app.config();
     cmd.env("HEROLD_DATABASE_URL", &config.database_url);
     if let Some(key) = &config.secret_key {

@@ -247,26 +247,17 @@ fn bench_config(
 /// mode uses real e-mail adapters instead). Only the benchmark builds them:
 /// `serve` and `worker` cannot be pointed at a fake in a release build.
 fn fakes(provider: &Provider, config: &Config) -> Vec<Arc<dyn Channel>> {
+    let fake = match provider {
+        Provider::Memory => herold_channel_fake::Provider::Memory,
+        Provider::Http { url, .. } => herold_channel_fake::Provider::Http(url.clone()),
+        Provider::Smtp { .. } => return Vec::new(),
+    };
     config
         .delivery
         .channels
         .iter()
-        .filter_map(|&kind| {
-            let rate = config
-                .delivery
-                .rates
-                .get(&kind)
-                .map_or(herold_channel_api::RateLimit::new(1000.0, 1000), |r| {
-                    herold_channel_api::RateLimit::new(r.per_second, r.burst)
-                });
-            let fake: Arc<dyn Channel> = match provider {
-                Provider::Memory => Arc::new(herold_channel_fake::MemoryProvider::new(kind, rate)),
-                Provider::Http { url, .. } => {
-                    Arc::new(herold_channel_fake::HttpProvider::new(kind, url, rate))
-                }
-                Provider::Smtp { .. } => return None,
-            };
-            Some(fake)
+        .map(|&kind| {
+            herold_channel_fake::adapter(&fake, kind, crate::registry::fake_rate(config, kind))
         })
         .collect()
 }

@@ -78,9 +78,11 @@ pub fn redact_path(path: &str) -> String {
     path.to_owned()
 }
 
-/// The shared state every handler may ask for, from the composition root.
-pub fn app_data(app: &crate::app::App) -> AppData {
+/// The shared state every handler may ask for, from the composition root;
+/// `runtime` is the process's runtime, where the adapters' connections live.
+pub fn app_data(app: &crate::app::App, runtime: tokio::runtime::Handle) -> AppData {
     AppData {
+        runtime: web::Data::new(runtime),
         herold: web::Data::new(app.herold().clone()),
         registry: web::Data::from(app.registry().clone()),
         metrics: web::Data::new(app.metrics().clone()),
@@ -94,6 +96,7 @@ pub fn app_data(app: &crate::app::App) -> AppData {
 /// Handler state, built once and shared by every server thread.
 #[derive(Clone)]
 pub struct AppData {
+    runtime: web::Data<tokio::runtime::Handle>,
     herold: web::Data<Herold>,
     registry: web::Data<Registry>,
     metrics: web::Data<Arc<Metrics>>,
@@ -104,7 +107,8 @@ pub struct AppData {
 impl AppData {
     /// Registers the state with an actix `App`.
     pub fn register(&self, cfg: &mut web::ServiceConfig) {
-        cfg.app_data(self.herold.clone())
+        cfg.app_data(self.runtime.clone())
+            .app_data(self.herold.clone())
             .app_data(self.registry.clone())
             .app_data(self.metrics.clone())
             .app_data(self.hub.clone())
@@ -116,7 +120,9 @@ impl AppData {
 /// one tokio runtime); actix runs its worker threads beside it.
 pub async fn serve(app: &crate::app::App) -> std::io::Result<()> {
     let listen = app.herold().config().listen;
-    let data = app_data(app);
+    // actix serves requests on threads with runtimes of their own; adapters
+    // are used on the process's runtime, which runs this function.
+    let data = app_data(app, tokio::runtime::Handle::current());
     let server = HttpServer::new(move || {
         let data = data.clone();
         App::new()

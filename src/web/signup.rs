@@ -183,6 +183,7 @@ pub async fn subscribe(
     req: HttpRequest,
     app: web::Data<Herold>,
     registry: web::Data<Registry>,
+    runtime: web::Data<tokio::runtime::Handle>,
     limit: web::Data<ClientLimit>,
     body: web::Bytes,
 ) -> HttpResponse {
@@ -268,10 +269,23 @@ pub async fn subscribe(
                 let mut message = RenderedMessage::new(bodies.text, t.locale());
                 message.subject = Some(subject);
                 message.html = Some(bodies.html);
-                crate::engine::send_transactional(&app, channel, &Address::new(to), &message)
+                // On the process's runtime, like the engine's sends: the
+                // adapter's pooled connections belong to it, not to this
+                // request thread's runtime.
+                let (herold, channel) = (app.clone().into_inner(), channel.clone());
+                runtime
+                    .spawn(async move {
+                        crate::engine::send_transactional(
+                            &herold,
+                            &channel,
+                            &Address::new(to),
+                            &message,
+                        )
+                        .await
+                    })
                     .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| format!("the send task failed: {e}"))
+                    .and_then(|sent| sent.map(|_| ()).map_err(|e| e.to_string()))
             }
             (None, _) => Err("no channel signs residents up by link".to_owned()),
             (_, Err(e)) => Err(format!("mail template failed: {e}")),

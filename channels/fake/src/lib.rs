@@ -6,10 +6,10 @@
 //! * [`FakeWebhook`]: the fake provider's signed delivery-status webhook.
 //!
 //! `herold bench` builds these directly. `herold serve` and `herold worker`
-//! can be pointed at them only in builds with the `testing` feature, which
-//! the test suite enables as a dev-dependency feature ([`from_env`]); a
-//! release build refuses the variables, so no installation can mark a
-//! delivery sent without sending it.
+//! can be pointed at them only in builds with herold's `fake-providers`
+//! feature (which turns on this crate's `testing`), enabled by the test
+//! script alone ([`from_env`]); other builds refuse the variables, so no
+//! installation can mark a delivery sent without sending it.
 
 #![forbid(unsafe_code)]
 
@@ -18,7 +18,7 @@ mod select;
 mod server;
 mod webhook;
 
-pub use provider::{HttpProvider, MemoryProvider};
+pub use provider::{adapter, HttpProvider, MemoryProvider};
 pub use select::{from_env, FakeSelection, Provider, SelectError, PROVIDER_VAR, SECRET_VAR};
 pub use server::{FakeServer, Received};
 pub use webhook::{FakeWebhook, SIGNATURE_HEADER};

@@ -35,6 +35,18 @@ fn capabilities(rate: RateLimit) -> Capabilities {
     }
 }
 
+/// The fake `provider` standing in for channel `kind`, accepting `rate`.
+pub fn adapter(
+    provider: &crate::Provider,
+    kind: ChannelKind,
+    rate: RateLimit,
+) -> std::sync::Arc<dyn Channel> {
+    match provider {
+        crate::Provider::Memory => std::sync::Arc::new(MemoryProvider::new(kind, rate)),
+        crate::Provider::Http(url) => std::sync::Arc::new(HttpProvider::new(kind, url, rate)),
+    }
+}
+
 /// Accepts every message at once and counts it.
 pub struct MemoryProvider {
     kind: ChannelKind,
