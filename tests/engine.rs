@@ -8,9 +8,11 @@ mod common;
 use async_trait::async_trait;
 use common::{Backend, TestDb};
 use herold::{
+    app::App,
     config::{Config, RateConfig},
     domain::{BroadcastState, DeliveryState, SubscriberStatus},
     engine::Engine,
+    registry::Registry,
     service::{Herold, PublishRequest, CONSENT_WORDING_VERSION},
     storage::{Control, NewSubscriber},
 };
@@ -116,6 +118,13 @@ impl Channel for Recorder {
         });
         result
     }
+}
+
+/// An engine from the composition root, sending through `channels`.
+fn engine(app: Herold, channels: Vec<Arc<dyn Channel>>) -> Engine {
+    App::assemble(app, Registry::from_channels(channels))
+        .unwrap()
+        .engine()
 }
 
 fn tuned(c: &mut Config) {
@@ -268,7 +277,7 @@ both!(every_active_subscriber_gets_it_once, |_t: &TestDb| {
     );
     let id = publish(app, "abfall", "Biotonne", false);
     let rec = Recorder::ok();
-    let engine = Engine::new(app.clone(), vec![rec.clone()]);
+    let engine = engine(app.clone(), vec![rec.clone()]);
     drive(vec![engine], Duration::from_secs(60), || {
         broadcast_done(app, id)
     });
@@ -312,7 +321,7 @@ both!(urgent_overtakes_queued_normal_work, |_t: &TestDb| {
     );
     let normal = publish(app, "abfall", "Normal", false);
     let rec = Recorder::ok();
-    let engine = Engine::new(app.clone(), vec![rec.clone()]);
+    let engine = engine(app.clone(), vec![rec.clone()]);
     let mut urgent = None;
     drive(vec![engine], Duration::from_secs(60), || {
         let sent = rec.accepted().len();
@@ -402,7 +411,7 @@ both!(
                 Ok(Receipt::now(None))
             }
         });
-        let engine = Engine::new(app.clone(), vec![rec.clone()]);
+        let engine = engine(app.clone(), vec![rec.clone()]);
         drive(vec![engine], Duration::from_secs(60), || {
             broadcast_done(app, id)
         });
@@ -455,7 +464,7 @@ both!(throttling_honours_retry_after, |_t: &TestDb| {
             Ok(Receipt::now(None))
         }
     });
-    let engine = Engine::new(app.clone(), vec![rec.clone()]);
+    let engine = engine(app.clone(), vec![rec.clone()]);
     drive(vec![engine], Duration::from_secs(60), || {
         broadcast_done(app, id)
     });
@@ -500,7 +509,7 @@ both!(stop_during_a_broadcast_is_honoured, |_t: &TestDb| {
     );
     let id = publish(app, "abfall", "Titel", false);
     let rec = Recorder::ok();
-    let engine = Engine::new(app.clone(), vec![rec.clone()]);
+    let engine = engine(app.clone(), vec![rec.clone()]);
     let mut stopped: Vec<String> = Vec::new();
     drive(vec![engine], Duration::from_secs(60), || {
         if stopped.is_empty() && rec.accepted().len() >= 40 {
@@ -567,7 +576,7 @@ both!(pause_resume_cancel_and_hold, |_t: &TestDb| {
             Ok(Receipt::now(None))
         }
     });
-    let engine = Engine::new(app.clone(), vec![rec.clone()]);
+    let engine = engine(app.clone(), vec![rec.clone()]);
     let mut phase = 0;
     let mut mark = (0usize, Instant::now());
     drive(vec![engine], Duration::from_secs(60), || {
@@ -663,8 +672,8 @@ fn two_workers_on_postgres_never_serve_a_recipient_twice() {
     let second = Herold::open(app.config().clone()).unwrap();
     let (r1, r2) = (Recorder::ok(), Recorder::ok());
     let engines = vec![
-        Engine::new(app.clone(), vec![r1.clone()]),
-        Engine::new(second, vec![r2.clone()]),
+        engine(app.clone(), vec![r1.clone()]),
+        engine(second, vec![r2.clone()]),
     ];
     drive(engines, Duration::from_secs(120), || {
         broadcast_done(app, id)
@@ -698,7 +707,7 @@ both!(
         let normal = publish(app, "abfall", "Normal", false);
         let urgent = publish(app, "abfall", "Dringend", true);
         let rec = Recorder::spaced(Duration::from_secs(1));
-        let engine = Engine::new(app.clone(), vec![rec.clone()]);
+        let engine = engine(app.clone(), vec![rec.clone()]);
         drive(vec![engine], Duration::from_secs(60), || {
             broadcast_done(app, normal) && broadcast_done(app, urgent)
         });

@@ -59,13 +59,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine sending through `channels` (one adapter per kind).
-    pub fn new(app: Herold, channels: Vec<Arc<dyn Channel>>) -> Self {
-        Self::with_metrics(app, channels, Arc::default())
-    }
-
-    /// An engine that records into shared `metrics` (served at `/metrics`).
-    pub fn with_metrics(
+    /// An engine sending through `channels` (one adapter per kind) that
+    /// records into shared `metrics` (served at `/metrics`). Built by the
+    /// composition root ([`crate::app::App::engine`]) only.
+    pub(crate) fn with_metrics(
         app: Herold,
         channels: Vec<Arc<dyn Channel>>,
         metrics: Arc<crate::metrics::Metrics>,
