@@ -56,15 +56,18 @@ pub struct Formatted {
 }
 
 impl Formatted {
+    /// Whether text and HTML are at most `max` long, counted in UTF-16 code
+    /// units: what Telegram counts (an emoji outside the BMP is two), and
+    /// never fewer than the characters other channels count.
     fn fits(&self, max: usize) -> bool {
-        self.text.chars().count() <= max
-            && self.html.as_ref().is_none_or(|h| h.chars().count() <= max)
+        let len = |s: &str| s.encode_utf16().count();
+        len(&self.text) <= max && self.html.as_deref().is_none_or(|h| len(h) <= max)
     }
 }
 
 /// Renders `parts` for a channel with the given formatting, at most
-/// `max_chars` Unicode scalar values long (for Matrix and e-mail: both the
-/// text and the HTML).
+/// `max_chars` long in UTF-16 code units, so also in characters (for Matrix
+/// and e-mail: both the text and the HTML).
 ///
 /// When too long, the body is cut at a word and followed by
 /// `{read_more}: {link}`; if even the rest is too long, the title is

@@ -575,3 +575,18 @@ fn no_stub_of_a_body() {
         }
     }
 }
+
+#[test]
+fn limits_count_utf16_units_as_telegram_does() {
+    // Each family emoji is 8 UTF-16 units but 5 characters (three emoji
+    // and two joiners); a body of them must fit Telegram's 4096 units.
+    let body = format!("{FAMILY} ").repeat(1000);
+    for f in ALL {
+        let out = format(&parts("Titel", &body), f, Some(4096));
+        assert!(out.text.encode_utf16().count() <= 4096, "{f:?}");
+        if let Some(html) = &out.html {
+            assert!(html.encode_utf16().count() <= 4096, "{f:?}");
+        }
+        assert!(out.text.contains("https://"), "{f:?}: the link survives");
+    }
+}
