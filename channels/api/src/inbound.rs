@@ -256,7 +256,7 @@ mod tests {
         assert!(matches!(
             InboundEvent::from_text(from.clone(), " Stopp ", None, now),
             InboundEvent::Command {
-                command: Command::Stop,
+                command: Command::Stop(_),
                 ..
             }
         ));

@@ -159,7 +159,7 @@
 //!     let events = ToyParser.parse(&req)?;
 //!     assert!(matches!(
 //!         &events[..],
-//!         [InboundEvent::Command { command: Command::Stop, .. }]
+//!         [InboundEvent::Command { command: Command::Stop(_), .. }]
 //!     ));
 //!
 //!     let unsigned = InboundRequest::new(http::HeaderMap::new(), None, Vec::new());
@@ -187,7 +187,7 @@ pub mod text;
 
 pub use capabilities::{Capabilities, Formatting, MediaKind, RateLimit, Reach};
 pub use channel::Channel;
-pub use command::Command;
+pub use command::{fold, Choice, Command, Language, Parsed};
 pub use error::{Disposition, SendError};
 pub use event_time::EventTime;
 pub use inbound::{
