@@ -8,12 +8,14 @@ mod feeds;
 mod media;
 mod pages;
 mod receipts;
+mod residents;
 mod signup;
 
 pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
 pub use media::image_path;
 pub use pages::PublicAnnouncement;
 pub use receipts::ReceiptSummary;
+pub use residents::{CommandOutcome, ResidentCommand};
 pub use signup::{
     ConfirmOutcome, ManageLinks, ManageView, SignupError, SignupOutcome, UnsubscribeOutcome,
     EVIDENCE_ONE_CLICK, EVIDENCE_WEB_FORM,

@@ -380,6 +380,31 @@ impl Database {
         )
     }
 
+    /// Makes a former subscriber active again (they sent Start anew): a
+    /// `given` consent event with the new evidence.
+    pub fn reactivate_subscriber(
+        &self,
+        id: Id,
+        wording_version: &str,
+        evidence: Option<&str>,
+    ) -> Result<Subscriber, StorageError> {
+        self.change_status(
+            id,
+            SubscriberStatus::Active,
+            ConsentKind::Given,
+            wording_version,
+            evidence,
+        )
+    }
+
+    /// Records the language a subscriber writes in (`de` or `en`).
+    pub fn set_subscriber_locale(&self, id: Id, locale: &str) -> Result<(), StorageError> {
+        with_conn!(self, |c| diesel::update(subscribers::table.find(id))
+            .set(subscribers::locale.eq(locale))
+            .execute(c)?);
+        Ok(())
+    }
+
     /// Ends all subscriptions (STOP); the record of consent stays.
     pub fn unsubscribe(
         &self,
