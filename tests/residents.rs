@@ -235,3 +235,147 @@ both!(delete_answers_first_then_erases, |t: &TestDb| {
         nobody.reply
     );
 });
+
+/// A Telegram-like adapter that records what it is asked to send.
+struct Chat {
+    caps: herold_channel_api::Capabilities,
+    sent: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl Chat {
+    fn new() -> std::sync::Arc<Self> {
+        use herold_channel_api::{Capabilities, Formatting, RateLimit, Reach};
+        std::sync::Arc::new(Self {
+            caps: Capabilities {
+                reach: Reach::Push,
+                max_text_chars: Some(4096),
+                max_subject_chars: None,
+                formatting: Formatting::TelegramHtml,
+                outbound_media: vec![],
+                inbound_media: vec![],
+                default_rate: RateLimit::new(30.0, 30),
+                per_recipient_rate: Some(RateLimit::new(1.0, 1)),
+                inbound: true,
+                delivery_receipts: false,
+                read_receipts: false,
+                idempotent_sends: false,
+                unsubscribe_links: false,
+            },
+            sent: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    fn sent(&self) -> Vec<(String, String)> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[herold_channel_api::async_trait]
+impl herold_channel_api::Channel for Chat {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Telegram
+    }
+
+    fn capabilities(&self) -> &herold_channel_api::Capabilities {
+        &self.caps
+    }
+
+    async fn send(
+        &self,
+        msg: &herold_channel_api::OutboundMessage,
+    ) -> Result<herold_channel_api::Receipt, herold_channel_api::SendError> {
+        let herold_channel_api::Destination::Recipient(to) = &msg.destination else {
+            return Err(herold_channel_api::SendError::permanent("recipients only"));
+        };
+        let mut sent = self.sent.lock().unwrap();
+        sent.push((to.as_str().to_owned(), msg.message.text.clone()));
+        Ok(herold_channel_api::Receipt::now(Some(format!(
+            "tg-{}",
+            sent.len()
+        ))))
+    }
+}
+
+/// Replies go out through the engine's reply loop of the channel: to the
+/// chat that wrote, escaped for the channel, and Löschen erases once its
+/// answer is out; nothing of the text or address stays in the outbox.
+fn replies_through_the_engine(t: &TestDb) {
+    setup(t);
+    t.app
+        .add_category("bau", "Bau <& Verkehr>", "test")
+        .unwrap();
+    let chat = Chat::new();
+    let engine = herold::app::App::assemble(
+        t.app.clone(),
+        herold::registry::Registry::from_channels(vec![
+            chat.clone() as std::sync::Arc<dyn herold_channel_api::Channel>
+        ]),
+    )
+    .unwrap()
+    .engine();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let running = rt.spawn(engine.run(stopped));
+    let answer = |text: &str, id: &str, from: &str| {
+        let parsed = Command::parse_detailed(text).unwrap();
+        t.app
+            .answer_command(&ResidentCommand {
+                channel: ChannelKind::Telegram,
+                address: from,
+                command: &parsed.command,
+                language: parsed.language,
+                message_id: id,
+            })
+            .unwrap()
+    };
+    let wait_for = |n: usize| {
+        common::wait_until("replies sent", std::time::Duration::from_secs(15), || {
+            chat.sent().len() >= n
+        })
+    };
+    let id = answer("/start", "m1", CHAT).subscriber_id.unwrap();
+    wait_for(1);
+    let (to, text) = chat.sent()[0].clone();
+    assert_eq!(to, CHAT);
+    assert!(text.contains("Willkommen"), "{text}");
+    // Telegram HTML: the category name's markup characters are escaped.
+    assert!(text.contains("Bau &lt;&amp; Verkehr&gt;"), "{text}");
+    // Someone who never subscribed gets help, and nothing is kept.
+    answer("help", "x1", "999");
+    wait_for(2);
+    assert_eq!(chat.sent()[1].0, "999");
+    assert!(t
+        .app
+        .db()
+        .find_subscriber_by_address(ChannelKind::Telegram, "999")
+        .unwrap()
+        .is_none());
+    // Löschen: the answer reaches the chat first, then the data goes.
+    answer("Löschen", "m2", CHAT);
+    wait_for(3);
+    assert_eq!(chat.sent()[2].0, CHAT);
+    assert!(chat.sent()[2].1.contains("gelöscht"));
+    common::wait_until("erased", std::time::Duration::from_secs(10), || {
+        t.app.db().subscriber_address(id).unwrap().is_none()
+    });
+    assert_eq!(t.app.db().outbox_pending(ChannelKind::Telegram).unwrap(), 0);
+    stop.send(true).unwrap();
+    rt.block_on(running).unwrap().unwrap();
+}
+
+fn telegram_db(backend: common::Backend) -> TestDb {
+    TestDb::with_config(backend, |c| {
+        c.delivery.channels = vec![ChannelKind::Telegram];
+        c.delivery.poll_interval_ms = 20;
+    })
+}
+
+#[test]
+fn replies_go_out_through_the_engine_on_sqlite() {
+    replies_through_the_engine(&telegram_db(common::Backend::Sqlite));
+}
+
+#[test]
+fn replies_go_out_through_the_engine_on_postgres() {
+    replies_through_the_engine(&telegram_db(common::Backend::Postgres));
+}

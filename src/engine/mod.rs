@@ -7,6 +7,7 @@
 //! machines sharing a PostgreSQL database — cooperate, and a killed worker
 //! loses nothing: its leases expire and its batch is claimed again.
 
+mod replies;
 mod spacing;
 mod transactional;
 mod worker;
@@ -97,8 +98,8 @@ impl Engine {
         self.counters.clone()
     }
 
-    /// Runs fan-out and one sending loop per channel until `shutdown`
-    /// becomes true. Batches in flight are finished first.
+    /// Runs fan-out, the sending loops and the reply loop of every channel
+    /// until `shutdown` becomes true. Batches in flight are finished first.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
         tracing::info!(worker = %self.worker_id, channels = ?self.channels.keys().collect::<Vec<_>>(), "delivery engine started");
         let mut tasks = tokio::task::JoinSet::new();
@@ -117,6 +118,10 @@ impl Engine {
                 let (w, rx) = (w.clone(), shutdown.clone());
                 tasks.spawn(async move { w.run(rx).await });
             }
+            // Replies to residents, beside the broadcasts (engine/replies.rs).
+            let replies = replies::ReplyLoop::new(self.clone(), channel.clone());
+            let rx = shutdown.clone();
+            tasks.spawn(async move { replies.run(rx).await });
         }
         let mut result = Ok(());
         while let Some(joined) = tasks.join_next().await {

@@ -19,7 +19,7 @@ use super::{Herold, ServiceError, CONSENT_WORDING_VERSION};
 use crate::{
     domain::{Category, Id, Subscriber, SubscriberStatus},
     i18n::t,
-    storage::NewSubscriber,
+    storage::{NewOutboxMessage, NewSubscriber, OutboxRecipient, Redacted},
 };
 
 /// A command as a channel received it.
@@ -195,6 +195,35 @@ impl Herold {
                 }
             },
         }
+    }
+
+    /// Carries out a resident's command ([`Herold::resident_command`]) and
+    /// queues the reply in the outbox, which the channel's reply loop sends
+    /// (engine/replies.rs): to the subscriber, or — for someone who is none —
+    /// to the address, kept encrypted only until it went out. The
+    /// confirmation of Stop and Löschen waits for in-flight deliveries;
+    /// Löschen erases once its answer is out.
+    pub fn answer_command(
+        &self,
+        cmd: &ResidentCommand<'_>,
+    ) -> Result<CommandOutcome, ServiceError> {
+        let outcome = self.resident_command(cmd)?;
+        let to = match outcome.subscriber_id {
+            Some(id) => OutboxRecipient::Subscriber(id),
+            None => OutboxRecipient::Address(cmd.address.to_owned()),
+        };
+        self.db().enqueue_outbox(
+            &NewOutboxMessage {
+                channel: cmd.channel,
+                to,
+                text: Redacted(outcome.reply.clone()),
+                locale: outcome.locale.clone(),
+                wait_settled: outcome.ends_delivery,
+                erase_after: outcome.erase_after_reply.is_some(),
+            },
+            chrono::Utc::now(),
+        )?;
+        Ok(outcome)
     }
 
     /// Erases a subscriber after the reply to their Löschen went out: the

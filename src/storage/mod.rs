@@ -17,6 +17,7 @@ mod digests;
 mod error;
 mod keys;
 mod media;
+mod outbox;
 mod queue;
 pub mod schema;
 mod staff;
@@ -33,6 +34,7 @@ pub use deliveries::{StatusApplied, TransitionDetails};
 pub use digests::Compose;
 pub use error::StorageError;
 pub use keys::KeySource;
+pub use outbox::{NewOutboxMessage, OutboxItem, OutboxOutcome, OutboxRecipient, Redacted};
 pub use queue::{
     Bounce, BroadcastCounts, ChannelResumed, Claim, Claimed, Control, FanoutLease, Grant, Outcome,
     QueueDepth,

@@ -258,7 +258,30 @@ diesel::joinable!(subscriptions -> categories (category_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(broadcasts -> announcements (announcement_id));
 diesel::joinable!(deliveries -> broadcasts (broadcast_id));
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        channel -> Text,
+        subscriber_id -> Nullable<BigInt>,
+        address_ciphertext -> Nullable<Binary>,
+        text_ciphertext -> Nullable<Binary>,
+        locale -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        wait_settled -> Bool,
+        erase_after -> Bool,
+        provider_message_id -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(fanout_leases -> broadcasts (broadcast_id));
+diesel::joinable!(outbox -> subscribers (subscriber_id));
 diesel::joinable!(websub_deliveries -> websub_subscriptions (subscription_id));
 diesel::joinable!(subscriber_tokens -> subscribers (subscriber_id));
 
@@ -278,6 +301,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     channel_limits,
     digests,
     fanout_leases,
+    outbox,
     websub_subscriptions,
     websub_deliveries,
     subscriber_tokens,

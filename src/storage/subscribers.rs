@@ -7,7 +7,7 @@ use herold_channel_api::ChannelKind;
 use super::{
     category_slugs,
     error::OrNotFound,
-    schema::{consent_events, conversations, deliveries, subscribers, subscriptions},
+    schema::{consent_events, conversations, deliveries, outbox, subscribers, subscriptions},
     time, with_conn, with_write_tx, Database, StorageError,
 };
 use crate::domain::{
@@ -527,6 +527,8 @@ impl Database {
             skip_queued!(c, id, now);
             diesel::delete(conversations::table.filter(conversations::subscriber_id.eq(id)))
                 .execute(c)?;
+            // Messages still queued for them, with their text.
+            diesel::delete(outbox::table.filter(outbox::subscriber_id.eq(id))).execute(c)?;
             diesel::update(subscribers::table.find(id))
                 .set((
                     subscribers::address_ciphertext.eq(None::<Vec<u8>>),

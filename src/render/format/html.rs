@@ -9,7 +9,7 @@ use super::{link_runs, Doc};
 use herold_channel_api::text::escape_html as escape;
 
 /// Escapes text and turns line breaks into `<br>`.
-fn escape_lines(text: &str) -> String {
+pub(super) fn escape_lines(text: &str) -> String {
     escape(text).replace('\n', "<br>")
 }
 

@@ -25,6 +25,30 @@ use herold_channel_api::Formatting;
 use ir::{Block, BlockKind, Span};
 use truncate::BodyIndex;
 
+/// A service message (a reply to a resident's command, a staff answer) in
+/// `formatting`: plain text with no markup of its own, escaped or
+/// neutralised so that the channel shows it exactly as written.
+pub fn plain_message(text: &str, formatting: Formatting) -> Formatted {
+    match formatting {
+        Formatting::Plain => Formatted {
+            text: text.to_owned(),
+            html: None,
+        },
+        Formatting::Html | Formatting::MatrixHtml => Formatted {
+            text: text.to_owned(),
+            html: Some(html::escape_lines(text)),
+        },
+        Formatting::TelegramHtml => Formatted {
+            text: telegram::escape(text),
+            html: None,
+        },
+        Formatting::WhatsApp => Formatted {
+            text: whatsapp::sanitize(text),
+            html: None,
+        },
+    }
+}
+
 /// What goes into every channel's message, already localized.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Parts<'a> {

@@ -16,7 +16,7 @@ pub(super) fn render(doc: &Doc<'_>) -> String {
 }
 
 /// Escapes text content: `&`, `<`, `>`.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

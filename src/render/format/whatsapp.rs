@@ -23,7 +23,7 @@ pub(super) fn render(doc: &Doc<'_>) -> String {
 }
 
 /// User text with markup characters made inert (see the module docs).
-fn sanitize(text: &str) -> String {
+pub(super) fn sanitize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut word_start = 0;
     for (i, c) in text.char_indices() {

@@ -1,0 +1,29 @@
+-- Messages to one resident that are not announcements: replies to their
+-- commands, the automatic first answer to a report, staff replies. Sent by
+-- the engine's reply loop of the channel, ahead of broadcasts and inside the
+-- channel's shared rate limit. Text (and, for someone who is no subscriber,
+-- the address) is encrypted, and both are cleared once the message went out
+-- or failed for good: the outbox keeps no personal data longer than needed.
+CREATE TABLE outbox (
+    id BIGSERIAL PRIMARY KEY,
+    channel TEXT NOT NULL,
+    subscriber_id BIGINT REFERENCES subscribers (id),
+    address_ciphertext BYTEA,
+    text_ciphertext BYTEA,
+    locale TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at TIMESTAMP NOT NULL,
+    lease_owner TEXT,
+    lease_until TIMESTAMP,
+    wait_settled BOOLEAN NOT NULL,
+    erase_after BOOLEAN NOT NULL,
+    provider_message_id TEXT,
+    error TEXT,
+    created_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP
+);
+-- What the reply loops claim: due messages per channel, oldest first.
+CREATE INDEX outbox_due ON outbox (channel, next_attempt_at, id) WHERE state = 'queued';
+-- Erasure finds a subscriber's messages.
+CREATE INDEX outbox_subscriber ON outbox (subscriber_id);

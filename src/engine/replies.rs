@@ -1,0 +1,145 @@
+//! One channel's reply loop: sends the outbox (replies to residents'
+//! commands, automatic answers, staff replies) through the channel's
+//! adapter, inside its shared rate limit. It runs beside the broadcast
+//! loops and takes its tokens per message as soon as they are due, so a
+//! reply waits for at most one token of the bucket, not for a broadcast.
+
+use chrono::Utc;
+use herold_channel_api::{Address, Channel, Disposition, RenderedMessage};
+use std::{sync::Arc, time::Duration};
+use tokio::sync::watch;
+
+use super::{Engine, EngineError};
+use crate::{
+    render::format::plain_message,
+    storage::{OutboxItem, OutboxOutcome},
+};
+
+/// Messages claimed at once: replies are few and each waits for a token.
+const BATCH: i64 = 20;
+
+pub(super) struct ReplyLoop {
+    engine: Engine,
+    channel: Arc<dyn Channel>,
+}
+
+impl ReplyLoop {
+    pub(super) fn new(engine: Engine, channel: Arc<dyn Channel>) -> Self {
+        Self { engine, channel }
+    }
+
+    pub(super) async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+        let poll = Duration::from_millis(self.engine.app.config().delivery.poll_interval_ms);
+        while !*shutdown.borrow() {
+            let handled = match self.batch().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(channel = %self.channel.kind(), error = %e, "reply batch failed; retrying");
+                    0
+                }
+            };
+            if handled == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims and sends due replies; returns how many.
+    async fn batch(&self) -> Result<usize, EngineError> {
+        let kind = self.channel.kind();
+        let owner = self.engine.worker_id.clone();
+        let lease =
+            chrono::Duration::seconds(i64::from(self.engine.app.config().delivery.lease_seconds));
+        let items = self
+            .engine
+            .blocking(move |db| {
+                let now = Utc::now();
+                db.claim_outbox(kind, &owner, BATCH, now + lease, now)
+            })
+            .await?;
+        let n = items.len();
+        for item in items {
+            let outcome = self.send(&item).await;
+            let finished = !matches!(outcome, OutboxOutcome::Retry { .. });
+            let id = item.id;
+            let recorded = outcome.clone();
+            self.engine
+                .blocking(move |db| db.finish_outbox(id, &recorded, Utc::now()))
+                .await?;
+            if let (true, true, Some(subscriber)) = (finished, item.erase_after, item.subscriber_id)
+            {
+                // Löschen: the answer went out (or never will); now the data goes.
+                let app = self.engine.app.clone();
+                match tokio::task::spawn_blocking(move || app.erase_after_reply(subscriber)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(subscriber, error = %e, "erasure after reply failed")
+                    }
+                    Err(e) => tracing::warn!(subscriber, error = %e, "erasure task failed"),
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    async fn send(&self, item: &OutboxItem) -> OutboxOutcome {
+        let Some(address) = &item.address else {
+            return OutboxOutcome::Failed {
+                error: "the recipient was erased".into(),
+            };
+        };
+        let formatted = plain_message(&item.text.0, self.channel.capabilities().formatting);
+        let mut message = RenderedMessage::new(formatted.text, &item.locale);
+        message.html = formatted.html;
+        let sent = super::send_transactional(
+            &self.engine.app,
+            &self.channel,
+            &Address::new(address.0.clone()),
+            &message,
+        )
+        .await;
+        let cfg = &self.engine.app.config().delivery;
+        let err = match sent {
+            Ok(receipt) => {
+                return OutboxOutcome::Sent {
+                    provider_message_id: receipt.provider_message_id,
+                }
+            }
+            Err(e) => e,
+        };
+        let attempt = item.attempts + 1;
+        let retry = |after: Option<Duration>| {
+            let delay = herold_channel_api::retry_delay(
+                attempt,
+                Duration::from_millis(cfg.backoff_base_ms),
+                Duration::from_secs(cfg.backoff_max_seconds),
+                after,
+                &mut rand::thread_rng(),
+            );
+            OutboxOutcome::Retry {
+                at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+                error: err.to_string(),
+            }
+        };
+        match err.disposition() {
+            Disposition::Retry { after } | Disposition::BackOff { after }
+                if attempt < cfg.max_attempts =>
+            {
+                retry(after)
+            }
+            // A misconfigured channel: keep the reply until an administrator
+            // fixes it (`herold channels resume`), checking now and then.
+            Disposition::Hold => retry(Some(Duration::from_secs(60))),
+            Disposition::Retry { .. } | Disposition::BackOff { .. } => OutboxOutcome::Failed {
+                error: format!("gave up after {attempt} attempts: {err}"),
+            },
+            Disposition::GiveUp { .. } => OutboxOutcome::Failed {
+                error: err.to_string(),
+            },
+        }
+    }
+}
