@@ -5,12 +5,14 @@ mod calendar;
 mod control;
 mod digests;
 mod feeds;
+mod inbound;
 mod media;
 mod pages;
 mod receipts;
 mod signup;
 
 pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
+pub use inbound::InboundOutcome;
 pub use media::image_path;
 pub use pages::PublicAnnouncement;
 pub use receipts::ReceiptSummary;

@@ -15,6 +15,7 @@ mod database_url;
 mod deliveries;
 mod digests;
 mod error;
+mod inbound;
 mod keys;
 mod media;
 mod queue;
@@ -32,6 +33,7 @@ pub use database_url::{DatabaseUrl, DatabaseUrlError};
 pub use deliveries::{StatusApplied, TransitionDetails};
 pub use digests::Compose;
 pub use error::StorageError;
+pub use inbound::{ClaimedInbound, InboundFinish, InboundState, StoredInbound};
 pub use keys::KeySource;
 pub use queue::{
     Bounce, BroadcastCounts, ChannelResumed, Claim, Claimed, Control, FanoutLease, Grant, Outcome,

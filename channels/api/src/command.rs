@@ -1,7 +1,8 @@
 //! Commands residents send to manage their subscription.
 
 /// A subscription command recognised in an inbound message.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     /// Subscribe (`START`, `ANMELDEN`, `JA`).
     Start,
