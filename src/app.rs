@@ -87,6 +87,17 @@ impl App {
         )
     }
 
+    /// A processor of the stored inbound events (webhooks), named after
+    /// this process in its leases.
+    pub fn inbound(&self) -> crate::inbound::Processor {
+        let owner = format!(
+            "inbound-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        crate::inbound::Processor::new(self.herold.clone(), owner)
+    }
+
     /// The WebSub hub (its HTTP client for subscribers' callbacks).
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub

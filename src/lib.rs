@@ -6,6 +6,7 @@
 //! adapters live in their own crates under `channels/`; [`registry`] holds
 //! one instance of each, and [`app`] (the composition root) builds the
 //! database, the registry, the metrics and the WebSub hub once per process.
+//! [`inbound`] processes what webhooks stored; [`engine`] delivers.
 
 pub mod app;
 pub mod bench;
@@ -15,6 +16,7 @@ pub mod crypto;
 pub mod domain;
 pub mod engine;
 pub mod i18n;
+pub mod inbound;
 pub mod media;
 pub mod metrics;
 pub mod registry;

@@ -304,8 +304,9 @@ fn metrics_follow_a_broadcast_on_postgres() {
 }
 
 /// Delivery receipts: the provider (here the test, with the fake provider's
-/// message ids) posts signed status webhooks; deliveries move forward only,
-/// and forged or malformed requests change nothing.
+/// message ids) posts signed status webhooks, which are stored and then
+/// processed; deliveries move forward only, and forged or malformed
+/// requests change nothing.
 fn receipts_update_deliveries(database_url: Option<&str>) {
     let provider = herold_channel_fake::FakeServer::start(None, true).unwrap();
     let s = Server::start_with(
@@ -410,23 +411,45 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
         Some(&10)
     );
 
+    // The webhook stores the 11 reports (read and delivered of one message
+    // are different events) and answers at once; the inbound processor
+    // applies them.
     let r = post(&body, Some(signed(&body)));
     assert_eq!(r.status(), StatusCode::OK);
-    let summary: serde_json::Value = r.json().unwrap();
-    // read×3, delivered×3 (3..6), failed×1 applied; delivered after read
-    // ×3 ignored; the unknown id counted.
-    assert_eq!(summary["applied"], 7, "{summary}");
-    assert_eq!(summary["ignored"], 3, "{summary}");
-    assert_eq!(summary["unknown"], 1, "{summary}");
-    let c = counts(&app);
+    let stored: serde_json::Value = r.json().unwrap();
+    assert_eq!(stored["stored"], 11, "{stored}");
+    assert_eq!(stored["duplicates"], 0, "{stored}");
     use herold::domain::DeliveryState as D;
+    common::wait_until("the receipts processed", Duration::from_secs(30), || {
+        app.db()
+            .inbound_states()
+            .unwrap()
+            .iter()
+            .all(|e| e.state == "done")
+    });
+    // read×3, delivered×3 (3..6), failed×1 applied; delivered after read
+    // ×3 ignored; the unknown id recorded as such.
+    let outcomes = |app: &herold::service::Herold| {
+        let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+        for e in app.db().inbound_states().unwrap() {
+            *by.entry(e.outcome.unwrap_or_default()).or_default() += 1;
+        }
+        by
+    };
+    let o = outcomes(&app);
+    assert_eq!(o.get("applied"), Some(&7), "{o:?}");
+    assert_eq!(o.get("ignored"), Some(&3), "{o:?}");
+    assert_eq!(o.get("unknown"), Some(&1), "{o:?}");
+    let c = counts(&app);
     assert_eq!(c.get(&D::Read), Some(&3), "{c:?}");
     assert_eq!(c.get(&D::Delivered), Some(&3), "{c:?}");
     assert_eq!(c.get(&D::Failed), Some(&1), "{c:?}");
     assert_eq!(c.get(&D::Sent), Some(&3), "{c:?}");
-    // The same report again changes nothing.
+    // The same report again is stored as duplicates and changes nothing.
     let again: serde_json::Value = post(&body, Some(signed(&body))).json().unwrap();
-    assert_eq!(again["applied"], 0, "{again}");
+    assert_eq!(again["stored"], 0, "{again}");
+    assert_eq!(again["duplicates"], 11, "{again}");
+    assert_eq!(app.db().inbound_states().unwrap().len(), 11);
     assert_eq!(counts(&app), c);
     // A channel without a webhook.
     assert_eq!(

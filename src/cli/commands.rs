@@ -365,6 +365,12 @@ fn serve(config: Config) -> Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let websub = crate::websub::spawn(app.herold(), stopped.clone())?;
         let delivery = &app.herold().config().delivery;
+        let inbound = app
+            .herold()
+            .config()
+            .inbound
+            .process_in_serve
+            .then(|| crate::inbound::spawn(app.inbound(), stopped.clone()));
         let engine = (delivery.workers_in_serve && !delivery.channels.is_empty())
             .then(|| tokio::spawn(app.engine().run(stopped)));
         // Returns after SIGINT/SIGTERM, once requests in flight are answered.
@@ -373,6 +379,11 @@ fn serve(config: Config) -> Result<()> {
         if let Some(task) = websub {
             if task.await.is_err() {
                 tracing::error!("the WebSub distributor crashed");
+            }
+        }
+        if let Some(task) = inbound {
+            if task.await.is_err() {
+                tracing::error!("the inbound processor crashed");
             }
         }
         if let Some(task) = engine {
@@ -385,6 +396,7 @@ fn serve(config: Config) -> Result<()> {
     })
 }
 
+/// The delivery engine and the inbound processor, without the web server.
 fn worker(config: Config) -> Result<()> {
     if config.delivery.channels.is_empty() {
         return Err(anyhow!("delivery.channels is empty, so a worker has nothing to deliver: list push channels, e.g. HEROLD_DELIVERY__CHANNELS='[\"email\"]'"));
@@ -397,7 +409,15 @@ fn worker(config: Config) -> Result<()> {
             termination().await;
             let _ = stop.send(true);
         });
-        app.engine().run(stopped).await
+        let inbound = crate::inbound::spawn(app.inbound(), stopped.clone());
+        let delivered = app.engine().run(stopped).await;
+        if delivered.is_err() {
+            // The engine failed before a stop signal: end the processor too.
+            inbound.abort();
+        } else if inbound.await.is_err() {
+            tracing::error!("the inbound processor crashed");
+        }
+        delivered
     })?;
     Ok(())
 }

@@ -3,12 +3,14 @@
 //! `HEROLD_LIMITS__BODY_MAX_CHARS`). Secrets may come from files.
 
 mod delivery;
+mod inbound;
 mod media;
 mod secret;
 mod signup;
 mod websub;
 
 pub use delivery::{DeliveryConfig, RateConfig};
+pub use inbound::InboundConfig;
 pub use media::{MediaConfig, DEFAULT_MAX_IMAGE_BYTES};
 pub use secret::Secret;
 pub use signup::SignupConfig;
@@ -61,6 +63,8 @@ pub struct Config {
     pub limits: Limits,
     /// The delivery engine.
     pub delivery: DeliveryConfig,
+    /// The processor of inbound events (webhooks).
+    pub inbound: InboundConfig,
     /// The WebSub hub of Herold's feeds.
     pub websub: WebsubConfig,
     /// The e-mail channel's SMTP server (`[email]`); needed when
@@ -115,6 +119,7 @@ impl Default for Config {
             pool_size: 8,
             limits: Limits::default(),
             delivery: DeliveryConfig::default(),
+            inbound: InboundConfig::default(),
             websub: WebsubConfig::default(),
             email: None,
             signup: SignupConfig::default(),
@@ -254,6 +259,7 @@ impl Config {
                 });
             }
         }
+        self.inbound.validate()?;
         self.websub.validate()?;
         self.signup.validate()?;
         self.media.validate()?;

@@ -5,6 +5,7 @@ mod calendar;
 mod control;
 mod digests;
 mod feeds;
+mod inbound;
 mod media;
 mod pages;
 mod receipts;
@@ -12,6 +13,7 @@ mod residents;
 mod signup;
 
 pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
+pub use inbound::InboundOutcome;
 pub use media::image_path;
 pub use pages::PublicAnnouncement;
 pub use receipts::ReceiptSummary;

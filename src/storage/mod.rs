@@ -15,6 +15,7 @@ mod database_url;
 mod deliveries;
 mod digests;
 mod error;
+mod inbound;
 mod keys;
 mod media;
 mod outbox;
@@ -33,6 +34,7 @@ pub use database_url::{DatabaseUrl, DatabaseUrlError};
 pub use deliveries::{StatusApplied, TransitionDetails};
 pub use digests::Compose;
 pub use error::StorageError;
+pub use inbound::{ClaimedInbound, InboundFinish, InboundState, StoredInbound};
 pub use keys::KeySource;
 pub use outbox::{NewOutboxMessage, OutboxItem, OutboxOutcome, OutboxRecipient, Redacted};
 pub use queue::{

@@ -251,6 +251,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    inbound_events (id) {
+        id -> BigInt,
+        channel -> Text,
+        dedupe_key -> Text,
+        payload -> Binary,
+        received_at -> Timestamp,
+        state -> Text,
+        attempts -> Integer,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        processed_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(announcements -> categories (category_id));
 diesel::joinable!(announcements -> media (image_id));
 diesel::joinable!(subscriptions -> subscribers (subscriber_id));
@@ -306,4 +323,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     websub_deliveries,
     subscriber_tokens,
     media,
+    inbound_events,
 );

@@ -1,6 +1,7 @@
 //! `/webhooks/{channel}`: providers calling Herold. The configured adapter
-//! checks each request before anything is parsed; what it reports goes to
-//! the core services (delivery receipts now; resident messages later).
+//! checks each request before anything is parsed; what it reports is stored
+//! (encrypted, once per provider id) and answered at once. The inbound
+//! processor (`crate::inbound`) hands it to the core services later.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use herold_channel_api::{ChannelKind, InboundError, InboundRequest};
@@ -70,7 +71,8 @@ pub async fn handshake(
 }
 
 /// `POST /webhooks/{channel}`: verify the signature over the raw body
-/// before anything is parsed, then apply what the provider reports.
+/// before anything is parsed, then store what the provider reports and
+/// answer `{"stored": n, "duplicates": m}`.
 pub async fn webhook(
     app: web::Data<Herold>,
     registry: web::Data<Registry>,
@@ -96,10 +98,13 @@ pub async fn webhook(
         Err(e) => return HttpResponse::BadRequest().body(format!("{e}\n")),
     };
     let app = app.into_inner();
-    match web::block(move || app.apply_receipts(kind, &events)).await {
-        Ok(Ok(summary)) => HttpResponse::Ok().json(summary),
+    match web::block(move || app.accept_inbound(kind, &events)).await {
+        Ok(Ok(stored)) => HttpResponse::Ok().json(serde_json::json!({
+            "stored": stored.new,
+            "duplicates": stored.duplicates,
+        })),
         Ok(Err(e)) => {
-            tracing::warn!(channel = %kind, error = %e, "webhook events not recorded");
+            tracing::warn!(channel = %kind, error = %e, "webhook events not stored");
             // The provider retries on 5xx: nothing accepted is lost.
             HttpResponse::ServiceUnavailable().body("try again later\n")
         }

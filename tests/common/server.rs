@@ -66,30 +66,52 @@ impl Server {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string())),
         );
-        let child = Self::command(dir.path(), &env)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = Self::spawn_serve(dir.path(), &env);
         let server = Self {
             child,
             base,
             env,
             dir,
         };
+        server.wait_healthy();
+        server
+    }
+
+    fn spawn_serve(dir: &Path, env: &[(String, String)]) -> Child {
+        Self::command(dir, env)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    fn wait_healthy(&self) {
         let client = Client::new();
         super::wait_until(
             "herold serve to become healthy",
             Duration::from_secs(30),
             || {
                 client
-                    .get(server.url("/healthz"))
+                    .get(self.url("/healthz"))
                     .send()
                     .is_ok_and(|r| r.status().is_success())
             },
         );
-        server
+    }
+
+    /// Kills the process (SIGKILL, as a crash would) and starts `herold
+    /// serve` again on the same port, database and key, with `changes` to
+    /// its environment.
+    pub fn crash_and_restart(&mut self, changes: &[(&str, &str)]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for (k, v) in changes {
+            self.env.retain(|(key, _)| key != k);
+            self.env.push((k.to_string(), v.to_string()));
+        }
+        self.child = Self::spawn_serve(self.dir.path(), &self.env);
+        self.wait_healthy();
     }
 
     pub fn command(dir: &Path, env: &[(String, String)]) -> Command {

@@ -6,6 +6,8 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::command::Command;
 use crate::message::Address;
@@ -102,10 +104,23 @@ pub enum DeliveryStatus {
     Failed,
 }
 
+impl DeliveryStatus {
+    /// The lowercase name, as in serde (`sent`, `delivered`, `read`, `failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
 /// Content of a resident's message that is not a command.
 ///
 /// `Debug` prints lengths instead of text and captions.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum InboundContent {
     /// Free text.
     Text(String),
@@ -153,7 +168,12 @@ impl fmt::Debug for InboundContent {
 }
 
 /// Something that happened on a channel, as reported by its webhook.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serialisable (JSON with a `"type"` tag), so Herold can store each event
+/// before processing it; the serialised form holds addresses and text in
+/// clear and must be encrypted at rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum InboundEvent {
     /// A resident sent a command (see [`Command::parse`]).
     Command {
@@ -191,6 +211,45 @@ pub enum InboundEvent {
 }
 
 impl InboundEvent {
+    /// The key under which a provider reporting this event again (webhook
+    /// retries, replays, several polls) is recognised as the same event:
+    ///
+    /// * a delivery status: `"{provider_message_id}:{status}"` (e.g.
+    ///   `fake-7:delivered`), so each status of a message counts once;
+    /// * a command or message: the provider's message id;
+    /// * a command or message without a provider id: `sha256:` and the hex
+    ///   SHA-256 of the event's JSON, so identical reports still collapse
+    ///   while different ones never do. The digest holds no personal data
+    ///   in clear.
+    ///
+    /// Keys are unique per channel, not across channels.
+    pub fn dedupe_key(&self) -> String {
+        let id = match self {
+            InboundEvent::Status {
+                provider_message_id,
+                status,
+                ..
+            } => return format!("{provider_message_id}:{}", status.as_str()),
+            InboundEvent::Command {
+                provider_message_id,
+                ..
+            }
+            | InboundEvent::Message {
+                provider_message_id,
+                ..
+            } => provider_message_id,
+        };
+        match id {
+            Some(id) => id.clone(),
+            None => {
+                // Serialising these types cannot fail (string keys only);
+                // an empty digest input would still be deterministic.
+                let json = serde_json::to_vec(self).unwrap_or_default();
+                format!("sha256:{}", hex::encode(Sha256::digest(&json)))
+            }
+        }
+    }
+
     /// Builds a `Command` event if `text` is a command, otherwise a text `Message` event.
     pub fn from_text(
         from: Address,
@@ -247,6 +306,59 @@ mod tests {
             caption: Some("Schlagloch vor Haus 3".into()),
         };
         assert!(!format!("{p:?}").contains("Schlagloch"));
+    }
+
+    #[test]
+    fn events_roundtrip_through_json() {
+        let at = "2026-11-29T08:00:00Z".parse().unwrap();
+        let events = vec![
+            InboundEvent::from_text(Address::new("123"), "1, 3", Some("m1".into()), at),
+            InboundEvent::Message {
+                from: Address::new("123"),
+                content: InboundContent::Photo {
+                    media_id: "p1".into(),
+                    mime_type: Some("image/jpeg".into()),
+                    caption: Some("Schlagloch".into()),
+                },
+                provider_message_id: None,
+                received_at: at,
+            },
+            InboundEvent::Status {
+                provider_message_id: "fake-7".into(),
+                status: DeliveryStatus::Read,
+                at,
+                error: None,
+            },
+        ];
+        let json = serde_json::to_string(&events).unwrap();
+        assert!(json.contains(r#""type":"command""#), "{json}");
+        let back: Vec<InboundEvent> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, events);
+    }
+
+    #[test]
+    fn dedupe_keys() {
+        let at = "2026-11-29T08:00:00Z".parse().unwrap();
+        let status = |s| InboundEvent::Status {
+            provider_message_id: "fake-7".into(),
+            status: s,
+            at,
+            error: None,
+        };
+        assert_eq!(status(DeliveryStatus::Read).dedupe_key(), "fake-7:read");
+        assert_ne!(
+            status(DeliveryStatus::Read).dedupe_key(),
+            status(DeliveryStatus::Delivered).dedupe_key()
+        );
+        let from = Address::new("+4915112345678");
+        let with_id = InboundEvent::from_text(from.clone(), "STOP", Some("m9".into()), at);
+        assert_eq!(with_id.dedupe_key(), "m9");
+        let a = InboundEvent::from_text(from.clone(), "Hallo", None, at);
+        let b = InboundEvent::from_text(from.clone(), "Hallo!", None, at);
+        assert_eq!(a.dedupe_key(), a.clone().dedupe_key());
+        assert_ne!(a.dedupe_key(), b.dedupe_key());
+        assert!(a.dedupe_key().starts_with("sha256:"));
+        assert!(!a.dedupe_key().contains("4915112345678"));
     }
 
     #[test]
