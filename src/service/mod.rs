@@ -9,6 +9,7 @@ mod media;
 mod pages;
 mod receipts;
 mod signup;
+mod stop;
 
 pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
 pub use media::image_path;
