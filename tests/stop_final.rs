@@ -164,9 +164,12 @@ fn stop_while_a_batch_is_leased(backend: Backend) {
         .unwrap()
         .id;
     let slow = Slow::new();
-    let engine = App::assemble(app.clone(), Registry::from_channels(vec![slow.clone() as Arc<dyn Channel>]))
-        .unwrap()
-        .engine();
+    let engine = App::assemble(
+        app.clone(),
+        Registry::from_channels(vec![slow.clone() as Arc<dyn Channel>]),
+    )
+    .unwrap()
+    .engine();
 
     // Says Stop for the first recipient while their send is out, and for
     // the not yet started rest of the first two batches (5 each).
@@ -322,7 +325,6 @@ impl MailIndex {
     fn count(&self, address: &str) -> usize {
         self.per_address.get(address).copied().unwrap_or(0)
     }
-
 }
 
 /// 300 residents, a newsletter at 30 mails/s; 100 of them unsubscribe with
@@ -411,7 +413,7 @@ fn one_click_during_a_newsletter(database_url: Option<&str>) {
                     assert_eq!(r.status().as_u16(), 200, "{address}");
                     // Answered: what has arrived for them by now is all.
                     let mut idx = index.lock().unwrap();
-                    idx.refresh(&smtp);
+                    idx.refresh(smtp);
                     let seen = (address.clone(), idx.count(address));
                     drop(idx);
                     answered.lock().unwrap().push(seen);
@@ -421,11 +423,9 @@ fn one_click_during_a_newsletter(database_url: Option<&str>) {
         for p in posts {
             p.join().unwrap();
         }
-        common::wait_until(
-            "the newsletter to finish",
-            Duration::from_secs(60),
-            || all_done(&app, id),
-        );
+        common::wait_until("the newsletter to finish", Duration::from_secs(60), || {
+            all_done(&app, id)
+        });
         running.store(false, Ordering::Relaxed);
     });
 

@@ -158,7 +158,9 @@ impl ChannelWorker {
             // Stop is final: whoever left since the claim is skipped. A
             // Stop committed after this look waits for the batch to finish
             // before the resident is told (`Herold::wait_until_settled`).
-            let now_batch = self.skip_withdrawn(&claim.items, now_batch, &mut outcomes).await?;
+            let now_batch = self
+                .skip_withdrawn(&claim.items, now_batch, &mut outcomes)
+                .await?;
             let items: Vec<&Claimed> = now_batch.iter().map(|&i| &claim.items[i]).collect();
             let results = self.send_all(&items, &addresses, &links).await?;
             let mut stop_channel = None;
