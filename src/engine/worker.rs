@@ -155,6 +155,12 @@ impl ChannelWorker {
             }
             let (now_batch, later) = rest.split_at((grant.granted as usize).min(rest.len()));
             rest = later;
+            // Stop is final: whoever left since the claim is skipped. A
+            // Stop committed after this look waits for the batch to finish
+            // before the resident is told (`Herold::wait_until_settled`).
+            let now_batch = self
+                .skip_withdrawn(&claim.items, now_batch, &mut outcomes)
+                .await?;
             let items: Vec<&Claimed> = now_batch.iter().map(|&i| &claim.items[i]).collect();
             let results = self.send_all(&items, &addresses, &links).await?;
             let mut stop_channel = None;
@@ -262,6 +268,40 @@ impl ChannelWorker {
             }
         }
         pending
+    }
+
+    /// Re-reads, right before the sends start, which of the recipients at
+    /// `positions` are no longer active, records them as skipped and
+    /// returns the positions still to be sent.
+    async fn skip_withdrawn(
+        &self,
+        items: &[Claimed],
+        positions: &[usize],
+        outcomes: &mut [Option<Outcome>],
+    ) -> Result<Vec<usize>, EngineError> {
+        let ids: Vec<Id> = positions
+            .iter()
+            .filter_map(|&i| items[i].subscriber_id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(positions.to_vec());
+        }
+        let left = self
+            .engine
+            .blocking(move |db| db.inactive_among(&ids))
+            .await?;
+        if left.is_empty() {
+            return Ok(positions.to_vec());
+        }
+        let mut send = Vec::with_capacity(positions.len());
+        for &i in positions {
+            if items[i].subscriber_id.is_some_and(|s| left.contains(&s)) {
+                outcomes[i] = Some(Outcome::Skipped);
+            } else {
+                send.push(i);
+            }
+        }
+        Ok(send)
     }
 
     /// Each e-mail recipient's one-click unsubscribe and manage links (the

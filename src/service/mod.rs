@@ -11,6 +11,7 @@ mod pages;
 mod receipts;
 mod residents;
 mod signup;
+mod stop;
 
 pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
 pub use inbound::InboundOutcome;

@@ -340,7 +340,9 @@ impl Herold {
 
     /// Follows a one-click unsubscribe link: the subscription ends with a
     /// `withdrawn` consent event (evidence `one-click`) and queued
-    /// deliveries are skipped. Idempotent.
+    /// deliveries are skipped. Returns once no delivery to the subscriber
+    /// is in flight any more ([`Herold::settle_after_stop`]), so nothing
+    /// arrives after the answer. Idempotent.
     pub fn unsubscribe_by_token(
         &self,
         manage_token: &str,
@@ -350,30 +352,34 @@ impl Herold {
             return Ok(UnsubscribeOutcome::Unknown);
         };
         let subscriber = self.db.get_subscriber(t.subscriber_id)?;
-        match subscriber.status {
+        let outcome = match subscriber.status {
             SubscriberStatus::Erased => return Ok(UnsubscribeOutcome::Unknown),
-            SubscriberStatus::Unsubscribed => return Ok(UnsubscribeOutcome::AlreadyLeft),
-            SubscriberStatus::Active | SubscriberStatus::Pending => {}
-        }
-        self.db.touch_token(t.id, now)?;
-        match self.db.unsubscribe(
-            t.subscriber_id,
-            CONSENT_WORDING_VERSION,
-            Some(EVIDENCE_ONE_CLICK),
-        ) {
-            Ok(s) => {
-                tracing::info!(subscriber = s.id, "unsubscribed by link");
-                Ok(UnsubscribeOutcome::Left(s))
+            SubscriberStatus::Unsubscribed => UnsubscribeOutcome::AlreadyLeft,
+            SubscriberStatus::Active | SubscriberStatus::Pending => {
+                self.db.touch_token(t.id, now)?;
+                match self.db.unsubscribe(
+                    t.subscriber_id,
+                    CONSENT_WORDING_VERSION,
+                    Some(EVIDENCE_ONE_CLICK),
+                ) {
+                    Ok(s) => {
+                        tracing::info!(subscriber = s.id, "unsubscribed by link");
+                        UnsubscribeOutcome::Left(s)
+                    }
+                    // A second click at the same moment got there first.
+                    Err(StorageError::Refused(_))
+                        if self.db.get_subscriber(t.subscriber_id)?.status
+                            == SubscriberStatus::Unsubscribed =>
+                    {
+                        UnsubscribeOutcome::AlreadyLeft
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
-            // A second click at the same moment got there first.
-            Err(StorageError::Refused(_))
-                if self.db.get_subscriber(t.subscriber_id)?.status
-                    == SubscriberStatus::Unsubscribed =>
-            {
-                Ok(UnsubscribeOutcome::AlreadyLeft)
-            }
-            Err(e) => Err(e.into()),
-        }
+        };
+        // "Already left" too: an earlier click may still be waiting.
+        self.settle_after_stop(t.subscriber_id)?;
+        Ok(outcome)
     }
 
     /// The manage page of the subscriber the token belongs to.
@@ -409,12 +415,15 @@ impl Herold {
     }
 
     /// Erases the subscriber the token belongs to (address, pseudonym,
-    /// subscriptions, links; the anonymised consent ledger stays).
+    /// subscriptions, links; the anonymised consent ledger stays). Returns
+    /// once no delivery to them is in flight any more
+    /// ([`Herold::settle_after_stop`]).
     pub fn erase_by_token(&self, manage_token: &str) -> Result<(), SignupError> {
         let t = self.manage_token_row(manage_token)?;
         self.db
             .erase_subscriber(t.subscriber_id, CONSENT_WORDING_VERSION)?;
         tracing::info!(subscriber = t.subscriber_id, "erased by link");
+        self.settle_after_stop(t.subscriber_id)?;
         Ok(())
     }
 

@@ -63,6 +63,15 @@ impl Smtp {
             .collect()
     }
 
+    /// The files of the mails stored so far (each written whole before
+    /// the server answered the mail's DATA).
+    pub fn mail_paths(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries.map(|e| e.unwrap().path()).collect()
+    }
+
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
         super::poll_until(timeout, || {
             let mails = self.mails();

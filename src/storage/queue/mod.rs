@@ -18,6 +18,7 @@ mod claim;
 mod control;
 mod finish;
 mod limits;
+mod settle;
 
 pub use claim::{Claim, Claimed, FanoutLease};
 pub use control::{BroadcastCounts, Control, QueueDepth};
