@@ -92,6 +92,19 @@ impl ReplyLoop {
                 error: "the recipient was erased".into(),
             };
         };
+        // Stop is final: the confirmation goes out only once nothing sent
+        // before the Stop is still on its way to them.
+        if let (true, Some(subscriber)) = (item.wait_settled, item.subscriber_id) {
+            let app = self.engine.app.clone();
+            let settled =
+                tokio::task::spawn_blocking(move || app.settle_after_stop(subscriber)).await;
+            if !matches!(settled, Ok(Ok(()))) {
+                return OutboxOutcome::Retry {
+                    at: Utc::now() + chrono::Duration::seconds(1),
+                    error: "could not check the deliveries in flight".into(),
+                };
+            }
+        }
         let formatted = plain_message(&item.text.0, self.channel.capabilities().formatting);
         let mut message = RenderedMessage::new(formatted.text, &item.locale);
         message.html = formatted.html;

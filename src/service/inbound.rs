@@ -2,9 +2,9 @@
 //! answered) and processed, once each, by the inbound processor
 //! (`crate::inbound`), which hands every event to its core service here.
 
-use herold_channel_api::{ChannelKind, InboundEvent};
+use herold_channel_api::{ChannelKind, InboundContent, InboundEvent};
 
-use super::{Herold, ServiceError};
+use super::{Herold, ResidentCommand, ServiceError};
 use crate::storage::StoredInbound;
 
 /// What processing one inbound event did (stored as its `outcome`).
@@ -16,7 +16,10 @@ pub enum InboundOutcome {
     Ignored,
     /// A receipt for a message id Herold does not know.
     Unknown,
-    /// A resident command or message: recorded, not acted on yet.
+    /// A resident's command: carried out, its reply queued.
+    Answered,
+    /// A resident's message that is no command: recorded, not acted on yet
+    /// (conversations with staff come next).
     NotHandledYet,
 }
 
@@ -27,6 +30,7 @@ impl InboundOutcome {
             InboundOutcome::Applied => "applied",
             InboundOutcome::Ignored => "ignored",
             InboundOutcome::Unknown => "unknown",
+            InboundOutcome::Answered => "answered",
             InboundOutcome::NotHandledYet => "not handled yet",
         }
     }
@@ -73,17 +77,48 @@ impl Herold {
         }
     }
 
-    /// Resident commands (START, STOP, LÖSCHEN, …) and messages. Their
-    /// services come with the messenger channels; until then each is only
-    /// recorded as processed, "not handled yet" (it stays in
-    /// `inbound_events`, encrypted).
+    /// Resident commands (START, STOP, LÖSCHEN, …, and a message that only
+    /// names categories) are carried out and answered
+    /// ([`Herold::answer_command`]), with the event's provider id as the
+    /// evidence of consent. Processing the same event again changes nothing
+    /// more: the commands leave the same state, and the outbox takes one
+    /// reply per message. Other messages are recorded, "not handled yet",
+    /// until conversations with staff exist.
     fn handle_resident_event(
         &self,
         channel: ChannelKind,
         event: &InboundEvent,
     ) -> Result<InboundOutcome, ServiceError> {
-        let _ = event;
-        tracing::debug!(channel = %channel, "resident event recorded, not handled yet");
-        Ok(InboundOutcome::NotHandledYet)
+        let message_id = event.dedupe_key();
+        let (from, command, language) = match event {
+            InboundEvent::Command {
+                from,
+                command,
+                language,
+                ..
+            } => (from, command.clone(), *language),
+            InboundEvent::Message {
+                from,
+                content: InboundContent::Text(text),
+                ..
+            } => match self.category_choice(text)? {
+                Some(choice) => (from, choice, None),
+                None => return Ok(self.not_handled_yet(channel)),
+            },
+            _ => return Ok(self.not_handled_yet(channel)),
+        };
+        self.answer_command(&ResidentCommand {
+            channel,
+            address: from.as_str(),
+            command: &command,
+            language,
+            message_id: &message_id,
+        })?;
+        Ok(InboundOutcome::Answered)
+    }
+
+    fn not_handled_yet(&self, channel: ChannelKind) -> InboundOutcome {
+        tracing::debug!(channel = %channel, "resident message recorded, not handled yet");
+        InboundOutcome::NotHandledYet
     }
 }

@@ -220,6 +220,7 @@ impl Herold {
                 locale: outcome.locale.clone(),
                 wait_settled: outcome.ends_delivery,
                 erase_after: outcome.erase_after_reply.is_some(),
+                source: Some(format!("message:{}", cmd.message_id)),
             },
             chrono::Utc::now(),
         )?;

@@ -48,6 +48,9 @@ pub struct NewOutboxMessage {
     pub wait_settled: bool,
     /// Erase the subscriber once this message went out (Löschen).
     pub erase_after: bool,
+    /// What it answers (`message:{provider id}`): one reply per inbound
+    /// message, however often that message is processed.
+    pub source: Option<String>,
 }
 
 /// Text that `Debug` does not show.
@@ -101,12 +104,13 @@ type ClaimRow = (
 );
 
 impl Database {
-    /// Queues a message, due at once.
+    /// Queues a message, due at once; `None` if one answering the same
+    /// `source` is already queued or sent.
     pub fn enqueue_outbox(
         &self,
         m: &NewOutboxMessage,
         now: DateTime<Utc>,
-    ) -> Result<Id, StorageError> {
+    ) -> Result<Option<Id>, StorageError> {
         let keys = self.keyring();
         let (subscriber_id, address) = match &m.to {
             OutboxRecipient::Subscriber(id) => (Some(*id), None),
@@ -126,10 +130,13 @@ impl Database {
                 outbox::next_attempt_at.eq(now),
                 outbox::wait_settled.eq(m.wait_settled),
                 outbox::erase_after.eq(m.erase_after),
+                outbox::source.eq(&m.source),
                 outbox::created_at.eq(now),
             ))
+            .on_conflict_do_nothing()
             .returning(outbox::id)
-            .get_result::<i64>(c)?);
+            .get_result::<i64>(c)
+            .optional()?);
         Ok(id)
     }
 

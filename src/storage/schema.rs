@@ -292,6 +292,7 @@ diesel::table! {
         erase_after -> Bool,
         provider_message_id -> Nullable<Text>,
         error -> Nullable<Text>,
+        source -> Nullable<Text>,
         created_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
     }

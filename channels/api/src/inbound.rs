@@ -181,6 +181,9 @@ pub enum InboundEvent {
         from: Address,
         /// The recognised command.
         command: Command,
+        /// The language of its keyword, if it tells ([`crate::Parsed`]).
+        #[serde(default)]
+        language: Option<crate::Language>,
         /// Provider id of the inbound message (for deduplication).
         provider_message_id: Option<String>,
         /// When the provider received it.
@@ -258,10 +261,11 @@ impl InboundEvent {
         received_at: DateTime<Utc>,
     ) -> Self {
         let text = text.into();
-        match Command::parse(&text) {
-            Some(command) => InboundEvent::Command {
+        match Command::parse_detailed(&text) {
+            Some(parsed) => InboundEvent::Command {
                 from,
-                command,
+                command: parsed.command,
+                language: parsed.language,
                 provider_message_id,
                 received_at,
             },

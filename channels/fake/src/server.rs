@@ -20,6 +20,8 @@ pub struct Received {
     pub id: String,
     pub to: String,
     pub idempotency_key: String,
+    /// The message text.
+    pub text: String,
 }
 
 #[derive(Default)]
@@ -58,6 +60,8 @@ impl State {
 struct Message {
     idempotency_key: String,
     to: String,
+    #[serde(default)]
+    text: String,
 }
 
 async fn messages(state: web::Data<State>, body: web::Json<Message>) -> HttpResponse {
@@ -74,6 +78,7 @@ async fn messages(state: web::Data<State>, body: web::Json<Message>) -> HttpResp
                 id: format!("fake-{n}"),
                 to: body.to.clone(),
                 idempotency_key: body.idempotency_key.clone(),
+                text: body.text.clone(),
             });
         }
     }

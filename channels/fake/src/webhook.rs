@@ -4,7 +4,9 @@
 //! `POST /webhooks/{channel}` with header
 //! `X-Fake-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and body
 //! `{"statuses": [{"id": "fake-7", "status": "delivered", "timestamp": "…RFC 3339…",
-//! "error": null}]}`; `status` is one of sent, delivered, read, failed.
+//! "error": null}]}`; `status` is one of sent, delivered, read, failed. Residents'
+//! messages come as `"messages": [{"id": "m-1", "from": "4711", "text": "Start",
+//! "timestamp": "…"}]` (commands are recognised as a real adapter would).
 
 use chrono::{DateTime, Utc};
 use herold_channel_api::{
@@ -85,7 +87,18 @@ impl InboundVerifier for FakeWebhook {
 
 #[derive(serde::Deserialize)]
 struct Payload {
+    #[serde(default)]
     statuses: Vec<Status>,
+    #[serde(default)]
+    messages: Vec<Message>,
+}
+
+#[derive(serde::Deserialize)]
+struct Message {
+    id: String,
+    from: String,
+    text: String,
+    timestamp: DateTime<Utc>,
 }
 
 #[derive(serde::Deserialize)]
@@ -102,7 +115,8 @@ impl InboundParser for FakeWebhook {
         let p: Payload = serde_json::from_slice(&req.body).map_err(|e| {
             InboundError::Malformed(format!("expected {{\"statuses\": [...]}}: {e}"))
         })?;
-        Ok(p.statuses
+        let statuses = p
+            .statuses
             .into_iter()
             .map(|s| InboundEvent::Status {
                 provider_message_id: s.id,
@@ -110,7 +124,16 @@ impl InboundParser for FakeWebhook {
                 at: s.timestamp,
                 error: s.error,
             })
-            .collect())
+            .collect::<Vec<_>>();
+        let messages = p.messages.into_iter().map(|m| {
+            InboundEvent::from_text(
+                herold_channel_api::Address::new(m.from),
+                m.text,
+                Some(m.id),
+                m.timestamp,
+            )
+        });
+        Ok(statuses.into_iter().chain(messages).collect())
     }
 }
 

@@ -20,10 +20,14 @@ CREATE TABLE outbox (
     erase_after BOOLEAN NOT NULL,
     provider_message_id TEXT,
     error TEXT,
+    source TEXT,
     created_at TIMESTAMP NOT NULL,
     finished_at TIMESTAMP
 );
 -- What the reply loops claim: due messages per channel, oldest first.
 CREATE INDEX outbox_due ON outbox (channel, next_attempt_at, id) WHERE state = 'queued';
+-- One reply per inbound message: processing a message again (after a crash
+-- between its effect and being marked done) queues nothing twice.
+CREATE UNIQUE INDEX outbox_source ON outbox (channel, source) WHERE source IS NOT NULL;
 -- Erasure finds a subscriber's messages.
 CREATE INDEX outbox_subscriber ON outbox (subscriber_id);
