@@ -40,11 +40,8 @@ fn residents_by_messenger(database_url: Option<&str>) {
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
     s.cli(&["category", "add", "kultur", "--name", "Kultur!Büro"]);
     let http = Client::new();
-    let say = |id: &str, text: &str| {
-        let body = serde_json::json!({ "messages": [{
-            "id": id, "from": CHAT, "text": text, "timestamp": "2026-11-29T08:00:00Z"
-        }]})
-        .to_string();
+    let post = |message: serde_json::Value| {
+        let body = serde_json::json!({ "messages": [message] }).to_string();
         let r = http
             .post(s.url("/webhooks/telegram"))
             .header("content-type", "application/json")
@@ -56,6 +53,11 @@ fn residents_by_messenger(database_url: Option<&str>) {
             .send()
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
+    };
+    let say = |id: &str, text: &str| {
+        post(serde_json::json!({
+            "id": id, "from": CHAT, "text": text, "timestamp": "2026-11-29T08:00:00Z"
+        }))
     };
     let replies = |n: usize| {
         common::poll_until(Duration::from_secs(30), || {

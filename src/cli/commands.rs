@@ -5,7 +5,7 @@ use std::io::Read;
 
 use super::{
     AnnouncementsCommand, BroadcastTarget, BroadcastsCommand, CategoryCommand, ChannelsCommand,
-    Cli, Command, ConfigCommand, DigestCommand, PublishArgs, SubscribersCommand,
+    Cli, Command, ConfigCommand, DigestCommand, InboxCommand, PublishArgs, SubscribersCommand,
 };
 use crate::{
     app::App,
@@ -92,6 +92,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Publish(args) => publish(config, args),
         Command::Announcements(cmd) => announcements(&Herold::open(config)?, cmd),
         Command::Subscribers(cmd) => subscribers(config, cmd),
+        Command::Inbox(cmd) => inbox(&Herold::open(config)?, cmd),
     }
 }
 
@@ -316,6 +317,65 @@ fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
 /// delivery engine, the WebSub distributor and the channel adapters' tasks
 /// (the SMTP pool) all run on it; actix-web adds its own worker threads,
 /// each with a single-threaded runtime of its own (docs/architecture.md).
+fn inbox(app: &Herold, cmd: InboxCommand) -> Result<()> {
+    let tz = app.config().tz();
+    match cmd {
+        InboxCommand::List { closed } => {
+            let list = app.inbox(closed, 200)?;
+            if list.is_empty() {
+                println!(
+                    "no {} conversations",
+                    if closed { "closed" } else { "open" }
+                );
+            }
+            for e in list {
+                println!(
+                    "{:>6}  {:<9} {:<9} {}",
+                    e.conversation.id,
+                    e.pseudonym.map_or("(erased)".to_owned(), |p| p.to_string()),
+                    e.channel.map_or("-", |c| c.as_str()),
+                    e.conversation
+                        .updated_at
+                        .with_timezone(&tz)
+                        .format("%Y-%m-%d %H:%M"),
+                );
+            }
+        }
+        InboxCommand::Show { id } => {
+            let v = app.conversation(id)?;
+            println!(
+                "conversation {} ({}) with {} on {}",
+                v.entry.conversation.id,
+                v.entry.conversation.status.as_str(),
+                v.entry
+                    .pseudonym
+                    .map_or("(erased)".to_owned(), |p| p.to_string()),
+                v.entry.channel.map_or("-", |c| c.as_str()),
+            );
+            for m in v.messages {
+                let who = match m.direction {
+                    crate::domain::Direction::Inbound => "resident",
+                    crate::domain::Direction::Outbound => "staff",
+                };
+                println!(
+                    "\n[{}] {who}:\n{}",
+                    m.created_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                    m.text.as_deref().unwrap_or("(photo)")
+                );
+            }
+        }
+        InboxCommand::Reply { id, text } => {
+            app.reply_to_resident(id, &text, "cli")?;
+            println!("reply to conversation {id} queued");
+        }
+        InboxCommand::Close { id } => {
+            app.close_conversation(id, "cli")?;
+            println!("conversation {id} closed");
+        }
+    }
+    Ok(())
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

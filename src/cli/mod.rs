@@ -51,6 +51,9 @@ pub enum Command {
     /// Inspect subscribers (shown by pseudonym only).
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
+    /// Residents' messages: read, answer and close conversations.
+    #[command(subcommand)]
+    Inbox(InboxCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -250,6 +253,35 @@ pub enum SubscribersCommand {
         /// Only this channel (whatsapp, email, telegram, matrix).
         #[arg(long)]
         channel: Option<String>,
+    },
+}
+
+/// Inbox subcommands.
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// Conversations by pseudonym, most recently active first.
+    List {
+        /// Closed conversations instead of open ones.
+        #[arg(long)]
+        closed: bool,
+    },
+    /// One conversation with its messages.
+    Show {
+        /// The conversation's number.
+        id: i64,
+    },
+    /// Answer the resident on the channel they wrote from.
+    Reply {
+        /// The conversation's number.
+        id: i64,
+        /// The answer (plain text).
+        #[arg(long)]
+        text: String,
+    },
+    /// Close a conversation (the case is done).
+    Close {
+        /// The conversation's number.
+        id: i64,
     },
 }
 

@@ -2,6 +2,7 @@
 //! environment variables (nested keys with `__`, e.g.
 //! `HEROLD_LIMITS__BODY_MAX_CHARS`). Secrets may come from files.
 
+mod conversations;
 mod delivery;
 mod inbound;
 mod media;
@@ -9,6 +10,7 @@ mod secret;
 mod signup;
 mod websub;
 
+pub use conversations::ConversationsConfig;
 pub use delivery::{DeliveryConfig, RateConfig};
 pub use inbound::InboundConfig;
 pub use media::{MediaConfig, DEFAULT_MAX_IMAGE_BYTES};
@@ -74,6 +76,8 @@ pub struct Config {
     pub signup: SignupConfig,
     /// Images of announcements: size limit.
     pub media: MediaConfig,
+    /// Residents' reports: office hours named in the automatic reply.
+    pub conversations: ConversationsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -124,6 +128,7 @@ impl Default for Config {
             email: None,
             signup: SignupConfig::default(),
             media: MediaConfig::default(),
+            conversations: ConversationsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -263,6 +268,7 @@ impl Config {
         self.websub.validate()?;
         self.signup.validate()?;
         self.media.validate()?;
+        self.conversations.validate()?;
         // Each channel's section is checked by its own crate; whether every
         // channel of delivery.channels has one is checked when the
         // registry builds the adapters (crate::registry).

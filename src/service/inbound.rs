@@ -18,8 +18,12 @@ pub enum InboundOutcome {
     Unknown,
     /// A resident's command: carried out, its reply queued.
     Answered,
-    /// A resident's message that is no command: recorded, not acted on yet
-    /// (conversations with staff come next).
+    /// A resident's text: added to their conversation with staff.
+    Conversation,
+    /// Media the service does not take: politely refused.
+    Refused,
+    /// A photo: recorded, not acted on yet (fetching and storing photos
+    /// comes with the messenger adapters that deliver them).
     NotHandledYet,
 }
 
@@ -31,6 +35,8 @@ impl InboundOutcome {
             InboundOutcome::Ignored => "ignored",
             InboundOutcome::Unknown => "unknown",
             InboundOutcome::Answered => "answered",
+            InboundOutcome::Conversation => "conversation",
+            InboundOutcome::Refused => "refused",
             InboundOutcome::NotHandledYet => "not handled yet",
         }
     }
@@ -82,8 +88,9 @@ impl Herold {
     /// ([`Herold::answer_command`]), with the event's provider id as the
     /// evidence of consent. Processing the same event again changes nothing
     /// more: the commands leave the same state, and the outbox takes one
-    /// reply per message. Other messages are recorded, "not handled yet",
-    /// until conversations with staff exist.
+    /// reply per message. Other texts go to the resident's conversation with
+    /// staff, unsupported media get a refusal, photos are recorded "not
+    /// handled yet".
     fn handle_resident_event(
         &self,
         channel: ChannelKind,
@@ -103,8 +110,20 @@ impl Herold {
                 ..
             } => match self.category_choice(text)? {
                 Some(choice) => (from, choice, None),
-                None => return Ok(self.not_handled_yet(channel)),
+                None => {
+                    // A report, a question, praise: a conversation for staff.
+                    self.resident_message(channel, from.as_str(), text, &message_id)?;
+                    return Ok(InboundOutcome::Conversation);
+                }
             },
+            InboundEvent::Message {
+                from,
+                content: InboundContent::Unsupported { .. },
+                ..
+            } => {
+                self.refuse_media(channel, from.as_str(), &message_id)?;
+                return Ok(InboundOutcome::Refused);
+            }
             _ => return Ok(self.not_handled_yet(channel)),
         };
         self.answer_command(&ResidentCommand {

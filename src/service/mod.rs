@@ -3,6 +3,7 @@
 
 mod calendar;
 mod control;
+mod conversations;
 mod digests;
 mod feeds;
 mod inbound;
@@ -13,6 +14,7 @@ mod residents;
 mod signup;
 mod stop;
 
+pub use conversations::{ConversationView, InboxEntry};
 pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
 pub use inbound::InboundOutcome;
 pub use media::image_path;

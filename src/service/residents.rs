@@ -303,6 +303,12 @@ impl Herold {
             }
             Some(s) if s.status == SubscriberStatus::Active => {
                 let current = self.category_ids_of(s.id)?;
+                if current.is_empty() {
+                    // A contact from a report subscribes: welcome them.
+                    self.db()
+                        .set_subscriptions(s.id, wanted, CONSENT_WORDING_VERSION, evidence)?;
+                    return Ok(done(s.id, reply.welcome(wanted)));
+                }
                 let next: Vec<Id> = if choosing {
                     wanted.to_vec()
                 } else {

@@ -176,3 +176,170 @@ impl Database {
         })
     }
 }
+
+/// What a resident's message did to their conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrote {
+    pub conversation: Conversation,
+    /// A new conversation was opened by this message (it gets the
+    /// automatic first answer).
+    pub opened: bool,
+    /// The message was already stored (the same provider id processed
+    /// again): nothing was added.
+    pub duplicate: bool,
+}
+
+impl Database {
+    /// Adds a resident's message to their open conversation, opening one if
+    /// there is none, in one transaction; the same provider message id is
+    /// stored once.
+    pub fn resident_wrote(
+        &self,
+        subscriber_id: Id,
+        text: Option<&str>,
+        provider_message_id: &str,
+    ) -> Result<Wrote, StorageError> {
+        let now = time::to_db(time::now());
+        let cipher = text.map(|t| self.keyring().encrypt(t.as_bytes()));
+        let (row, opened, duplicate): (Row, bool, bool) = with_write_tx!(self, |c| {
+            let open: Option<Row> = conversations::table
+                .filter(conversations::subscriber_id.eq(subscriber_id))
+                .filter(conversations::status.eq(ConversationStatus::Open.as_str()))
+                .order(conversations::id.desc())
+                .select(Row::as_select())
+                .first(c)
+                .optional()?;
+            if let Some(conv) = &open {
+                let seen: i64 = messages::table
+                    .filter(messages::conversation_id.eq(conv.id))
+                    .filter(messages::provider_message_id.eq(provider_message_id))
+                    .count()
+                    .get_result(c)?;
+                if seen > 0 {
+                    let conv: Row = conversations::table
+                        .find(conv.id)
+                        .select(Row::as_select())
+                        .first(c)?;
+                    return Ok((conv, false, true));
+                }
+            }
+            let (conv, opened) = match open {
+                Some(conv) => (conv, false),
+                None => (
+                    diesel::insert_into(conversations::table)
+                        .values((
+                            conversations::subscriber_id.eq(Some(subscriber_id)),
+                            conversations::status.eq(ConversationStatus::Open.as_str()),
+                            conversations::created_at.eq(now),
+                            conversations::updated_at.eq(now),
+                        ))
+                        .returning(Row::as_returning())
+                        .get_result(c)?,
+                    true,
+                ),
+            };
+            diesel::insert_into(messages::table)
+                .values((
+                    messages::conversation_id.eq(conv.id),
+                    messages::direction.eq(Direction::Inbound.as_str()),
+                    messages::text_ciphertext.eq(&cipher),
+                    messages::provider_message_id.eq(provider_message_id),
+                    messages::created_at.eq(now),
+                ))
+                .execute(c)?;
+            diesel::update(conversations::table.find(conv.id))
+                .set(conversations::updated_at.eq(now))
+                .execute(c)?;
+            Ok((conv, opened, false))
+        })?;
+        Ok(Wrote {
+            conversation: row.try_into()?,
+            opened,
+            duplicate,
+        })
+    }
+
+    /// A staff reply: stored in the conversation, queued in the outbox for
+    /// the resident, and audited — one transaction. Refused for a closed
+    /// conversation or a resident who is gone.
+    pub fn staff_reply(
+        &self,
+        conversation_id: Id,
+        reply: &super::NewOutboxMessage,
+        audit: &super::AuditWith<'_, InboundMessage>,
+    ) -> Result<InboundMessage, StorageError> {
+        let now = time::to_db(time::now());
+        let keys = self.keyring();
+        let cipher = keys.encrypt(reply.text.0.as_bytes());
+        let row: MessageRow = with_write_tx!(self, |c| {
+            let conv: Row = conversations::table
+                .find(conversation_id)
+                .select(Row::as_select())
+                .first(c)
+                .optional()?
+                .or_not_found(|| format!("conversation {conversation_id}"))?;
+            if conv.status != ConversationStatus::Open.as_str() {
+                return Err(StorageError::Refused(format!(
+                    "conversation {conversation_id} is closed"
+                )));
+            }
+            let row: MessageRow = diesel::insert_into(messages::table)
+                .values((
+                    messages::conversation_id.eq(conversation_id),
+                    messages::direction.eq(Direction::Outbound.as_str()),
+                    messages::text_ciphertext.eq(Some(&cipher)),
+                    messages::created_at.eq(now),
+                ))
+                .returning(MessageRow::as_returning())
+                .get_result(c)?;
+            diesel::update(conversations::table.find(conversation_id))
+                .set(conversations::updated_at.eq(now))
+                .execute(c)?;
+            super::outbox::insert_outbox!(c, keys, reply, now);
+            let message = InboundMessage {
+                id: row.id,
+                conversation_id,
+                direction: Direction::Outbound,
+                text: None,
+                media_ref: None,
+                provider_message_id: None,
+                staff_user_id: None,
+                created_at: time::from_db(now),
+            };
+            super::audit::audit_tx!(c, audit, &message);
+            Ok(row)
+        })?;
+        self.decrypt_message(row)
+    }
+
+    /// Closes a conversation, audited in the same transaction.
+    pub fn close_conversation(
+        &self,
+        id: Id,
+        audit: &super::AuditWith<'_, Conversation>,
+    ) -> Result<Conversation, StorageError> {
+        let now = time::to_db(time::now());
+        let row: Row = with_write_tx!(self, |c| {
+            let row: Row = diesel::update(conversations::table.find(id))
+                .set((
+                    conversations::status.eq(ConversationStatus::Closed.as_str()),
+                    conversations::updated_at.eq(now),
+                ))
+                .returning(Row::as_returning())
+                .get_result(c)
+                .optional()?
+                .or_not_found(|| format!("conversation {id}"))?;
+            let conv: Conversation = Row {
+                id: row.id,
+                subscriber_id: row.subscriber_id,
+                status: row.status.clone(),
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            }
+            .try_into()?;
+            super::audit::audit_tx!(c, audit, &conv);
+            Ok(row)
+        })?;
+        row.try_into()
+    }
+}

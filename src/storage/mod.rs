@@ -30,6 +30,7 @@ mod websub;
 pub use announcements::FeedQuery;
 pub use audit::AuditWith;
 pub use categories::Removed;
+pub use conversations::Wrote;
 pub use database_url::{DatabaseUrl, DatabaseUrlError};
 pub use deliveries::{StatusApplied, TransitionDetails};
 pub use digests::Compose;

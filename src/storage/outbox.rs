@@ -90,6 +90,41 @@ pub enum OutboxOutcome {
     Failed { error: String },
 }
 
+/// Inserts an outbox row on connection `$c` (inside the caller's
+/// transaction): `$m` is a [`NewOutboxMessage`], `$keys` the keyring.
+macro_rules! insert_outbox {
+    ($c:expr, $keys:expr, $m:expr, $now:expr) => {{
+        let m: &$crate::storage::NewOutboxMessage = $m;
+        let (subscriber_id, address) = match &m.to {
+            $crate::storage::OutboxRecipient::Subscriber(id) => (Some(*id), None),
+            $crate::storage::OutboxRecipient::Address(a) => {
+                (None, Some($keys.encrypt(a.as_bytes())))
+            }
+        };
+        let text = $keys.encrypt(m.text.0.as_bytes());
+        diesel::insert_into($crate::storage::schema::outbox::table)
+            .values((
+                $crate::storage::schema::outbox::channel.eq(m.channel.as_str()),
+                $crate::storage::schema::outbox::subscriber_id.eq(subscriber_id),
+                $crate::storage::schema::outbox::address_ciphertext.eq(address),
+                $crate::storage::schema::outbox::text_ciphertext.eq(Some(text)),
+                $crate::storage::schema::outbox::locale.eq(&m.locale),
+                $crate::storage::schema::outbox::state.eq("queued"),
+                $crate::storage::schema::outbox::attempts.eq(0),
+                $crate::storage::schema::outbox::next_attempt_at.eq($now),
+                $crate::storage::schema::outbox::wait_settled.eq(m.wait_settled),
+                $crate::storage::schema::outbox::erase_after.eq(m.erase_after),
+                $crate::storage::schema::outbox::source.eq(&m.source),
+                $crate::storage::schema::outbox::created_at.eq($now),
+            ))
+            .on_conflict_do_nothing()
+            .returning($crate::storage::schema::outbox::id)
+            .get_result::<i64>($c)
+            .optional()?
+    }};
+}
+pub(super) use insert_outbox;
+
 type ClaimRow = (
     i64,
     String,
@@ -112,31 +147,8 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<Option<Id>, StorageError> {
         let keys = self.keyring();
-        let (subscriber_id, address) = match &m.to {
-            OutboxRecipient::Subscriber(id) => (Some(*id), None),
-            OutboxRecipient::Address(a) => (None, Some(keys.encrypt(a.as_bytes()))),
-        };
-        let text = keys.encrypt(m.text.0.as_bytes());
         let now = time::to_db(now);
-        let id = with_conn!(self, |c| diesel::insert_into(outbox::table)
-            .values((
-                outbox::channel.eq(m.channel.as_str()),
-                outbox::subscriber_id.eq(subscriber_id),
-                outbox::address_ciphertext.eq(address),
-                outbox::text_ciphertext.eq(Some(text)),
-                outbox::locale.eq(&m.locale),
-                outbox::state.eq("queued"),
-                outbox::attempts.eq(0),
-                outbox::next_attempt_at.eq(now),
-                outbox::wait_settled.eq(m.wait_settled),
-                outbox::erase_after.eq(m.erase_after),
-                outbox::source.eq(&m.source),
-                outbox::created_at.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .returning(outbox::id)
-            .get_result::<i64>(c)
-            .optional()?);
+        let id = with_conn!(self, |c| insert_outbox!(c, keys, m, now));
         Ok(id)
     }
 

@@ -6,7 +6,8 @@
 //! `{"statuses": [{"id": "fake-7", "status": "delivered", "timestamp": "…RFC 3339…",
 //! "error": null}]}`; `status` is one of sent, delivered, read, failed. Residents'
 //! messages come as `"messages": [{"id": "m-1", "from": "4711", "text": "Start",
-//! "timestamp": "…"}]` (commands are recognised as a real adapter would).
+//! "timestamp": "…"}]` (commands are recognised as a real adapter would; a
+//! `"kind": "voice"` instead of text is media the service does not take).
 
 use chrono::{DateTime, Utc};
 use herold_channel_api::{
@@ -97,7 +98,11 @@ struct Payload {
 struct Message {
     id: String,
     from: String,
+    #[serde(default)]
     text: String,
+    /// A media kind the provider reports instead of text (`voice`, …).
+    #[serde(default)]
+    kind: Option<String>,
     timestamp: DateTime<Utc>,
 }
 
@@ -125,13 +130,19 @@ impl InboundParser for FakeWebhook {
                 error: s.error,
             })
             .collect::<Vec<_>>();
-        let messages = p.messages.into_iter().map(|m| {
-            InboundEvent::from_text(
+        let messages = p.messages.into_iter().map(|m| match m.kind {
+            Some(kind) => InboundEvent::Message {
+                from: herold_channel_api::Address::new(m.from),
+                content: herold_channel_api::InboundContent::Unsupported { kind },
+                provider_message_id: Some(m.id),
+                received_at: m.timestamp,
+            },
+            None => InboundEvent::from_text(
                 herold_channel_api::Address::new(m.from),
                 m.text,
                 Some(m.id),
                 m.timestamp,
-            )
+            ),
         });
         Ok(statuses.into_iter().chain(messages).collect())
     }
