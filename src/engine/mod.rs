@@ -192,6 +192,38 @@ impl Engine {
     }
 }
 
+/// Runs `step` until `shutdown` turns true, pausing `poll` whenever a step
+/// handled nothing (or failed: logged, then tried again), so an idle queue
+/// costs one query per poll interval.
+async fn poll_loop<F, Fut>(
+    channel: ChannelKind,
+    what: &'static str,
+    poll: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    mut step: F,
+) -> Result<(), EngineError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, EngineError>>,
+{
+    while !*shutdown.borrow() {
+        let handled = match step().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(channel = %channel, error = %e, "{what} failed; retrying");
+                0
+            }
+        };
+        if handled == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The rate a channel is sent at: `delivery.rates` for its kind, else the
 /// adapter's default. Announcements and transactional messages take their
 /// tokens from the same shared bucket at this rate.

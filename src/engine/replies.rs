@@ -28,24 +28,12 @@ impl ReplyLoop {
         Self { engine, channel }
     }
 
-    pub(super) async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+    pub(super) async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
         let poll = Duration::from_millis(self.engine.app.config().delivery.poll_interval_ms);
-        while !*shutdown.borrow() {
-            let handled = match self.batch().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(channel = %self.channel.kind(), error = %e, "reply batch failed; retrying");
-                    0
-                }
-            };
-            if handled == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = shutdown.changed() => {}
-                }
-            }
-        }
-        Ok(())
+        super::poll_loop(self.channel.kind(), "reply batch", poll, shutdown, || {
+            self.batch()
+        })
+        .await
     }
 
     /// Claims and sends due replies; returns how many.

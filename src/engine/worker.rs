@@ -61,25 +61,13 @@ impl ChannelWorker {
 
     pub(super) async fn run(
         self: Arc<Self>,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: watch::Receiver<bool>,
     ) -> Result<(), EngineError> {
         let poll = Duration::from_millis(self.engine.app.config().delivery.poll_interval_ms);
-        while !*shutdown.borrow() {
-            let handled = match self.batch().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(channel = %self.channel.kind(), error = %e, "batch failed; retrying");
-                    0
-                }
-            };
-            if handled == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = shutdown.changed() => {}
-                }
-            }
-        }
-        Ok(())
+        super::poll_loop(self.channel.kind(), "batch", poll, shutdown, || {
+            self.batch()
+        })
+        .await
     }
 
     /// Claims, sends and records one batch; returns how many deliveries it

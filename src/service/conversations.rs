@@ -80,7 +80,13 @@ impl Herold {
                     ("footer", &t(locale, "message.footer", &[])),
                 ],
             );
-            self.queue_reply(channel, subscriber.id, &reply, locale, message_id)?;
+            self.queue_reply(
+                channel,
+                OutboxRecipient::Subscriber(subscriber.id),
+                &reply,
+                locale,
+                message_id,
+            )?;
             tracing::info!(
                 subscriber = subscriber.id,
                 conversation = wrote.conversation.id,
@@ -107,19 +113,8 @@ impl Herold {
             Some(s) => OutboxRecipient::Subscriber(s.id),
             None => OutboxRecipient::Address(from.to_owned()),
         };
-        self.db().enqueue_outbox(
-            &NewOutboxMessage {
-                channel,
-                to,
-                text: Redacted(t(&locale, "conversation.media_refused", &[])),
-                locale,
-                wait_settled: false,
-                erase_after: false,
-                source: Some(format!("message:{message_id}")),
-            },
-            Utc::now(),
-        )?;
-        Ok(())
+        let text = t(&locale, "conversation.media_refused", &[]);
+        self.queue_reply(channel, to, &text, &locale, message_id)
     }
 
     /// Open (or closed) conversations, most recently active first.
@@ -237,7 +232,7 @@ impl Herold {
     fn queue_reply(
         &self,
         channel: ChannelKind,
-        subscriber_id: Id,
+        to: OutboxRecipient,
         text: &str,
         locale: &str,
         message_id: &str,
@@ -245,7 +240,7 @@ impl Herold {
         self.db().enqueue_outbox(
             &NewOutboxMessage {
                 channel,
-                to: OutboxRecipient::Subscriber(subscriber_id),
+                to,
                 text: Redacted(text.to_owned()),
                 locale: locale.to_owned(),
                 wait_settled: false,
