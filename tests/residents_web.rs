@@ -123,6 +123,13 @@ fn residents_by_messenger(database_url: Option<&str>) {
         "Montag.",
     ]);
     // Löschen: answered, then nothing of the chat is left.
+    let app = s.open_database(database_url);
+    let sid = app
+        .db()
+        .find_subscriber_by_address(ChannelKind::Telegram, CHAT)
+        .unwrap()
+        .unwrap()
+        .id;
     say("m5", "Löschen");
     let got = replies(6);
     assert!(got[5].text.contains("gelöscht"), "{}", got[5].text);
@@ -133,6 +140,16 @@ fn residents_by_messenger(database_url: Option<&str>) {
             .unwrap()
             .is_none()
     });
+    // The delivery history no longer points to them; its counts stay.
+    let announcements = app.db().list_announcements(10).unwrap();
+    let mut delivered = 0;
+    for (a, _) in &announcements {
+        for d in app.db().deliveries_of(a.id).unwrap() {
+            assert_ne!(d.subscriber_id, Some(sid), "{d:?}");
+            delivered += 1;
+        }
+    }
+    assert!(delivered >= 1, "the Biotonne delivery is still counted");
     std::thread::sleep(Duration::from_millis(500));
     let all = to_chat(&provider);
     assert_eq!(

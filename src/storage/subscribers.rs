@@ -489,7 +489,8 @@ impl Database {
     }
 
     /// Erases a subscriber on request: address, lookup hash, pseudonym,
-    /// subscriptions and conversations go; consent events stay but are
+    /// subscriptions, conversations and queued replies go, the delivery
+    /// history is detached from them; consent events stay but are
     /// anonymised, and an `erased` event records the erasure itself.
     pub fn erase_subscriber(&self, id: Id, wording_version: &str) -> Result<(), StorageError> {
         let now = time::to_db(time::now());
@@ -529,6 +530,15 @@ impl Database {
                 .execute(c)?;
             // Messages still queued for them, with their text.
             diesel::delete(outbox::table.filter(outbox::subscriber_id.eq(id))).execute(c)?;
+            // The delivery history no longer points to them: the rows stay
+            // for the broadcasts' counts (and the parity report), without
+            // the person or the provider's message id.
+            diesel::update(deliveries::table.filter(deliveries::subscriber_id.eq(id)))
+                .set((
+                    deliveries::subscriber_id.eq(None::<i64>),
+                    deliveries::provider_message_id.eq(None::<String>),
+                ))
+                .execute(c)?;
             diesel::update(subscribers::table.find(id))
                 .set((
                     subscribers::address_ciphertext.eq(None::<Vec<u8>>),
