@@ -379,3 +379,44 @@ fn replies_go_out_through_the_engine_on_sqlite() {
 fn replies_go_out_through_the_engine_on_postgres() {
     replies_through_the_engine(&telegram_db(common::Backend::Postgres));
 }
+
+both!(
+    closed_conversations_are_deleted_after_retention,
+    |t: &TestDb| {
+        setup(t);
+        t.app
+            .resident_message(ChannelKind::Telegram, CHAT, "Die Laterne ist kaputt.", "r1")
+            .unwrap();
+        t.app
+            .resident_message(ChannelKind::Telegram, CHAT, "Immer noch.", "r2")
+            .unwrap();
+        // The same message processed again is stored once.
+        t.app
+            .resident_message(ChannelKind::Telegram, CHAT, "Immer noch.", "r2")
+            .unwrap();
+        let open = t.app.inbox(false, 10).unwrap();
+        assert_eq!(open.len(), 1);
+        let id = open[0].conversation.id;
+        let view = t.app.conversation(id).unwrap();
+        assert_eq!(view.messages.len(), 2);
+        assert_eq!(
+            view.messages[0].text.as_deref(),
+            Some("Die Laterne ist kaputt.")
+        );
+        // An open case is never purged, however old.
+        let later = chrono::Utc::now() + chrono::Duration::days(365);
+        assert_eq!(t.app.db().purge_closed_conversations(later).unwrap(), 0);
+        t.app.close_conversation(id, "test").unwrap();
+        // Within the retention time it stays; after it, it goes with its messages.
+        assert_eq!(
+            t.app
+                .db()
+                .purge_closed_conversations(chrono::Utc::now() - chrono::Duration::days(30))
+                .unwrap(),
+            0
+        );
+        assert_eq!(t.app.db().purge_closed_conversations(later).unwrap(), 1);
+        assert!(t.app.inbox(true, 10).unwrap().is_empty());
+        assert!(t.app.db().messages_of(id).unwrap().is_empty());
+    }
+);

@@ -143,6 +143,8 @@ impl Engine {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), EngineError> {
         let every = Duration::from_millis(self.app.config().delivery.poll_interval_ms * 5);
+        let keep =
+            chrono::Duration::days(i64::from(self.app.config().conversations.retention_days));
         while !*shutdown.borrow() {
             let app = self.app.clone();
             match tokio::task::spawn_blocking(move || app.fire_due_digests(chrono::Utc::now()))
@@ -156,10 +158,15 @@ impl Engine {
                 Err(e) => tracing::warn!(error = %e, "digest task failed"),
             }
             let done = self
-                .blocking(|db| {
+                .blocking(move |db| {
                     let now = chrono::Utc::now();
                     let reclaimed = db.reclaim_expired(now)?;
                     let completed = db.complete_broadcasts(now)?;
+                    // Closed cases are kept only as long as configured.
+                    let purged = db.purge_closed_conversations(now - keep)?;
+                    if purged > 0 {
+                        tracing::info!(conversations = purged, "closed conversations deleted");
+                    }
                     Ok((reclaimed, completed))
                 })
                 .await;

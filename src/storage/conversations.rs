@@ -343,3 +343,30 @@ impl Database {
         row.try_into()
     }
 }
+
+impl Database {
+    /// Deletes closed conversations (their messages with them) last touched
+    /// before `before`; returns how many.
+    pub fn purge_closed_conversations(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, StorageError> {
+        let before = time::to_db(before);
+        with_write_tx!(self, |c| {
+            let ids: Vec<i64> = conversations::table
+                .filter(conversations::status.eq(ConversationStatus::Closed.as_str()))
+                .filter(conversations::updated_at.lt(before))
+                .select(conversations::id)
+                .load(c)?;
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            diesel::delete(messages::table.filter(messages::conversation_id.eq_any(&ids)))
+                .execute(c)?;
+            Ok(
+                diesel::delete(conversations::table.filter(conversations::id.eq_any(&ids)))
+                    .execute(c)?,
+            )
+        })
+    }
+}
