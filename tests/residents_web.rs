@@ -109,10 +109,62 @@ fn residents_by_messenger(database_url: Option<&str>) {
     ]);
     let got = replies(4);
     assert!(got[3].text.contains("Biotonne"), "{}", got[3].text);
+
+    // A report: a conversation for staff, with the automatic first answer.
+    say("m6", "Die Laterne in der Hauptstraße ist kaputt.");
+    let got = replies(5);
+    assert!(got[4].text.contains("Vorgang"), "{}", got[4].text);
+    assert!(got[4].text.contains("110"), "{}", got[4].text);
+    assert!(got[4].text.contains("112"), "{}", got[4].text);
+    // A voice message: a polite refusal naming what is taken.
+    post(serde_json::json!({
+        "id": "m7", "from": CHAT, "kind": "voice", "timestamp": "2026-11-29T08:00:00Z"
+    }));
+    let got = replies(6);
+    assert!(
+        got[5].text.contains("nur Text und Fotos"),
+        "{}",
+        got[5].text
+    );
+    // Staff read it by pseudonym and answer from the command line.
+    let inbox = s.cli(&["inbox", "list"]);
+    assert!(!inbox.contains(CHAT), "{inbox}");
+    let case = inbox.split_whitespace().next().unwrap().to_owned();
+    let shown = s.cli(&["inbox", "show", &case]);
+    assert!(shown.contains("Laterne"), "{shown}");
+    s.cli(&[
+        "inbox",
+        "reply",
+        &case,
+        "--text",
+        "Danke, wir <kümmern> uns.",
+    ]);
+    let got = replies(7);
+    // Exactly as staff wrote it (the fake provider's channel is plain
+    // text; escaping for Telegram's HTML is checked in tests/residents.rs).
+    assert!(
+        got[6].text.contains("Danke, wir <kümmern> uns."),
+        "{}",
+        got[6].text
+    );
+    // An abusive message can be deleted; the rest of the case stays.
+    let number = shown
+        .lines()
+        .find(|l| l.starts_with('#'))
+        .and_then(|l| l.split_whitespace().next())
+        .map(|n| n.trim_start_matches('#').to_owned())
+        .unwrap();
+    s.cli(&["inbox", "delete-message", &number]);
+    let shown = s.cli(&["inbox", "show", &case]);
+    assert!(!shown.contains("Laterne"), "{shown}");
+    assert!(shown.contains("kümmern"), "{shown}");
+    s.cli(&["inbox", "close", &case]);
+    assert!(s.cli(&["inbox", "list"]).contains("no open conversations"));
+
     // Stop: confirmed, and the next announcement does not come.
     say("m4", "STOP");
-    let got = replies(5);
-    assert!(got[4].text.contains("abgemeldet"), "{}", got[4].text);
+    let got = replies(8);
+    assert!(got[7].text.contains("abgemeldet"), "{}", got[7].text);
     s.cli(&[
         "publish",
         "--category",
@@ -131,9 +183,8 @@ fn residents_by_messenger(database_url: Option<&str>) {
         .unwrap()
         .id;
     say("m5", "Löschen");
-    let got = replies(6);
-    assert!(got[5].text.contains("gelöscht"), "{}", got[5].text);
-    let app = s.open_database(database_url);
+    let got = replies(9);
+    assert!(got[8].text.contains("gelöscht"), "{}", got[8].text);
     common::wait_until("the chat erased", Duration::from_secs(30), || {
         app.db()
             .find_subscriber_by_address(ChannelKind::Telegram, CHAT)
@@ -141,20 +192,32 @@ fn residents_by_messenger(database_url: Option<&str>) {
             .is_none()
     });
     // The delivery history no longer points to them; its counts stay.
-    let announcements = app.db().list_announcements(10).unwrap();
     let mut delivered = 0;
-    for (a, _) in &announcements {
+    for (a, _) in &app.db().list_announcements(10).unwrap() {
         for d in app.db().deliveries_of(a.id).unwrap() {
             assert_ne!(d.subscriber_id, Some(sid), "{d:?}");
             delivered += 1;
         }
     }
     assert!(delivered >= 1, "the Biotonne delivery is still counted");
+    // Their closed conversation went with them.
+    assert!(s
+        .cli(&["inbox", "list", "--closed"])
+        .contains("no closed conversations"));
+    // Staff actions are in the audit log.
+    let audit = app.db().list_audit(100).unwrap();
+    for action in [
+        "conversation.reply",
+        "conversation.delete_message",
+        "conversation.close",
+    ] {
+        assert!(audit.iter().any(|e| e.action == action), "{action}");
+    }
     std::thread::sleep(Duration::from_millis(500));
     let all = to_chat(&provider);
     assert_eq!(
         all.len(),
-        6,
+        9,
         "no duplicate reply, no announcement after Stop: {all:?}"
     );
     assert!(!all.iter().any(|r| r.text.contains("Sperrmüll")));

@@ -358,7 +358,8 @@ fn inbox(app: &Herold, cmd: InboxCommand) -> Result<()> {
                     crate::domain::Direction::Outbound => "staff",
                 };
                 println!(
-                    "\n[{}] {who}:\n{}",
+                    "\n#{} [{}] {who}:\n{}",
+                    m.id,
                     m.created_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
                     m.text.as_deref().unwrap_or("(photo)")
                 );
@@ -371,6 +372,10 @@ fn inbox(app: &Herold, cmd: InboxCommand) -> Result<()> {
         InboxCommand::Close { id } => {
             app.close_conversation(id, "cli")?;
             println!("conversation {id} closed");
+        }
+        InboxCommand::DeleteMessage { message } => {
+            let conversation = app.delete_message(message, "cli")?;
+            println!("message {message} of conversation {conversation} deleted");
         }
     }
     Ok(())

@@ -283,6 +283,11 @@ pub enum InboxCommand {
         /// The conversation's number.
         id: i64,
     },
+    /// Delete one message (an abusive one); `show` lists the numbers.
+    DeleteMessage {
+        /// The message's number.
+        message: i64,
+    },
 }
 
 /// Configuration subcommands.

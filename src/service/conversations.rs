@@ -213,6 +213,19 @@ impl Herold {
         Ok(self.db().close_conversation(id, &audit)?)
     }
 
+    /// Deletes an abusive message from a conversation (audited).
+    pub fn delete_message(&self, message_id: Id, actor: &str) -> Result<Id, ServiceError> {
+        let audit = |conversation: &Id| {
+            NewAuditEvent::new(
+                actor,
+                "conversation.delete_message",
+                format!("conversation:{conversation}"),
+                &serde_json::json!({ "message": message_id }),
+            )
+        };
+        Ok(self.db().delete_message(message_id, &audit)?)
+    }
+
     fn inbox_entry(&self, conversation: Conversation) -> Result<InboxEntry, ServiceError> {
         let subscriber = conversation
             .subscriber_id

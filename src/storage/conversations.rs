@@ -370,3 +370,25 @@ impl Database {
         })
     }
 }
+
+impl Database {
+    /// Deletes one message of a conversation (an abusive one), audited in
+    /// the same transaction; returns its conversation's id.
+    pub fn delete_message(
+        &self,
+        message_id: Id,
+        audit: &super::AuditWith<'_, Id>,
+    ) -> Result<Id, StorageError> {
+        with_write_tx!(self, |c| {
+            let conversation: i64 = messages::table
+                .find(message_id)
+                .select(messages::conversation_id)
+                .first(c)
+                .optional()?
+                .or_not_found(|| format!("message {message_id}"))?;
+            diesel::delete(messages::table.find(message_id)).execute(c)?;
+            super::audit::audit_tx!(c, audit, &conversation);
+            Ok(conversation)
+        })
+    }
+}
