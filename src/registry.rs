@@ -127,6 +127,9 @@ fn configured_sections(config: &Config) -> Vec<ChannelKind> {
     if config.email.is_some() {
         out.push(ChannelKind::Email);
     }
+    if config.telegram.is_some() {
+        out.push(ChannelKind::Telegram);
+    }
     out
 }
 
@@ -174,6 +177,24 @@ fn build(kind: ChannelKind, config: &Config) -> Result<Adapter, RegistryError> {
             Ok(Adapter {
                 channel: Arc::new(channel),
                 webhook: None,
+            })
+        }
+        ChannelKind::Telegram => {
+            let cfg = config.telegram.clone().ok_or_else(|| missing("telegram"))?;
+            // Without a secret Herold cannot tell Telegram's requests from
+            // anyone's: no webhook then (POST /webhooks/telegram is 404).
+            let webhook = cfg.webhook_secret.as_ref().map(|secret| {
+                let hook = Arc::new(herold_channel_telegram::TelegramWebhook::new(secret.clone()));
+                Webhook {
+                    verifier: hook.clone(),
+                    parser: hook,
+                }
+            });
+            let channel = herold_channel_telegram::TelegramChannel::new(cfg)
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            Ok(Adapter {
+                channel: Arc::new(channel),
+                webhook,
             })
         }
         other => Err(RegistryError::NoAdapter(format!(

@@ -418,7 +418,39 @@ fn config_check_redacts_secrets_and_names_bad_keys() {
         herold(d)
             .env("HEROLD_DELIVERY__CHANNELS", r#"["telegram"]"#)
             .args(["config", "check"]),
-        &["no telegram adapter"],
+        &["delivery.channels lists telegram", "[telegram]"],
+    );
+    fails_with(
+        herold(d)
+            .env("HEROLD_DELIVERY__CHANNELS", r#"["matrix"]"#)
+            .args(["config", "check"]),
+        &["no matrix adapter"],
+    );
+    // The bot token and the webhook secret never show; a bad key is named.
+    let out = stdout(
+        herold(d)
+            .env("HEROLD_DELIVERY__CHANNELS", r#"["telegram"]"#)
+            .env("HEROLD_TELEGRAM__TOKEN", "123456789:AAbot-geheim")
+            .env("HEROLD_TELEGRAM__WEBHOOK_SECRET", "hook_geheim")
+            .env("HEROLD_TELEGRAM__CHANNEL", "@musterstadt_info")
+            .args(["config", "check"]),
+    );
+    assert!(
+        !out.contains("AAbot-geheim") && !out.contains("hook_geheim") && out.contains("[telegram]"),
+        "{out}"
+    );
+    fails_with(
+        herold(d)
+            .env("HEROLD_TELEGRAM__TOKEN", "123456789:AAbot-geheim")
+            .env("HEROLD_TELEGRAM__WEBHOOK_SECRET", "has spaces")
+            .args(["config", "check"]),
+        &["telegram.webhook_secret"],
+    );
+    fails_with(
+        herold(d)
+            .env("HEROLD_TELEGRAM__TOKEN", "not-a-token")
+            .args(["config", "check"]),
+        &["telegram.token"],
     );
     // The file is read, and its mistakes are named too.
     std::fs::write(

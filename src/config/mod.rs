@@ -72,6 +72,9 @@ pub struct Config {
     /// The e-mail channel's SMTP server (`[email]`); needed when
     /// `delivery.channels` lists `email`.
     pub email: Option<herold_channel_email::EmailConfig>,
+    /// The Telegram channel's bot (`[telegram]`); needed when
+    /// `delivery.channels` lists `telegram`.
+    pub telegram: Option<herold_channel_telegram::TelegramConfig>,
     /// E-mail sign-up: confirmation link lifetime, resend throttling.
     pub signup: SignupConfig,
     /// Images of announcements: size limit.
@@ -126,6 +129,7 @@ impl Default for Config {
             inbound: InboundConfig::default(),
             websub: WebsubConfig::default(),
             email: None,
+            telegram: None,
             signup: SignupConfig::default(),
             media: MediaConfig::default(),
             conversations: ConversationsConfig::default(),
@@ -277,6 +281,11 @@ impl Config {
                 .validate()
                 .map_err(|e| ConfigError::Parse(e.to_string()))?;
         }
+        if let Some(telegram) = &self.telegram {
+            telegram
+                .validate()
+                .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        }
         if self.secret_key.is_some() && self.secret_key_file.is_some() {
             return Err(ConfigError::Invalid {
                 key: "secret_key_file",
@@ -412,6 +421,22 @@ mod tests {
             ..Config::default()
         };
         assert!(matches!(c.key_source(), KeySource::Inline(k) if k.as_str() == "k"));
+    }
+
+    #[test]
+    fn redacts_the_telegram_token() {
+        let c = Config {
+            telegram: Some(herold_channel_telegram::TelegramConfig {
+                webhook_secret: Some("geheim-hook".into()),
+                ..herold_channel_telegram::TelegramConfig::new("123456:AAsecret-token")
+            }),
+            ..Config::default()
+        };
+        c.validate().unwrap();
+        let t = c.to_redacted_toml();
+        assert!(t.contains("[telegram]"), "{t}");
+        assert!(!t.contains("AAsecret") && !t.contains("geheim-hook"), "{t}");
+        assert!(!format!("{c:?}").contains("AAsecret"));
     }
 
     #[test]

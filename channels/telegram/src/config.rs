@@ -1,0 +1,393 @@
+//! Configuration of the Telegram channel (`[telegram]`) and its validation.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Default for [`TelegramConfig::api_url`].
+pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
+/// Default for [`TelegramConfig::rate_per_second`]: Telegram's broadcast limit.
+pub const DEFAULT_RATE_PER_SECOND: f64 = 30.0;
+/// Highest accepted [`TelegramConfig::rate_per_second`] (paid broadcasts).
+const MAX_RATE_PER_SECOND: f64 = 1000.0;
+
+/// Settings of the Telegram channel (`[telegram]` in the Herold configuration).
+///
+/// `Debug` and serialisation hide the token and the webhook secret.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The bot token from @BotFather (`123456789:AA…`); set this or `token_file`.
+    #[serde(default, serialize_with = "redacted")]
+    pub token: Option<String>,
+    /// A file holding the bot token; set this or `token`.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Base URL of the Bot API (a local Bot API server or a test double).
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// The secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token` (set it
+    /// with `setWebhook … secret_token`); without it Herold has no webhook.
+    #[serde(default, serialize_with = "redacted")]
+    pub webhook_secret: Option<String>,
+    /// Public channel for follow mode, e.g. `@musterstadt_info` (or its
+    /// numeric id); the bot must be an administrator allowed to post.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Sustained send rate (and burst) the engine allows for this channel.
+    #[serde(default = "default_rate_per_second")]
+    pub rate_per_second: f64,
+}
+
+fn default_api_url() -> String {
+    DEFAULT_API_URL.to_owned()
+}
+
+fn default_rate_per_second() -> f64 {
+    DEFAULT_RATE_PER_SECOND
+}
+
+/// Serialises a secret as `<redacted>` (e.g. in `herold config check`).
+fn redacted<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some("<redacted>"),
+        None => s.serialize_none(),
+    }
+}
+
+impl fmt::Debug for TelegramConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelegramConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .field("api_url", &self.api_url)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("channel", &self.channel)
+            .field("rate_per_second", &self.rate_per_second)
+            .finish()
+    }
+}
+
+/// An invalid [`TelegramConfig`]; the message names the key and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key is missing, malformed or inconsistent with another key.
+    #[error("telegram.{field}: expected {expected}")]
+    Invalid {
+        /// The offending key, e.g. `webhook_secret`.
+        field: &'static str,
+        /// What a valid value looks like.
+        expected: String,
+    },
+    /// The token file could not be read.
+    #[error("telegram.token_file: cannot read {path}: {source}")]
+    TokenFileUnreadable {
+        /// The configured path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be built (TLS backend).
+    #[error("telegram: cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+impl ConfigError {
+    /// The configuration key the error is about (without the `telegram.` prefix).
+    pub fn field(&self) -> &'static str {
+        match self {
+            ConfigError::Invalid { field, .. } => field,
+            ConfigError::TokenFileUnreadable { .. } => "token_file",
+            ConfigError::Client(_) => "api_url",
+        }
+    }
+
+    fn invalid(field: &'static str, expected: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            field,
+            expected: expected.into(),
+        }
+    }
+}
+
+impl TelegramConfig {
+    /// A configuration with the given token and defaults for everything else.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self {
+            token: Some(token.into()),
+            token_file: None,
+            api_url: default_api_url(),
+            webhook_secret: None,
+            channel: None,
+            rate_per_second: DEFAULT_RATE_PER_SECOND,
+        }
+    }
+
+    /// Checks every key; reads `token_file` to check the token in it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.resolve_token()?;
+        let url = reqwest::Url::parse(&self.api_url).map_err(|_| {
+            ConfigError::invalid(
+                "api_url",
+                "an http:// or https:// URL such as https://api.telegram.org",
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(ConfigError::invalid(
+                "api_url",
+                "an http:// or https:// URL such as https://api.telegram.org",
+            ));
+        }
+        if let Some(secret) = &self.webhook_secret {
+            let valid = (1..=256).contains(&secret.len())
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !valid {
+                return Err(ConfigError::invalid(
+                    "webhook_secret",
+                    "1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram's secret_token)",
+                ));
+            }
+        }
+        if let Some(channel) = &self.channel {
+            if !valid_channel(channel) {
+                return Err(ConfigError::invalid(
+                    "channel",
+                    "a public channel name such as @musterstadt_info (5 to 32 letters, digits or _) or a numeric chat id",
+                ));
+            }
+        }
+        if !(self.rate_per_second.is_finite()
+            && self.rate_per_second > 0.0
+            && self.rate_per_second <= MAX_RATE_PER_SECOND)
+        {
+            return Err(ConfigError::invalid(
+                "rate_per_second",
+                "a number above 0 and at most 1000 (Telegram allows about 30 messages per second)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bot token, from `token` or `token_file` (surrounding whitespace
+    /// trimmed), checked for the form `<bot id>:<secret>`.
+    pub fn resolve_token(&self) -> Result<Zeroizing<String>, ConfigError> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "token_file",
+                    "to be unset when token is set (give the bot token one way only)",
+                ))
+            }
+            (None, None) => {
+                return Err(ConfigError::invalid(
+                    "token",
+                    "the bot token from @BotFather (or token_file naming a file that holds it)",
+                ))
+            }
+            (Some(token), None) => Zeroizing::new(token.trim().to_owned()),
+            (None, Some(path)) => {
+                let raw = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+                    ConfigError::TokenFileUnreadable {
+                        path: path.display().to_string(),
+                        source,
+                    }
+                })?);
+                Zeroizing::new(raw.trim().to_owned())
+            }
+        };
+        if !valid_token(&token) {
+            let field = if self.token.is_some() {
+                "token"
+            } else {
+                "token_file"
+            };
+            return Err(ConfigError::invalid(
+                field,
+                "a bot token of the form 123456789:AA… (digits, a colon, then letters, digits, _ or -)",
+            ));
+        }
+        Ok(token)
+    }
+}
+
+/// `<digits>:<A-Za-z0-9_->`, which also keeps the token safe inside a URL path.
+fn valid_token(token: &str) -> bool {
+    match token.split_once(':') {
+        Some((id, secret)) => {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && !secret.is_empty()
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }
+        None => false,
+    }
+}
+
+/// `@name` (5–32 of `A-Za-z0-9_`) or a numeric chat id such as `-1001234567890`.
+fn valid_channel(channel: &str) -> bool {
+    if let Some(name) = channel.strip_prefix('@') {
+        (5..=32).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    } else {
+        channel.parse::<i64>().is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "123456:ABC-def_ghi";
+
+    fn parse(toml_text: &str) -> Result<TelegramConfig, toml::de::Error> {
+        toml::from_str(toml_text)
+    }
+
+    #[test]
+    fn defaults_and_minimal_config() {
+        let c = parse(&format!("token = \"{TOKEN}\"")).unwrap();
+        assert_eq!(c.api_url, DEFAULT_API_URL);
+        assert_eq!(c.rate_per_second, 30.0);
+        assert!(c.webhook_secret.is_none() && c.channel.is_none());
+        c.validate().unwrap();
+        assert_eq!(c.resolve_token().unwrap().as_str(), TOKEN);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = parse(&format!("token = \"{TOKEN}\"\npassword = \"x\"")).unwrap_err();
+        assert!(err.to_string().contains("password"), "{err}");
+    }
+
+    #[test]
+    fn exactly_one_token_source() {
+        let mut c = TelegramConfig::new(TOKEN);
+        c.token_file = Some("/nonexistent".into());
+        assert_eq!(c.validate().unwrap_err().field(), "token_file");
+        c.token = None;
+        c.token_file = None;
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.field(), "token");
+        assert!(
+            err.to_string().starts_with("telegram.token: expected"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn token_file_is_read_and_trimmed() {
+        let dir = std::env::temp_dir().join(format!("herold-tg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        std::fs::write(&path, format!("{TOKEN}\n")).unwrap();
+        let c = TelegramConfig {
+            token: None,
+            token_file: Some(path.clone()),
+            ..TelegramConfig::new("")
+        };
+        assert_eq!(c.resolve_token().unwrap().as_str(), TOKEN);
+        std::fs::write(&path, "not a token").unwrap();
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.field(), "token_file");
+        assert!(!err.to_string().contains("not a token"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(
+            c.validate().unwrap_err(),
+            ConfigError::TokenFileUnreadable { .. }
+        ));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let base = TelegramConfig::new(TOKEN);
+        let cases: Vec<(TelegramConfig, &str)> = vec![
+            (TelegramConfig::new("no-colon"), "token"),
+            (TelegramConfig::new("12:with/slash"), "token"),
+            (
+                TelegramConfig {
+                    api_url: "ftp://x".into(),
+                    ..base.clone()
+                },
+                "api_url",
+            ),
+            (
+                TelegramConfig {
+                    webhook_secret: Some(String::new()),
+                    ..base.clone()
+                },
+                "webhook_secret",
+            ),
+            (
+                TelegramConfig {
+                    webhook_secret: Some("has space".into()),
+                    ..base.clone()
+                },
+                "webhook_secret",
+            ),
+            (
+                TelegramConfig {
+                    webhook_secret: Some("a".repeat(257)),
+                    ..base.clone()
+                },
+                "webhook_secret",
+            ),
+            (
+                TelegramConfig {
+                    channel: Some("musterstadt".into()),
+                    ..base.clone()
+                },
+                "channel",
+            ),
+            (
+                TelegramConfig {
+                    rate_per_second: 0.0,
+                    ..base.clone()
+                },
+                "rate_per_second",
+            ),
+        ];
+        for (c, field) in cases {
+            let err = c.validate().unwrap_err();
+            assert_eq!(err.field(), field, "{err}");
+            assert!(err.to_string().contains(&format!("telegram.{field}")));
+        }
+        let good = TelegramConfig {
+            webhook_secret: Some("a".repeat(256)),
+            channel: Some("@musterstadt_info".into()),
+            ..base.clone()
+        };
+        good.validate().unwrap();
+        TelegramConfig {
+            channel: Some("-1001234567890".into()),
+            ..base
+        }
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = TelegramConfig {
+            webhook_secret: Some("hook-secret".into()),
+            ..TelegramConfig::new(TOKEN)
+        };
+        let dbg = format!("{c:?}");
+        let shown = toml::to_string(&c).unwrap();
+        for out in [dbg, shown] {
+            assert!(
+                !out.contains("ABC-def") && !out.contains("hook-secret"),
+                "{out}"
+            );
+            assert!(out.contains("<redacted>"));
+        }
+    }
+}

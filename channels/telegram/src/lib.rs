@@ -1,0 +1,25 @@
+//! The Telegram channel of Herold: the Bot API over HTTPS.
+//!
+//! * [`TelegramChannel`] sends announcements and replies with `sendMessage`
+//!   (`parse_mode=HTML`, Telegram's HTML subset) and images with `sendPhoto`,
+//!   to residents (the address is the chat id) or to the configured public
+//!   channel (follow mode), and maps every Bot API answer to a
+//!   [`SendError`](herold_channel_api::SendError).
+//! * [`TelegramWebhook`] checks the `X-Telegram-Bot-Api-Secret-Token` header
+//!   in constant time and turns an `Update` into
+//!   [`InboundEvent`](herold_channel_api::InboundEvent)s.
+//!
+//! Chat ids, tokens and texts never appear in `Debug` output or error reasons
+//! (except the new chat id of a migrated group, see [`map`]).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod channel;
+mod config;
+pub mod map;
+mod webhook;
+
+pub use channel::TelegramChannel;
+pub use config::{ConfigError, TelegramConfig, DEFAULT_API_URL, DEFAULT_RATE_PER_SECOND};
+pub use webhook::{TelegramWebhook, SECRET_HEADER};

@@ -1,0 +1,124 @@
+//! The Telegram channel end to end through `herold serve` on SQLite, against
+//! a fake Bot API: a webhook Update with the secret carries `/start`, the
+//! welcome goes out with `sendMessage` to that chat, an announcement follows;
+//! a forged secret is refused and nothing of it is stored.
+
+// Tests may fail loudly: the workspace lints forbid this only outside tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::server::Server;
+use herold_channel_api::ChannelKind;
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+use std::time::Duration;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "123456789:AAe2e-token";
+const SECRET: &str = "e2e_hook-secret";
+const CHAT: i64 = 4711;
+
+#[test]
+fn telegram_webhook_welcome_and_announcement() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bot_api = rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path_regex(format!("^/bot{TOKEN}/sendMessage$")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "ok": true,
+                "result": {"message_id": 1, "date": 1_764_400_000, "chat": {"id": CHAT, "type": "private"}}
+            })))
+            .mount(&server)
+            .await;
+        server
+    });
+    let s = Server::start_with(
+        None,
+        &[
+            ("HEROLD_DELIVERY__CHANNELS", r#"["telegram"]"#),
+            ("HEROLD_TELEGRAM__API_URL", &bot_api.uri()),
+            ("HEROLD_TELEGRAM__TOKEN", TOKEN),
+            ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET),
+            ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
+            ("HEROLD_INBOUND__POLL_INTERVAL_MS", "20"),
+        ],
+    );
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let http = Client::new();
+    let post = |secret: &str, chat: i64, id: i64, text: &str| {
+        let update = json!({
+            "update_id": 10_000 + id,
+            "message": {
+                "message_id": id, "date": 1_764_400_000,
+                "chat": {"id": chat, "type": "private", "first_name": "Erika"},
+                "from": {"id": chat, "is_bot": false, "first_name": "Erika"},
+                "text": text
+            }
+        });
+        http.post(s.url("/webhooks/telegram"))
+            .header("content-type", "application/json")
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .body(update.to_string())
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let sent = |chat: i64| -> Vec<Value> {
+        rt.block_on(bot_api.received_requests())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
+            .filter(|b| b["chat_id"] == json!(chat))
+            .collect()
+    };
+    let wait_for = |n: usize| {
+        common::poll_until(Duration::from_secs(30), || {
+            let got = sent(CHAT);
+            if got.len() >= n {
+                Ok(got)
+            } else {
+                Err(format!("{} of {n} messages reached the chat", got.len()))
+            }
+        })
+    };
+
+    assert_eq!(post(SECRET, CHAT, 1, "/start"), 200);
+    let got = wait_for(1);
+    assert!(
+        got[0]["text"].as_str().unwrap().contains("Willkommen"),
+        "{}",
+        got[0]
+    );
+    assert_eq!(got[0]["parse_mode"], "HTML");
+
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Biotonne",
+        "--body",
+        "Samstag.",
+    ]);
+    let got = wait_for(2);
+    assert!(
+        got[1]["text"].as_str().unwrap().contains("Biotonne"),
+        "{}",
+        got[1]
+    );
+
+    // A forged secret: 401, nothing stored, nobody answered.
+    assert_eq!(post("forged", 4712, 2, "/start"), 401);
+    std::thread::sleep(Duration::from_millis(500));
+    let app = s.open_database(None);
+    assert!(app
+        .db()
+        .find_subscriber_by_address(ChannelKind::Telegram, "4712")
+        .unwrap()
+        .is_none());
+    assert!(sent(4712).is_empty());
+}
