@@ -20,8 +20,7 @@ const TOKEN: &str = "123456789:AAe2e-token";
 const SECRET: &str = "e2e_hook-secret";
 const CHAT: i64 = 4711;
 
-#[test]
-fn telegram_webhook_welcome_and_announcement() {
+fn telegram_webhook_welcome_and_announcement(database_url: Option<&str>) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let bot_api = rt.block_on(async {
         let server = MockServer::start().await;
@@ -36,7 +35,7 @@ fn telegram_webhook_welcome_and_announcement() {
         server
     });
     let s = Server::start_with(
-        None,
+        database_url,
         &[
             ("HEROLD_DELIVERY__CHANNELS", r#"["telegram"]"#),
             ("HEROLD_TELEGRAM__API_URL", &bot_api.uri()),
@@ -114,11 +113,22 @@ fn telegram_webhook_welcome_and_announcement() {
     // A forged secret: 401, nothing stored, nobody answered.
     assert_eq!(post("forged", 4712, 2, "/start"), 401);
     std::thread::sleep(Duration::from_millis(500));
-    let app = s.open_database(None);
+    let app = s.open_database(database_url);
     assert!(app
         .db()
         .find_subscriber_by_address(ChannelKind::Telegram, "4712")
         .unwrap()
         .is_none());
     assert!(sent(4712).is_empty());
+}
+
+#[test]
+fn telegram_webhook_welcome_and_announcement_on_sqlite() {
+    telegram_webhook_welcome_and_announcement(None);
+}
+
+#[test]
+fn telegram_webhook_welcome_and_announcement_on_postgres() {
+    let pg = common::PgDatabase::create();
+    telegram_webhook_welcome_and_announcement(Some(&pg.url));
 }
