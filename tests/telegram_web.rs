@@ -132,3 +132,55 @@ fn telegram_webhook_welcome_and_announcement_on_postgres() {
     let pg = common::PgDatabase::create();
     telegram_webhook_welcome_and_announcement(Some(&pg.url));
 }
+
+/// `herold channels setup telegram` registers the webhook with the secret
+/// token; Telegram takes only https addresses.
+#[test]
+fn channels_setup_registers_the_webhook() {
+    use wiremock::matchers::body_partial_json;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bot_api = rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path_regex(format!("^/bot{TOKEN}/setWebhook$")))
+            .and(body_partial_json(json!({
+                "url": "https://info.musterstadt.example/webhooks/telegram",
+                "secret_token": SECRET,
+                "allowed_updates": ["message"],
+            })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "ok": true, "result": true, "description": "Webhook was set"
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        server
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = |public_url: &str| {
+        common::herold(dir.path())
+            .env("HEROLD_PUBLIC_URL", public_url)
+            .env("HEROLD_TELEGRAM__API_URL", bot_api.uri())
+            .env("HEROLD_TELEGRAM__TOKEN", TOKEN)
+            .env("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET)
+            .args(["channels", "setup", "telegram"])
+            .output()
+            .unwrap()
+    };
+    let ok = run("https://info.musterstadt.example/");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("webhooks/telegram"));
+    let plain = run("http://info.musterstadt.example/");
+    assert!(!plain.status.success());
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("https"),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    // Exactly one setWebhook reached the Bot API.
+    rt.block_on(bot_api.verify());
+}

@@ -74,6 +74,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Channels(ChannelsCommand::Setup { channel }) => channel_setup(config, &channel),
         Command::Migrate => {
             let app = Herold::open(config)?;
             let n = app.db().migrate()?;
@@ -317,6 +318,39 @@ fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
 /// delivery engine, the WebSub distributor and the channel adapters' tasks
 /// (the SMTP pool) all run on it; actix-web adds its own worker threads,
 /// each with a single-threaded runtime of its own (docs/architecture.md).
+/// `herold channels setup CHANNEL`: tells the provider where to call Herold.
+fn channel_setup(config: Config, channel: &str) -> Result<()> {
+    let kind: ChannelKind = channel.parse()?;
+    let app = App::build(config)?;
+    let adapter = app.registry().get(kind).cloned().ok_or_else(|| {
+        anyhow!("channel {kind} is not configured: add its section (see README, \"Channels\")")
+    })?;
+    let url = app
+        .herold()
+        .config()
+        .public_url
+        .join(&format!("webhooks/{kind}"))
+        .context("public_url cannot be joined with webhooks/…")?;
+    let done = runtime()?
+        .block_on(adapter.setup(url.as_str()))
+        .map_err(|e| anyhow!("{kind} setup failed: {e}"))?;
+    match done {
+        Some(what) => {
+            app.herold()
+                .db()
+                .record_audit(&crate::domain::NewAuditEvent::new(
+                    "cli",
+                    "channel.setup",
+                    format!("channel:{kind}"),
+                    &serde_json::json!({ "webhook_url": url.as_str() }),
+                ))?;
+            println!("{what}");
+        }
+        None => println!("channel {kind} needs no setup"),
+    }
+    Ok(())
+}
+
 fn inbox(app: &Herold, cmd: InboxCommand) -> Result<()> {
     let tz = app.config().tz();
     match cmd {

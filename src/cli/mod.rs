@@ -243,6 +243,12 @@ pub enum ChannelsCommand {
         /// whatsapp, email, telegram or matrix.
         channel: String,
     },
+    /// Tell the provider where to call Herold (Telegram: setWebhook with
+    /// `{public_url}webhooks/telegram` and the webhook secret).
+    Setup {
+        /// The channel, e.g. telegram.
+        channel: String,
+    },
 }
 
 /// Subscriber subcommands.

@@ -44,6 +44,15 @@ pub trait Channel: Send + Sync {
         .await
     }
 
+    /// Tells the provider where to call Herold, for providers that must be
+    /// told (Telegram's `setWebhook`): `webhook_url` is
+    /// `{public_url}webhooks/{channel}`. Returns what was done, for the
+    /// operator, or `None` when the channel needs no setup (the default).
+    async fn setup(&self, webhook_url: &str) -> Result<Option<String>, SendError> {
+        let _ = webhook_url;
+        Ok(None)
+    }
+
     /// How many bounces in a row end a subscription, counting every bounce
     /// ([`SendError::is_bounce`]); `None` (the default) ends it only when the
     /// provider says the recipient is gone, at once. E-mail, where single

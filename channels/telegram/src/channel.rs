@@ -31,6 +31,8 @@ pub struct TelegramChannel {
     /// `{api_url}/bot{token}/`: holds the token, never shown.
     base: Zeroizing<String>,
     channel: Option<String>,
+    /// Sent to Telegram by [`Channel::setup`]; it comes back with every update.
+    webhook_secret: Option<Zeroizing<String>>,
     caps: Capabilities,
 }
 
@@ -120,6 +122,7 @@ impl TelegramChannel {
             client,
             base,
             channel: config.channel,
+            webhook_secret: config.webhook_secret.map(Zeroizing::new),
             caps: Capabilities {
                 reach: Reach::Both,
                 max_text_chars: Some(MAX_TEXT_CHARS),
@@ -185,6 +188,39 @@ impl Channel for TelegramChannel {
 
     fn capabilities(&self) -> &Capabilities {
         &self.caps
+    }
+
+    /// Registers the webhook with `setWebhook`: the URL (Telegram requires
+    /// https), the secret token it will send back, and only the update types
+    /// Herold reads.
+    async fn setup(&self, webhook_url: &str) -> Result<Option<String>, SendError> {
+        let Some(secret) = &self.webhook_secret else {
+            return Err(SendError::Misconfigured {
+                reason: "telegram.webhook_secret is not set: Telegram's updates could not be verified; set it, then run the setup again".into(),
+            });
+        };
+        if !webhook_url.starts_with("https://") {
+            return Err(SendError::Misconfigured {
+                reason: "public_url must be an https:// address: Telegram delivers webhooks only over HTTPS".into(),
+            });
+        }
+        #[derive(Serialize)]
+        struct SetWebhook<'a> {
+            url: &'a str,
+            secret_token: &'a str,
+            allowed_updates: [&'a str; 1],
+        }
+        self.call(
+            "setWebhook",
+            &SetWebhook {
+                url: webhook_url,
+                secret_token: secret.as_str(),
+                allowed_updates: ["message"],
+            },
+            Target::FollowChannel,
+        )
+        .await?;
+        Ok(Some(format!("Telegram sends updates to {webhook_url}")))
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<Receipt, SendError> {
