@@ -133,20 +133,7 @@ impl Herold {
 
     /// One conversation with its messages.
     pub fn conversation(&self, id: Id) -> Result<ConversationView, ServiceError> {
-        let c = self
-            .db()
-            .list_conversations(ConversationStatus::Open, i64::MAX)?
-            .into_iter()
-            .chain(
-                self.db()
-                    .list_conversations(ConversationStatus::Closed, i64::MAX)?,
-            )
-            .find(|c| c.id == id)
-            .ok_or_else(|| {
-                ServiceError::Storage(crate::storage::StorageError::NotFound {
-                    what: format!("conversation {id}"),
-                })
-            })?;
+        let c = self.db().get_conversation(id)?;
         Ok(ConversationView {
             messages: self.db().messages_of(id)?,
             entry: self.inbox_entry(c)?,
@@ -169,9 +156,8 @@ impl Herold {
                 expected: "a reply of 1 to 4000 characters",
             }));
         }
-        let view = self.conversation(conversation_id)?;
-        let (Some(subscriber), Some(channel)) =
-            (view.entry.conversation.subscriber_id, view.entry.channel)
+        let entry = self.inbox_entry(self.db().get_conversation(conversation_id)?)?;
+        let (Some(subscriber), Some(channel)) = (entry.conversation.subscriber_id, entry.channel)
         else {
             return Err(ServiceError::Storage(
                 crate::storage::StorageError::Refused(format!(

@@ -61,6 +61,17 @@ impl Database {
         row.try_into()
     }
 
+    /// One conversation, open or closed.
+    pub fn get_conversation(&self, id: Id) -> Result<Conversation, StorageError> {
+        let row: Option<Row> = with_conn!(self, |c| conversations::table
+            .find(id)
+            .select(Row::as_select())
+            .first(c)
+            .optional()?);
+        row.or_not_found(|| format!("conversation {id}"))?
+            .try_into()
+    }
+
     /// The subscriber's open conversation, if any (newest).
     pub fn open_conversation_of(
         &self,

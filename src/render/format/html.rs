@@ -145,15 +145,5 @@ fn push_span(out: &mut String, span: &Span) {
     .into_iter()
     .filter_map(|(on, tag)| on.then_some(tag))
     .collect();
-    for tag in &tags {
-        out.push('<');
-        out.push_str(tag);
-        out.push('>');
-    }
-    out.push_str(&escape_lines(&span.text));
-    for tag in tags.iter().rev() {
-        out.push_str("</");
-        out.push_str(tag);
-        out.push('>');
-    }
+    super::push_tagged(out, &tags, &escape_lines(&span.text));
 }

@@ -154,6 +154,22 @@ trait TextFormat {
     fn footer(&self, text: &str) -> String;
 }
 
+/// Writes `inner` (already escaped) inside `tags`, opened in order and
+/// closed in reverse, so nested styles stay balanced.
+fn push_tagged(out: &mut String, tags: &[&str], inner: &str) {
+    for tag in tags {
+        out.push('<');
+        out.push_str(tag);
+        out.push('>');
+    }
+    out.push_str(inner);
+    for tag in tags.iter().rev() {
+        out.push_str("</");
+        out.push_str(tag);
+        out.push('>');
+    }
+}
+
 /// The sections of `doc` in `format`, separated by blank lines.
 fn layout(doc: &Doc<'_>, format: &impl TextFormat) -> String {
     let mut sections = Vec::new();
