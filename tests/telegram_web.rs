@@ -41,11 +41,14 @@ fn telegram_webhook_welcome_and_announcement(database_url: Option<&str>) {
             ("HEROLD_TELEGRAM__API_URL", &bot_api.uri()),
             ("HEROLD_TELEGRAM__TOKEN", TOKEN),
             ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET),
+            ("HEROLD_TELEGRAM__CHANNEL", "@musterstadt_info"),
+            ("HEROLD_TELEGRAM__CHANNEL_CATEGORIES", r#"["abfall"]"#),
             ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
             ("HEROLD_INBOUND__POLL_INTERVAL_MS", "20"),
         ],
     );
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    s.cli(&["category", "add", "kultur", "--name", "Kultur"]);
     let http = Client::new();
     let post = |secret: &str, chat: i64, id: i64, text: &str| {
         let update = json!({
@@ -66,14 +69,15 @@ fn telegram_webhook_welcome_and_announcement(database_url: Option<&str>) {
             .status()
             .as_u16()
     };
-    let sent = |chat: i64| -> Vec<Value> {
+    let sent_to = |chat: Value| -> Vec<Value> {
         rt.block_on(bot_api.received_requests())
             .unwrap_or_default()
             .into_iter()
             .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
-            .filter(|b| b["chat_id"] == json!(chat))
+            .filter(|b| b["chat_id"] == chat)
             .collect()
     };
+    let sent = |chat: i64| sent_to(json!(chat));
     let wait_for = |n: usize| {
         common::poll_until(Duration::from_secs(30), || {
             let got = sent(CHAT);
@@ -109,6 +113,54 @@ fn telegram_webhook_welcome_and_announcement(database_url: Option<&str>) {
         "{}",
         got[1]
     );
+    // Follow mode: the public channel got the announcement once, formatted
+    // like the resident's copy.
+    let channel = common::poll_until(Duration::from_secs(30), || {
+        let got = sent_to(json!("@musterstadt_info"));
+        if got.is_empty() {
+            Err("nothing reached the public channel".to_owned())
+        } else {
+            Ok(got)
+        }
+    });
+    assert_eq!(channel.len(), 1, "{channel:?}");
+    assert_eq!(channel[0]["text"], got[1]["text"]);
+    assert_eq!(channel[0]["parse_mode"], "HTML");
+    // A category the channel does not carry reaches only its subscribers
+    // (none here), not the channel.
+    s.cli(&[
+        "publish",
+        "--category",
+        "kultur",
+        "--title",
+        "Stadtfest",
+        "--body",
+        "Sonntag.",
+    ]);
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Gelber Sack",
+        "--body",
+        "Montag.",
+    ]);
+    let channel = common::poll_until(Duration::from_secs(30), || {
+        let got = sent_to(json!("@musterstadt_info"));
+        if got.len() < 2 {
+            Err(format!("{} of 2 posts reached the channel", got.len()))
+        } else {
+            Ok(got)
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let channel_now = sent_to(json!("@musterstadt_info"));
+    assert_eq!(channel_now.len(), 2, "{channel_now:?}");
+    assert!(channel[1]["text"].as_str().unwrap().contains("Gelber Sack"));
+    assert!(!channel_now
+        .iter()
+        .any(|m| m["text"].as_str().unwrap().contains("Stadtfest")));
 
     // A forged secret: 401, nothing stored, nobody answered.
     assert_eq!(post("forged", 4712, 2, "/start"), 401);

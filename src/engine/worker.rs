@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use herold_channel_api::{
-    retry_delay, Address, Channel, Destination, Disposition, OutboundMessage, RenderedMessage,
-    SendError, UnsubscribeLinks,
+    retry_delay, Address, Channel, Destination, Disposition, FollowTarget, OutboundMessage,
+    RenderedMessage, SendError, UnsubscribeLinks,
 };
 use std::{
     collections::HashMap,
@@ -341,7 +341,7 @@ impl ChannelWorker {
         // Owned inputs: the futures must not borrow from this stack frame.
         type Job = (
             String,
-            Option<String>,
+            Option<Destination>,
             Arc<RenderedMessage>,
             Option<UnsubscribeLinks>,
         );
@@ -349,9 +349,17 @@ impl ChannelWorker {
             .iter()
             .zip(messages)
             .map(|(c, m)| {
+                let destination = match &c.target {
+                    // A follow post: the public place, nobody's address.
+                    Some(target) => Some(Destination::Follow(FollowTarget::new(target.clone()))),
+                    None => c
+                        .subscriber_id
+                        .and_then(|s| addresses.get(&s).cloned())
+                        .map(|a| Destination::Recipient(Address::new(a))),
+                };
                 (
                     c.idempotency_key(),
-                    c.subscriber_id.and_then(|s| addresses.get(&s).cloned()),
+                    destination,
                     m,
                     c.subscriber_id.and_then(|s| links.get(&s).cloned()),
                 )
@@ -372,16 +380,16 @@ impl ChannelWorker {
             job
         });
         let results: Vec<Sent> = stream::iter(jobs)
-            .map(|(idempotency_key, address, message, unsubscribe)| {
+            .map(|(idempotency_key, destination, message, unsubscribe)| {
                 let channel = self.channel.clone();
                 let latency = latency.clone();
                 async move {
-                    let Some(address) = address else {
+                    let Some(destination) = destination else {
                         return Sent::NoAddress;
                     };
                     let msg = OutboundMessage {
                         idempotency_key,
-                        destination: Destination::Recipient(Address::new(address)),
+                        destination,
                         message: (*message).clone(),
                         unsubscribe,
                     };

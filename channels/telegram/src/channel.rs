@@ -4,8 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use herold_channel_api::{
-    async_trait, Capabilities, Channel, ChannelKind, Destination, Formatting, Media, MediaKind,
-    OutboundMessage, RateLimit, Reach, Receipt, SendError,
+    async_trait, Capabilities, Channel, ChannelKind, Destination, FollowRoute, FollowTarget,
+    Formatting, Media, MediaKind, OutboundMessage, RateLimit, Reach, Receipt, SendError,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -31,6 +31,7 @@ pub struct TelegramChannel {
     /// `{api_url}/bot{token}/`: holds the token, never shown.
     base: Zeroizing<String>,
     channel: Option<String>,
+    channel_categories: Vec<String>,
     /// Sent to Telegram by [`Channel::setup`]; it comes back with every update.
     webhook_secret: Option<Zeroizing<String>>,
     caps: Capabilities,
@@ -122,6 +123,7 @@ impl TelegramChannel {
             client,
             base,
             channel: config.channel,
+            channel_categories: config.channel_categories,
             webhook_secret: config.webhook_secret.map(Zeroizing::new),
             caps: Capabilities {
                 reach: Reach::Both,
@@ -221,6 +223,18 @@ impl Channel for TelegramChannel {
         )
         .await?;
         Ok(Some(format!("Telegram sends updates to {webhook_url}")))
+    }
+
+    /// The configured public channel (`telegram.channel`), carrying every
+    /// category or those of `telegram.channel_categories`.
+    fn follow_routes(&self) -> Vec<FollowRoute> {
+        self.channel
+            .iter()
+            .map(|c| FollowRoute {
+                target: FollowTarget::new(c.clone()),
+                categories: self.channel_categories.clone(),
+            })
+            .collect()
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<Receipt, SendError> {
