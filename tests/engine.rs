@@ -337,6 +337,52 @@ both!(follow_posts_go_once_ahead_of_subscribers, |_t: &TestDb| {
     assert_eq!(count(app, abfall, DeliveryState::Sent), 13);
 });
 
+both!(a_moved_chat_is_readdressed_and_sent_again, |_t: &TestDb| {
+    let t = db(_t.backend, |_| {});
+    let app = &t.app;
+    let people = subscribers(
+        app,
+        "abfall",
+        ChannelKind::Email,
+        "old",
+        1,
+        SubscriberStatus::Active,
+    );
+    let rec = Recorder::new(|n, _, msg| match &msg.destination {
+        Destination::Recipient(to) if to.as_str().starts_with("old") => Err(SendError::Moved {
+            new_address: "new0@example.org".into(),
+        }),
+        _ => Ok(Receipt::now(Some(format!("msg-{n}")))),
+    });
+    let id = publish(app, "abfall", "Biotonne", false);
+    drive(
+        vec![engine(app.clone(), vec![rec.clone()])],
+        Duration::from_secs(60),
+        || broadcast_done(app, id),
+    );
+    let calls = rec.calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(
+        (calls[0].to.as_str(), calls[0].accepted),
+        (people[0].as_str(), false)
+    );
+    assert_eq!(
+        (calls[1].to.as_str(), calls[1].accepted),
+        ("new0@example.org", true)
+    );
+    let moved = app
+        .db()
+        .find_subscriber_by_address(ChannelKind::Email, "new0@example.org")
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.status, SubscriberStatus::Active);
+    assert!(app
+        .db()
+        .find_subscriber_by_address(ChannelKind::Email, &people[0])
+        .unwrap()
+        .is_none());
+});
+
 both!(every_active_subscriber_gets_it_once, |_t: &TestDb| {
     let t = db(_t.backend, |_| {});
     let app = &t.app;

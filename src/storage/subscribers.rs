@@ -8,7 +8,7 @@ use super::{
     category_slugs,
     error::OrNotFound,
     schema::{consent_events, conversations, deliveries, outbox, subscribers, subscriptions},
-    time, with_conn, with_write_tx, Database, StorageError,
+    time, with_conn, with_write_tx, AuditWith, Database, StorageError,
 };
 use crate::domain::{
     normalize_address, ConsentKind, DeliveryState, Id, Pseudonym, Subscriber, SubscriberStatus,
@@ -403,6 +403,62 @@ impl Database {
             .set(subscribers::locale.eq(locale))
             .execute(c)?);
         Ok(())
+    }
+
+    /// Moves a subscriber to a new address on the same channel (a Telegram
+    /// group that became a supergroup), with `audit`'s event. An address
+    /// another subscriber of the channel already has is a conflict.
+    pub fn readdress_subscriber(
+        &self,
+        id: Id,
+        new_address: &str,
+        audit: &AuditWith<'_, Subscriber>,
+    ) -> Result<Subscriber, StorageError> {
+        let channel: String = with_conn!(self, |c| subscribers::table
+            .find(id)
+            .select(subscribers::channel)
+            .first(c)
+            .optional()?
+            .or_not_found(|| format!("subscriber {id}"))?);
+        let kind: ChannelKind =
+            channel
+                .parse()
+                .map_err(|e: herold_channel_api::UnknownChannel| {
+                    StorageError::Refused(e.to_string())
+                })?;
+        let normalized = normalize_address(kind, new_address)?;
+        let keys = self.keyring();
+        let cipher = keys.encrypt(normalized.as_bytes());
+        let lookup = keys.lookup_hash(&channel, &normalized);
+        with_write_tx!(self, |c| {
+            let taken: i64 = subscribers::table
+                .filter(subscribers::channel.eq(&channel))
+                .filter(subscribers::address_hmac.eq(&lookup))
+                .filter(subscribers::id.ne(id))
+                .count()
+                .get_result(c)?;
+            if taken > 0 {
+                return Err(StorageError::Conflict {
+                    what: format!("a subscriber with this address on {channel}"),
+                });
+            }
+            let row: Row = diesel::update(
+                subscribers::table
+                    .find(id)
+                    .filter(subscribers::address_hmac.is_not_null()),
+            )
+            .set((
+                subscribers::address_ciphertext.eq(Some(&cipher)),
+                subscribers::address_hmac.eq(Some(&lookup)),
+            ))
+            .returning(Row::as_returning())
+            .get_result(c)
+            .optional()?
+            .or_not_found(|| format!("subscriber {id} (erased)"))?;
+            let subscriber: Subscriber = row.try_into()?;
+            super::audit::audit_tx!(c, audit, &subscriber);
+            Ok(subscriber)
+        })
     }
 
     /// Ends all subscriptions (STOP); the record of consent stays.

@@ -9,8 +9,7 @@
 //!   in constant time and turns an `Update` into
 //!   [`InboundEvent`](herold_channel_api::InboundEvent)s.
 //!
-//! Chat ids, tokens and texts never appear in `Debug` output or error reasons
-//! (except the new chat id of a migrated group, see [`map`]).
+//! Chat ids, tokens and texts never appear in `Debug` output or error reasons.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

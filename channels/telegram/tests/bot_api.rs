@@ -351,24 +351,18 @@ async fn blocked_deactivated_kicked_and_unknown_chats_are_gone() {
 }
 
 #[tokio::test]
-async fn migrated_group_is_permanent_and_names_the_new_id() {
+async fn migrated_group_names_the_new_chat_id() {
     let err = error_for(
         400,
         json!({"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1_009_876_543_210_i64}}),
     )
     .await;
-    match err {
-        SendError::Permanent {
-            reason,
-            recipient_gone: false,
-        } => {
-            assert!(
-                reason.contains("migrate_to_chat_id -1009876543210"),
-                "{reason}"
-            )
+    assert_eq!(
+        err,
+        SendError::Moved {
+            new_address: "-1009876543210".into()
         }
-        other => panic!("{other:?}"),
-    }
+    );
 }
 
 #[tokio::test]
