@@ -96,7 +96,9 @@ impl Herold {
         channel: ChannelKind,
         event: &InboundEvent,
     ) -> Result<InboundOutcome, ServiceError> {
-        let message_id = event.dedupe_key();
+        // The event's stored reference, not the provider's id (which names
+        // the chat): the consent evidence and the reply's source.
+        let message_id = self.db.inbound_key(channel, event);
         let (from, command, language) = match event {
             InboundEvent::Command {
                 from,

@@ -7,7 +7,10 @@ use herold_channel_api::ChannelKind;
 use super::{
     category_slugs,
     error::OrNotFound,
-    schema::{consent_events, conversations, deliveries, outbox, subscribers, subscriptions},
+    schema::{
+        consent_events, conversations, deliveries, inbound_events, outbox, subscribers,
+        subscriptions,
+    },
     time, with_conn, with_write_tx, AuditWith, Database, StorageError,
 };
 use crate::domain::{
@@ -545,7 +548,8 @@ impl Database {
     }
 
     /// Erases a subscriber on request: address, lookup hash, pseudonym,
-    /// subscriptions, conversations and queued replies go, the delivery
+    /// subscriptions, conversations, queued replies and the inbound events
+    /// they sent go, the delivery
     /// history is detached from them; consent events stay but are
     /// anonymised, and an `erased` event records the erasure itself.
     pub fn erase_subscriber(&self, id: Id, wording_version: &str) -> Result<(), StorageError> {
@@ -586,6 +590,20 @@ impl Database {
                 .execute(c)?;
             // Messages still queued for them, with their text.
             diesel::delete(outbox::table.filter(outbox::subscriber_id.eq(id))).execute(c)?;
+            // What they sent, as stored by the webhook (found by the same
+            // keyed hash as their address).
+            let lookup: Option<Vec<u8>> = subscribers::table
+                .find(id)
+                .select(subscribers::address_hmac)
+                .first(c)?;
+            if let Some(lookup) = lookup {
+                diesel::delete(
+                    inbound_events::table
+                        .filter(inbound_events::channel.eq(&current.channel))
+                        .filter(inbound_events::sender.eq(lookup)),
+                )
+                .execute(c)?;
+            }
             // The delivery history no longer points to them: the rows stay
             // for the broadcasts' counts (and the parity report), without
             // the person or the provider's message id.

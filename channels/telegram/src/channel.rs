@@ -293,9 +293,13 @@ impl Channel for TelegramChannel {
             link_preview_options: LinkPreviewOptions { is_disabled: true },
         };
         let sent = self.call("sendMessage", &body, target).await?;
-        Ok(Receipt::now(
-            sent.map(|m| format!("{}:{}", m.chat.id, m.message_id)),
-        ))
+        // A resident's receipt keeps only the message id: the chat id is
+        // their address, stored encrypted, never in clear. A post to the
+        // public channel keeps both (a public place, e.g. for a link).
+        Ok(Receipt::now(sent.map(|m| match target {
+            Target::Recipient => m.message_id.to_string(),
+            Target::FollowChannel => format!("{}:{}", m.chat.id, m.message_id),
+        })))
     }
 }
 

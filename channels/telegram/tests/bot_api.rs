@@ -129,7 +129,7 @@ async fn sends_html_message_and_returns_chat_and_message_id() {
     let receipt = ch.send(&message(TEXT)).await.unwrap();
     assert_eq!(
         receipt.provider_message_id.as_deref(),
-        Some("4242424242:77")
+        Some("77")
     );
     let sent = bodies(&server).await;
     assert_eq!(sent.len(), 1);
@@ -158,7 +158,7 @@ async fn transactional_sends_go_the_same_way() {
         .send_transactional(&Address::new(CHAT), &reply)
         .await
         .unwrap();
-    assert_eq!(receipt.provider_message_id.as_deref(), Some("4242424242:5"));
+    assert_eq!(receipt.provider_message_id.as_deref(), Some("5"));
     let sent = bodies(&server).await;
     assert_eq!(sent[0].1["text"], reply.text);
 }
@@ -219,7 +219,7 @@ async fn photo_goes_first_with_a_short_caption_then_the_full_text() {
     let receipt = ch.send(&msg).await.unwrap();
     assert_eq!(
         receipt.provider_message_id.as_deref(),
-        Some("4242424242:11")
+        Some("11")
     );
     let sent = bodies(&server).await;
     assert_eq!(sent.len(), 2);
