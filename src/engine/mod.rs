@@ -113,13 +113,19 @@ impl Engine {
         // rate limiter and message cache.
         let loops = self.app.config().delivery.batches_in_flight.max(1);
         for channel in self.channels.values() {
-            let w = Arc::new(worker::ChannelWorker::new(self.clone(), channel.clone()));
+            // One per-recipient limit for the channel's broadcasts and replies.
+            let spacing = Arc::new(spacing::Spacing::default());
+            let w = Arc::new(worker::ChannelWorker::new(
+                self.clone(),
+                channel.clone(),
+                spacing.clone(),
+            ));
             for _ in 0..loops {
                 let (w, rx) = (w.clone(), shutdown.clone());
                 tasks.spawn(async move { w.run(rx).await });
             }
             // Replies to residents, beside the broadcasts (engine/replies.rs).
-            let replies = replies::ReplyLoop::new(self.clone(), channel.clone());
+            let replies = replies::ReplyLoop::new(self.clone(), channel.clone(), spacing);
             let rx = shutdown.clone();
             tasks.spawn(async move { replies.run(rx).await });
         }

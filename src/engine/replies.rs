@@ -5,11 +5,14 @@
 //! reply waits for at most one token of the bucket, not for a broadcast.
 
 use chrono::Utc;
-use herold_channel_api::{Address, Channel, Disposition, RenderedMessage};
+use herold_channel_api::{Address, Channel, Destination, Disposition, RenderedMessage};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 
-use super::{Engine, EngineError};
+use super::{
+    spacing::{Recipient, Spacing},
+    Engine, EngineError,
+};
 use crate::{
     render::format::plain_message,
     storage::{OutboxItem, OutboxOutcome},
@@ -21,11 +24,17 @@ const BATCH: i64 = 20;
 pub(super) struct ReplyLoop {
     engine: Engine,
     channel: Arc<dyn Channel>,
+    /// The channel's per-recipient limit, shared with its broadcasts.
+    spacing: Arc<Spacing>,
 }
 
 impl ReplyLoop {
-    pub(super) fn new(engine: Engine, channel: Arc<dyn Channel>) -> Self {
-        Self { engine, channel }
+    pub(super) fn new(engine: Engine, channel: Arc<dyn Channel>, spacing: Arc<Spacing>) -> Self {
+        Self {
+            engine,
+            channel,
+            spacing,
+        }
     }
 
     pub(super) async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
@@ -91,6 +100,19 @@ impl ReplyLoop {
                     at: Utc::now() + chrono::Duration::seconds(1),
                     error: "could not check the deliveries in flight".into(),
                 };
+            }
+        }
+        // The chat's own limit (Telegram: one a second): a resident's
+        // replies wait for each other, in order, rather than be refused.
+        if let Some(subscriber) = item.subscriber_id {
+            let to = Destination::Recipient(Address::new(address.0.clone()));
+            let rate = self.channel.recipient_rate(&to);
+            while let Err(wait) = self.spacing.admit(
+                Recipient::Subscriber(subscriber),
+                rate,
+                std::time::Instant::now(),
+            ) {
+                tokio::time::sleep(wait).await;
             }
         }
         let formatted = plain_message(&item.text.0, self.channel.capabilities().formatting);

@@ -1,12 +1,13 @@
-//! Per-recipient rate limits (Telegram: one message per second per chat;
-//! WhatsApp: a pair rate limit per user), on top of the channel-wide bucket.
+//! Per-recipient rate limits (Telegram: one message per second to a chat,
+//! twenty a minute to a group or channel; WhatsApp: a pair rate limit per
+//! user), on top of the channel-wide bucket.
 //!
 //! Kept in the worker's memory: a broadcast reaches each recipient once, so
 //! two messages for one recipient within the gap are rare (an urgent
-//! warning overtaking a normal announcement, a digest). Across several
-//! worker processes the gap holds per process; a collision between
-//! processes gets the provider's own per-chat refusal, which the adapter
-//! reports as a transient error with the provider's retry delay.
+//! warning overtaking a normal announcement, a digest, posts to a public
+//! channel in a row). Across several worker processes the gap holds per
+//! process; a collision between processes gets the provider's own
+//! refusal, which the adapter reports with the provider's retry delay.
 
 use herold_channel_api::RateLimit;
 use std::{
@@ -20,40 +21,51 @@ use crate::domain::Id;
 /// Entries kept before old ones are pruned.
 const PRUNE_AT: usize = 50_000;
 
-/// The minimum gap between two messages to one recipient.
+/// Who a limit is kept for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Recipient {
+    /// A subscriber's chat.
+    Subscriber(Id),
+    /// A public place of follow mode.
+    Place(String),
+}
+
+/// Each recipient's own limit, as a generic cell rate algorithm: a
+/// recipient may take `burst` messages at once, then one per interval.
+#[derive(Default)]
 pub(super) struct Spacing {
-    gap: Duration,
-    last: Mutex<HashMap<Id, Instant>>,
+    /// When each recipient's next message would be exactly on schedule
+    /// (the "theoretical arrival time").
+    next: Mutex<HashMap<Recipient, Instant>>,
 }
 
 impl Spacing {
-    /// `None` when the channel has no per-recipient limit.
-    pub(super) fn new(limit: Option<RateLimit>) -> Option<Self> {
-        let limit = limit.filter(|l| l.per_second > 0.0 && l.per_second.is_finite())?;
-        Some(Self {
-            gap: Duration::from_secs_f64(1.0 / limit.per_second),
-            last: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// Whether `subscriber` may get a message at `now` (then it is recorded
-    /// as sent now), or how long to wait.
-    pub(super) fn admit(&self, subscriber: Id, now: Instant) -> Result<(), Duration> {
-        let Ok(mut last) = self.last.lock() else {
+    /// Whether `who` may get a message at `now` under `limit` (then it is
+    /// counted), or how long to wait. No limit, or an unusable one, admits.
+    pub(super) fn admit(
+        &self,
+        who: Recipient,
+        limit: Option<RateLimit>,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let Some(interval) = limit.as_ref().and_then(RateLimit::interval) else {
+            return Ok(());
+        };
+        let burst = limit.map_or(1, |l| l.burst.max(1));
+        let tolerance = interval * (burst - 1);
+        let Ok(mut next) = self.next.lock() else {
             // A panicked holder: let the provider enforce its limit.
             return Ok(());
         };
-        if let Some(at) = last.get(&subscriber) {
-            let since = now.saturating_duration_since(*at);
-            if since < self.gap {
-                return Err(self.gap - since);
-            }
+        let tat = next.get(&who).copied().unwrap_or(now).max(now);
+        let ahead = tat.saturating_duration_since(now);
+        if ahead > tolerance {
+            return Err(ahead - tolerance);
         }
-        if last.len() >= PRUNE_AT {
-            let gap = self.gap;
-            last.retain(|_, at| now.saturating_duration_since(*at) < gap);
+        if next.len() >= PRUNE_AT {
+            next.retain(|_, at| *at > now);
         }
-        last.insert(subscriber, now);
+        next.insert(who, tat + interval);
         Ok(())
     }
 }
@@ -62,34 +74,87 @@ impl Spacing {
 mod tests {
     use super::*;
 
+    fn chat(id: Id) -> Recipient {
+        Recipient::Subscriber(id)
+    }
+
     #[test]
     fn one_per_second_per_recipient() {
-        let s = Spacing::new(Some(RateLimit::new(1.0, 1))).unwrap();
+        let s = Spacing::default();
+        let limit = Some(RateLimit::new(1.0, 1));
         let t0 = Instant::now();
-        assert_eq!(s.admit(1, t0), Ok(()));
-        assert_eq!(s.admit(2, t0), Ok(()), "other recipients are not held");
-        let wait = s.admit(1, t0 + Duration::from_millis(300)).unwrap_err();
+        assert_eq!(s.admit(chat(1), limit, t0), Ok(()));
+        assert_eq!(s.admit(chat(2), limit, t0), Ok(()), "others are not held");
+        let wait = s
+            .admit(chat(1), limit, t0 + Duration::from_millis(300))
+            .unwrap_err();
         assert_eq!(wait, Duration::from_millis(700));
-        assert_eq!(s.admit(1, t0 + Duration::from_secs(1)), Ok(()));
+        assert_eq!(s.admit(chat(1), limit, t0 + Duration::from_secs(1)), Ok(()));
+    }
+
+    #[test]
+    fn twenty_a_minute_to_a_group_never_more() {
+        let s = Spacing::default();
+        let group = Some(RateLimit::new(1.0 / 3.0, 1));
+        let place = || Recipient::Place("@musterstadt".into());
+        let t0 = Instant::now();
+        let mut sent = Vec::new();
+        let mut t = t0;
+        while t < t0 + Duration::from_secs(120) {
+            if s.admit(place(), group, t).is_ok() {
+                sent.push(t);
+            }
+            t += Duration::from_millis(250);
+        }
+        // Any 60 seconds hold at most 20.
+        for (i, start) in sent.iter().enumerate() {
+            let within = sent[i..]
+                .iter()
+                .take_while(|t| t.duration_since(*start) < Duration::from_secs(60))
+                .count();
+            assert!(within <= 20, "{within} in a minute");
+        }
+        assert!(sent.len() >= 39, "{}", sent.len());
+    }
+
+    #[test]
+    fn bursts_then_the_rate() {
+        let s = Spacing::default();
+        let limit = Some(RateLimit::new(1.0, 3));
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(s.admit(chat(1), limit, t0), Ok(()));
+        }
+        assert!(s.admit(chat(1), limit, t0).is_err());
+        assert_eq!(s.admit(chat(1), limit, t0 + Duration::from_secs(1)), Ok(()));
     }
 
     #[test]
     fn no_limit_no_spacing() {
-        assert!(Spacing::new(None).is_none());
+        let s = Spacing::default();
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(s.admit(chat(1), None, t0), Ok(()));
+        }
     }
 
     #[test]
     fn pruning_keeps_recent_entries() {
-        let s = Spacing::new(Some(RateLimit::new(1.0, 1))).unwrap();
+        let s = Spacing::default();
+        let limit = Some(RateLimit::new(1.0, 1));
         let t0 = Instant::now();
         for id in 0..PRUNE_AT as i64 {
-            s.admit(id, t0).unwrap();
+            s.admit(chat(id), limit, t0).unwrap();
         }
         // Triggers pruning: nothing is old yet, so the gap still holds.
-        s.admit(-1, t0 + Duration::from_millis(10)).unwrap();
-        assert!(s.admit(5, t0 + Duration::from_millis(20)).is_err());
+        s.admit(chat(-1), limit, t0 + Duration::from_millis(10))
+            .unwrap();
+        assert!(s
+            .admit(chat(5), limit, t0 + Duration::from_millis(20))
+            .is_err());
         // After the gap, old entries go at the next prune.
-        s.admit(-2, t0 + Duration::from_secs(2)).unwrap();
-        assert!(s.last.lock().unwrap().len() < 10);
+        s.admit(chat(-2), limit, t0 + Duration::from_secs(2))
+            .unwrap();
+        assert!(s.next.lock().unwrap().len() < 10);
     }
 }

@@ -13,7 +13,10 @@ use std::{
 };
 use tokio::sync::watch;
 
-use super::{spacing::Spacing, Engine, EngineError};
+use super::{
+    spacing::{Recipient, Spacing},
+    Engine, EngineError,
+};
 use crate::{
     config::RateConfig,
     domain::Id,
@@ -30,7 +33,7 @@ pub(super) struct ChannelWorker {
     channel: Arc<dyn Channel>,
     rate: RateConfig,
     messages: tokio::sync::Mutex<HashMap<Id, Arc<RenderedMessage>>>,
-    spacing: Option<Spacing>,
+    spacing: Arc<Spacing>,
     /// Held by the batch loop whose sends are starting, until its last one
     /// started. Batches in flight then take turns at the provider, in claim
     /// order, and one's database work overlaps another's sending; without
@@ -46,9 +49,8 @@ enum Sent {
 }
 
 impl ChannelWorker {
-    pub(super) fn new(engine: Engine, channel: Arc<dyn Channel>) -> Self {
+    pub(super) fn new(engine: Engine, channel: Arc<dyn Channel>, spacing: Arc<Spacing>) -> Self {
         let rate = super::channel_rate(engine.app.config(), channel.as_ref());
-        let spacing = Spacing::new(channel.capabilities().per_recipient_rate);
         Self {
             engine,
             channel,
@@ -104,16 +106,29 @@ impl ChannelWorker {
         }
         let claim = Arc::new(claim);
         let for_addresses = claim.clone();
-        let addresses = Arc::new(
-            self.engine
-                .blocking(move |db| db.claim_addresses(&for_addresses))
-                .await?,
-        );
+        let addresses = self
+            .engine
+            .blocking(move |db| db.claim_addresses(&for_addresses))
+            .await?;
+        // destinations[i] belongs to claim.items[i]: the public place of a
+        // follow post, else the subscriber's address (none once erased).
+        let destinations: Vec<Option<Destination>> = claim
+            .items
+            .iter()
+            .map(|c| match &c.target {
+                Some(place) => Some(Destination::Follow(FollowTarget::new(place.clone()))),
+                None => c
+                    .subscriber_id
+                    .and_then(|s| addresses.get(&s).cloned())
+                    .map(|a| Destination::Recipient(Address::new(a))),
+            })
+            .collect();
+        drop(addresses);
         let links = Arc::new(self.unsubscribe_links(&claim).await?);
         // outcomes[i] belongs to claim.items[i]; first the recipients a
         // per-recipient limit holds back, then the rest as sent.
         let mut outcomes: Vec<Option<Outcome>> = vec![None; claim.items.len()];
-        let pending: Vec<usize> = self.admit(&claim.items, &mut outcomes);
+        let pending: Vec<usize> = self.admit(&claim.items, &destinations, &mut outcomes);
         let mut rest: &[usize] = &pending;
         // Recipients whose chat moved to a new address, to be readdressed
         // before their retry.
@@ -153,7 +168,9 @@ impl ChannelWorker {
                 .skip_withdrawn(&claim.items, now_batch, &mut outcomes)
                 .await?;
             let items: Vec<&Claimed> = now_batch.iter().map(|&i| &claim.items[i]).collect();
-            let results = self.send_all(&items, &addresses, &links).await?;
+            let to: Vec<Option<Destination>> =
+                now_batch.iter().map(|&i| destinations[i].clone()).collect();
+            let results = self.send_all(&items, to, &links).await?;
             let mut stop_channel = None;
             for (&i, result) in now_batch.iter().zip(results) {
                 if let (Sent::Err(SendError::Moved { new_address }), Some(s)) =
@@ -280,15 +297,29 @@ impl ChannelWorker {
     /// Applies the per-recipient limit: recipients who got a message too
     /// recently are retried when the gap has passed; returns the positions
     /// of the others, to be sent now.
-    fn admit(&self, items: &[Claimed], outcomes: &mut [Option<Outcome>]) -> Vec<usize> {
-        let Some(spacing) = &self.spacing else {
-            return (0..items.len()).collect();
-        };
+    fn admit(
+        &self,
+        items: &[Claimed],
+        destinations: &[Option<Destination>],
+        outcomes: &mut [Option<Outcome>],
+    ) -> Vec<usize> {
         let now = std::time::Instant::now();
         let mut pending = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match item.subscriber_id.map(|s| spacing.admit(s, now)) {
-                Some(Err(wait)) => {
+        for (i, (item, to)) in items.iter().zip(destinations).enumerate() {
+            let who = match (&item.target, item.subscriber_id) {
+                (Some(place), _) => Some(Recipient::Place(place.clone())),
+                (None, Some(s)) => Some(Recipient::Subscriber(s)),
+                (None, None) => None,
+            };
+            let admitted = match (who, to) {
+                (Some(who), Some(to)) => {
+                    self.spacing
+                        .admit(who, self.channel.recipient_rate(to), now)
+                }
+                _ => Ok(()),
+            };
+            match admitted {
+                Err(wait) => {
                     outcomes[i] = Some(Outcome::Retry {
                         at: Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default(),
                         error: "per-recipient rate limit".into(),
@@ -373,7 +404,7 @@ impl ChannelWorker {
     async fn send_all(
         &self,
         batch: &[&Claimed],
-        addresses: &Arc<HashMap<Id, String>>,
+        destinations: Vec<Option<Destination>>,
         links: &Arc<HashMap<Id, UnsubscribeLinks>>,
     ) -> Result<Vec<Sent>, EngineError> {
         let mut messages = Vec::with_capacity(batch.len());
@@ -391,15 +422,8 @@ impl ChannelWorker {
         let jobs: Vec<Job> = batch
             .iter()
             .zip(messages)
-            .map(|(c, m)| {
-                let destination = match &c.target {
-                    // A follow post: the public place, nobody's address.
-                    Some(target) => Some(Destination::Follow(FollowTarget::new(target.clone()))),
-                    None => c
-                        .subscriber_id
-                        .and_then(|s| addresses.get(&s).cloned())
-                        .map(|a| Destination::Recipient(Address::new(a))),
-                };
+            .zip(destinations)
+            .map(|((c, m), destination)| {
                 (
                     c.idempotency_key(),
                     destination,

@@ -61,6 +61,14 @@ pub trait Channel: Send + Sync {
         Vec::new()
     }
 
+    /// The limit for one recipient: [`Capabilities::per_recipient_rate`]
+    /// by default; a channel whose limits differ by kind of chat (Telegram:
+    /// groups and channels slower than private chats) says so here.
+    fn recipient_rate(&self, destination: &Destination) -> Option<crate::RateLimit> {
+        let _ = destination;
+        self.capabilities().per_recipient_rate
+    }
+
     /// How many bounces in a row end a subscription, counting every bounce
     /// ([`SendError::is_bounce`]); `None` (the default) ends it only when the
     /// provider says the recipient is gone, at once. E-mail, where single

@@ -237,6 +237,21 @@ impl Channel for TelegramChannel {
             .collect()
     }
 
+    /// One message a second to a private chat; twenty a minute to a group
+    /// (negative chat id) or channel, spaced three seconds apart so that no
+    /// minute ever holds more.
+    fn recipient_rate(&self, destination: &Destination) -> Option<RateLimit> {
+        let group = match destination {
+            Destination::Recipient(address) => address.as_str().trim_start().starts_with('-'),
+            Destination::Follow(_) => true,
+        };
+        Some(if group {
+            RateLimit::new(1.0 / 3.0, 1)
+        } else {
+            RateLimit::new(1.0, 1)
+        })
+    }
+
     async fn send(&self, msg: &OutboundMessage) -> Result<Receipt, SendError> {
         let (raw, target) =
             match &msg.destination {

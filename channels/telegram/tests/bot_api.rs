@@ -127,10 +127,7 @@ async fn sends_html_message_and_returns_chat_and_message_id() {
     assert!(!caps.idempotent_sends && !caps.unsubscribe_links);
 
     let receipt = ch.send(&message(TEXT)).await.unwrap();
-    assert_eq!(
-        receipt.provider_message_id.as_deref(),
-        Some("77")
-    );
+    assert_eq!(receipt.provider_message_id.as_deref(), Some("77"));
     let sent = bodies(&server).await;
     assert_eq!(sent.len(), 1);
     let (m, body) = &sent[0];
@@ -217,10 +214,7 @@ async fn photo_goes_first_with_a_short_caption_then_the_full_text() {
         caption: None,
     });
     let receipt = ch.send(&msg).await.unwrap();
-    assert_eq!(
-        receipt.provider_message_id.as_deref(),
-        Some("11")
-    );
+    assert_eq!(receipt.provider_message_id.as_deref(), Some("11"));
     let sent = bodies(&server).await;
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].0, "sendPhoto");
