@@ -17,8 +17,8 @@ use herold::{
     storage::{Control, NewSubscriber},
 };
 use herold_channel_api::{
-    Capabilities, Channel, ChannelKind, Destination, FollowRoute, FollowTarget, Formatting,
-    OutboundMessage, RateLimit, Reach, Receipt, SendError,
+    Capabilities, Channel, ChannelKind, Destination, FollowRoute, FollowTarget, OutboundMessage,
+    RateLimit, Reach, Receipt, SendError,
 };
 use std::{
     collections::{HashMap, HashSet},
@@ -56,21 +56,7 @@ impl Recorder {
             + 'static,
     ) -> Arc<Self> {
         Arc::new(Self {
-            caps: Capabilities {
-                reach: Reach::Push,
-                max_text_chars: None,
-                max_subject_chars: None,
-                formatting: Formatting::Plain,
-                outbound_media: vec![],
-                inbound_media: vec![],
-                default_rate: RateLimit::new(100_000.0, 100_000),
-                per_recipient_rate: None,
-                inbound: false,
-                delivery_receipts: false,
-                read_receipts: false,
-                idempotent_sends: true,
-                unsubscribe_links: false,
-            },
+            caps: common::in_process_caps(),
             start: Instant::now(),
             calls: Mutex::new(Vec::new()),
             behaviour: Box::new(behaviour),

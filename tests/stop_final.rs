@@ -24,8 +24,7 @@ use herold::{
     storage::NewSubscriber,
 };
 use herold_channel_api::{
-    Capabilities, Channel, ChannelKind, Destination, Formatting, OutboundMessage, RateLimit, Reach,
-    Receipt, SendError,
+    Capabilities, Channel, ChannelKind, Destination, OutboundMessage, Receipt, SendError,
 };
 use mail_parser::MessageParser;
 use std::{
@@ -58,21 +57,7 @@ const SEND_TIME: Duration = Duration::from_millis(150);
 impl Slow {
     fn new() -> Arc<Self> {
         Arc::new(Self {
-            caps: Capabilities {
-                reach: Reach::Push,
-                max_text_chars: None,
-                max_subject_chars: None,
-                formatting: Formatting::Plain,
-                outbound_media: vec![],
-                inbound_media: vec![],
-                default_rate: RateLimit::new(100_000.0, 100_000),
-                per_recipient_rate: None,
-                inbound: false,
-                delivery_receipts: false,
-                read_receipts: false,
-                idempotent_sends: true,
-                unsubscribe_links: false,
-            },
+            caps: common::in_process_caps(),
             sends: Mutex::new(Vec::new()),
         })
     }

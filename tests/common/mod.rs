@@ -235,3 +235,24 @@ macro_rules! both {
         }
     };
 }
+
+/// The capabilities of an in-process test provider: push, plain text, no
+/// limits of its own (the engine's configured rate applies).
+pub fn in_process_caps() -> herold_channel_api::Capabilities {
+    use herold_channel_api::{Capabilities, Formatting, RateLimit, Reach};
+    Capabilities {
+        reach: Reach::Push,
+        max_text_chars: None,
+        max_subject_chars: None,
+        formatting: Formatting::Plain,
+        outbound_media: vec![],
+        inbound_media: vec![],
+        default_rate: RateLimit::new(100_000.0, 100_000),
+        per_recipient_rate: None,
+        inbound: false,
+        delivery_receipts: false,
+        read_receipts: false,
+        idempotent_sends: true,
+        unsubscribe_links: false,
+    }
+}
