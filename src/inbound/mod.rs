@@ -112,8 +112,8 @@ impl Processor {
     }
 
     /// One round: claim a batch, process its events in the order they
-    /// arrived (fetching a photo first), finish each. Database work runs on
-    /// the blocking pool.
+    /// arrived, finish each. Database work runs on the blocking pool, one
+    /// call per run of events; a photo is fetched before the run it starts.
     pub async fn round(&self) -> Result<Round, InboundError> {
         let me = self.clone();
         let claimed = blocking(move || me.claim()).await?;
@@ -121,13 +121,26 @@ impl Processor {
             claimed: claimed.len(),
             ..Round::default()
         };
-        for item in claimed {
-            let photo = self.fetch_photo(&item).await;
+        let mut items = claimed.into_iter().peekable();
+        while let Some(first) = items.next() {
+            let photo = self.fetch_photo(&first).await;
+            let mut run = vec![(first, photo)];
+            while let Some(next) = items.next_if(|i| photo_id(i).is_none()) {
+                run.push((next, None));
+            }
             let me = self.clone();
-            match blocking(move || me.process(&item, photo)).await? {
-                Ended::Done => round.done += 1,
-                Ended::Retried => round.retried += 1,
-                Ended::Failed => round.failed += 1,
+            let ended = blocking(move || {
+                run.into_iter()
+                    .map(|(item, photo)| me.process(&item, photo))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+            for e in ended {
+                match e {
+                    Ended::Done => round.done += 1,
+                    Ended::Retried => round.retried += 1,
+                    Ended::Failed => round.failed += 1,
+                }
             }
         }
         Ok(round)
@@ -149,13 +162,7 @@ impl Processor {
     /// `conversations.max_photo_bytes`; `None` for any other event, or when
     /// no adapter of the channel is configured here.
     async fn fetch_photo(&self, item: &ClaimedInbound) -> Option<PhotoFetch> {
-        let InboundEvent::Message {
-            content: InboundContent::Photo { media_id, .. },
-            ..
-        } = &item.event
-        else {
-            return None;
-        };
+        let media_id = photo_id(item)?;
         let adapter = self.registry.get(item.channel)?;
         let max = self.app.config().conversations.max_photo_bytes;
         // Within half the lease, so the event stays this processor's.
@@ -212,6 +219,17 @@ impl Processor {
             .unwrap_or(now);
         db.finish_inbound(item.id, InboundFinish::Retry { error: &error, at }, now)?;
         Ok(Ended::Retried)
+    }
+}
+
+/// The provider's media id, if the event is a resident's photo.
+fn photo_id(item: &ClaimedInbound) -> Option<&str> {
+    match &item.event {
+        InboundEvent::Message {
+            content: InboundContent::Photo { media_id, .. },
+            ..
+        } => Some(media_id),
+        _ => None,
     }
 }
 
