@@ -53,6 +53,7 @@ impl App {
     /// An application from parts made elsewhere (tests, `herold bench`).
     pub fn assemble(herold: Herold, registry: Registry) -> Result<Self, AppError> {
         let hub = Hub::new(herold.config())?;
+        let herold = herold.with_follow_routes(registry.follow_routes());
         Ok(Self {
             herold,
             registry: Arc::new(registry),

@@ -108,6 +108,15 @@ impl Registry {
         self.adapters.values().map(|a| &a.channel)
     }
 
+    /// Each channel's public follow routes ([`Channel::follow_routes`]).
+    pub fn follow_routes(&self) -> crate::service::FollowRoutes {
+        self.adapters
+            .iter()
+            .map(|(kind, a)| (*kind, a.channel.follow_routes()))
+            .filter(|(_, routes)| !routes.is_empty())
+            .collect()
+    }
+
     /// The adapters the engine delivers announcements on.
     pub fn delivering(&self, kinds: &[ChannelKind]) -> Vec<Arc<dyn Channel>> {
         kinds.iter().filter_map(|k| self.get(*k).cloned()).collect()

@@ -395,11 +395,19 @@ both!(a_refused_audit_event_rolls_the_action_back, |t: &TestDb| {
     )
     .unwrap();
     assert!(db
-        .insert_announcement(&new, &[ChannelKind::Email], &refused)
+        .insert_announcement(
+            &new,
+            &[herold::domain::ChannelPlan::push_only(ChannelKind::Email)],
+            &refused
+        )
         .is_err());
     assert!(db.list_announcements(10).unwrap().is_empty());
     let a = db
-        .insert_announcement(&new, &[ChannelKind::Email], &common::test_audit)
+        .insert_announcement(
+            &new,
+            &[herold::domain::ChannelPlan::push_only(ChannelKind::Email)],
+            &common::test_audit,
+        )
         .unwrap();
 
     let state = || db.broadcast_counts(a.id).unwrap()[0].broadcast.state;

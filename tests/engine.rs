@@ -17,8 +17,8 @@ use herold::{
     storage::{Control, NewSubscriber},
 };
 use herold_channel_api::{
-    Capabilities, Channel, ChannelKind, Destination, Formatting, OutboundMessage, RateLimit, Reach,
-    Receipt, SendError,
+    Capabilities, Channel, ChannelKind, Destination, FollowRoute, FollowTarget, Formatting,
+    OutboundMessage, RateLimit, Reach, Receipt, SendError,
 };
 use std::{
     collections::{HashMap, HashSet},
@@ -36,6 +36,7 @@ struct Recorder {
     start: Instant,
     calls: Mutex<Vec<Call>>,
     behaviour: Box<Behaviour>,
+    follow: Vec<FollowRoute>,
 }
 
 #[derive(Clone, Debug)]
@@ -44,6 +45,7 @@ struct Call {
     text: String,
     at: Duration,
     accepted: bool,
+    key: String,
 }
 
 impl Recorder {
@@ -72,6 +74,7 @@ impl Recorder {
             start: Instant::now(),
             calls: Mutex::new(Vec::new()),
             behaviour: Box::new(behaviour),
+            follow: Vec::new(),
         })
     }
 
@@ -79,6 +82,20 @@ impl Recorder {
     fn spaced(gap: Duration) -> Arc<Self> {
         let mut r = Arc::into_inner(Self::ok()).unwrap();
         r.caps.per_recipient_rate = Some(RateLimit::new(1.0 / gap.as_secs_f64(), 1));
+        Arc::new(r)
+    }
+
+    /// A recorder that also posts to public `routes` (follow mode).
+    fn following(
+        routes: Vec<FollowRoute>,
+        behaviour: impl Fn(usize, Duration, &OutboundMessage) -> Result<Receipt, SendError>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Arc<Self> {
+        let mut r = Arc::into_inner(Self::new(behaviour)).unwrap();
+        r.caps.reach = Reach::Both;
+        r.follow = routes;
         Arc::new(r)
     }
 
@@ -103,18 +120,23 @@ impl Channel for Recorder {
     fn capabilities(&self) -> &Capabilities {
         &self.caps
     }
+    fn follow_routes(&self) -> Vec<FollowRoute> {
+        self.follow.clone()
+    }
     async fn send(&self, msg: &OutboundMessage) -> Result<Receipt, SendError> {
-        let Destination::Recipient(to) = &msg.destination else {
-            panic!("push only")
+        let to = match &msg.destination {
+            Destination::Recipient(to) => to.as_str().to_owned(),
+            Destination::Follow(place) => format!("follow:{}", place.as_str()),
         };
         let at = self.start.elapsed();
         let n = self.calls.lock().unwrap().len();
         let result = (self.behaviour)(n, at, msg);
         self.calls.lock().unwrap().push(Call {
-            to: to.as_str().to_owned(),
+            to,
             text: msg.message.text.clone(),
             at,
             accepted: result.is_ok(),
+            key: msg.idempotency_key.clone(),
         });
         result
     }
@@ -239,6 +261,127 @@ fn assert_each_once(calls: &[Call], expected: &[String]) {
     let want: HashSet<&str> = expected.iter().map(String::as_str).collect();
     assert_eq!(got, want);
 }
+
+both!(follow_posts_go_once_ahead_of_subscribers, |_t: &TestDb| {
+    let t = db(_t.backend, |_| {});
+    // The first send fails for a moment: it is the follow post, retried
+    // with the same idempotency key.
+    let rec = Recorder::following(
+        vec![FollowRoute {
+            target: FollowTarget::new("@musterstadt"),
+            categories: vec!["abfall".into()],
+        }],
+        {
+            let failed_once = std::sync::atomic::AtomicBool::new(false);
+            move |n, _, msg| {
+                let follow = matches!(msg.destination, Destination::Follow(_));
+                if follow && !failed_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    Err(SendError::Transient {
+                        reason: "503".into(),
+                        retry_after: None,
+                    })
+                } else {
+                    Ok(Receipt::now(Some(format!("msg-{n}"))))
+                }
+            }
+        },
+    );
+    // Published through the composition root, which knows the routes.
+    let built = App::assemble(
+        t.app.clone(),
+        Registry::from_channels(vec![rec.clone() as Arc<dyn Channel>]),
+    )
+    .unwrap();
+    let app = built.herold();
+    let residents = subscribers(
+        app,
+        "abfall",
+        ChannelKind::Email,
+        "a",
+        12,
+        SubscriberStatus::Active,
+    );
+    subscribers(
+        app,
+        "bau",
+        ChannelKind::Email,
+        "b",
+        2,
+        SubscriberStatus::Active,
+    );
+    let abfall = publish(app, "abfall", "Biotonne", false);
+    let bau = publish(app, "bau", "Baustelle", false);
+    drive(vec![built.engine()], Duration::from_secs(60), || {
+        broadcast_done(app, abfall) && broadcast_done(app, bau)
+    });
+    let calls = rec.calls();
+    let posts: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.to.starts_with("follow:"))
+        .collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_eq!(posts[0].to, "follow:@musterstadt");
+    assert!(!posts[0].accepted && posts[1].accepted);
+    assert_eq!(posts[0].key, posts[1].key);
+    assert!(posts[1].text.starts_with("Biotonne"), "{}", posts[1].text);
+    // The category the channel does not carry was not posted.
+    let accepted: Vec<Call> = rec
+        .accepted()
+        .into_iter()
+        .filter(|c| !c.to.starts_with("follow:"))
+        .collect();
+    assert_eq!(accepted.len(), 14);
+    assert!(residents
+        .iter()
+        .all(|r| accepted.iter().any(|c| &c.to == r)));
+    assert_eq!(count(app, abfall, DeliveryState::Sent), 13);
+});
+
+both!(a_moved_chat_is_readdressed_and_sent_again, |_t: &TestDb| {
+    let t = db(_t.backend, |_| {});
+    let app = &t.app;
+    let people = subscribers(
+        app,
+        "abfall",
+        ChannelKind::Email,
+        "old",
+        1,
+        SubscriberStatus::Active,
+    );
+    let rec = Recorder::new(|n, _, msg| match &msg.destination {
+        Destination::Recipient(to) if to.as_str().starts_with("old") => Err(SendError::Moved {
+            new_address: "new0@example.org".into(),
+        }),
+        _ => Ok(Receipt::now(Some(format!("msg-{n}")))),
+    });
+    let id = publish(app, "abfall", "Biotonne", false);
+    drive(
+        vec![engine(app.clone(), vec![rec.clone()])],
+        Duration::from_secs(60),
+        || broadcast_done(app, id),
+    );
+    let calls = rec.calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(
+        (calls[0].to.as_str(), calls[0].accepted),
+        (people[0].as_str(), false)
+    );
+    assert_eq!(
+        (calls[1].to.as_str(), calls[1].accepted),
+        ("new0@example.org", true)
+    );
+    let moved = app
+        .db()
+        .find_subscriber_by_address(ChannelKind::Email, "new0@example.org")
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.status, SubscriberStatus::Active);
+    assert!(app
+        .db()
+        .find_subscriber_by_address(ChannelKind::Email, &people[0])
+        .unwrap()
+        .is_none());
+});
 
 both!(every_active_subscriber_gets_it_once, |_t: &TestDb| {
     let t = db(_t.backend, |_| {});

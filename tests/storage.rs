@@ -797,3 +797,79 @@ both!(unique_violations_name_the_column, |t: &TestDb| {
         other => panic!("expected a conflict, got {other:?}"),
     }
 });
+
+both!(
+    follow_posts_are_claimed_first_and_name_no_subscriber,
+    |t: &TestDb| {
+        use herold::domain::ChannelPlan;
+        use herold_channel_api::{FollowRoute, FollowTarget};
+        let db = &t.app.db();
+        let c = cat(db, "abfall");
+        let s = subscriber(
+            db,
+            ChannelKind::Telegram,
+            "4711",
+            vec![c.id],
+            SubscriberStatus::Active,
+        );
+        let plan = ChannelPlan {
+            channel: ChannelKind::Telegram,
+            follow: vec![
+                FollowRoute {
+                    target: FollowTarget::new("@stadt"),
+                    categories: vec![],
+                },
+                // Two routes to one place post once.
+                FollowRoute {
+                    target: FollowTarget::new("@stadt"),
+                    categories: vec!["abfall".into()],
+                },
+                FollowRoute {
+                    target: FollowTarget::new("@kultur"),
+                    categories: vec!["kultur".into()],
+                },
+            ],
+        };
+        let new = NewAnnouncement::new(
+            c.id,
+            "Biotonne",
+            "Text",
+            false,
+            None,
+            None,
+            "test",
+            &Limits::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        db.insert_announcement(&new, &[plan], &common::test_audit)
+            .unwrap();
+        let now = Utc::now() + Duration::seconds(1);
+        let claim = db
+            .claim_deliveries(
+                ChannelKind::Telegram,
+                "w1",
+                10,
+                now + Duration::seconds(30),
+                now,
+            )
+            .unwrap();
+        let targets: Vec<(Option<&str>, Option<i64>)> = claim
+            .items
+            .iter()
+            .map(|i| (i.target.as_deref(), i.subscriber_id))
+            .collect();
+        assert_eq!(targets, vec![(Some("@stadt"), None), (None, Some(s.id))]);
+        // Leased: another worker finds nothing.
+        let other = db
+            .claim_deliveries(
+                ChannelKind::Telegram,
+                "w2",
+                10,
+                now + Duration::seconds(30),
+                now,
+            )
+            .unwrap();
+        assert!(other.items.is_empty(), "{other:?}");
+    }
+);

@@ -41,11 +41,14 @@ fn telegram_webhook_welcome_and_announcement(database_url: Option<&str>) {
             ("HEROLD_TELEGRAM__API_URL", &bot_api.uri()),
             ("HEROLD_TELEGRAM__TOKEN", TOKEN),
             ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET),
+            ("HEROLD_TELEGRAM__CHANNEL", "@musterstadt_info"),
+            ("HEROLD_TELEGRAM__CHANNEL_CATEGORIES", r#"["abfall"]"#),
             ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
             ("HEROLD_INBOUND__POLL_INTERVAL_MS", "20"),
         ],
     );
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    s.cli(&["category", "add", "kultur", "--name", "Kultur"]);
     let http = Client::new();
     let post = |secret: &str, chat: i64, id: i64, text: &str| {
         let update = json!({
@@ -66,14 +69,15 @@ fn telegram_webhook_welcome_and_announcement(database_url: Option<&str>) {
             .status()
             .as_u16()
     };
-    let sent = |chat: i64| -> Vec<Value> {
+    let sent_to = |chat: Value| -> Vec<Value> {
         rt.block_on(bot_api.received_requests())
             .unwrap_or_default()
             .into_iter()
             .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
-            .filter(|b| b["chat_id"] == json!(chat))
+            .filter(|b| b["chat_id"] == chat)
             .collect()
     };
+    let sent = |chat: i64| sent_to(json!(chat));
     let wait_for = |n: usize| {
         common::poll_until(Duration::from_secs(30), || {
             let got = sent(CHAT);
@@ -109,6 +113,54 @@ fn telegram_webhook_welcome_and_announcement(database_url: Option<&str>) {
         "{}",
         got[1]
     );
+    // Follow mode: the public channel got the announcement once, formatted
+    // like the resident's copy.
+    let channel = common::poll_until(Duration::from_secs(30), || {
+        let got = sent_to(json!("@musterstadt_info"));
+        if got.is_empty() {
+            Err("nothing reached the public channel".to_owned())
+        } else {
+            Ok(got)
+        }
+    });
+    assert_eq!(channel.len(), 1, "{channel:?}");
+    assert_eq!(channel[0]["text"], got[1]["text"]);
+    assert_eq!(channel[0]["parse_mode"], "HTML");
+    // A category the channel does not carry reaches only its subscribers
+    // (none here), not the channel.
+    s.cli(&[
+        "publish",
+        "--category",
+        "kultur",
+        "--title",
+        "Stadtfest",
+        "--body",
+        "Sonntag.",
+    ]);
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Gelber Sack",
+        "--body",
+        "Montag.",
+    ]);
+    let channel = common::poll_until(Duration::from_secs(30), || {
+        let got = sent_to(json!("@musterstadt_info"));
+        if got.len() < 2 {
+            Err(format!("{} of 2 posts reached the channel", got.len()))
+        } else {
+            Ok(got)
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let channel_now = sent_to(json!("@musterstadt_info"));
+    assert_eq!(channel_now.len(), 2, "{channel_now:?}");
+    assert!(channel[1]["text"].as_str().unwrap().contains("Gelber Sack"));
+    assert!(!channel_now
+        .iter()
+        .any(|m| m["text"].as_str().unwrap().contains("Stadtfest")));
 
     // A forged secret: 401, nothing stored, nobody answered.
     assert_eq!(post("forged", 4712, 2, "/start"), 401);
@@ -183,4 +235,79 @@ fn channels_setup_registers_the_webhook() {
     );
     // Exactly one setWebhook reached the Bot API.
     rt.block_on(bot_api.verify());
+}
+
+/// Bad input on the Telegram webhook: a missing or forged secret is 401, a
+/// body that is not an Update 400, an update kind Herold does not read 200
+/// (so Telegram does not retry it forever), a body over the limit 413 —
+/// and none of it is stored.
+fn telegram_webhook_refuses_bad_input(database_url: Option<&str>) {
+    let s = Server::start_with(
+        database_url,
+        &[
+            ("HEROLD_DELIVERY__CHANNELS", r#"["telegram"]"#),
+            ("HEROLD_TELEGRAM__API_URL", "http://127.0.0.1:9"),
+            ("HEROLD_TELEGRAM__TOKEN", TOKEN),
+            ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET),
+        ],
+    );
+    let http = Client::new();
+    let post = |secret: Option<&str>, body: Vec<u8>| {
+        let mut req = http
+            .post(s.url("/webhooks/telegram"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(secret) = secret {
+            req = req.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        let r = req.send().unwrap();
+        (r.status().as_u16(), r.text().unwrap_or_default())
+    };
+    let start = json!({
+        "update_id": 1,
+        "message": {"message_id": 1, "date": 1_764_400_000,
+                    "chat": {"id": CHAT, "type": "private"}, "text": "/start"}
+    })
+    .to_string()
+    .into_bytes();
+    assert_eq!(post(None, start.clone()).0, 401);
+    assert_eq!(post(Some("forged"), start).0, 401);
+    let (code, body) = post(Some(SECRET), b"{\"update_id\": 2, \"message\": ".to_vec());
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("JSON"), "{body}");
+    assert_eq!(post(Some(SECRET), b"[1, 2]".to_vec()).0, 400);
+    assert_eq!(
+        post(
+            Some(SECRET),
+            br#"{"update_id": 3, "message": {"text": "x"}}"#.to_vec()
+        )
+        .0,
+        400
+    );
+    for unknown in [
+        json!({"update_id": 4, "edited_message": {"message_id": 1, "date": 1, "chat": {"id": CHAT}, "text": "x"}}),
+        json!({"update_id": 5, "my_chat_member": {"chat": {"id": CHAT}}}),
+        json!({"update_id": 6, "callback_query": {"id": "1"}}),
+    ] {
+        let (code, body) = post(Some(SECRET), unknown.to_string().into_bytes());
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("ignored"), "{body}");
+    }
+    let mut huge = br#"{"update_id": 7, "message": {"message_id": 7, "date": 1, "chat": {"id": 4711}, "text": ""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 300 * 1024));
+    huge.extend(br#""}}"#);
+    assert_eq!(post(Some(SECRET), huge).0, 413);
+    let app = s.open_database(database_url);
+    assert!(app.db().inbound_states().unwrap().is_empty());
+}
+
+#[test]
+fn telegram_webhook_refuses_bad_input_on_sqlite() {
+    telegram_webhook_refuses_bad_input(None);
+}
+
+#[test]
+fn telegram_webhook_refuses_bad_input_on_postgres() {
+    let pg = common::PgDatabase::create();
+    telegram_webhook_refuses_bad_input(Some(&pg.url));
 }

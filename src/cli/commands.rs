@@ -178,7 +178,10 @@ fn publish(config: Config, args: PublishArgs) -> Result<()> {
         }
     };
     let image = read_image(&args, &config)?;
-    let app = Herold::open(config)?;
+    // Through the composition root: the channels' follow routes decide
+    // where the announcement is also posted.
+    let built = App::build(config)?;
+    let app = built.herold();
     let a = app.publish_with_image(
         &PublishRequest {
             category: args.category,

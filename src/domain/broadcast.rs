@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use herold_channel_api::ChannelKind;
+use herold_channel_api::{ChannelKind, FollowRoute};
 
 use super::{DomainError, Id};
 
@@ -22,6 +22,39 @@ pub struct Broadcast {
     pub fanout_done: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// How an announcement goes out on one channel: a broadcast to the
+/// channel's subscribers, and one post to each of the channel's public
+/// follow routes that carries the announcement's category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelPlan {
+    pub channel: ChannelKind,
+    pub follow: Vec<FollowRoute>,
+}
+
+impl ChannelPlan {
+    /// A channel without follow routes.
+    pub fn push_only(channel: ChannelKind) -> Self {
+        Self {
+            channel,
+            follow: Vec::new(),
+        }
+    }
+
+    /// The follow targets that get announcements of `category` (a slug),
+    /// each once.
+    pub fn follow_targets(&self, category: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .follow
+            .iter()
+            .filter(|r| r.carries(category))
+            .map(|r| r.target.as_str())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// Whether a broadcast is being worked on.

@@ -22,7 +22,7 @@ mod token;
 
 pub use announcement::{Announcement, AnnouncementStatus, Limits, NewAnnouncement};
 pub use audit::{AuditEvent, NewAuditEvent};
-pub use broadcast::{priority, Broadcast, BroadcastState};
+pub use broadcast::{priority, Broadcast, BroadcastState, ChannelPlan};
 pub use category::{Category, Slug};
 pub use consent::{ConsentEvent, ConsentKind, NewConsentEvent};
 pub use conversation::{Conversation, ConversationStatus, Direction, InboundMessage, NewMessage};

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use herold_channel_api::{
-    retry_delay, Address, Channel, Destination, Disposition, OutboundMessage, RenderedMessage,
-    SendError, UnsubscribeLinks,
+    retry_delay, Address, Channel, Destination, Disposition, FollowTarget, OutboundMessage,
+    RenderedMessage, SendError, UnsubscribeLinks,
 };
 use std::{
     collections::HashMap,
@@ -115,6 +115,9 @@ impl ChannelWorker {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; claim.items.len()];
         let pending: Vec<usize> = self.admit(&claim.items, &mut outcomes);
         let mut rest: &[usize] = &pending;
+        // Recipients whose chat moved to a new address, to be readdressed
+        // before their retry.
+        let mut moves: Vec<(Id, String)> = Vec::new();
         while !rest.is_empty() {
             let want = u32::try_from(rest.len()).unwrap_or(u32::MAX);
             let (rate, burst) = (self.rate.per_second, self.rate.burst);
@@ -153,6 +156,11 @@ impl ChannelWorker {
             let results = self.send_all(&items, &addresses, &links).await?;
             let mut stop_channel = None;
             for (&i, result) in now_batch.iter().zip(results) {
+                if let (Sent::Err(SendError::Moved { new_address }), Some(s)) =
+                    (&result, claim.items[i].subscriber_id)
+                {
+                    moves.push((s, new_address.clone()));
+                }
                 outcomes[i] = Some(self.outcome(&claim.items[i], result, &mut stop_channel));
             }
             if let Some((until, reason)) = stop_channel {
@@ -185,6 +193,7 @@ impl ChannelWorker {
                 })
             })
             .collect();
+        self.readdress(moves).await;
         self.count(&claim.items, &outcomes);
         let handled = outcomes.len();
         let bounces = self
@@ -215,12 +224,14 @@ impl ChannelWorker {
                 if n < limit {
                     return Ok(n);
                 }
+                // The ledger says why: "provider:recipient-gone: permanent
+                // failure: the resident blocked the bot".
                 let evidence = if bounce.recipient_gone {
-                    "provider:recipient-gone"
+                    format!("provider:recipient-gone: {}", bounce.reason)
                 } else {
-                    "provider:bounced"
+                    format!("provider:bounced: {}", bounce.reason)
                 };
-                db.unsubscribe(subscriber, CONSENT_WORDING_VERSION, Some(evidence))?;
+                db.unsubscribe(subscriber, CONSENT_WORDING_VERSION, Some(&evidence))?;
                 tracing::info!(
                     subscriber,
                     bounces = n,
@@ -231,6 +242,38 @@ impl ChannelWorker {
             .await;
         if let Err(e) = r {
             tracing::debug!(subscriber, error = %e, "bounce not counted or unsubscribe skipped");
+        }
+    }
+
+    /// Stores the new addresses providers named for moved chats (audited);
+    /// the deliveries are retried there. One that cannot be stored (the new
+    /// address belongs to another subscriber) is logged, and its retries
+    /// run out.
+    async fn readdress(&self, moves: Vec<(Id, String)>) {
+        let kind = self.channel.kind();
+        for (subscriber, address) in moves {
+            let r = self
+                .engine
+                .blocking(move |db| {
+                    let audit = |s: &crate::domain::Subscriber| {
+                        crate::domain::NewAuditEvent::new(
+                            &format!("provider:{kind}"),
+                            "subscriber.readdress",
+                            format!("subscriber:{}", s.id),
+                            &serde_json::json!({ "reason": "the chat moved to a new address" }),
+                        )
+                    };
+                    db.readdress_subscriber(subscriber, &address, &audit)
+                })
+                .await;
+            match r {
+                Ok(_) => {
+                    tracing::info!(subscriber, channel = %kind, "chat moved; subscriber readdressed")
+                }
+                Err(e) => {
+                    tracing::warn!(subscriber, channel = %kind, error = %e, "chat moved, but the new address could not be stored")
+                }
+            }
         }
     }
 
@@ -341,7 +384,7 @@ impl ChannelWorker {
         // Owned inputs: the futures must not borrow from this stack frame.
         type Job = (
             String,
-            Option<String>,
+            Option<Destination>,
             Arc<RenderedMessage>,
             Option<UnsubscribeLinks>,
         );
@@ -349,9 +392,17 @@ impl ChannelWorker {
             .iter()
             .zip(messages)
             .map(|(c, m)| {
+                let destination = match &c.target {
+                    // A follow post: the public place, nobody's address.
+                    Some(target) => Some(Destination::Follow(FollowTarget::new(target.clone()))),
+                    None => c
+                        .subscriber_id
+                        .and_then(|s| addresses.get(&s).cloned())
+                        .map(|a| Destination::Recipient(Address::new(a))),
+                };
                 (
                     c.idempotency_key(),
-                    c.subscriber_id.and_then(|s| addresses.get(&s).cloned()),
+                    destination,
                     m,
                     c.subscriber_id.and_then(|s| links.get(&s).cloned()),
                 )
@@ -372,16 +423,16 @@ impl ChannelWorker {
             job
         });
         let results: Vec<Sent> = stream::iter(jobs)
-            .map(|(idempotency_key, address, message, unsubscribe)| {
+            .map(|(idempotency_key, destination, message, unsubscribe)| {
                 let channel = self.channel.clone();
                 let latency = latency.clone();
                 async move {
-                    let Some(address) = address else {
+                    let Some(destination) = destination else {
                         return Sent::NoAddress;
                     };
                     let msg = OutboundMessage {
                         idempotency_key,
-                        destination: Destination::Recipient(Address::new(address)),
+                        destination,
                         message: (*message).clone(),
                         unsubscribe,
                     };

@@ -43,7 +43,7 @@ impl Herold {
         let compose = |d: &Digest, items: &[Announcement]| self.compose_digest(d, items, now);
         while let Some((digest, announcement)) =
             self.db
-                .fire_due_digest(now, &self.config.delivery.channels, &compose)?
+                .fire_due_digest(now, &self.channel_plans(), &compose)?
         {
             tracing::info!(
                 digest = digest.id,

@@ -97,7 +97,9 @@ impl Herold {
         event: &InboundEvent,
         photo: Option<PhotoFetch>,
     ) -> Result<InboundOutcome, ServiceError> {
-        let message_id = event.dedupe_key();
+        // The event's stored reference, not the provider's id (which names
+        // the chat): the consent evidence and the reply's source.
+        let message_id = self.db.inbound_key(channel, event);
         let (from, command, language) = match event {
             InboundEvent::Command {
                 from,

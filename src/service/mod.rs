@@ -29,12 +29,15 @@ pub use signup::{
 };
 
 use chrono::{DateTime, Utc};
+use herold_channel_api::{ChannelKind, FollowRoute};
+use std::sync::Arc;
 use thiserror::Error;
 
 use crate::{
     config::Config,
     domain::{
-        Announcement, Category, DomainError, Id, NewAnnouncement, NewAuditEvent, NewImage, Slug,
+        Announcement, Category, ChannelPlan, DomainError, Id, NewAnnouncement, NewAuditEvent,
+        NewImage, Slug,
     },
     storage::{Database, Removed, StorageError},
 };
@@ -81,14 +84,44 @@ pub struct PublishRequest {
 pub struct Herold {
     config: Config,
     db: Database,
+    follow: Arc<FollowRoutes>,
 }
+
+/// Each channel's public follow routes, from its adapter (set by the
+/// composition root; none without it).
+pub type FollowRoutes = std::collections::BTreeMap<ChannelKind, Vec<FollowRoute>>;
 
 impl Herold {
     /// Opens the configured database (migrating it) and returns the app.
     pub fn open(config: Config) -> Result<Self, StorageError> {
         let url = crate::storage::DatabaseUrl::parse(&config.database_url)?;
         let db = Database::open(&url, config.pool_size, config.key_source())?;
-        Ok(Self { config, db })
+        Ok(Self {
+            config,
+            db,
+            follow: Arc::default(),
+        })
+    }
+
+    /// The same application, posting announcements also to `routes`
+    /// (follow mode).
+    pub fn with_follow_routes(mut self, routes: FollowRoutes) -> Self {
+        self.follow = Arc::new(routes);
+        self
+    }
+
+    /// How announcements go out: a broadcast on every channel of
+    /// `delivery.channels`, with that channel's follow routes.
+    pub(crate) fn channel_plans(&self) -> Vec<ChannelPlan> {
+        self.config
+            .delivery
+            .channels
+            .iter()
+            .map(|kind| ChannelPlan {
+                channel: *kind,
+                follow: self.follow.get(kind).cloned().unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// The configuration.
@@ -188,11 +221,17 @@ impl Herold {
         .with_image(image);
         // Announcements of a digest category wait for the digest, unless urgent.
         let waits_for_digest = !new.urgent && self.db.digest_of(category.id)?.is_some();
-        let channels: &[herold_channel_api::ChannelKind] = if waits_for_digest {
-            &[]
+        let plans = if waits_for_digest {
+            Vec::new()
         } else {
-            &self.config.delivery.channels
+            self.channel_plans()
         };
+        let channels: Vec<ChannelKind> = plans.iter().map(|p| p.channel).collect();
+        let follow: std::collections::BTreeMap<ChannelKind, Vec<&str>> = plans
+            .iter()
+            .map(|p| (p.channel, p.follow_targets(category.slug.as_str())))
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
         let audit = |a: &Announcement| {
             NewAuditEvent::new(
                 &req.author,
@@ -204,6 +243,7 @@ impl Herold {
                     "publish_at": a.publish_at,
                     "corrects": a.corrects_id,
                     "channels": channels,
+                    "follow": follow,
                     "waits_for_digest": waits_for_digest,
                     "image": a.image.as_ref().map(|i| serde_json::json!({
                         "id": i.id, "mime_type": i.format.mime_type(), "bytes": i.byte_length, "sha256": i.sha256,
@@ -211,7 +251,7 @@ impl Herold {
                 }),
             )
         };
-        let a = self.db.insert_announcement(&new, channels, &audit)?;
+        let a = self.db.insert_announcement(&new, &plans, &audit)?;
         tracing::info!(announcement = a.id, category = %category.slug, urgent = a.urgent, publish_at = %a.publish_at, "announcement stored");
         Ok(a)
     }

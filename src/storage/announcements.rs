@@ -14,7 +14,6 @@ use super::{
 use crate::domain::{
     Announcement, BroadcastState, Category, Event, EventTime, Id, NewAnnouncement,
 };
-use herold_channel_api::ChannelKind;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = announcements)]
@@ -143,17 +142,18 @@ macro_rules! insert_announcement_tx {
     ($c:expr, $new:expr, $channels:expr, $now:expr) => {{
         let c = $c;
         let new: &$crate::domain::NewAnnouncement = $new;
-        let channels: &[herold_channel_api::ChannelKind] = $channels;
+        let channels: &[$crate::domain::ChannelPlan] = $channels;
         let now = $now;
-        let cat_exists: i64 = $crate::storage::schema::categories::table
+        let Some(category_slug): Option<String> = $crate::storage::schema::categories::table
             .filter($crate::storage::schema::categories::id.eq(new.category_id))
-            .count()
-            .get_result(c)?;
-        if cat_exists == 0 {
+            .select($crate::storage::schema::categories::slug)
+            .first(c)
+            .optional()?
+        else {
             return Err($crate::storage::StorageError::NotFound {
                 what: format!("category {}", new.category_id),
             });
-        }
+        };
         if let Some(orig) = new.corrects_id {
             let exists: i64 = $crate::storage::schema::announcements::table
                 .filter($crate::storage::schema::announcements::id.eq(orig))
@@ -195,12 +195,12 @@ macro_rules! insert_announcement_tx {
                 ))
                 .returning($crate::storage::announcements::Row::as_returning())
                 .get_result(c)?;
-        for channel in channels {
-            diesel::insert_into($crate::storage::schema::broadcasts::table)
+        for plan in channels {
+            let broadcast: i64 = diesel::insert_into($crate::storage::schema::broadcasts::table)
                 .values((
                     $crate::storage::schema::broadcasts::announcement_id.eq(row.id),
                     $crate::storage::schema::broadcasts::category_id.eq(new.category_id),
-                    $crate::storage::schema::broadcasts::channel.eq(channel.as_str()),
+                    $crate::storage::schema::broadcasts::channel.eq(plan.channel.as_str()),
                     $crate::storage::schema::broadcasts::priority
                         .eq($crate::domain::priority(new.urgent)),
                     $crate::storage::schema::broadcasts::state
@@ -210,7 +210,27 @@ macro_rules! insert_announcement_tx {
                     $crate::storage::schema::broadcasts::created_at.eq(now),
                     $crate::storage::schema::broadcasts::updated_at.eq(now),
                 ))
-                .execute(c)?;
+                .returning($crate::storage::schema::broadcasts::id)
+                .get_result(c)?;
+            // One queued post per follow target, claimed ahead of the
+            // subscribers (`claim_deliveries`); it names no subscriber.
+            for target in plan.follow_targets(&category_slug) {
+                use $crate::storage::schema::deliveries as d;
+                diesel::insert_into(d::table)
+                    .values((
+                        d::announcement_id.eq(row.id),
+                        d::channel.eq(plan.channel.as_str()),
+                        d::target.eq(target),
+                        d::state.eq($crate::domain::DeliveryState::Queued.as_str()),
+                        d::attempts.eq(0),
+                        d::created_at.eq(now),
+                        d::updated_at.eq(now),
+                        d::broadcast_id.eq(broadcast),
+                        d::priority.eq($crate::domain::priority(new.urgent)),
+                        d::next_attempt_at.eq($crate::storage::time::to_db(new.publish_at)),
+                    ))
+                    .execute(c)?;
+            }
         }
         Ok::<
             (
@@ -231,7 +251,7 @@ impl Database {
     pub fn insert_announcement(
         &self,
         new: &NewAnnouncement,
-        channels: &[ChannelKind],
+        channels: &[crate::domain::ChannelPlan],
         audit: &AuditWith<'_, Announcement>,
     ) -> Result<Announcement, StorageError> {
         let now = time::to_db(time::now());

@@ -3,7 +3,6 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
-use herold_channel_api::ChannelKind;
 
 use super::{
     announcements::{insert_announcement_tx, Row as AnnouncementRow},
@@ -140,7 +139,7 @@ impl Database {
     pub fn fire_due_digest(
         &self,
         now: DateTime<Utc>,
-        channels: &[ChannelKind],
+        channels: &[crate::domain::ChannelPlan],
         compose: &Compose<'_>,
     ) -> Result<Option<(Digest, Option<Announcement>)>, StorageError> {
         let now_db = time::to_db(now);

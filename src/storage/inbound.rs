@@ -68,22 +68,62 @@ struct ClaimRow {
     attempts: i32,
 }
 
-// The queue's partial index needs the state spelt as a literal.
-const CLAIM_SQLITE: &str = "UPDATE inbound_events SET lease_owner = ?, lease_until = ?, \
+// The queue's partial indexes need the state spelt as a literal. A
+// resident's event waits while an earlier one of theirs is leased by another
+// processor or waiting for its retry (`lease_until` ahead), so their
+// commands take effect in the order they were sent; an earlier one that is
+// due is claimed in the same batch, before it.
+const CLAIM_SQLITE: &str = "UPDATE inbound_events SET lease_owner = ?1, lease_until = ?2, \
      attempts = attempts + 1 \
-     WHERE id IN (SELECT id FROM inbound_events \
-       WHERE state = 'pending' AND (lease_until IS NULL OR lease_until <= ?) \
-       ORDER BY id LIMIT ?) \
+     WHERE id IN (SELECT e.id FROM inbound_events e \
+       WHERE e.state = 'pending' AND (e.lease_until IS NULL OR e.lease_until <= ?3) \
+         AND NOT EXISTS (SELECT 1 FROM inbound_events p \
+           WHERE p.state = 'pending' AND p.channel = e.channel AND p.sender = e.sender \
+             AND p.id < e.id AND p.lease_until > ?3) \
+       ORDER BY e.id LIMIT ?4) \
      RETURNING id, channel, payload, attempts";
 
+// Claims on PostgreSQL take turns (a transaction-scoped advisory lock, see
+// `claim_inbound`), so a processor sees the leases another one just took.
 const CLAIM_PG: &str = "UPDATE inbound_events SET lease_owner = $1, lease_until = $2, \
      attempts = attempts + 1 \
-     WHERE id IN (SELECT id FROM inbound_events \
-       WHERE state = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
-       ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+     WHERE id IN (SELECT e.id FROM inbound_events e \
+       WHERE e.state = 'pending' AND (e.lease_until IS NULL OR e.lease_until <= $3) \
+         AND NOT EXISTS (SELECT 1 FROM inbound_events p \
+           WHERE p.state = 'pending' AND p.channel = e.channel AND p.sender = e.sender \
+             AND p.id < e.id AND p.lease_until > $3) \
+       ORDER BY e.id LIMIT $4) \
      RETURNING id, channel, payload, attempts";
 
+/// The advisory lock key that serialises inbound claims on PostgreSQL.
+const CLAIM_LOCK: i64 = 0x4845_524f_4c44_0001;
+
 impl Database {
+    /// The stored form of an event's [`InboundEvent::dedupe_key`]: a keyed
+    /// hash, because messengers' ids name the chat (Telegram's
+    /// `chat:message`, WhatsApp's `wamid.` encodes the number). Services use
+    /// it as the event's reference (consent evidence, reply source), so no
+    /// provider id is ever stored in clear.
+    pub fn inbound_key(&self, channel: ChannelKind, event: &InboundEvent) -> String {
+        let mac = self.keyring().lookup_hash(
+            "inbound-event",
+            &format!("{channel}\0{}", event.dedupe_key()),
+        );
+        hex::encode(&mac[..16])
+    }
+
+    /// Who sent a resident's event, as the keyed hash their subscriber is
+    /// found by; `None` for receipts.
+    fn inbound_sender(&self, channel: ChannelKind, event: &InboundEvent) -> Option<Vec<u8>> {
+        let from = match event {
+            InboundEvent::Command { from, .. } | InboundEvent::Message { from, .. } => from,
+            InboundEvent::Status { .. } => return None,
+        };
+        let normalized = crate::domain::normalize_address(channel, from.as_str())
+            .unwrap_or_else(|_| from.as_str().to_owned());
+        Some(self.keyring().lookup_hash(channel.as_str(), &normalized))
+    }
+
     /// Stores the events of one request in one transaction, each encrypted,
     /// skipping those already stored for `channel` under the same
     /// [`InboundEvent::dedupe_key`]. Once this returns, nothing is lost.
@@ -99,17 +139,22 @@ impl Database {
             .map(|e| {
                 let json = serde_json::to_vec(e)
                     .map_err(|e| StorageError::Refused(format!("inbound event: {e}")))?;
-                Ok((e.dedupe_key(), self.keyring().encrypt(&json)))
+                Ok((
+                    self.inbound_key(channel, e),
+                    self.keyring().encrypt(&json),
+                    self.inbound_sender(channel, e),
+                ))
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
         with_write_tx!(self, |c| {
             let mut out = StoredInbound::default();
-            for (key, payload) in &rows {
+            for (key, payload, sender) in &rows {
                 let n = diesel::insert_into(ie::table)
                     .values((
                         ie::channel.eq(channel.as_str()),
                         ie::dedupe_key.eq(key),
                         ie::payload.eq(payload),
+                        ie::sender.eq(sender),
                         ie::received_at.eq(now),
                         ie::state.eq("pending"),
                         ie::attempts.eq(0),
@@ -141,7 +186,12 @@ impl Database {
         let (lease, now) = (time::to_db(lease_until), time::to_db(now));
         let mut claimed: Vec<ClaimedInbound> = with_write_tx!(self, |c| {
             let sql = match self.backend() {
-                "postgres" => CLAIM_PG,
+                "postgres" => {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                        .bind::<BigInt, _>(CLAIM_LOCK)
+                        .execute(c)?;
+                    CLAIM_PG
+                }
                 _ => CLAIM_SQLITE,
             };
             let rows: Vec<ClaimRow> = diesel::sql_query(sql)

@@ -265,6 +265,7 @@ diesel::table! {
         processed_at -> Nullable<Timestamp>,
         outcome -> Nullable<Text>,
         error -> Nullable<Text>,
+        sender -> Nullable<Binary>,
     }
 }
 

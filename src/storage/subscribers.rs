@@ -7,8 +7,11 @@ use herold_channel_api::ChannelKind;
 use super::{
     category_slugs,
     error::OrNotFound,
-    schema::{consent_events, conversations, deliveries, outbox, subscribers, subscriptions},
-    time, with_conn, with_write_tx, Database, StorageError,
+    schema::{
+        consent_events, conversations, deliveries, inbound_events, outbox, subscribers,
+        subscriptions,
+    },
+    time, with_conn, with_write_tx, AuditWith, Database, StorageError,
 };
 use crate::domain::{
     normalize_address, ConsentKind, DeliveryState, Id, Pseudonym, Subscriber, SubscriberStatus,
@@ -405,6 +408,62 @@ impl Database {
         Ok(())
     }
 
+    /// Moves a subscriber to a new address on the same channel (a Telegram
+    /// group that became a supergroup), with `audit`'s event. An address
+    /// another subscriber of the channel already has is a conflict.
+    pub fn readdress_subscriber(
+        &self,
+        id: Id,
+        new_address: &str,
+        audit: &AuditWith<'_, Subscriber>,
+    ) -> Result<Subscriber, StorageError> {
+        let channel: String = with_conn!(self, |c| subscribers::table
+            .find(id)
+            .select(subscribers::channel)
+            .first(c)
+            .optional()?
+            .or_not_found(|| format!("subscriber {id}"))?);
+        let kind: ChannelKind =
+            channel
+                .parse()
+                .map_err(|e: herold_channel_api::UnknownChannel| {
+                    StorageError::Refused(e.to_string())
+                })?;
+        let normalized = normalize_address(kind, new_address)?;
+        let keys = self.keyring();
+        let cipher = keys.encrypt(normalized.as_bytes());
+        let lookup = keys.lookup_hash(&channel, &normalized);
+        with_write_tx!(self, |c| {
+            let taken: i64 = subscribers::table
+                .filter(subscribers::channel.eq(&channel))
+                .filter(subscribers::address_hmac.eq(&lookup))
+                .filter(subscribers::id.ne(id))
+                .count()
+                .get_result(c)?;
+            if taken > 0 {
+                return Err(StorageError::Conflict {
+                    what: format!("a subscriber with this address on {channel}"),
+                });
+            }
+            let row: Row = diesel::update(
+                subscribers::table
+                    .find(id)
+                    .filter(subscribers::address_hmac.is_not_null()),
+            )
+            .set((
+                subscribers::address_ciphertext.eq(Some(&cipher)),
+                subscribers::address_hmac.eq(Some(&lookup)),
+            ))
+            .returning(Row::as_returning())
+            .get_result(c)
+            .optional()?
+            .or_not_found(|| format!("subscriber {id} (erased)"))?;
+            let subscriber: Subscriber = row.try_into()?;
+            super::audit::audit_tx!(c, audit, &subscriber);
+            Ok(subscriber)
+        })
+    }
+
     /// Ends all subscriptions (STOP); the record of consent stays.
     pub fn unsubscribe(
         &self,
@@ -489,7 +548,8 @@ impl Database {
     }
 
     /// Erases a subscriber on request: address, lookup hash, pseudonym,
-    /// subscriptions, conversations and queued replies go, the delivery
+    /// subscriptions, conversations, queued replies and the inbound events
+    /// they sent go, the delivery
     /// history is detached from them; consent events stay but are
     /// anonymised, and an `erased` event records the erasure itself.
     pub fn erase_subscriber(&self, id: Id, wording_version: &str) -> Result<(), StorageError> {
@@ -530,6 +590,20 @@ impl Database {
                 .execute(c)?;
             // Messages still queued for them, with their text.
             diesel::delete(outbox::table.filter(outbox::subscriber_id.eq(id))).execute(c)?;
+            // What they sent, as stored by the webhook (found by the same
+            // keyed hash as their address).
+            let lookup: Option<Vec<u8>> = subscribers::table
+                .find(id)
+                .select(subscribers::address_hmac)
+                .first(c)?;
+            if let Some(lookup) = lookup {
+                diesel::delete(
+                    inbound_events::table
+                        .filter(inbound_events::channel.eq(&current.channel))
+                        .filter(inbound_events::sender.eq(lookup)),
+                )
+                .execute(c)?;
+            }
             // The delivery history no longer points to them: the rows stay
             // for the broadcasts' counts (and the parity report), without
             // the person or the provider's message id.

@@ -69,6 +69,14 @@ pub trait Channel: Send + Sync {
         Err(FetchError::NotSupported)
     }
 
+    /// The public places this channel posts announcements to besides its
+    /// subscribers (follow mode), from its configuration. The engine posts
+    /// each announcement once to every route that carries its category.
+    /// None by default.
+    fn follow_routes(&self) -> Vec<crate::message::FollowRoute> {
+        Vec::new()
+    }
+
     /// How many bounces in a row end a subscription, counting every bounce
     /// ([`SendError::is_bounce`]); `None` (the default) ends it only when the
     /// provider says the recipient is gone, at once. E-mail, where single

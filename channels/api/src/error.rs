@@ -37,6 +37,14 @@ pub enum SendError {
         /// Short, log-safe description.
         reason: String,
     },
+    /// The recipient's chat has a new address (a Telegram group upgraded to
+    /// a supergroup): the engine stores `new_address` for the subscriber and
+    /// sends again. Not a failure of the recipient.
+    #[error("the chat moved to a new address")]
+    Moved {
+        /// The address to use from now on (a group's id, not a person's).
+        new_address: String,
+    },
     /// The channel itself is misconfigured (bad credentials, unknown sender id).
     #[error("channel misconfigured: {reason}")]
     Misconfigured {
@@ -87,6 +95,9 @@ impl SendError {
             },
             SendError::Refused { .. } => Disposition::GiveUp {
                 recipient_gone: false,
+            },
+            SendError::Moved { .. } => Disposition::Retry {
+                after: Some(Duration::ZERO),
             },
             SendError::Misconfigured { .. } => Disposition::Hold,
         }

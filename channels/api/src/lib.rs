@@ -199,8 +199,8 @@ pub use inbound::{
 pub use kind::{ChannelKind, UnknownChannel};
 pub use media::{FetchError, FetchedMedia};
 pub use message::{
-    Address, Destination, FollowTarget, Media, OutboundMessage, Receipt, RenderedMessage,
-    UnsubscribeLinks,
+    Address, Destination, FollowRoute, FollowTarget, Media, OutboundMessage, Receipt,
+    RenderedMessage, UnsubscribeLinks,
 };
 pub use retry::{retry_after_from_header, retry_delay, MAX_RETRY_AFTER};
 

@@ -57,6 +57,24 @@ impl FollowTarget {
     }
 }
 
+/// A public place a channel posts announcements to (follow mode): every
+/// announcement, or only those of some categories. Nobody subscribes there
+/// through Herold, so a follow post carries no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowRoute {
+    /// Where the posts go (a channel name, a room id).
+    pub target: FollowTarget,
+    /// The category slugs it carries; empty means every category.
+    pub categories: Vec<String>,
+}
+
+impl FollowRoute {
+    /// Whether announcements of `category` (a slug) are posted here.
+    pub fn carries(&self, category: &str) -> bool {
+        self.categories.is_empty() || self.categories.iter().any(|c| c == category)
+    }
+}
+
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use herold_channel_api::{
     async_trait, Capabilities, Channel, ChannelKind, Destination, FetchError, FetchedMedia,
-    Formatting, Media, MediaKind, OutboundMessage, RateLimit, Reach, Receipt, SendError,
+    FollowRoute, FollowTarget, Formatting, Media, MediaKind, OutboundMessage, RateLimit, Reach,
+    Receipt, SendError,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -35,6 +36,7 @@ pub struct TelegramChannel {
     /// downloaded; holds the token, never shown.
     files: Zeroizing<String>,
     channel: Option<String>,
+    channel_categories: Vec<String>,
     /// Sent to Telegram by [`Channel::setup`]; it comes back with every update.
     webhook_secret: Option<Zeroizing<String>>,
     caps: Capabilities,
@@ -135,6 +137,7 @@ impl TelegramChannel {
             base,
             files,
             channel: config.channel,
+            channel_categories: config.channel_categories,
             webhook_secret: config.webhook_secret.map(Zeroizing::new),
             caps: Capabilities {
                 reach: Reach::Both,
@@ -252,6 +255,18 @@ impl Channel for TelegramChannel {
         .await
     }
 
+    /// The configured public channel (`telegram.channel`), carrying every
+    /// category or those of `telegram.channel_categories`.
+    fn follow_routes(&self) -> Vec<FollowRoute> {
+        self.channel
+            .iter()
+            .map(|c| FollowRoute {
+                target: FollowTarget::new(c.clone()),
+                categories: self.channel_categories.clone(),
+            })
+            .collect()
+    }
+
     async fn send(&self, msg: &OutboundMessage) -> Result<Receipt, SendError> {
         let (raw, target) =
             match &msg.destination {
@@ -308,9 +323,13 @@ impl Channel for TelegramChannel {
             link_preview_options: LinkPreviewOptions { is_disabled: true },
         };
         let sent = self.call("sendMessage", &body, target).await?;
-        Ok(Receipt::now(
-            sent.map(|m| format!("{}:{}", m.chat.id, m.message_id)),
-        ))
+        // A resident's receipt keeps only the message id: the chat id is
+        // their address, stored encrypted, never in clear. A post to the
+        // public channel keeps both (a public place, e.g. for a link).
+        Ok(Receipt::now(sent.map(|m| match target {
+            Target::Recipient => m.message_id.to_string(),
+            Target::FollowChannel => format!("{}:{}", m.chat.id, m.message_id),
+        })))
     }
 }
 

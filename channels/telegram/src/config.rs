@@ -36,6 +36,10 @@ pub struct TelegramConfig {
     /// numeric id); the bot must be an administrator allowed to post.
     #[serde(default)]
     pub channel: Option<String>,
+    /// The category slugs posted to `channel`; empty (the default) posts
+    /// every announcement.
+    #[serde(default)]
+    pub channel_categories: Vec<String>,
     /// Sustained send rate (and burst) the engine allows for this channel.
     #[serde(default = "default_rate_per_second")]
     pub rate_per_second: f64,
@@ -68,6 +72,7 @@ impl fmt::Debug for TelegramConfig {
                 &self.webhook_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("channel", &self.channel)
+            .field("channel_categories", &self.channel_categories)
             .field("rate_per_second", &self.rate_per_second)
             .finish()
     }
@@ -124,6 +129,7 @@ impl TelegramConfig {
             api_url: default_api_url(),
             webhook_secret: None,
             channel: None,
+            channel_categories: Vec::new(),
             rate_per_second: DEFAULT_RATE_PER_SECOND,
         }
     }
@@ -162,6 +168,23 @@ impl TelegramConfig {
                     "a public channel name such as @musterstadt_info (5 to 32 letters, digits or _) or a numeric chat id",
                 ));
             }
+        }
+        if !self.channel_categories.is_empty() && self.channel.is_none() {
+            return Err(ConfigError::invalid(
+                "channel_categories",
+                "to be set only together with telegram.channel (the public channel they are posted to)",
+            ));
+        }
+        if let Some(bad) = self.channel_categories.iter().find(|c| {
+            c.is_empty()
+                || !c
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        }) {
+            return Err(ConfigError::invalid(
+                "channel_categories",
+                format!("category slugs such as \"abfall\" (lower-case letters, digits and -), not {bad:?}"),
+            ));
         }
         if !(self.rate_per_second.is_finite()
             && self.rate_per_second > 0.0

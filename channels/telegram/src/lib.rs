@@ -11,8 +11,7 @@
 //! * [`TelegramChannel`] also fetches the photos residents send (`getFile`,
 //!   then the download, never more than the core's limit).
 //!
-//! Chat ids, tokens and texts never appear in `Debug` output or error reasons
-//! (except the new chat id of a migrated group, see [`map`]).
+//! Chat ids, tokens and texts never appear in `Debug` output or error reasons.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -8,15 +8,13 @@
 //! | 429, or any `parameters.retry_after` | [`SendError::RateLimited`] (capped at [`MAX_RETRY_AFTER`]) |
 //! | 403 blocked / deactivated / kicked / cannot initiate a conversation | [`SendError::Permanent`], recipient gone |
 //! | 400 `chat not found` | [`SendError::Permanent`], recipient gone |
-//! | 400 with `parameters.migrate_to_chat_id` | [`SendError::Permanent`], recipient kept; the reason carries the new id |
+//! | 400 with `parameters.migrate_to_chat_id` | [`SendError::Moved`] to the new chat id |
 //! | 401, 404 | [`SendError::Misconfigured`]: the token is wrong, the channel is held |
 //! | other 400/403 and 4xx | [`SendError::Permanent`] with Telegram's description |
 //! | 5xx, network errors, unreadable answers | [`SendError::Transient`] |
 //!
-//! A group that became a supergroup answers with its new chat id. Moving
-//! the stored subscriber to it is left to the core; the adapter only keeps
-//! the subscription (not "recipient gone") and names the new id — a group's
-//! id, not a person's — in the reason. Nothing else in a reason carries a
+//! A group that became a supergroup answers with its new chat id; the core
+//! moves the stored subscriber to it and sends again. No reason carries a
 //! chat id or message text: Telegram's descriptions are generic, and are cut
 //! to [`MAX_DESCRIPTION_CHARS`].
 //!
@@ -84,11 +82,8 @@ fn map_parts(
         return SendError::RateLimited { retry_after };
     }
     if let Some(new_id) = params.migrate_to_chat_id {
-        return SendError::Permanent {
-            reason: format!(
-                "the group chat was upgraded to a supergroup; migrate_to_chat_id {new_id}"
-            ),
-            recipient_gone: false,
+        return SendError::Moved {
+            new_address: new_id.to_string(),
         };
     }
     let lower = description.to_ascii_lowercase();
@@ -247,7 +242,8 @@ mod tests {
             r#"{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1001234567890}}"#,
         );
         assert!(
-            matches!(&e, SendError::Permanent { recipient_gone: false, reason } if reason.contains("-1001234567890"))
+            matches!(&e, SendError::Moved { new_address } if new_address == "-1001234567890"),
+            "{e:?}"
         );
         assert!(matches!(
             map(r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#),

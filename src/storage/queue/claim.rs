@@ -30,12 +30,21 @@ pub struct Claimed {
     /// Attempts including this one.
     pub attempts: i32,
     pub priority: i32,
+    /// The public place of a follow post (then `subscriber_id` is `None`).
+    pub target: Option<String>,
 }
 
 impl Claimed {
     /// The key providers use to recognise a repeated send: the same for
     /// every attempt of this announcement to this subscriber.
     pub fn idempotency_key(&self) -> String {
+        if self.target.is_some() {
+            return format!(
+                "herold-{}-follow-{}",
+                self.broadcast_id,
+                self.delivery_id.unwrap_or_default()
+            );
+        }
         format!(
             "herold-{}-{}",
             self.broadcast_id,
@@ -77,6 +86,8 @@ struct QueuedRow {
     attempts: i32,
     #[diesel(sql_type = Integer)]
     priority: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    target: Option<String>,
 }
 
 impl From<QueuedRow> for Claimed {
@@ -88,6 +99,7 @@ impl From<QueuedRow> for Claimed {
             subscriber_id: r.subscriber_id,
             attempts: r.attempts,
             priority: r.priority,
+            target: r.target,
         }
     }
 }
@@ -104,7 +116,7 @@ const QUEUED_SQLITE: &str =
        WHERE d.state = 'queued' AND d.channel = ? AND d.priority = ? AND d.next_attempt_at <= ? \
          AND b.state = 'active' AND s.status = 'active' \
        ORDER BY d.next_attempt_at, d.id LIMIT ?) \
-     RETURNING id, broadcast_id, announcement_id, subscriber_id, attempts, priority";
+     RETURNING id, broadcast_id, announcement_id, subscriber_id, attempts, priority, target";
 
 const QUEUED_PG: &str =
     "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $2, \
@@ -116,7 +128,30 @@ const QUEUED_PG: &str =
          AND b.state = 'active' AND s.status = 'active' \
        ORDER BY d.next_attempt_at, d.id LIMIT $7 \
        FOR UPDATE OF d SKIP LOCKED) \
-     RETURNING id, broadcast_id, announcement_id, subscriber_id, attempts, priority";
+     RETURNING id, broadcast_id, announcement_id, subscriber_id, attempts, priority, target";
+
+/// Due follow posts of a channel (paused broadcasts' wait), most urgent
+/// first; see migration `000013_follow_posts` for the index.
+const FOLLOW_SQLITE: &str =
+    "UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_until = ?, \
+     attempts = attempts + 1, updated_at = ? \
+     WHERE id IN (SELECT d.id FROM deliveries d \
+       JOIN broadcasts b ON b.id = d.broadcast_id \
+       WHERE d.state = 'queued' AND d.target IS NOT NULL AND d.channel = ? \
+         AND d.next_attempt_at <= ? AND b.state = 'active' \
+       ORDER BY d.priority DESC, d.next_attempt_at, d.id LIMIT ?) \
+     RETURNING id, broadcast_id, announcement_id, subscriber_id, attempts, priority, target";
+
+const FOLLOW_PG: &str =
+    "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $2, \
+     attempts = attempts + 1, updated_at = $3 \
+     WHERE id IN (SELECT d.id FROM deliveries d \
+       JOIN broadcasts b ON b.id = d.broadcast_id \
+       WHERE d.state = 'queued' AND d.target IS NOT NULL AND d.channel = $4 \
+         AND d.next_attempt_at <= $5 AND b.state = 'active' \
+       ORDER BY d.priority DESC, d.next_attempt_at, d.id LIMIT $6 \
+       FOR UPDATE OF d SKIP LOCKED) \
+     RETURNING id, broadcast_id, announcement_id, subscriber_id, attempts, priority, target";
 
 /// One claim's parameters, shared by both backends' code.
 struct ClaimArgs<'a> {
@@ -132,8 +167,20 @@ struct ClaimArgs<'a> {
 /// broadcasts of the channel, most urgent first, already locked on
 /// PostgreSQL.
 macro_rules! claim_body {
-    ($c:expr, $queued_sql:expr, $top:expr, $pending:expr, $a:expr) => {{
+    ($c:expr, $follow_sql:expr, $queued_sql:expr, $top:expr, $pending:expr, $a:expr) => {{
         let a: &ClaimArgs = $a;
+        let mut out = Claim::default();
+        // Follow posts first: one post reaches everyone who follows the
+        // public place, and there are few of them.
+        let follow: Vec<QueuedRow> = diesel::sql_query($follow_sql)
+            .bind::<Text, _>(a.owner)
+            .bind::<Timestamp, _>(a.lease)
+            .bind::<Timestamp, _>(a.now)
+            .bind::<Text, _>(a.channel)
+            .bind::<Timestamp, _>(a.now)
+            .bind::<BigInt, _>(a.limit)
+            .load($c)?;
+        out.items.extend(follow.into_iter().map(Claimed::from));
         // The most urgent due broadcast, locked or not: while another
         // worker materialises it, this one must not fall back to less
         // urgent work (on PostgreSQL the locked row is skipped below).
@@ -150,7 +197,6 @@ macro_rules! claim_body {
         levels.sort_unstable_by(|x, y| y.cmp(x));
         levels.dedup();
         levels.retain(|l| top.is_none_or(|t| *l >= t));
-        let mut out = Claim::default();
         for level in levels {
             let want = a.limit - out.items.len() as i64;
             if want <= 0 {
@@ -236,6 +282,7 @@ macro_rules! lease_range {
             subscriber_id: Some(sid),
             attempts: 1,
             priority: b.priority,
+            target: None,
         }));
     }};
 }
@@ -290,6 +337,7 @@ impl Database {
             Pool::Sqlite(p) => p.get()?.immediate_transaction(|c| {
                 claim_body!(
                     c,
+                    FOLLOW_SQLITE,
                     QUEUED_SQLITE,
                     top!().first(c)?,
                     pending!().load(c)?,
@@ -304,6 +352,7 @@ impl Database {
                 c.transaction(|c| {
                     claim_body!(
                         c,
+                        FOLLOW_PG,
                         QUEUED_PG,
                         top!().first(c)?,
                         pending!().for_update().skip_locked().load(c)?,

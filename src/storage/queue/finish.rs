@@ -162,7 +162,11 @@ macro_rules! record_retried {
                     ))
                     .returning(deliveries::subscriber_id)
                     .get_results::<Option<i64>>($c)?;
-                if let Outcome::Bounced { recipient_gone, .. } = $outcome {
+                if let Outcome::Bounced {
+                    recipient_gone,
+                    error,
+                } = $outcome
+                {
                     bounce = changed
                         .into_iter()
                         .flatten()
@@ -170,6 +174,7 @@ macro_rules! record_retried {
                         .map(|subscriber_id| Bounce {
                             subscriber_id,
                             recipient_gone: *recipient_gone,
+                            reason: error.clone(),
                         });
                 }
             }
@@ -187,11 +192,13 @@ macro_rules! record_retried {
 }
 
 /// A delivery that bounced, to be counted against its subscriber.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bounce {
     pub subscriber_id: Id,
     /// The address no longer exists or blocked us.
     pub recipient_gone: bool,
+    /// The provider's answer, log-safe (e.g. "the resident blocked the bot").
+    pub reason: String,
 }
 
 impl Database {
@@ -221,9 +228,13 @@ impl Database {
             .zip(outcomes)
             .filter(|(i, _)| i.delivery_id.is_none())
             .filter_map(|(i, o)| match o {
-                Outcome::Bounced { recipient_gone, .. } => Some(Bounce {
+                Outcome::Bounced {
+                    recipient_gone,
+                    error,
+                } => Some(Bounce {
                     subscriber_id: i.subscriber_id?,
                     recipient_gone: *recipient_gone,
+                    reason: error.clone(),
                 }),
                 _ => None,
             })

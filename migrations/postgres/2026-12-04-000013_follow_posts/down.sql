@@ -1,0 +1,2 @@
+DROP INDEX deliveries_follow_queued;
+DROP INDEX deliveries_follow_once;

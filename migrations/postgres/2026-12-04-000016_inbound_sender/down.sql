@@ -1,0 +1,2 @@
+DROP INDEX inbound_events_sender;
+ALTER TABLE inbound_events DROP COLUMN sender;
