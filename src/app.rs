@@ -89,14 +89,15 @@ impl App {
     }
 
     /// A processor of the stored inbound events (webhooks), named after
-    /// this process in its leases.
+    /// this process in its leases; it fetches residents' photos through the
+    /// registry's adapters.
     pub fn inbound(&self) -> crate::inbound::Processor {
         let owner = format!(
             "inbound-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
         );
-        crate::inbound::Processor::new(self.herold.clone(), owner)
+        crate::inbound::Processor::new(self.herold.clone(), self.registry.clone(), owner)
     }
 
     /// The WebSub hub (its HTTP client for subscribers' callbacks).

@@ -99,6 +99,51 @@ fn address_and_message_text_never_in_the_sqlite_file() {
     );
 }
 
+/// A resident's photo is stored encrypted: neither its bytes nor its
+/// caption are in the SQLite file, and it is gone with the conversation
+/// when the resident erases themselves.
+#[test]
+fn photos_are_encrypted_and_erased_with_the_resident() {
+    let t = TestDb::sqlite();
+    let db = t.app.db();
+    let caption = "Wilder Müll am Waldweg 3";
+    let jpeg = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media/gps.jpg"),
+    )
+    .unwrap();
+    let photo = herold::media::prepare_photo(jpeg, 1 << 20).unwrap();
+    let s = db
+        .insert_subscriber(&NewSubscriber {
+            channel: ChannelKind::Telegram,
+            address: "5550001".into(),
+            locale: "de".into(),
+            status: SubscriberStatus::Active,
+            category_ids: vec![],
+            wording_version: "v1".into(),
+            evidence: None,
+        })
+        .unwrap();
+    db.resident_wrote(s.id, Some(caption), Some(&photo), "5550001:1")
+        .unwrap();
+    // Any 32 bytes of the stored image would give it away.
+    let mid = photo.bytes.len() / 2;
+    let windows = [&photo.bytes[..32], &photo.bytes[mid..mid + 32]];
+    let bytes = file_bytes(t.dir.path());
+    assert!(!contains(&bytes, caption), "caption in clear text");
+    for w in windows {
+        assert!(
+            !bytes.windows(w.len()).any(|x| x == w),
+            "photo bytes in clear text"
+        );
+    }
+    db.erase_subscriber(s.id, "v1").unwrap();
+    assert!(db.photos_of(1).unwrap().is_empty());
+    assert!(matches!(
+        db.photo_file(1),
+        Err(herold::storage::StorageError::NotFound { .. })
+    ));
+}
+
 /// A log sink shared with the test.
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

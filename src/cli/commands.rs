@@ -394,12 +394,28 @@ fn inbox(app: &Herold, cmd: InboxCommand) -> Result<()> {
                     crate::domain::Direction::Inbound => "resident",
                     crate::domain::Direction::Outbound => "staff",
                 };
+                let photos: Vec<_> = v.photos.iter().filter(|p| p.message_id == m.id).collect();
+                let text = match (m.text.as_deref(), photos.is_empty()) {
+                    (Some(text), _) => text,
+                    (None, false) => "(photo without caption)",
+                    (None, true) => "(no text)",
+                };
                 println!(
-                    "\n#{} [{}] {who}:\n{}",
+                    "\n#{} [{}] {who}:\n{text}",
                     m.id,
                     m.created_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
-                    m.text.as_deref().unwrap_or("(photo)")
                 );
+                for p in photos {
+                    println!(
+                        "  photo {}: {}, {} bytes, {}×{} (herold inbox photo {} --out FILE)",
+                        p.id,
+                        p.format.mime_type(),
+                        p.byte_length,
+                        p.width,
+                        p.height,
+                        p.id
+                    );
+                }
             }
         }
         InboxCommand::Reply { id, text } => {
@@ -413,6 +429,34 @@ fn inbox(app: &Herold, cmd: InboxCommand) -> Result<()> {
         InboxCommand::DeleteMessage { message } => {
             let conversation = app.delete_message(message, "cli")?;
             println!("message {message} of conversation {conversation} deleted");
+        }
+        InboxCommand::Photo { id, out } => {
+            // Refuse to overwrite before anything is read (or audited).
+            // Personal data: readable by its owner only.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
+                .open(&out)
+                .with_context(|| format!("cannot create --out {}", out.display()))?;
+            let photo = match app.export_photo(id, "cli") {
+                Ok(photo) => photo,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&out);
+                    return Err(e.into());
+                }
+            };
+            std::io::Write::write_all(&mut file, &photo.bytes)
+                .with_context(|| format!("cannot write --out {}", out.display()))?;
+            println!(
+                "photo {id} ({}, {} bytes, {}×{}) written to {}",
+                photo.photo.format.mime_type(),
+                photo.bytes.len(),
+                photo.photo.width,
+                photo.photo.height,
+                out.display()
+            );
         }
     }
     Ok(())

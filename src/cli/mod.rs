@@ -289,10 +289,19 @@ pub enum InboxCommand {
         /// The conversation's number.
         id: i64,
     },
-    /// Delete one message (an abusive one); `show` lists the numbers.
+    /// Delete one message (an abusive one) with its photo; `show` lists the numbers.
     DeleteMessage {
         /// The message's number.
         message: i64,
+    },
+    /// Write a photo a resident sent (metadata already removed) to a file;
+    /// `show` lists the photos' numbers. Audited.
+    Photo {
+        /// The photo's number.
+        id: i64,
+        /// The file to write (not overwritten if it exists).
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
 }
 

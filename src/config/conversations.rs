@@ -12,13 +12,24 @@ pub struct ConversationsConfig {
     /// Days a closed conversation is kept (its messages included) before it
     /// is deleted: the data is needed only until the case is done.
     pub retention_days: u32,
+    /// Largest photo a resident may send, in bytes (as the provider serves
+    /// it, before metadata is stripped); larger ones are refused politely
+    /// and never downloaded whole.
+    pub max_photo_bytes: u64,
 }
+
+/// 10 MiB: more than any messenger's compressed photo.
+pub const DEFAULT_MAX_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
+
+/// 50 MiB: each photo is held in memory whole while it is checked.
+const MAX_MAX_PHOTO_BYTES: u64 = 50 * 1024 * 1024;
 
 impl Default for ConversationsConfig {
     fn default() -> Self {
         Self {
             office_hours: None,
             retention_days: 30,
+            max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES,
         }
     }
 }
@@ -42,6 +53,33 @@ impl ConversationsConfig {
                 expected: "a number of days from 1 to 3650".into(),
             });
         }
+        if !(1024..=MAX_MAX_PHOTO_BYTES).contains(&self.max_photo_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "conversations.max_photo_bytes",
+                value: self.max_photo_bytes.to_string(),
+                expected: format!("a number of bytes from 1024 to {MAX_MAX_PHOTO_BYTES}"),
+            });
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn photo_limit_range() {
+        assert!(ConversationsConfig::default().validate().is_ok());
+        for bad in [0, 1023, MAX_MAX_PHOTO_BYTES + 1] {
+            let err = ConversationsConfig {
+                max_photo_bytes: bad,
+                ..ConversationsConfig::default()
+            }
+            .validate()
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("conversations.max_photo_bytes"), "{err}");
+        }
     }
 }

@@ -1,10 +1,14 @@
 //! Images staff attach to announcements: read with a size limit, the format
 //! recognised from the content (never the file name), and metadata stripped
 //! without re-encoding, so photos the town publishes carry no camera,
-//! location or author data.
+//! location or author data. Photos residents send go through the same
+//! checks ([`prepare_photo`]).
 
 mod jpeg_tail;
+mod photo;
 mod strip;
+
+pub use photo::{prepare_photo, PhotoError};
 
 use std::{io::Read, path::Path};
 use thiserror::Error;

@@ -10,8 +10,8 @@ use herold_channel_api::ChannelKind;
 use super::{Herold, ServiceError, CONSENT_WORDING_VERSION};
 use crate::{
     domain::{
-        Conversation, ConversationStatus, Id, InboundMessage, NewAuditEvent, Pseudonym,
-        SubscriberStatus,
+        Conversation, ConversationStatus, Id, InboundMessage, NewAuditEvent, NewPhoto, Photo,
+        Pseudonym, SubscriberStatus,
     },
     i18n::t,
     storage::{NewOutboxMessage, NewSubscriber, OutboxRecipient, Redacted},
@@ -31,6 +31,8 @@ pub struct InboxEntry {
 pub struct ConversationView {
     pub entry: InboxEntry,
     pub messages: Vec<InboundMessage>,
+    /// The photos that came with the messages (without their bytes).
+    pub photos: Vec<Photo>,
 }
 
 impl Herold {
@@ -47,6 +49,19 @@ impl Herold {
         text: &str,
         message_id: &str,
     ) -> Result<(), ServiceError> {
+        self.resident_wrote(channel, from, Some(text), None, message_id)
+    }
+
+    /// A resident's message — text, a checked photo, or both — into their
+    /// conversation, as [`Herold::resident_message`] describes.
+    pub(super) fn resident_wrote(
+        &self,
+        channel: ChannelKind,
+        from: &str,
+        text: Option<&str>,
+        photo: Option<&NewPhoto>,
+        message_id: &str,
+    ) -> Result<(), ServiceError> {
         let subscriber = match self.db().find_subscriber_by_address(channel, from)? {
             Some(s) if s.status != SubscriberStatus::Erased => s,
             _ => self.db().insert_subscriber(&NewSubscriber {
@@ -61,7 +76,7 @@ impl Herold {
         };
         let wrote = self
             .db()
-            .resident_wrote(subscriber.id, Some(text), message_id)?;
+            .resident_wrote(subscriber.id, text, photo, message_id)?;
         if wrote.opened {
             let locale = subscriber.locale.as_str();
             let hours = self
@@ -105,16 +120,29 @@ impl Herold {
         from: &str,
         message_id: &str,
     ) -> Result<(), ServiceError> {
-        let existing = self.db().find_subscriber_by_address(channel, from)?;
-        let locale = existing
-            .as_ref()
-            .map_or(self.config().default_locale.clone(), |s| s.locale.clone());
-        let to = match &existing {
-            Some(s) => OutboxRecipient::Subscriber(s.id),
-            None => OutboxRecipient::Address(from.to_owned()),
+        self.answer_unstored(channel, from, message_id, |locale| {
+            t(locale, "conversation.media_refused", &[])
+        })
+    }
+
+    /// Answers a message that is not stored, in the sender's language
+    /// (`text` of the locale): to the subscriber if the sender is one, else
+    /// to the bare address (kept, encrypted, only until the answer went out).
+    pub(super) fn answer_unstored(
+        &self,
+        channel: ChannelKind,
+        from: &str,
+        message_id: &str,
+        text: impl FnOnce(&str) -> String,
+    ) -> Result<(), ServiceError> {
+        let (to, locale) = match self.db().find_subscriber_by_address(channel, from)? {
+            Some(s) => (OutboxRecipient::Subscriber(s.id), s.locale),
+            None => (
+                OutboxRecipient::Address(from.to_owned()),
+                self.config().default_locale.clone(),
+            ),
         };
-        let text = t(&locale, "conversation.media_refused", &[]);
-        self.queue_reply(channel, to, &text, &locale, message_id)
+        self.queue_reply(channel, to, &text(&locale), &locale, message_id)
     }
 
     /// Open (or closed) conversations, most recently active first.
@@ -136,6 +164,7 @@ impl Herold {
         let c = self.db().get_conversation(id)?;
         Ok(ConversationView {
             messages: self.db().messages_of(id)?,
+            photos: self.db().photos_of(id)?,
             entry: self.inbox_entry(c)?,
         })
     }

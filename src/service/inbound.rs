@@ -4,7 +4,7 @@
 
 use herold_channel_api::{ChannelKind, InboundContent, InboundEvent};
 
-use super::{Herold, ResidentCommand, ServiceError};
+use super::{Herold, PhotoFetch, ResidentCommand, ServiceError};
 use crate::storage::StoredInbound;
 
 /// What processing one inbound event did (stored as its `outcome`).
@@ -18,13 +18,11 @@ pub enum InboundOutcome {
     Unknown,
     /// A resident's command: carried out, its reply queued.
     Answered,
-    /// A resident's text: added to their conversation with staff.
+    /// A resident's text or photo: added to their conversation with staff.
     Conversation,
-    /// Media the service does not take: politely refused.
+    /// Media the service does not take, or a photo it cannot take (too
+    /// large, no image, not received): politely refused.
     Refused,
-    /// A photo: recorded, not acted on yet (fetching and storing photos
-    /// comes with the messenger adapters that deliver them).
-    NotHandledYet,
 }
 
 impl InboundOutcome {
@@ -37,7 +35,6 @@ impl InboundOutcome {
             InboundOutcome::Answered => "answered",
             InboundOutcome::Conversation => "conversation",
             InboundOutcome::Refused => "refused",
-            InboundOutcome::NotHandledYet => "not handled yet",
         }
     }
 }
@@ -53,11 +50,14 @@ impl Herold {
         Ok(self.db.store_inbound(channel, events, chrono::Utc::now())?)
     }
 
-    /// Hands one stored event to the service it belongs to.
+    /// Hands one stored event to the service it belongs to; `photo` is
+    /// what the inbound processor fetched for a photo event (ignored for
+    /// any other).
     pub fn process_inbound(
         &self,
         channel: ChannelKind,
         event: &InboundEvent,
+        photo: Option<PhotoFetch>,
     ) -> Result<InboundOutcome, ServiceError> {
         match event {
             // Receipts only move a delivery forward (sent → delivered →
@@ -78,7 +78,7 @@ impl Herold {
                 })
             }
             InboundEvent::Command { .. } | InboundEvent::Message { .. } => {
-                self.handle_resident_event(channel, event)
+                self.handle_resident_event(channel, event, photo)
             }
         }
     }
@@ -89,12 +89,13 @@ impl Herold {
     /// evidence of consent. Processing the same event again changes nothing
     /// more: the commands leave the same state, and the outbox takes one
     /// reply per message. Other texts go to the resident's conversation with
-    /// staff, unsupported media get a refusal, photos are recorded "not
-    /// handled yet".
+    /// staff, and so do photos ([`Herold::resident_photo`]); unsupported
+    /// media get a refusal.
     fn handle_resident_event(
         &self,
         channel: ChannelKind,
         event: &InboundEvent,
+        photo: Option<PhotoFetch>,
     ) -> Result<InboundOutcome, ServiceError> {
         // The event's stored reference, not the provider's id (which names
         // the chat): the consent evidence and the reply's source.
@@ -126,7 +127,20 @@ impl Herold {
                 self.refuse_media(channel, from.as_str(), &message_id)?;
                 return Ok(InboundOutcome::Refused);
             }
-            _ => return Ok(self.not_handled_yet(channel)),
+            InboundEvent::Message {
+                from,
+                content: InboundContent::Photo { caption, .. },
+                ..
+            } => {
+                return self.resident_photo(
+                    channel,
+                    from.as_str(),
+                    caption.as_deref(),
+                    photo,
+                    &message_id,
+                );
+            }
+            InboundEvent::Status { .. } => return Ok(InboundOutcome::Ignored),
         };
         self.answer_command(&ResidentCommand {
             channel,
@@ -136,10 +150,5 @@ impl Herold {
             message_id: &message_id,
         })?;
         Ok(InboundOutcome::Answered)
-    }
-
-    fn not_handled_yet(&self, channel: ChannelKind) -> InboundOutcome {
-        tracing::debug!(channel = %channel, "resident message recorded, not handled yet");
-        InboundOutcome::NotHandledYet
     }
 }

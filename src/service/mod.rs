@@ -9,6 +9,7 @@ mod feeds;
 mod inbound;
 mod media;
 mod pages;
+mod photos;
 mod receipts;
 mod residents;
 mod signup;
@@ -19,6 +20,7 @@ pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
 pub use inbound::InboundOutcome;
 pub use media::image_path;
 pub use pages::PublicAnnouncement;
+pub use photos::PhotoFetch;
 pub use receipts::ReceiptSummary;
 pub use residents::{CommandOutcome, ResidentCommand};
 pub use signup::{

@@ -7,7 +7,9 @@ use super::{
     schema::{conversations, messages},
     time, with_conn, with_write_tx, Database, StorageError,
 };
-use crate::domain::{Conversation, ConversationStatus, Direction, Id, InboundMessage, NewMessage};
+use crate::domain::{
+    Conversation, ConversationStatus, Direction, Id, InboundMessage, NewMessage, NewPhoto,
+};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = conversations)]
@@ -201,17 +203,19 @@ pub struct Wrote {
 }
 
 impl Database {
-    /// Adds a resident's message to their open conversation, opening one if
-    /// there is none, in one transaction; the same provider message id is
-    /// stored once.
+    /// Adds a resident's message — its text, its photo, or both — to their
+    /// open conversation, opening one if there is none, in one transaction;
+    /// the same provider message id is stored once (with one photo).
     pub fn resident_wrote(
         &self,
         subscriber_id: Id,
         text: Option<&str>,
+        photo: Option<&NewPhoto>,
         provider_message_id: &str,
     ) -> Result<Wrote, StorageError> {
         let now = time::to_db(time::now());
         let cipher = text.map(|t| self.keyring().encrypt(t.as_bytes()));
+        let photo = photo.map(|p| (p, self.keyring().encrypt(&p.bytes)));
         let (row, opened, duplicate): (Row, bool, bool) = with_write_tx!(self, |c| {
             let open: Option<Row> = conversations::table
                 .filter(conversations::subscriber_id.eq(subscriber_id))
@@ -249,7 +253,7 @@ impl Database {
                     true,
                 ),
             };
-            diesel::insert_into(messages::table)
+            let message_id: i64 = diesel::insert_into(messages::table)
                 .values((
                     messages::conversation_id.eq(conv.id),
                     messages::direction.eq(Direction::Inbound.as_str()),
@@ -257,7 +261,11 @@ impl Database {
                     messages::provider_message_id.eq(provider_message_id),
                     messages::created_at.eq(now),
                 ))
-                .execute(c)?;
+                .returning(messages::id)
+                .get_result(c)?;
+            if let Some((photo, ciphertext)) = &photo {
+                super::photos::insert_photo_tx!(c, message_id, *photo, ciphertext, now);
+            }
             diesel::update(conversations::table.find(conv.id))
                 .set(conversations::updated_at.eq(now))
                 .execute(c)?;
@@ -356,7 +364,7 @@ impl Database {
 }
 
 impl Database {
-    /// Deletes closed conversations (their messages with them) last touched
+    /// Deletes closed conversations (their messages and photos with them) last touched
     /// before `before`; returns how many.
     pub fn purge_closed_conversations(
         &self,
@@ -383,8 +391,8 @@ impl Database {
 }
 
 impl Database {
-    /// Deletes one message of a conversation (an abusive one), audited in
-    /// the same transaction; returns its conversation's id.
+    /// Deletes one message of a conversation (an abusive one) with its
+    /// photo, audited in the same transaction; returns its conversation's id.
     pub fn delete_message(
         &self,
         message_id: Id,

@@ -19,6 +19,7 @@ mod inbound;
 mod keys;
 mod media;
 mod outbox;
+mod photos;
 mod queue;
 pub mod schema;
 mod staff;

@@ -299,6 +299,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    conversation_photos (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        mime_type -> Text,
+        byte_length -> BigInt,
+        sha256 -> Text,
+        width -> BigInt,
+        height -> BigInt,
+        ciphertext -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(conversation_photos -> messages (message_id));
 diesel::joinable!(fanout_leases -> broadcasts (broadcast_id));
 diesel::joinable!(outbox -> subscribers (subscriber_id));
 diesel::joinable!(websub_deliveries -> websub_subscriptions (subscription_id));
@@ -326,4 +341,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     subscriber_tokens,
     media,
     inbound_events,
+    conversation_photos,
 );

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use crate::capabilities::Capabilities;
 use crate::error::SendError;
 use crate::kind::ChannelKind;
+use crate::media::{FetchError, FetchedMedia};
 use crate::message::{Address, Destination, OutboundMessage, Receipt, RenderedMessage};
 
 /// An outbound delivery channel (WhatsApp, email, Telegram, Matrix, feed).
@@ -51,6 +52,21 @@ pub trait Channel: Send + Sync {
     async fn setup(&self, webhook_url: &str) -> Result<Option<String>, SendError> {
         let _ = webhook_url;
         Ok(None)
+    }
+
+    /// Fetches a media item a resident sent (the `media_id` of an
+    /// [`InboundContent::Photo`](crate::InboundContent::Photo)) from the
+    /// provider. Must not read more than `max_bytes`: an item the provider
+    /// says is larger is refused before downloading, and a download that
+    /// turns out larger is cut off with [`FetchError::TooLarge`]. By default
+    /// the channel cannot ([`FetchError::NotSupported`]).
+    async fn fetch_media(
+        &self,
+        media_id: &str,
+        max_bytes: u64,
+    ) -> Result<FetchedMedia, FetchError> {
+        let _ = (media_id, max_bytes);
+        Err(FetchError::NotSupported)
     }
 
     /// The public places this channel posts announcements to besides its

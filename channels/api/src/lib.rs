@@ -5,10 +5,11 @@
 //!
 //! * describes itself with [`Capabilities`] (reach, length limits, formatting,
 //!   media, rate limits, receipts),
-//! * implements [`Channel::send`] for one already-rendered [`OutboundMessage`], and
+//! * implements [`Channel::send`] for one already-rendered [`OutboundMessage`],
 //! * optionally handles webhooks with an [`InboundVerifier`] and an
 //!   [`InboundParser`] that turn provider requests into [`InboundEvent`]s
-//!   (subscription [`Command`]s, resident messages, delivery statuses).
+//!   (subscription [`Command`]s, resident messages, delivery statuses), and
+//! * optionally fetches the media residents send ([`Channel::fetch_media`]).
 //!
 //! Addresses and message text are personal data: [`Address`], [`RenderedMessage`],
 //! [`InboundContent`] and [`InboundRequest`] redact them in their `Debug` output.
@@ -181,6 +182,7 @@ pub mod error;
 pub mod event_time;
 pub mod inbound;
 pub mod kind;
+pub mod media;
 pub mod message;
 pub mod retry;
 pub mod text;
@@ -195,6 +197,7 @@ pub use inbound::{
     InboundVerifier,
 };
 pub use kind::{ChannelKind, UnknownChannel};
+pub use media::{FetchError, FetchedMedia};
 pub use message::{
     Address, Destination, FollowRoute, FollowTarget, Media, OutboundMessage, Receipt,
     RenderedMessage, UnsubscribeLinks,

@@ -4,13 +4,15 @@ use std::fmt;
 use std::time::Duration;
 
 use herold_channel_api::{
-    async_trait, Capabilities, Channel, ChannelKind, Destination, FollowRoute, FollowTarget,
-    Formatting, Media, MediaKind, OutboundMessage, RateLimit, Reach, Receipt, SendError,
+    async_trait, Capabilities, Channel, ChannelKind, Destination, FetchError, FetchedMedia,
+    FollowRoute, FollowTarget, Formatting, Media, MediaKind, OutboundMessage, RateLimit, Reach,
+    Receipt, SendError,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::config::{ConfigError, TelegramConfig};
+use crate::fetch::FileApi;
 use crate::map::{map_error, network_error, ApiResponse, Target};
 
 /// Telegram's limit for a message text, in UTF-16 code units.
@@ -30,6 +32,9 @@ pub struct TelegramChannel {
     client: reqwest::Client,
     /// `{api_url}/bot{token}/`: holds the token, never shown.
     base: Zeroizing<String>,
+    /// `{api_url}/file/bot{token}/`: where files residents sent are
+    /// downloaded; holds the token, never shown.
+    files: Zeroizing<String>,
     channel: Option<String>,
     channel_categories: Vec<String>,
     /// Sent to Telegram by [`Channel::setup`]; it comes back with every update.
@@ -109,10 +114,18 @@ impl TelegramChannel {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
+            // The URLs hold the token: never follow a redirect (it would
+            // carry them to another host in the Referer).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConfigError::Client(e.without_url().to_string()))?;
         let base = Zeroizing::new(format!(
             "{}/bot{}/",
+            config.api_url.trim_end_matches('/'),
+            token.as_str()
+        ));
+        let files = Zeroizing::new(format!(
+            "{}/file/bot{}/",
             config.api_url.trim_end_matches('/'),
             token.as_str()
         ));
@@ -122,6 +135,7 @@ impl TelegramChannel {
         Ok(Self {
             client,
             base,
+            files,
             channel: config.channel,
             channel_categories: config.channel_categories,
             webhook_secret: config.webhook_secret.map(Zeroizing::new),
@@ -223,6 +237,22 @@ impl Channel for TelegramChannel {
         )
         .await?;
         Ok(Some(format!("Telegram sends updates to {webhook_url}")))
+    }
+
+    /// A photo a resident sent: `getFile` (refused if its `file_size` is
+    /// over `max_bytes`), then the download, cut off after `max_bytes`.
+    async fn fetch_media(
+        &self,
+        media_id: &str,
+        max_bytes: u64,
+    ) -> Result<FetchedMedia, FetchError> {
+        FileApi {
+            client: &self.client,
+            methods: &self.base,
+            files: &self.files,
+        }
+        .fetch(media_id, max_bytes)
+        .await
     }
 
     /// The configured public channel (`telegram.channel`), carrying every

@@ -8,6 +8,8 @@
 //! * [`TelegramWebhook`] checks the `X-Telegram-Bot-Api-Secret-Token` header
 //!   in constant time and turns an `Update` into
 //!   [`InboundEvent`](herold_channel_api::InboundEvent)s.
+//! * [`TelegramChannel`] also fetches the photos residents send (`getFile`,
+//!   then the download, never more than the core's limit).
 //!
 //! Chat ids, tokens and texts never appear in `Debug` output or error reasons.
 
@@ -16,6 +18,7 @@
 
 mod channel;
 mod config;
+mod fetch;
 pub mod map;
 mod webhook;
 
