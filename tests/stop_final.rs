@@ -451,3 +451,171 @@ fn one_click_during_a_newsletter_on_postgres() {
     let pg = common::PgDatabase::create();
     one_click_during_a_newsletter(Some(&pg.url));
 }
+
+/// Telegram: 150 residents, an announcement at Telegram's 30 messages/s
+/// through the fake Bot API; every third writes "Stop" to the bot's
+/// webhook just before the broadcast reaches them. Once the fake accepted
+/// a resident's confirmation, it accepts no announcement for them.
+fn telegram_stop_during_a_broadcast(database_url: Option<&str>) {
+    use common::fake_telegram::FakeTelegram;
+    const TOKEN: &str = "123456789:AAstop-race";
+    const SECRET: &str = "stop-race";
+    let chat = |i: usize| 700_000_000_i64 + i as i64;
+    let bot = FakeTelegram::start(TOKEN);
+    bot.add_private_chats((0..150).map(chat));
+    let s = Server::start_with(
+        database_url,
+        &[
+            ("HEROLD_DELIVERY__CHANNELS", r#"["telegram"]"#),
+            ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
+            ("HEROLD_INBOUND__POLL_INTERVAL_MS", "20"),
+            ("HEROLD_TELEGRAM__API_URL", bot.url()),
+            ("HEROLD_TELEGRAM__TOKEN", TOKEN),
+            ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET),
+            ("HEROLD_TELEGRAM__MODE", "webhook"),
+        ],
+    );
+    s.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
+    let app = s.open_database(database_url);
+    let cat = app.db().find_category("verkehr").unwrap().unwrap();
+    for i in 0..150 {
+        app.db()
+            .insert_subscriber(&NewSubscriber {
+                channel: ChannelKind::Telegram,
+                address: chat(i).to_string(),
+                locale: "de".into(),
+                status: SubscriberStatus::Active,
+                category_ids: vec![cat.id],
+                wording_version: CONSENT_WORDING_VERSION.into(),
+                evidence: Some("test".into()),
+            })
+            .unwrap();
+    }
+    s.cli(&[
+        "publish",
+        "--category",
+        "verkehr",
+        "--title",
+        "Rundbrief",
+        "--body",
+        "Neues aus dem Rathaus.",
+    ]);
+    let is_announcement =
+        |t: &Option<String>| t.as_deref().is_some_and(|t| t.contains("Rundbrief"));
+    // How far the broadcast is: the highest resident who has it.
+    let reached = || {
+        bot.sent()
+            .iter()
+            .filter(|m| is_announcement(&m.text))
+            .map(|m| (m.chat_id - chat(0)) as usize)
+            .max()
+            .unwrap_or(0)
+    };
+    let http = reqwest::blocking::Client::new();
+    let leaving: Vec<usize> = (0..150).filter(|i| i % 3 == 1).collect();
+    std::thread::scope(|scope| {
+        for &i in &leaving {
+            let (http, s, reached) = (&http, &s, &reached);
+            scope.spawn(move || {
+                let start = Instant::now();
+                while reached() + 8 < i {
+                    assert!(start.elapsed() < Duration::from_secs(60), "no progress");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let update = serde_json::json!({
+                    "update_id": 10_000 + i,
+                    "message": {
+                        "message_id": 1, "date": 1_764_400_000,
+                        "chat": {"id": chat(i), "type": "private"},
+                        "text": "Stop"
+                    }
+                });
+                let r = http
+                    .post(s.url("/webhooks/telegram"))
+                    .header("content-type", "application/json")
+                    .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+                    .body(update.to_string())
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+            });
+        }
+    });
+    // Every Stop is confirmed.
+    let confirmed = common::poll_until(Duration::from_secs(60), || {
+        let sent = bot.sent();
+        let told: Vec<(usize, Duration)> = leaving
+            .iter()
+            .filter_map(|&i| {
+                sent.iter()
+                    .find(|m| m.chat_id == chat(i) && !is_announcement(&m.text))
+                    .map(|m| (i, m.at))
+            })
+            .collect();
+        if told.len() == leaving.len() {
+            Ok(told)
+        } else {
+            Err(format!(
+                "{} of {} Stops confirmed",
+                told.len(),
+                leaving.len()
+            ))
+        }
+    });
+    common::poll_until(Duration::from_secs(60), || {
+        let n = bot
+            .sent()
+            .iter()
+            .filter(|m| is_announcement(&m.text))
+            .count();
+        if n >= 100 {
+            Ok(())
+        } else {
+            Err(format!("{n} announcements sent"))
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = bot.sent();
+    let mut spared = 0;
+    for (i, told) in &confirmed {
+        let got: Vec<Duration> = sent
+            .iter()
+            .filter(|m| m.chat_id == chat(*i) && is_announcement(&m.text))
+            .map(|m| m.at)
+            .collect();
+        assert!(got.len() <= 1, "resident {i} got it {} times", got.len());
+        if let Some(at) = got.first() {
+            assert!(
+                at < told,
+                "resident {i} got it {:?} after the confirmation",
+                *at - *told
+            );
+        } else {
+            spared += 1;
+        }
+    }
+    assert!(
+        spared >= 25,
+        "only {spared} of 50 left before the broadcast reached them"
+    );
+    // Everybody else got it once, and Telegram never had to say 429.
+    for i in (0..150).filter(|i| i % 3 != 1) {
+        let n = sent
+            .iter()
+            .filter(|m| m.chat_id == chat(i) && is_announcement(&m.text))
+            .count();
+        assert_eq!(n, 1, "resident {i}");
+    }
+    assert_eq!(bot.throttled(), 0);
+}
+
+#[test]
+fn telegram_stop_during_a_broadcast_on_sqlite() {
+    telegram_stop_during_a_broadcast(None);
+}
+
+#[test]
+fn telegram_stop_during_a_broadcast_on_postgres() {
+    let pg = common::PgDatabase::create();
+    telegram_stop_during_a_broadcast(Some(&pg.url));
+}
