@@ -129,13 +129,25 @@ fn html_must_be_telegrams() {
     let api = Api::new();
     api.fake.add_private_chats([42]);
     let cases = [
-        ("<p>Absatz</p>", "Unsupported start tag \"p\" at byte offset 0"),
+        (
+            "<p>Absatz</p>",
+            "Unsupported start tag \"p\" at byte offset 0",
+        ),
         ("a < b", "Unsupported start tag \"\" at byte offset 2"),
         ("<b>fett", "Can't find end tag corresponding to start tag b"),
-        ("<b><i>x</b></i>", "Unmatched end tag at byte offset 7, expected \"</i>\", found \"</b>\""),
+        (
+            "<b><i>x</b></i>",
+            "Unmatched end tag at byte offset 7, expected \"</i>\", found \"</b>\"",
+        ),
         ("x</b>", "Unexpected end tag at byte offset 1"),
-        ("<a href=\"https://x", "Unclosed end of attribute value at byte offset 9"),
-        ("<span>x</span>", "Tag \"span\" must have class \"tg-spoiler\" at byte offset 0"),
+        (
+            "<a href=\"https://x",
+            "Unclosed end of attribute value at byte offset 9",
+        ),
+        (
+            "<span>x</span>",
+            "Tag \"span\" must have class \"tg-spoiler\" at byte offset 0",
+        ),
     ];
     for (html, why) in cases {
         assert_error(
@@ -205,7 +217,8 @@ fn chats_that_cannot_be_reached() {
     api.fake.set_state(1, ChatState::Blocked);
     api.fake.set_state(2, ChatState::Deactivated);
     api.fake.add_chat(-100, ChatKind::Group, None);
-    api.fake.set_state(-100, ChatState::Migrated(-1001234567890));
+    api.fake
+        .set_state(-100, ChatState::Migrated(-1001234567890));
     assert_error(
         api.text(json!(1), "x"),
         403,
@@ -304,11 +317,18 @@ fn updates_are_long_polled_and_confirmed_by_offset() {
     let (status, empty) = api.call("getUpdates", json!({"timeout": 1}));
     assert_eq!(status, 200);
     assert_eq!(empty["result"], json!([]));
-    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
 
     let first = api.fake.push_text(4711, "/start");
     let second = api.fake.push_text(4711, "Hilfe");
-    let (_, got) = api.call("getUpdates", json!({"timeout": 5, "allowed_updates": ["message"]}));
+    let (_, got) = api.call(
+        "getUpdates",
+        json!({"timeout": 5, "allowed_updates": ["message"]}),
+    );
     let ids: Vec<i64> = got["result"]
         .as_array()
         .unwrap()
@@ -357,14 +377,18 @@ fn updates_are_long_polled_and_confirmed_by_offset() {
 #[test]
 fn get_updates_conflicts_with_a_webhook_and_a_second_poller() {
     let api = Api::new();
-    api.fake.set_webhook("https://example.org/webhooks/telegram");
+    api.fake
+        .set_webhook("https://example.org/webhooks/telegram");
     assert_error(
         api.call("getUpdates", json!({})),
         409,
         "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
     );
     let (_, info) = api.call("getWebhookInfo", json!({}));
-    assert_eq!(info["result"]["url"], json!("https://example.org/webhooks/telegram"));
+    assert_eq!(
+        info["result"]["url"],
+        json!("https://example.org/webhooks/telegram")
+    );
     let (_, deleted) = api.call("deleteWebhook", json!({}));
     assert_eq!(deleted["description"], json!("Webhook was deleted"));
     let (_, again) = api.call("deleteWebhook", json!({}));
@@ -408,8 +432,11 @@ fn get_updates_conflicts_with_a_webhook_and_a_second_poller() {
 #[test]
 fn files_are_served_with_the_token() {
     let api = Api::new();
-    api.fake
-        .add_file("AgACph0t0", "photos/file_1.jpg", b"\xff\xd8\xff\xe0jpeg".to_vec());
+    api.fake.add_file(
+        "AgACph0t0",
+        "photos/file_1.jpg",
+        b"\xff\xd8\xff\xe0jpeg".to_vec(),
+    );
     let (status, file) = api.call("getFile", json!({"file_id": "AgACph0t0"}));
     assert_eq!(status, 200);
     assert_eq!(file["result"]["file_path"], json!("photos/file_1.jpg"));
@@ -421,7 +448,10 @@ fn files_are_served_with_the_token() {
     );
     let get = |token: &str| {
         api.http
-            .get(format!("{}/file/bot{token}/photos/file_1.jpg", api.fake.url()))
+            .get(format!(
+                "{}/file/bot{token}/photos/file_1.jpg",
+                api.fake.url()
+            ))
             .send()
             .unwrap()
     };

@@ -519,7 +519,9 @@ fn params(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, HttpResp
 /// A parameter that may arrive as JSON or as a string holding JSON.
 fn json_param(p: &Map<String, Value>, key: &str) -> Option<Value> {
     match p.get(key)? {
-        Value::String(s) => serde_json::from_str(s).ok().or(Some(Value::String(s.clone()))),
+        Value::String(s) => serde_json::from_str(s)
+            .ok()
+            .or(Some(Value::String(s.clone()))),
         v => Some(v.clone()),
     }
 }
@@ -672,7 +674,10 @@ enum Target {
 fn target(p: &Map<String, Value>) -> Result<Target, HttpResponse> {
     match p.get("chat_id") {
         None => Err(bad("chat_id is empty")),
-        Some(Value::Number(n)) => n.as_i64().map(Target::Id).ok_or_else(|| bad("chat not found")),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Target::Id)
+            .ok_or_else(|| bad("chat not found")),
         Some(Value::String(s)) => {
             let s = s.trim();
             if s.is_empty() {
@@ -699,10 +704,13 @@ fn send(shared: &Shared, method: &str, p: &Map<String, Value>) -> HttpResponse {
     let parse = |raw: &str| -> Result<String, HttpResponse> {
         match parse_mode.as_deref() {
             None | Some("") => Ok(raw.to_owned()),
-            Some(m) if m.eq_ignore_ascii_case("html") => parse_html(raw)
-                .map_err(|why| bad(&format!("can't parse entities: {why}"))),
+            Some(m) if m.eq_ignore_ascii_case("html") => {
+                parse_html(raw).map_err(|why| bad(&format!("can't parse entities: {why}")))
+            }
             // Herold never sends Markdown; it is accepted unchecked.
-            Some(m) if m.eq_ignore_ascii_case("markdown") || m.eq_ignore_ascii_case("markdownv2") => {
+            Some(m)
+                if m.eq_ignore_ascii_case("markdown") || m.eq_ignore_ascii_case("markdownv2") =>
+            {
                 Ok(raw.to_owned())
             }
             Some(_) => Err(bad("unsupported parse_mode")),
@@ -755,11 +763,11 @@ fn send(shared: &Shared, method: &str, p: &Map<String, Value>) -> HttpResponse {
             ),
             None => return bad("chat not found"),
         },
-        Target::Username(name) => match s
-            .chats
-            .iter()
-            .find(|(_, c)| c.username.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(name)))
-        {
+        Target::Username(name) => match s.chats.iter().find(|(_, c)| {
+            c.username
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(name))
+        }) {
             Some((id, c)) => (*id, c.clone()),
             None => return bad("chat not found"),
         },
@@ -855,7 +863,9 @@ fn admit(s: &mut State, chat: i64, group: bool, now: Instant) -> Result<(), u64>
 async fn get_updates(shared: &Shared, p: &Map<String, Value>) -> HttpResponse {
     let offset = int_param(p, "offset");
     let limit = int_param(p, "limit").unwrap_or(100).clamp(1, 100) as usize;
-    let timeout = int_param(p, "timeout").unwrap_or(0).clamp(0, MAX_POLL_TIMEOUT as i64) as u64;
+    let timeout = int_param(p, "timeout")
+        .unwrap_or(0)
+        .clamp(0, MAX_POLL_TIMEOUT as i64) as u64;
     let allowed = json_param(p, "allowed_updates").and_then(|v| {
         v.as_array().map(|a| {
             a.iter()

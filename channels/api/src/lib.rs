@@ -8,7 +8,9 @@
 //! * implements [`Channel::send`] for one already-rendered [`OutboundMessage`], and
 //! * optionally handles webhooks with an [`InboundVerifier`] and an
 //!   [`InboundParser`] that turn provider requests into [`InboundEvent`]s
-//!   (subscription [`Command`]s, resident messages, delivery statuses).
+//!   (subscription [`Command`]s, resident messages, delivery statuses), or
+//!   fetches them itself with an [`InboundPoller`] when the provider cannot
+//!   call Herold.
 //!
 //! Addresses and message text are personal data: [`Address`], [`RenderedMessage`],
 //! [`InboundContent`] and [`InboundRequest`] redact them in their `Debug` output.
@@ -182,6 +184,7 @@ pub mod event_time;
 pub mod inbound;
 pub mod kind;
 pub mod message;
+pub mod poll;
 pub mod retry;
 pub mod text;
 
@@ -199,6 +202,7 @@ pub use message::{
     Address, Destination, FollowTarget, Media, OutboundMessage, Receipt, RenderedMessage,
     UnsubscribeLinks,
 };
+pub use poll::{InboundPoller, PollError, Polled};
 pub use retry::{retry_after_from_header, retry_delay, MAX_RETRY_AFTER};
 
 /// Re-exported so adapters implement [`Channel`] with the same macro version.

@@ -104,17 +104,12 @@ impl TelegramChannel {
     /// Builds the adapter from a validated-on-the-spot configuration. Nothing connects yet.
     pub fn new(config: TelegramConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let token = config.resolve_token()?;
+        let base = config.method_base()?;
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| ConfigError::Client(e.without_url().to_string()))?;
-        let base = Zeroizing::new(format!(
-            "{}/bot{}/",
-            config.api_url.trim_end_matches('/'),
-            token.as_str()
-        ));
         let rate = config.rate_per_second;
         // A burst as large as the sustained rate, at least one message.
         let burst = rate.ceil().max(1.0) as u32;

@@ -8,6 +8,8 @@
 //! * [`TelegramWebhook`] checks the `X-Telegram-Bot-Api-Secret-Token` header
 //!   in constant time and turns an `Update` into
 //!   [`InboundEvent`](herold_channel_api::InboundEvent)s.
+//! * [`TelegramPoller`] fetches the same `Update`s with `getUpdates` long
+//!   polling when Herold has no public https address (`telegram.mode`).
 //!
 //! Chat ids, tokens and texts never appear in `Debug` output or error reasons
 //! (except the new chat id of a migrated group, see [`map`]).
@@ -18,8 +20,15 @@
 mod channel;
 mod config;
 pub mod map;
+mod poll;
+mod update;
 mod webhook;
 
 pub use channel::TelegramChannel;
-pub use config::{ConfigError, TelegramConfig, DEFAULT_API_URL, DEFAULT_RATE_PER_SECOND};
+pub use config::{
+    ConfigError, Mode, TelegramConfig, DEFAULT_API_URL, DEFAULT_POLL_TIMEOUT_SECONDS,
+    DEFAULT_RATE_PER_SECOND,
+};
+pub use poll::TelegramPoller;
+pub use update::parse_update;
 pub use webhook::{TelegramWebhook, SECRET_HEADER};
