@@ -9,6 +9,8 @@
 //! the events are claimed again: nothing accepted is lost, and services
 //! make a repeat harmless (receipts only move forward).
 
+pub mod poll;
+
 use chrono::{TimeDelta, Utc};
 use herold_channel_api::retry_delay;
 use std::time::Duration;

@@ -83,6 +83,35 @@ const CLAIM_PG: &str = "UPDATE inbound_events SET lease_owner = $1, lease_until 
        ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
      RETURNING id, channel, payload, attempts";
 
+/// Inserts encrypted events (`(dedupe key, payload)`) as pending, skipping
+/// those the channel already has; a macro so the body compiles for both
+/// connection types inside one transaction.
+macro_rules! insert_events {
+    ($c:expr, $channel:expr, $rows:expr, $now:expr) => {{
+        let mut out = StoredInbound::default();
+        for (key, payload) in $rows {
+            let n = diesel::insert_into(ie::table)
+                .values((
+                    ie::channel.eq($channel.as_str()),
+                    ie::dedupe_key.eq(key),
+                    ie::payload.eq(payload),
+                    ie::received_at.eq($now),
+                    ie::state.eq("pending"),
+                    ie::attempts.eq(0),
+                ))
+                .on_conflict((ie::channel, ie::dedupe_key))
+                .do_nothing()
+                .execute($c)?;
+            if n == 0 {
+                out.duplicates += 1;
+            } else {
+                out.new += 1;
+            }
+        }
+        Ok::<StoredInbound, StorageError>(out)
+    }};
+}
+
 impl Database {
     /// Stores the events of one request in one transaction, each encrypted,
     /// skipping those already stored for `channel` under the same
@@ -94,37 +123,59 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<StoredInbound, StorageError> {
         let now = time::to_db(now);
-        let rows = events
+        let rows = self.encrypt_events(events)?;
+        with_write_tx!(self, |c| insert_events!(c, channel, &rows, now))
+    }
+
+    /// Stores polled events like [`Database::store_inbound`] and, in the
+    /// same transaction, the channel's polling cursor after them — only
+    /// while `owner` holds the cursor's lease (see
+    /// [`Database::take_cursor_lease`]). `cursor` `None` keeps the stored
+    /// one. `None` when the lease went to another process: nothing was
+    /// stored, and that process polls the same events again.
+    pub fn store_polled(
+        &self,
+        channel: ChannelKind,
+        events: &[InboundEvent],
+        owner: &str,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredInbound>, StorageError> {
+        use super::schema::inbound_cursors as ic;
+        let now = time::to_db(now);
+        let rows = self.encrypt_events(events)?;
+        with_write_tx!(self, |c| {
+            let mine = ic::table
+                .find(channel.as_str())
+                .filter(ic::lease_owner.eq(owner));
+            let held = match cursor {
+                Some(cur) => diesel::update(mine)
+                    .set((ic::cursor.eq(cur), ic::updated_at.eq(now)))
+                    .execute(c)?,
+                None => diesel::update(mine)
+                    .set(ic::updated_at.eq(now))
+                    .execute(c)?,
+            };
+            if held == 0 {
+                return Ok(None);
+            }
+            insert_events!(c, channel, &rows, now).map(Some)
+        })
+    }
+
+    /// Each event's dedupe key and encrypted JSON.
+    fn encrypt_events(
+        &self,
+        events: &[InboundEvent],
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        events
             .iter()
             .map(|e| {
                 let json = serde_json::to_vec(e)
                     .map_err(|e| StorageError::Refused(format!("inbound event: {e}")))?;
                 Ok((e.dedupe_key(), self.keyring().encrypt(&json)))
             })
-            .collect::<Result<Vec<_>, StorageError>>()?;
-        with_write_tx!(self, |c| {
-            let mut out = StoredInbound::default();
-            for (key, payload) in &rows {
-                let n = diesel::insert_into(ie::table)
-                    .values((
-                        ie::channel.eq(channel.as_str()),
-                        ie::dedupe_key.eq(key),
-                        ie::payload.eq(payload),
-                        ie::received_at.eq(now),
-                        ie::state.eq("pending"),
-                        ie::attempts.eq(0),
-                    ))
-                    .on_conflict((ie::channel, ie::dedupe_key))
-                    .do_nothing()
-                    .execute(c)?;
-                if n == 0 {
-                    out.duplicates += 1;
-                } else {
-                    out.new += 1;
-                }
-            }
-            Ok(out)
-        })
+            .collect()
     }
 
     /// Claims up to `limit` pending events, oldest first, for `owner` until

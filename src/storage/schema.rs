@@ -298,6 +298,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    inbound_cursors (channel) {
+        channel -> Text,
+        cursor -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(fanout_leases -> broadcasts (broadcast_id));
 diesel::joinable!(outbox -> subscribers (subscriber_id));
 diesel::joinable!(websub_deliveries -> websub_subscriptions (subscription_id));
@@ -325,4 +335,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     subscriber_tokens,
     media,
     inbound_events,
+    inbound_cursors,
 );

@@ -15,16 +15,22 @@ use crate::{
 /// callbacks are a few KiB (media are fetched separately).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The webhook of the channel named in the path, or why there is none
-/// (answered 404).
-fn hook(registry: &Registry, channel: &str) -> Result<(ChannelKind, Webhook), &'static str> {
+/// The webhook of the channel named in the path, or the answer why there
+/// is none: 404, or 409 for a channel Herold polls instead (a webhook
+/// request then would bypass the poller's cursor).
+fn hook(registry: &Registry, channel: &str) -> Result<(ChannelKind, Webhook), HttpResponse> {
     let kind = channel
         .parse::<ChannelKind>()
-        .map_err(|_| "no such channel\n")?;
+        .map_err(|_| HttpResponse::NotFound().body("no such channel\n"))?;
+    if registry.poller(kind).is_some() {
+        return Err(HttpResponse::Conflict().body(format!(
+            "{kind} updates are received by long polling here ({kind}.mode), so this webhook accepts nothing; set {kind}.mode = \"webhook\" to use it\n"
+        )));
+    }
     let hook = registry
         .webhook(kind)
         .cloned()
-        .ok_or("this channel has no webhook\n")?;
+        .ok_or_else(|| HttpResponse::NotFound().body("this channel has no webhook\n"))?;
     Ok((kind, hook))
 }
 
@@ -56,7 +62,7 @@ pub async fn handshake(
 ) -> HttpResponse {
     let (kind, hook) = match hook(&registry, &channel) {
         Ok(h) => h,
-        Err(why) => return HttpResponse::NotFound().body(why),
+        Err(answer) => return answer,
     };
     match hook.verifier.handshake(&inbound(&req, &[])) {
         Ok(Some(body)) => HttpResponse::Ok().content_type("text/plain").body(body),
@@ -82,7 +88,7 @@ pub async fn webhook(
 ) -> HttpResponse {
     let (kind, hook) = match hook(&registry, &channel) {
         Ok(h) => h,
-        Err(why) => return HttpResponse::NotFound().body(why),
+        Err(answer) => return answer,
     };
     let inbound = inbound(&req, &body);
     if let Err(e) = hook.verifier.verify(&inbound) {

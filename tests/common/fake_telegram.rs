@@ -434,6 +434,13 @@ impl FakeTelegram {
         self.lock().conflicts
     }
 
+    /// Starts counting concurrent polls and conflicts afresh.
+    pub fn reset_poll_stats(&self) {
+        let mut s = self.lock();
+        s.max_polls_active = s.polls_active;
+        s.conflicts = 0;
+    }
+
     /// Moves the fake's clock forward (rate-limit windows pass at once).
     pub fn advance(&self, by: Duration) {
         self.lock().skew += by;
