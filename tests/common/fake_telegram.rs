@@ -441,6 +441,12 @@ impl FakeTelegram {
         s.conflicts = 0;
     }
 
+    /// Time since the fake started, on the clock of [`Sent::at`].
+    pub fn elapsed(&self) -> Duration {
+        let s = self.lock();
+        s.now().saturating_duration_since(s.started)
+    }
+
     /// Moves the fake's clock forward (rate-limit windows pass at once).
     pub fn advance(&self, by: Duration) {
         self.lock().skew += by;
