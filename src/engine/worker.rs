@@ -24,6 +24,11 @@ use crate::{
 /// How far ahead a held (misconfigured) channel is paused; an administrator
 /// resumes it earlier with `herold channels resume`.
 const HOLD: Duration = Duration::from_secs(365 * 24 * 3600);
+/// How far ahead a batch reserves rate-limit tokens and paces its sends by
+/// them (a quarter second, like a batch at the channel's rate): sends go
+/// out evenly at the rate instead of in bursts after each refill, and an
+/// urgent batch waits behind at most this much of another's.
+const AHEAD: Duration = Duration::from_millis(250);
 
 pub(super) struct ChannelWorker {
     engine: Engine,
@@ -120,8 +125,9 @@ impl ChannelWorker {
             let (rate, burst) = (self.rate.per_second, self.rate.burst);
             let grant = self
                 .engine
-                .blocking(move |db| db.take_tokens(kind, want, rate, burst, Utc::now()))
+                .blocking(move |db| db.reserve_tokens(kind, want, rate, burst, AHEAD, Utc::now()))
                 .await?;
+            let granted_at = tokio::time::Instant::now();
             if let Some(until) = grant.paused_until {
                 // Another worker was throttled: hand the rest back for later.
                 for &i in rest {
@@ -134,7 +140,11 @@ impl ChannelWorker {
                 break;
             }
             if grant.granted == 0 {
-                let wait = Duration::from_secs_f64((1.0 / rate).clamp(0.001, 1.0));
+                // Until the next token can be reserved.
+                let wait = grant
+                    .delay(0, rate)
+                    .saturating_sub(AHEAD)
+                    .clamp(Duration::from_millis(1), Duration::from_secs(1));
                 tokio::time::sleep(wait).await;
                 self.engine
                     .metrics
@@ -150,7 +160,11 @@ impl ChannelWorker {
                 .skip_withdrawn(&claim.items, now_batch, &mut outcomes)
                 .await?;
             let items: Vec<&Claimed> = now_batch.iter().map(|&i| &claim.items[i]).collect();
-            let results = self.send_all(&items, &addresses, &links).await?;
+            // Each send when its token is due.
+            let due: Vec<tokio::time::Instant> = (0..items.len())
+                .map(|j| granted_at + grant.delay(u32::try_from(j).unwrap_or(u32::MAX), rate))
+                .collect();
+            let results = self.send_all(&items, &due, &addresses, &links).await?;
             let mut stop_channel = None;
             for (&i, result) in now_batch.iter().zip(results) {
                 outcomes[i] = Some(self.outcome(&claim.items[i], result, &mut stop_channel));
@@ -327,9 +341,11 @@ impl ChannelWorker {
         .map_err(|e| EngineError::Task(e.to_string()))
     }
 
+    /// Sends `batch[i]` at `due[i]`, concurrently.
     async fn send_all(
         &self,
         batch: &[&Claimed],
+        due: &[tokio::time::Instant],
         addresses: &Arc<HashMap<Id, String>>,
         links: &Arc<HashMap<Id, UnsubscribeLinks>>,
     ) -> Result<Vec<Sent>, EngineError> {
@@ -344,16 +360,19 @@ impl ChannelWorker {
             Option<String>,
             Arc<RenderedMessage>,
             Option<UnsubscribeLinks>,
+            Option<tokio::time::Instant>,
         );
         let jobs: Vec<Job> = batch
             .iter()
             .zip(messages)
-            .map(|(c, m)| {
+            .enumerate()
+            .map(|(i, (c, m))| {
                 (
                     c.idempotency_key(),
                     c.subscriber_id.and_then(|s| addresses.get(&s).cloned()),
                     m,
                     c.subscriber_id.and_then(|s| links.get(&s).cloned()),
+                    due.get(i).copied(),
                 )
             })
             .collect();
@@ -372,13 +391,16 @@ impl ChannelWorker {
             job
         });
         let results: Vec<Sent> = stream::iter(jobs)
-            .map(|(idempotency_key, address, message, unsubscribe)| {
+            .map(|(idempotency_key, address, message, unsubscribe, due)| {
                 let channel = self.channel.clone();
                 let latency = latency.clone();
                 async move {
                     let Some(address) = address else {
                         return Sent::NoAddress;
                     };
+                    if let Some(at) = due {
+                        tokio::time::sleep_until(at).await;
+                    }
                     let msg = OutboundMessage {
                         idempotency_key,
                         destination: Destination::Recipient(Address::new(address)),

@@ -110,9 +110,13 @@ impl TelegramChannel {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| ConfigError::Client(e.without_url().to_string()))?;
-        let rate = config.rate_per_second;
-        // A burst as large as the sustained rate, at least one message.
-        let burst = rate.ceil().max(1.0) as u32;
+        // Telegram refuses a 31st message within any second. A bucket of
+        // one token and a rate one below the limit allow at most
+        // 1 + (limit − 1) = limit messages in any second; a larger burst
+        // would let a full bucket and its refill exceed it.
+        let limit = config.rate_per_second;
+        let rate = (limit - 1.0).max(limit / 2.0);
+        let burst = 1;
         Ok(Self {
             client,
             base,

@@ -55,7 +55,9 @@ pub struct TelegramConfig {
     /// numeric id); the bot must be an administrator allowed to post.
     #[serde(default)]
     pub channel: Option<String>,
-    /// Sustained send rate (and burst) the engine allows for this channel.
+    /// Telegram's limit of messages per second for this bot (30; more with
+    /// paid broadcasts): the engine sends at most that many in any second,
+    /// evenly at one below it.
     #[serde(default = "default_rate_per_second")]
     pub rate_per_second: f64,
     /// How updates arrive: `auto` (default), `webhook` or `polling`.
