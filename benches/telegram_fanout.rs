@@ -186,6 +186,11 @@ fn main() -> Result<()> {
         "share_of_limit_pct": 100.0 * per_s / GLOBAL_PER_SECOND as f64,
         "busiest_second": busiest,
         "http_429": fake.throttled(),
+        "http_429_by_limit": {
+            "second": fake.throttled_by("second"),
+            "chat": fake.throttled_by("chat"),
+            "group": fake.throttled_by("group"),
+        },
         "first_urgent_ms": first_urgent.map(|d| d.as_secs_f64() * 1000.0),
         "backend": herold.db().backend(),
     });
@@ -203,7 +208,12 @@ fn main() -> Result<()> {
             100.0 * per_s / GLOBAL_PER_SECOND as f64
         );
         println!("busiest second     {busiest} messages");
-        println!("429s received      {}", fake.throttled());
+        println!(
+            "429s received      {} (30 per second: {}, 1 per chat and second: {})",
+            fake.throttled(),
+            fake.throttled_by("second"),
+            fake.throttled_by("chat")
+        );
         match first_urgent {
             Some(d) => println!(
                 "first urgent       {:.0} ms after publish",

@@ -264,6 +264,7 @@ fn thirty_messages_per_second_overall() {
     );
     assert_eq!(refused["parameters"]["retry_after"], json!(1));
     assert_eq!(api.fake.throttled(), 1);
+    assert_eq!(api.fake.throttled_by("second"), 1);
     api.fake.advance(Duration::from_millis(1001));
     let (status, _) = api.text(json!(31), "x");
     assert_eq!(status, 200);
@@ -280,6 +281,7 @@ fn one_message_per_second_to_a_chat() {
         429,
         "Too Many Requests: retry after 1",
     );
+    assert_eq!(api.fake.throttled_by("chat"), 1);
     api.fake.advance(Duration::from_millis(1000));
     assert_eq!(api.text(json!(7), "zwei").0, 200);
 }
@@ -307,6 +309,7 @@ fn twenty_messages_per_minute_to_a_group_or_channel() {
         assert_eq!(api.text(target, "x").0, 200);
     }
     assert_eq!(api.fake.sent_to(-1009).len(), 21);
+    assert_eq!(api.fake.throttled_by("group"), 2);
 }
 
 #[test]

@@ -45,7 +45,8 @@ pub async fn send_transactional(
         }
         if grant.granted > 0 {
             // Its turn among the batches' reserved tokens.
-            tokio::time::sleep(grant.delay(0, rate.per_second)).await;
+            let late = (Utc::now() - grant.at).to_std().unwrap_or_default();
+            tokio::time::sleep(grant.delay(0, rate.per_second).saturating_sub(late)).await;
             return channel.send_transactional(to, message).await;
         }
         if started.elapsed() >= MAX_WAIT {

@@ -127,7 +127,10 @@ impl ChannelWorker {
                 .engine
                 .blocking(move |db| db.reserve_tokens(kind, want, rate, burst, AHEAD, Utc::now()))
                 .await?;
-            let granted_at = tokio::time::Instant::now();
+            // The bucket's clock, shared by every loop and worker: each
+            // send is due at the grant's time plus its token's delay.
+            let granted_at =
+                tokio::time::Instant::now() - (Utc::now() - grant.at).to_std().unwrap_or_default();
             if let Some(until) = grant.paused_until {
                 // Another worker was throttled: hand the rest back for later.
                 for &i in rest {

@@ -152,6 +152,8 @@ struct State {
     /// Accepted sends per chat in the last minute.
     per_chat: HashMap<i64, VecDeque<Instant>>,
     throttled: u64,
+    /// 429s by the limit that gave them.
+    throttled_by: HashMap<&'static str, u64>,
     calls: HashMap<String, u64>,
     files: HashMap<String, (String, Vec<u8>)>,
     poll_generation: u64,
@@ -210,6 +212,7 @@ impl FakeTelegram {
                 recent: VecDeque::new(),
                 per_chat: HashMap::new(),
                 throttled: 0,
+                throttled_by: HashMap::new(),
                 calls: HashMap::new(),
                 files: HashMap::new(),
                 poll_generation: 0,
@@ -412,6 +415,12 @@ impl FakeTelegram {
     /// 429 answers given.
     pub fn throttled(&self) -> u64 {
         self.lock().throttled
+    }
+
+    /// 429 answers given by one limit: `second` (30 in any second), `chat`
+    /// (one per second to a chat) or `group` (20 per minute).
+    pub fn throttled_by(&self, limit: &str) -> u64 {
+        self.lock().throttled_by.get(limit).copied().unwrap_or(0)
     }
 
     /// Calls of `method` (whatever their answer).
@@ -798,8 +807,9 @@ fn send(shared: &Shared, method: &str, p: &Map<String, Value>) -> HttpResponse {
         }
     }
     let now = s.now();
-    if let Err(retry_after) = admit(&mut s, chat_id, chat.kind != ChatKind::Private, now) {
+    if let Err((limit, retry_after)) = admit(&mut s, chat_id, chat.kind != ChatKind::Private, now) {
         s.throttled += 1;
+        *s.throttled_by.entry(limit).or_default() += 1;
         return too_many(retry_after);
     }
     let message_id = s.next_message_id;
@@ -835,8 +845,8 @@ fn send(shared: &Shared, method: &str, p: &Map<String, Value>) -> HttpResponse {
 
 /// The rate limits, on accepted messages: at most 30 in any second, one per
 /// second to one chat, 20 per minute to a group or channel. `Err` is the
-/// `retry_after` in whole seconds.
-fn admit(s: &mut State, chat: i64, group: bool, now: Instant) -> Result<(), u64> {
+/// limit (`second`, `chat`, `group`) and the `retry_after` in whole seconds.
+fn admit(s: &mut State, chat: i64, group: bool, now: Instant) -> Result<(), (&'static str, u64)> {
     let second = Duration::from_secs(1);
     let minute = Duration::from_secs(60);
     let ceil_secs = |d: Duration| (d.as_secs_f64().ceil() as u64).max(1);
@@ -849,7 +859,10 @@ fn admit(s: &mut State, chat: i64, group: bool, now: Instant) -> Result<(), u64>
     }
     if s.recent.len() >= GLOBAL_PER_SECOND {
         let oldest = s.recent.front().copied().unwrap_or(now);
-        return Err(ceil_secs((oldest + second).saturating_duration_since(now)));
+        return Err((
+            "second",
+            ceil_secs((oldest + second).saturating_duration_since(now)),
+        ));
     }
     let times = s.per_chat.entry(chat).or_default();
     while times
@@ -861,12 +874,15 @@ fn admit(s: &mut State, chat: i64, group: bool, now: Instant) -> Result<(), u64>
     if let Some(last) = times.back() {
         let since = now.saturating_duration_since(*last);
         if since < second {
-            return Err(ceil_secs(second - since));
+            return Err(("chat", ceil_secs(second - since)));
         }
     }
     if group && times.len() >= GROUP_PER_MINUTE {
         let oldest = times.front().copied().unwrap_or(now);
-        return Err(ceil_secs((oldest + minute).saturating_duration_since(now)));
+        return Err((
+            "group",
+            ceil_secs((oldest + minute).saturating_duration_since(now)),
+        ));
     }
     times.push_back(now);
     s.recent.push_back(now);

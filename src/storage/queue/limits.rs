@@ -17,13 +17,18 @@ pub struct Grant {
     pub granted: u32,
     /// The channel is paused until then (429 or held).
     pub paused_until: Option<DateTime<Utc>>,
-    /// Tokens the bucket held when asked, before granting (negative while
+    /// Tokens the bucket held at `at`, before granting (negative while
     /// tokens are reserved ahead): when each granted token is due.
     pub available: f64,
+    /// The bucket's time of this grant, which [`Grant::delay`] counts from:
+    /// the caller's `now`, or the previous grant's if that was later (a
+    /// caller that waited for the row lock), so the bucket's clock never
+    /// goes back.
+    pub at: DateTime<Utc>,
 }
 
 impl Grant {
-    /// How long after the grant its token `i` (from 0) may be used: at
+    /// How long after [`Grant::at`] its token `i` (from 0) may be used: at
     /// once for tokens the bucket held, then one per `1 / rate` seconds
     /// for tokens reserved ahead ([`Database::reserve_tokens`]).
     pub fn delay(&self, i: u32, rate: f64) -> std::time::Duration {
@@ -99,8 +104,10 @@ impl Database {
                         granted: 0,
                         paused_until: Some(time::from_db(until)),
                         available: 0.0,
+                        at: now,
                     });
                 }
+                let now_db = now_db.max(refilled);
                 let elapsed =
                     (now_db - refilled).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
                 let available = (tokens + elapsed * rate).min(f64::from(burst));
@@ -115,6 +122,7 @@ impl Database {
                     granted,
                     paused_until: None,
                     available,
+                    at: time::from_db(now_db),
                 })
             }};
         }
