@@ -48,6 +48,8 @@ enum Sent {
     Ok(Option<String>),
     Err(SendError),
     NoAddress,
+    /// Left (Stop) while its send waited for its token: skipped.
+    Withdrawn,
 }
 
 impl ChannelWorker {
@@ -363,7 +365,7 @@ impl ChannelWorker {
             Option<String>,
             Arc<RenderedMessage>,
             Option<UnsubscribeLinks>,
-            Option<tokio::time::Instant>,
+            (Option<tokio::time::Instant>, Option<Id>),
         );
         let jobs: Vec<Job> = batch
             .iter()
@@ -375,7 +377,7 @@ impl ChannelWorker {
                     c.subscriber_id.and_then(|s| addresses.get(&s).cloned()),
                     m,
                     c.subscriber_id.and_then(|s| links.get(&s).cloned()),
-                    due.get(i).copied(),
+                    (due.get(i).copied(), c.subscriber_id),
                 )
             })
             .collect();
@@ -394,31 +396,58 @@ impl ChannelWorker {
             job
         });
         let results: Vec<Sent> = stream::iter(jobs)
-            .map(|(idempotency_key, address, message, unsubscribe, due)| {
-                let channel = self.channel.clone();
-                let latency = latency.clone();
-                async move {
-                    let Some(address) = address else {
-                        return Sent::NoAddress;
-                    };
-                    if let Some(at) = due {
-                        tokio::time::sleep_until(at).await;
+            .map(
+                |(idempotency_key, address, message, unsubscribe, (due, subscriber))| {
+                    let channel = self.channel.clone();
+                    let latency = latency.clone();
+                    let db = self.engine.app.db().clone();
+                    async move {
+                        let Some(address) = address else {
+                            return Sent::NoAddress;
+                        };
+                        // A send paced to a later token looks again whether its
+                        // recipient left meanwhile (Stop is final): the batch's
+                        // look came before the wait.
+                        let paced = due.filter(|at| {
+                            *at > tokio::time::Instant::now() + Duration::from_millis(1)
+                        });
+                        if let Some(at) = paced {
+                            tokio::time::sleep_until(at).await;
+                            if let Some(id) = subscriber {
+                                match tokio::task::spawn_blocking(move || db.inactive_among(&[id]))
+                                    .await
+                                {
+                                    Ok(Ok(left)) if left.is_empty() => {}
+                                    Ok(Ok(_)) => return Sent::Withdrawn,
+                                    Ok(Err(e)) => {
+                                        return Sent::Err(SendError::transient(format!(
+                                            "recipient not re-checked: {e}"
+                                        )))
+                                    }
+                                    Err(e) => {
+                                        return Sent::Err(SendError::transient(format!(
+                                            "recipient not re-checked: {e}"
+                                        )))
+                                    }
+                                }
+                            }
+                        }
+                        let msg = OutboundMessage {
+                            idempotency_key,
+                            destination: Destination::Recipient(Address::new(address)),
+                            message: (*message).clone(),
+                            unsubscribe,
+                        };
+                        let started = std::time::Instant::now();
+                        let result = channel.send(&msg).await;
+                        latency.observe(started.elapsed().as_secs_f64());
+                        match result {
+                            Ok(receipt) => Sent::Ok(receipt.provider_message_id),
+                            Err(e) => Sent::Err(e),
+                        }
                     }
-                    let msg = OutboundMessage {
-                        idempotency_key,
-                        destination: Destination::Recipient(Address::new(address)),
-                        message: (*message).clone(),
-                        unsubscribe,
-                    };
-                    let started = std::time::Instant::now();
-                    let result = channel.send(&msg).await;
-                    latency.observe(started.elapsed().as_secs_f64());
-                    match result {
-                        Ok(receipt) => Sent::Ok(receipt.provider_message_id),
-                        Err(e) => Sent::Err(e),
-                    }
-                }
-            })
+                },
+            )
             .buffered(concurrency.max(1))
             .collect()
             .await;
@@ -470,7 +499,7 @@ impl ChannelWorker {
                     provider_message_id: id,
                 }
             }
-            Sent::NoAddress => return Outcome::Skipped,
+            Sent::NoAddress | Sent::Withdrawn => return Outcome::Skipped,
             Sent::Err(e) => e,
         };
         let attempt = u32::try_from(c.attempts).unwrap_or(1);
