@@ -131,8 +131,10 @@ impl ChannelWorker {
                 .await?;
             // The bucket's clock, shared by every loop and worker: each
             // send is due at the grant's time plus its token's delay.
-            let granted_at =
-                tokio::time::Instant::now() - (Utc::now() - grant.at).to_std().unwrap_or_default();
+            let since = (Utc::now() - grant.at).to_std().unwrap_or_default();
+            let granted_at = tokio::time::Instant::now()
+                .checked_sub(since)
+                .unwrap_or_else(tokio::time::Instant::now);
             if let Some(until) = grant.paused_until {
                 // Another worker was throttled: hand the rest back for later.
                 for &i in rest {
