@@ -100,6 +100,23 @@ impl App {
         crate::inbound::Processor::new(self.herold.clone(), self.registry.clone(), owner)
     }
 
+    /// A polling loop for every channel Herold polls (Telegram without a
+    /// webhook), named after this process in their leases.
+    pub fn pollers(&self) -> Vec<crate::inbound::poll::PollLoop> {
+        let owner = format!("poll-{}-{:08x}", std::process::id(), rand::random::<u32>());
+        self.registry
+            .pollers()
+            .map(|(kind, poller)| {
+                crate::inbound::poll::PollLoop::new(
+                    self.herold.clone(),
+                    kind,
+                    poller.clone(),
+                    owner.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// The WebSub hub (its HTTP client for subscribers' callbacks).
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub

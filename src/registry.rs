@@ -6,7 +6,9 @@
 //! capability and never names a concrete channel. Adding a channel adds one
 //! arm to [`build`] (see docs/architecture.md, "Adding a channel").
 
-use herold_channel_api::{Channel, ChannelKind, InboundParser, InboundVerifier, RateLimit};
+use herold_channel_api::{
+    Channel, ChannelKind, InboundParser, InboundPoller, InboundVerifier, RateLimit,
+};
 use herold_channel_fake::FakeSelection;
 use std::{collections::BTreeMap, sync::Arc};
 use thiserror::Error;
@@ -26,6 +28,9 @@ pub struct Adapter {
     pub channel: Arc<dyn Channel>,
     /// Its webhook, if the provider calls Herold.
     pub webhook: Option<Webhook>,
+    /// Its poller, if Herold fetches the channel's inbound events itself
+    /// (never together with a webhook).
+    pub poller: Option<Arc<dyn InboundPoller>>,
 }
 
 /// Why the configured channels cannot be built.
@@ -86,6 +91,7 @@ impl Registry {
                         Adapter {
                             channel,
                             webhook: None,
+                            poller: None,
                         },
                     )
                 })
@@ -101,6 +107,18 @@ impl Registry {
     /// The webhook of `kind`, if that channel has one.
     pub fn webhook(&self, kind: ChannelKind) -> Option<&Webhook> {
         self.adapters.get(&kind).and_then(|a| a.webhook.as_ref())
+    }
+
+    /// The poller of `kind`, if Herold polls that channel.
+    pub fn poller(&self, kind: ChannelKind) -> Option<&Arc<dyn InboundPoller>> {
+        self.adapters.get(&kind).and_then(|a| a.poller.as_ref())
+    }
+
+    /// Every channel Herold polls, with its poller.
+    pub fn pollers(&self) -> impl Iterator<Item = (ChannelKind, &Arc<dyn InboundPoller>)> {
+        self.adapters
+            .iter()
+            .filter_map(|(k, a)| a.poller.as_ref().map(|p| (*k, p)))
     }
 
     /// Every adapter.
@@ -158,6 +176,7 @@ fn fake_adapter(fake: &FakeSelection, kind: ChannelKind, config: &Config) -> Opt
     Some(Adapter {
         channel: herold_channel_fake::adapter(provider, kind, fake_rate(config, kind)),
         webhook,
+        poller: None,
     })
 }
 
@@ -186,24 +205,35 @@ fn build(kind: ChannelKind, config: &Config) -> Result<Adapter, RegistryError> {
             Ok(Adapter {
                 channel: Arc::new(channel),
                 webhook: None,
+                poller: None,
             })
         }
         ChannelKind::Telegram => {
             let cfg = config.telegram.clone().ok_or_else(|| missing("telegram"))?;
-            // Without a secret Herold cannot tell Telegram's requests from
-            // anyone's: no webhook then (POST /webhooks/telegram is 404).
-            let webhook = cfg.webhook_secret.as_ref().map(|secret| {
-                let hook = Arc::new(herold_channel_telegram::TelegramWebhook::new(secret.clone()));
-                Webhook {
-                    verifier: hook.clone(),
-                    parser: hook,
-                }
-            });
-            let channel = herold_channel_telegram::TelegramChannel::new(cfg)
-                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            let invalid = |e: herold_channel_telegram::ConfigError| RegistryError::Invalid(e.to_string());
+            // Updates come one way only (telegram.mode): long polling when
+            // there is no https public_url and webhook secret (or when
+            // asked for), else the webhook. Without a secret Herold cannot
+            // tell Telegram's requests from anyone's, so no webhook then.
+            let (webhook, poller) = if cfg.receives_by_polling(config.public_url.scheme() == "https") {
+                let poller = herold_channel_telegram::TelegramPoller::new(&cfg).map_err(invalid)?;
+                (None, Some(Arc::new(poller) as Arc<dyn InboundPoller>))
+            } else {
+                let webhook = cfg.webhook_secret.as_ref().map(|secret| {
+                    let hook =
+                        Arc::new(herold_channel_telegram::TelegramWebhook::new(secret.clone()));
+                    Webhook {
+                        verifier: hook.clone(),
+                        parser: hook,
+                    }
+                });
+                (webhook, None)
+            };
+            let channel = herold_channel_telegram::TelegramChannel::new(cfg).map_err(invalid)?;
             Ok(Adapter {
                 channel: Arc::new(channel),
                 webhook,
+                poller,
             })
         }
         other => Err(RegistryError::NoAdapter(format!(

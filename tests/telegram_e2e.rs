@@ -216,14 +216,19 @@ fn residents_on_telegram(database_url: Option<&str>) {
             "caption": "Schlagloch vor Hausnummer 17",
             "photo": [
                 {"file_id": "photo-1-small", "file_unique_id": "s", "width": 90, "height": 60, "file_size": 800},
-                {"file_id": "photo-1", "file_unique_id": "l", "width": 64, "height": 48, "file_size": 1304}
+                {"file_id": "photo-1", "file_unique_id": "l", "width": 1280, "height": 853, "file_size": 1304}
             ]
         }),
     );
     assert_eq!(post(&photo)["stored"], 1);
     assert_eq!(post(&photo)["duplicates"], 1);
     let got = wait_for(ERIKA, 6);
-    assert!(got[5].contains("Vorgang"), "{}", got[5]);
+    assert!(
+        got[5].contains("Vorgang"),
+        "{} {:?}",
+        got[5],
+        app.db().inbound_states().unwrap()
+    );
     assert!(
         got[5].contains("110") && got[5].contains("112"),
         "{}",

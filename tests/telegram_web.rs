@@ -43,6 +43,8 @@ fn telegram_webhook_welcome_and_announcement(database_url: Option<&str>) {
             ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET),
             ("HEROLD_TELEGRAM__CHANNEL", "@musterstadt_info"),
             ("HEROLD_TELEGRAM__CHANNEL_CATEGORIES", r#"["abfall"]"#),
+            // public_url is plain http here: without this, auto would poll.
+            ("HEROLD_TELEGRAM__MODE", "webhook"),
             ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
             ("HEROLD_INBOUND__POLL_INTERVAL_MS", "20"),
         ],
@@ -226,7 +228,24 @@ fn channels_setup_registers_the_webhook() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("webhooks/telegram"));
-    let plain = run("http://info.musterstadt.example/");
+    // Without https, auto mode polls and needs no setup; a webhook asked
+    // for explicitly still needs https.
+    let polling = run("http://info.musterstadt.example/");
+    assert!(polling.status.success());
+    assert!(
+        String::from_utf8_lossy(&polling.stdout).contains("no setup needed"),
+        "{}",
+        String::from_utf8_lossy(&polling.stdout)
+    );
+    let plain = common::herold(dir.path())
+        .env("HEROLD_PUBLIC_URL", "http://info.musterstadt.example/")
+        .env("HEROLD_TELEGRAM__API_URL", bot_api.uri())
+        .env("HEROLD_TELEGRAM__TOKEN", TOKEN)
+        .env("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET)
+        .env("HEROLD_TELEGRAM__MODE", "webhook")
+        .args(["channels", "setup", "telegram"])
+        .output()
+        .unwrap();
     assert!(!plain.status.success());
     assert!(
         String::from_utf8_lossy(&plain.stderr).contains("https"),

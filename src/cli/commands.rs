@@ -328,6 +328,10 @@ fn channel_setup(config: Config, channel: &str) -> Result<()> {
     let adapter = app.registry().get(kind).cloned().ok_or_else(|| {
         anyhow!("channel {kind} is not configured: add its section (see README, \"Channels\")")
     })?;
+    if app.registry().poller(kind).is_some() {
+        println!("channel {kind} receives updates by long polling: no setup needed (Herold removes any webhook when it starts polling; see {kind}.mode)");
+        return Ok(());
+    }
     let url = app
         .herold()
         .config()
@@ -517,6 +521,7 @@ fn serve(config: Config) -> Result<()> {
             .inbound
             .process_in_serve
             .then(|| crate::inbound::spawn(app.inbound(), stopped.clone()));
+        let pollers = crate::inbound::poll::spawn(app.pollers(), &stopped);
         let engine = (delivery.workers_in_serve && !delivery.channels.is_empty())
             .then(|| tokio::spawn(app.engine().run(stopped)));
         // Returns after SIGINT/SIGTERM, once requests in flight are answered.
@@ -530,6 +535,11 @@ fn serve(config: Config) -> Result<()> {
         if let Some(task) = inbound {
             if task.await.is_err() {
                 tracing::error!("the inbound processor crashed");
+            }
+        }
+        for task in pollers {
+            if task.await.is_err() {
+                tracing::error!("an inbound polling loop crashed");
             }
         }
         if let Some(task) = engine {
@@ -556,12 +566,22 @@ fn worker(config: Config) -> Result<()> {
             let _ = stop.send(true);
         });
         let inbound = crate::inbound::spawn(app.inbound(), stopped.clone());
+        let pollers = crate::inbound::poll::spawn(app.pollers(), &stopped);
         let delivered = app.engine().run(stopped).await;
         if delivered.is_err() {
-            // The engine failed before a stop signal: end the processor too.
+            // The engine failed before a stop signal: end the processor
+            // and the pollers too (their leases expire).
             inbound.abort();
-        } else if inbound.await.is_err() {
-            tracing::error!("the inbound processor crashed");
+            pollers.iter().for_each(tokio::task::JoinHandle::abort);
+        } else {
+            if inbound.await.is_err() {
+                tracing::error!("the inbound processor crashed");
+            }
+            for task in pollers {
+                if task.await.is_err() {
+                    tracing::error!("an inbound polling loop crashed");
+                }
+            }
         }
         delivered
     })?;

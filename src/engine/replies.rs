@@ -104,9 +104,9 @@ impl ReplyLoop {
         }
         // The chat's own limit (Telegram: one a second): a resident's
         // replies wait for each other, in order, rather than be refused.
+        let to = Destination::Recipient(Address::new(address.0.clone()));
+        let rate = self.channel.recipient_rate(&to);
         if let Some(subscriber) = item.subscriber_id {
-            let to = Destination::Recipient(Address::new(address.0.clone()));
-            let rate = self.channel.recipient_rate(&to);
             while let Err(wait) = self.spacing.admit(
                 Recipient::Subscriber(subscriber),
                 rate,
@@ -125,6 +125,13 @@ impl ReplyLoop {
             &message,
         )
         .await;
+        if let Some(subscriber) = item.subscriber_id {
+            self.spacing.sent(
+                Recipient::Subscriber(subscriber),
+                rate,
+                std::time::Instant::now(),
+            );
+        }
         let cfg = &self.engine.app.config().delivery;
         let err = match sent {
             Ok(receipt) => {

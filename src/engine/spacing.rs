@@ -68,6 +68,20 @@ impl Spacing {
         next.insert(who, tat + interval);
         Ok(())
     }
+
+    /// Records that a message to `who` actually went out at `at`, which may
+    /// be later than its admission (a rate-limit token, the provider's
+    /// answer): the next one waits a full interval from then.
+    pub(super) fn sent(&self, who: Recipient, limit: Option<RateLimit>, at: Instant) {
+        let Some(interval) = limit.as_ref().and_then(RateLimit::interval) else {
+            return;
+        };
+        if let Ok(mut next) = self.next.lock() {
+            let after = at + interval;
+            let entry = next.entry(who).or_insert(after);
+            *entry = (*entry).max(after);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +141,20 @@ mod tests {
         }
         assert!(s.admit(chat(1), limit, t0).is_err());
         assert_eq!(s.admit(chat(1), limit, t0 + Duration::from_secs(1)), Ok(()));
+    }
+
+    #[test]
+    fn a_late_send_moves_the_next_one() {
+        let s = Spacing::default();
+        let limit = Some(RateLimit::new(1.0, 1));
+        let t0 = Instant::now();
+        assert_eq!(s.admit(chat(1), limit, t0), Ok(()));
+        // It went out 300 ms after its admission.
+        s.sent(chat(1), limit, t0 + Duration::from_millis(300));
+        let wait = s
+            .admit(chat(1), limit, t0 + Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(wait, Duration::from_millis(300));
     }
 
     #[test]

@@ -11,6 +11,10 @@ use crate::service::Herold;
 /// How long a transactional message waits for a token of its channel's
 /// rate limit before it gives up (the resident is waiting for the page).
 const MAX_WAIT: Duration = Duration::from_secs(10);
+/// How far ahead a message reserves its token: as far as the engine's
+/// batches, so it queues behind at most one of them rather than waiting
+/// until they leave the bucket a whole token.
+const AHEAD: Duration = Duration::from_millis(250);
 
 /// Takes one token from the channel's shared bucket (the one the engine's
 /// workers use, on every process of this database), then sends `message`
@@ -29,7 +33,7 @@ pub async fn send_transactional(
     loop {
         let db = app.db().clone();
         let grant = tokio::task::spawn_blocking(move || {
-            db.take_tokens(kind, 1, rate.per_second, rate.burst, Utc::now())
+            db.reserve_tokens(kind, 1, rate.per_second, rate.burst, AHEAD, Utc::now())
         })
         .await
         .map_err(|e| SendError::transient(format!("internal task failed: {e}")))?
@@ -40,6 +44,9 @@ pub async fn send_transactional(
             )));
         }
         if grant.granted > 0 {
+            // Its turn among the batches' reserved tokens.
+            let late = (Utc::now() - grant.at).to_std().unwrap_or_default();
+            tokio::time::sleep(grant.delay(0, rate.per_second).saturating_sub(late)).await;
             return channel.send_transactional(to, message).await;
         }
         if started.elapsed() >= MAX_WAIT {
@@ -47,7 +54,10 @@ pub async fn send_transactional(
                 "the {kind} channel's rate limit is used up; try again later"
             )));
         }
-        let wait = Duration::from_secs_f64((1.0 / rate.per_second).clamp(0.001, 1.0));
+        let wait = grant
+            .delay(0, rate.per_second)
+            .saturating_sub(AHEAD)
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
         tokio::time::sleep(wait).await;
     }
 }

@@ -27,6 +27,11 @@ use crate::{
 /// How far ahead a held (misconfigured) channel is paused; an administrator
 /// resumes it earlier with `herold channels resume`.
 const HOLD: Duration = Duration::from_secs(365 * 24 * 3600);
+/// How far ahead a batch reserves rate-limit tokens and paces its sends by
+/// them (a quarter second, like a batch at the channel's rate): sends go
+/// out evenly at the rate instead of in bursts after each refill, and an
+/// urgent batch waits behind at most this much of another's.
+const AHEAD: Duration = Duration::from_millis(250);
 
 pub(super) struct ChannelWorker {
     engine: Engine,
@@ -46,6 +51,8 @@ enum Sent {
     Ok(Option<String>),
     Err(SendError),
     NoAddress,
+    /// Left (Stop) while its send waited for its token: skipped.
+    Withdrawn,
 }
 
 impl ChannelWorker {
@@ -138,8 +145,14 @@ impl ChannelWorker {
             let (rate, burst) = (self.rate.per_second, self.rate.burst);
             let grant = self
                 .engine
-                .blocking(move |db| db.take_tokens(kind, want, rate, burst, Utc::now()))
+                .blocking(move |db| db.reserve_tokens(kind, want, rate, burst, AHEAD, Utc::now()))
                 .await?;
+            // The bucket's clock, shared by every loop and worker: each
+            // send is due at the grant's time plus its token's delay.
+            let since = (Utc::now() - grant.at).to_std().unwrap_or_default();
+            let granted_at = tokio::time::Instant::now()
+                .checked_sub(since)
+                .unwrap_or_else(tokio::time::Instant::now);
             if let Some(until) = grant.paused_until {
                 // Another worker was throttled: hand the rest back for later.
                 for &i in rest {
@@ -152,7 +165,11 @@ impl ChannelWorker {
                 break;
             }
             if grant.granted == 0 {
-                let wait = Duration::from_secs_f64((1.0 / rate).clamp(0.001, 1.0));
+                // Until the next token can be reserved.
+                let wait = grant
+                    .delay(0, rate)
+                    .saturating_sub(AHEAD)
+                    .clamp(Duration::from_millis(1), Duration::from_secs(1));
                 tokio::time::sleep(wait).await;
                 self.engine
                     .metrics
@@ -170,9 +187,20 @@ impl ChannelWorker {
             let items: Vec<&Claimed> = now_batch.iter().map(|&i| &claim.items[i]).collect();
             let to: Vec<Option<Destination>> =
                 now_batch.iter().map(|&i| destinations[i].clone()).collect();
-            let results = self.send_all(&items, to, &links).await?;
+            // Each send when its token is due.
+            let due: Vec<tokio::time::Instant> = (0..items.len())
+                .map(|j| granted_at + grant.delay(u32::try_from(j).unwrap_or(u32::MAX), rate))
+                .collect();
+            let results = self.send_all(&items, to, &due, &links).await?;
             let mut stop_channel = None;
+            let finished = std::time::Instant::now();
             for (&i, result) in now_batch.iter().zip(results) {
+                if let (Sent::Ok(_), Some(to)) = (&result, &destinations[i]) {
+                    if let Some(who) = recipient(&claim.items[i]) {
+                        self.spacing
+                            .sent(who, self.channel.recipient_rate(to), finished);
+                    }
+                }
                 if let (Sent::Err(SendError::Moved { new_address }), Some(s)) =
                     (&result, claim.items[i].subscriber_id)
                 {
@@ -306,12 +334,7 @@ impl ChannelWorker {
         let now = std::time::Instant::now();
         let mut pending = Vec::with_capacity(items.len());
         for (i, (item, to)) in items.iter().zip(destinations).enumerate() {
-            let who = match (&item.target, item.subscriber_id) {
-                (Some(place), _) => Some(Recipient::Place(place.clone())),
-                (None, Some(s)) => Some(Recipient::Subscriber(s)),
-                (None, None) => None,
-            };
-            let admitted = match (who, to) {
+            let admitted = match (recipient(item), to) {
                 (Some(who), Some(to)) => {
                     self.spacing
                         .admit(who, self.channel.recipient_rate(to), now)
@@ -401,10 +424,12 @@ impl ChannelWorker {
         .map_err(|e| EngineError::Task(e.to_string()))
     }
 
+    /// Sends `batch[i]` at `due[i]`, concurrently.
     async fn send_all(
         &self,
         batch: &[&Claimed],
         destinations: Vec<Option<Destination>>,
+        due: &[tokio::time::Instant],
         links: &Arc<HashMap<Id, UnsubscribeLinks>>,
     ) -> Result<Vec<Sent>, EngineError> {
         let mut messages = Vec::with_capacity(batch.len());
@@ -418,17 +443,20 @@ impl ChannelWorker {
             Option<Destination>,
             Arc<RenderedMessage>,
             Option<UnsubscribeLinks>,
+            (Option<tokio::time::Instant>, Option<Id>),
         );
         let jobs: Vec<Job> = batch
             .iter()
             .zip(messages)
             .zip(destinations)
-            .map(|((c, m), destination)| {
+            .enumerate()
+            .map(|(i, ((c, m), destination))| {
                 (
                     c.idempotency_key(),
                     destination,
                     m,
                     c.subscriber_id.and_then(|s| links.get(&s).cloned()),
+                    (due.get(i).copied(), c.subscriber_id),
                 )
             })
             .collect();
@@ -447,28 +475,58 @@ impl ChannelWorker {
             job
         });
         let results: Vec<Sent> = stream::iter(jobs)
-            .map(|(idempotency_key, destination, message, unsubscribe)| {
-                let channel = self.channel.clone();
-                let latency = latency.clone();
-                async move {
-                    let Some(destination) = destination else {
-                        return Sent::NoAddress;
-                    };
-                    let msg = OutboundMessage {
-                        idempotency_key,
-                        destination,
-                        message: (*message).clone(),
-                        unsubscribe,
-                    };
-                    let started = std::time::Instant::now();
-                    let result = channel.send(&msg).await;
-                    latency.observe(started.elapsed().as_secs_f64());
-                    match result {
-                        Ok(receipt) => Sent::Ok(receipt.provider_message_id),
-                        Err(e) => Sent::Err(e),
+            .map(
+                |(idempotency_key, destination, message, unsubscribe, (due, subscriber))| {
+                    let channel = self.channel.clone();
+                    let latency = latency.clone();
+                    let db = self.engine.app.db().clone();
+                    async move {
+                        let Some(destination) = destination else {
+                            return Sent::NoAddress;
+                        };
+                        // A send paced to a later token looks again whether its
+                        // recipient left meanwhile (Stop is final): the batch's
+                        // look came before the wait.
+                        let paced = due.filter(|at| {
+                            *at > tokio::time::Instant::now() + Duration::from_millis(1)
+                        });
+                        if let Some(at) = paced {
+                            tokio::time::sleep_until(at).await;
+                            if let Some(id) = subscriber {
+                                match tokio::task::spawn_blocking(move || db.inactive_among(&[id]))
+                                    .await
+                                {
+                                    Ok(Ok(left)) if left.is_empty() => {}
+                                    Ok(Ok(_)) => return Sent::Withdrawn,
+                                    Ok(Err(e)) => {
+                                        return Sent::Err(SendError::transient(format!(
+                                            "recipient not re-checked: {e}"
+                                        )))
+                                    }
+                                    Err(e) => {
+                                        return Sent::Err(SendError::transient(format!(
+                                            "recipient not re-checked: {e}"
+                                        )))
+                                    }
+                                }
+                            }
+                        }
+                        let msg = OutboundMessage {
+                            idempotency_key,
+                            destination,
+                            message: (*message).clone(),
+                            unsubscribe,
+                        };
+                        let started = std::time::Instant::now();
+                        let result = channel.send(&msg).await;
+                        latency.observe(started.elapsed().as_secs_f64());
+                        match result {
+                            Ok(receipt) => Sent::Ok(receipt.provider_message_id),
+                            Err(e) => Sent::Err(e),
+                        }
                     }
-                }
-            })
+                },
+            )
             .buffered(concurrency.max(1))
             .collect()
             .await;
@@ -520,7 +578,7 @@ impl ChannelWorker {
                     provider_message_id: id,
                 }
             }
-            Sent::NoAddress => return Outcome::Skipped,
+            Sent::NoAddress | Sent::Withdrawn => return Outcome::Skipped,
             Sent::Err(e) => e,
         };
         let attempt = u32::try_from(c.attempts).unwrap_or(1);
@@ -605,5 +663,14 @@ impl ChannelWorker {
             counter.fetch_add(n, Ordering::Relaxed);
             self.engine.metrics.deliveries(kind.as_str(), name, n);
         }
+    }
+}
+
+/// Whom a claimed delivery's per-recipient limit is kept for.
+fn recipient(item: &Claimed) -> Option<Recipient> {
+    match (&item.target, item.subscriber_id) {
+        (Some(place), _) => Some(Recipient::Place(place.clone())),
+        (None, Some(s)) => Some(Recipient::Subscriber(s)),
+        (None, None) => None,
     }
 }

@@ -14,6 +14,8 @@
 //! failure retries the event like any other failure, until its last
 //! attempt, when the resident is told the photo did not arrive.
 
+pub mod poll;
+
 use chrono::{TimeDelta, Utc};
 use herold_channel_api::{retry_delay, FetchError, InboundContent, InboundEvent, SendError};
 use std::{sync::Arc, time::Duration};

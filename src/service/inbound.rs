@@ -1,5 +1,6 @@
 //! Inbound events: accepted by the webhook (stored before the provider is
-//! answered) and processed, once each, by the inbound processor
+//! answered) or by polling (stored before the provider is told they
+//! arrived) and processed, once each, by the inbound processor
 //! (`crate::inbound`), which hands every event to its core service here.
 
 use herold_channel_api::{ChannelKind, InboundContent, InboundEvent};
@@ -48,6 +49,22 @@ impl Herold {
         events: &[InboundEvent],
     ) -> Result<StoredInbound, ServiceError> {
         Ok(self.db.store_inbound(channel, events, chrono::Utc::now())?)
+    }
+
+    /// Stores the events of one poll, like [`Herold::accept_inbound`], with
+    /// the channel's polling cursor after them, in one transaction — only
+    /// while `owner` holds the cursor's lease (`None` otherwise: nothing
+    /// stored).
+    pub fn accept_polled(
+        &self,
+        channel: ChannelKind,
+        events: &[InboundEvent],
+        owner: &str,
+        cursor: Option<&str>,
+    ) -> Result<Option<StoredInbound>, ServiceError> {
+        Ok(self
+            .db
+            .store_polled(channel, events, owner, cursor, chrono::Utc::now())?)
     }
 
     /// Hands one stored event to the service it belongs to; `photo` is

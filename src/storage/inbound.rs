@@ -98,6 +98,41 @@ const CLAIM_PG: &str = "UPDATE inbound_events SET lease_owner = $1, lease_until 
 /// The advisory lock key that serialises inbound claims on PostgreSQL.
 const CLAIM_LOCK: i64 = 0x4845_524f_4c44_0001;
 
+/// One event ready to store: its dedupe key (a keyed hash), its encrypted
+/// JSON and its sender's keyed hash.
+type EventRow = (String, Vec<u8>, Option<Vec<u8>>);
+
+/// Inserts encrypted events as pending, skipping those the channel already
+/// has; a macro so the body compiles for both connection types inside one
+/// transaction.
+macro_rules! insert_events {
+    ($c:expr, $channel:expr, $rows:expr, $now:expr) => {{
+        let mut out = StoredInbound::default();
+        let rows: &[EventRow] = $rows;
+        for (key, payload, sender) in rows {
+            let n = diesel::insert_into(ie::table)
+                .values((
+                    ie::channel.eq($channel.as_str()),
+                    ie::dedupe_key.eq(key),
+                    ie::payload.eq(payload),
+                    ie::sender.eq(sender),
+                    ie::received_at.eq($now),
+                    ie::state.eq("pending"),
+                    ie::attempts.eq(0),
+                ))
+                .on_conflict((ie::channel, ie::dedupe_key))
+                .do_nothing()
+                .execute($c)?;
+            if n == 0 {
+                out.duplicates += 1;
+            } else {
+                out.new += 1;
+            }
+        }
+        Ok::<StoredInbound, StorageError>(out)
+    }};
+}
+
 impl Database {
     /// The stored form of an event's [`InboundEvent::dedupe_key`]: a keyed
     /// hash, because messengers' ids name the chat (Telegram's
@@ -134,7 +169,53 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<StoredInbound, StorageError> {
         let now = time::to_db(now);
-        let rows = events
+        let rows = self.encrypt_events(channel, events)?;
+        with_write_tx!(self, |c| insert_events!(c, channel, &rows, now))
+    }
+
+    /// Stores polled events like [`Database::store_inbound`] and, in the
+    /// same transaction, the channel's polling cursor after them — only
+    /// while `owner` holds the cursor's lease (see
+    /// [`Database::take_cursor_lease`]). `cursor` `None` keeps the stored
+    /// one. `None` when the lease went to another process: nothing was
+    /// stored, and that process polls the same events again.
+    pub fn store_polled(
+        &self,
+        channel: ChannelKind,
+        events: &[InboundEvent],
+        owner: &str,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredInbound>, StorageError> {
+        use super::schema::inbound_cursors as ic;
+        let now = time::to_db(now);
+        let rows = self.encrypt_events(channel, events)?;
+        with_write_tx!(self, |c| {
+            let mine = ic::table
+                .find(channel.as_str())
+                .filter(ic::lease_owner.eq(owner));
+            let held = match cursor {
+                Some(cur) => diesel::update(mine)
+                    .set((ic::cursor.eq(cur), ic::updated_at.eq(now)))
+                    .execute(c)?,
+                None => diesel::update(mine)
+                    .set(ic::updated_at.eq(now))
+                    .execute(c)?,
+            };
+            if held == 0 {
+                return Ok(None);
+            }
+            insert_events!(c, channel, &rows, now).map(Some)
+        })
+    }
+
+    /// Each event's dedupe key, encrypted JSON and sender.
+    fn encrypt_events(
+        &self,
+        channel: ChannelKind,
+        events: &[InboundEvent],
+    ) -> Result<Vec<EventRow>, StorageError> {
+        events
             .iter()
             .map(|e| {
                 let json = serde_json::to_vec(e)
@@ -145,31 +226,7 @@ impl Database {
                     self.inbound_sender(channel, e),
                 ))
             })
-            .collect::<Result<Vec<_>, StorageError>>()?;
-        with_write_tx!(self, |c| {
-            let mut out = StoredInbound::default();
-            for (key, payload, sender) in &rows {
-                let n = diesel::insert_into(ie::table)
-                    .values((
-                        ie::channel.eq(channel.as_str()),
-                        ie::dedupe_key.eq(key),
-                        ie::payload.eq(payload),
-                        ie::sender.eq(sender),
-                        ie::received_at.eq(now),
-                        ie::state.eq("pending"),
-                        ie::attempts.eq(0),
-                    ))
-                    .on_conflict((ie::channel, ie::dedupe_key))
-                    .do_nothing()
-                    .execute(c)?;
-                if n == 0 {
-                    out.duplicates += 1;
-                } else {
-                    out.new += 1;
-                }
-            }
-            Ok(out)
-        })
+            .collect()
     }
 
     /// Claims up to `limit` pending events, oldest first, for `owner` until

@@ -314,6 +314,17 @@ diesel::table! {
 }
 
 diesel::joinable!(conversation_photos -> messages (message_id));
+
+diesel::table! {
+    inbound_cursors (channel) {
+        channel -> Text,
+        cursor -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(fanout_leases -> broadcasts (broadcast_id));
 diesel::joinable!(outbox -> subscribers (subscriber_id));
 diesel::joinable!(websub_deliveries -> websub_subscriptions (subscription_id));
@@ -342,4 +353,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     media,
     inbound_events,
     conversation_photos,
+    inbound_cursors,
 );

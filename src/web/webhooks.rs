@@ -15,16 +15,38 @@ use crate::{
 /// callbacks are a few KiB (media are fetched separately).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The webhook of the channel named in the path, or why there is none
-/// (answered 404).
-fn hook(registry: &Registry, channel: &str) -> Result<(ChannelKind, Webhook), &'static str> {
+/// Why a channel named in the path takes no webhook requests.
+enum NoHook {
+    /// No such channel (404).
+    Unknown,
+    /// Herold polls it instead (409): a webhook request would bypass the
+    /// poller's cursor.
+    Polled(ChannelKind),
+    /// The channel has no webhook (404).
+    None,
+}
+
+impl NoHook {
+    fn answer(self) -> HttpResponse {
+        match self {
+            NoHook::Unknown => HttpResponse::NotFound().body("no such channel\n"),
+            NoHook::Polled(kind) => HttpResponse::Conflict().body(format!(
+                "{kind} updates are received by long polling here ({kind}.mode), so this webhook accepts nothing; set {kind}.mode = \"webhook\" to use it\n"
+            )),
+            NoHook::None => HttpResponse::NotFound().body("this channel has no webhook\n"),
+        }
+    }
+}
+
+/// The webhook of the channel named in the path, or why there is none.
+fn hook(registry: &Registry, channel: &str) -> Result<(ChannelKind, Webhook), NoHook> {
     let kind = channel
         .parse::<ChannelKind>()
-        .map_err(|_| "no such channel\n")?;
-    let hook = registry
-        .webhook(kind)
-        .cloned()
-        .ok_or("this channel has no webhook\n")?;
+        .map_err(|_| NoHook::Unknown)?;
+    if registry.poller(kind).is_some() {
+        return Err(NoHook::Polled(kind));
+    }
+    let hook = registry.webhook(kind).cloned().ok_or(NoHook::None)?;
     Ok((kind, hook))
 }
 
@@ -56,7 +78,7 @@ pub async fn handshake(
 ) -> HttpResponse {
     let (kind, hook) = match hook(&registry, &channel) {
         Ok(h) => h,
-        Err(why) => return HttpResponse::NotFound().body(why),
+        Err(why) => return why.answer(),
     };
     match hook.verifier.handshake(&inbound(&req, &[])) {
         Ok(Some(body)) => HttpResponse::Ok().content_type("text/plain").body(body),
@@ -82,7 +104,7 @@ pub async fn webhook(
 ) -> HttpResponse {
     let (kind, hook) = match hook(&registry, &channel) {
         Ok(h) => h,
-        Err(why) => return HttpResponse::NotFound().body(why),
+        Err(why) => return why.answer(),
     };
     let inbound = inbound(&req, &body);
     if let Err(e) = hook.verifier.verify(&inbound) {

@@ -6,6 +6,7 @@
 //! unreachable server fails the test: the suite never silently skips a backend.
 #![allow(dead_code)]
 
+pub mod fake_telegram;
 pub mod server;
 pub mod smtp;
 pub mod validate;

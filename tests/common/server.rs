@@ -114,6 +114,19 @@ impl Server {
         self.wait_healthy();
     }
 
+    /// Stops the process as an operator would (SIGTERM: it finishes and
+    /// releases what it holds) and starts it again unchanged.
+    pub fn restart_gracefully(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let _ = self.child.wait();
+        self.child = Self::spawn_serve(self.dir.path(), &self.env);
+        self.wait_healthy();
+    }
+
     pub fn command(dir: &Path, env: &[(String, String)]) -> Command {
         let mut cmd = super::herold(dir);
         cmd.envs(env.iter().map(|(k, v)| (k, v)));

@@ -8,7 +8,9 @@
 //! * implements [`Channel::send`] for one already-rendered [`OutboundMessage`],
 //! * optionally handles webhooks with an [`InboundVerifier`] and an
 //!   [`InboundParser`] that turn provider requests into [`InboundEvent`]s
-//!   (subscription [`Command`]s, resident messages, delivery statuses), and
+//!   (subscription [`Command`]s, resident messages, delivery statuses), or
+//!   fetches them itself with an [`InboundPoller`] when the provider cannot
+//!   call Herold, and
 //! * optionally fetches the media residents send ([`Channel::fetch_media`]).
 //!
 //! Addresses and message text are personal data: [`Address`], [`RenderedMessage`],
@@ -184,6 +186,7 @@ pub mod inbound;
 pub mod kind;
 pub mod media;
 pub mod message;
+pub mod poll;
 pub mod retry;
 pub mod text;
 
@@ -202,6 +205,7 @@ pub use message::{
     Address, Destination, FollowRoute, FollowTarget, Media, OutboundMessage, Receipt,
     RenderedMessage, UnsubscribeLinks,
 };
+pub use poll::{InboundPoller, PollError, Polled};
 pub use retry::{retry_after_from_header, retry_delay, MAX_RETRY_AFTER};
 
 /// Re-exported so adapters implement [`Channel`] with the same macro version.

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use herold_channel_api::{
     async_trait, Capabilities, Channel, ChannelKind, Destination, FetchError, FetchedMedia,
-    FollowRoute, FollowTarget, Formatting, Media, MediaKind, OutboundMessage, RateLimit, Reach,
-    Receipt, SendError,
+    FollowRoute, FollowTarget, Formatting, MediaKind, OutboundMessage, RateLimit, Reach, Receipt,
+    SendError,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -72,9 +72,39 @@ impl<'a> ChatId<'a> {
     }
 }
 
+/// How a message's link preview shows.
 #[derive(Serialize)]
-struct LinkPreviewOptions {
+struct LinkPreviewOptions<'a> {
     is_disabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    prefer_large_media: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    show_above_text: bool,
+}
+
+impl<'a> LinkPreviewOptions<'a> {
+    /// No preview: the announcement's own link is in the text, and a card
+    /// of it would only repeat the title.
+    fn disabled() -> Self {
+        Self {
+            is_disabled: true,
+            url: None,
+            prefer_large_media: false,
+            show_above_text: false,
+        }
+    }
+
+    /// The announcement's image, large, above the text.
+    fn image(url: &'a str) -> Self {
+        Self {
+            is_disabled: false,
+            url: Some(url),
+            prefer_large_media: true,
+            show_above_text: true,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -82,7 +112,7 @@ struct SendMessage<'a> {
     chat_id: &'a ChatId<'a>,
     text: &'a str,
     parse_mode: &'static str,
-    link_preview_options: LinkPreviewOptions,
+    link_preview_options: LinkPreviewOptions<'a>,
 }
 
 #[derive(Serialize)]
@@ -110,7 +140,8 @@ impl TelegramChannel {
     /// Builds the adapter from a validated-on-the-spot configuration. Nothing connects yet.
     pub fn new(config: TelegramConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let token = config.resolve_token()?;
+        let base = config.method_base()?;
+        let files = config.file_base()?;
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
@@ -119,19 +150,13 @@ impl TelegramChannel {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConfigError::Client(e.without_url().to_string()))?;
-        let base = Zeroizing::new(format!(
-            "{}/bot{}/",
-            config.api_url.trim_end_matches('/'),
-            token.as_str()
-        ));
-        let files = Zeroizing::new(format!(
-            "{}/file/bot{}/",
-            config.api_url.trim_end_matches('/'),
-            token.as_str()
-        ));
-        let rate = config.rate_per_second;
-        // A burst as large as the sustained rate, at least one message.
-        let burst = rate.ceil().max(1.0) as u32;
+        // Telegram refuses a 31st message within any second. A bucket of
+        // one token and a rate one below the limit allow at most
+        // 1 + (limit − 1) = limit messages in any second; a larger burst
+        // would let a full bucket and its refill exceed it.
+        let limit = config.rate_per_second;
+        let rate = (limit - 1.0).max(limit / 2.0);
+        let burst = 1;
         Ok(Self {
             client,
             base,
@@ -305,161 +330,61 @@ impl Channel for TelegramChannel {
                 "text longer than Telegram's 4096 characters",
             ));
         }
-        if let Some(image) = msg
+        // One message per delivery: a chat takes one a second, so a photo
+        // and a text in a row would be refused. A text that fits a caption
+        // goes as the photo's caption; a longer one shows the image as its
+        // large preview, above the text.
+        let image = msg
             .message
             .media
             .iter()
-            .find(|m| m.kind == MediaKind::Image)
-        {
-            let caption = photo_caption(image, text);
-            let photo = SendPhoto {
-                chat_id: &chat_id,
-                photo: &image.url,
-                caption: (!caption.is_empty()).then_some(caption.as_str()),
-                parse_mode: "HTML",
-            };
-            match self.call("sendPhoto", &photo, target).await {
-                Ok(_) => {}
-                // The image alone was refused (unreachable URL, wrong type):
-                // the announcement still goes out as text.
-                Err(SendError::Permanent {
-                    recipient_gone: false,
-                    ..
-                }) => {}
-                Err(e) => return Err(e),
+            .find(|m| m.kind == MediaKind::Image);
+        let mut preview = LinkPreviewOptions::disabled();
+        if let Some(image) = image {
+            if utf16_len(text) <= MAX_CAPTION_CHARS {
+                let photo = SendPhoto {
+                    chat_id: &chat_id,
+                    photo: &image.url,
+                    caption: Some(text),
+                    parse_mode: "HTML",
+                };
+                match self.call("sendPhoto", &photo, target).await {
+                    Ok(sent) => return Ok(receipt(sent, target)),
+                    // The image was refused (unreachable URL, wrong type):
+                    // the announcement still goes out as text.
+                    Err(SendError::Permanent {
+                        recipient_gone: false,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e),
+                }
+            } else {
+                preview = LinkPreviewOptions::image(&image.url);
             }
         }
         let body = SendMessage {
             chat_id: &chat_id,
             text,
             parse_mode: "HTML",
-            // The announcement's own link is in the text; a preview card of
-            // it would only repeat the title.
-            link_preview_options: LinkPreviewOptions { is_disabled: true },
+            link_preview_options: preview,
         };
         let sent = self.call("sendMessage", &body, target).await?;
-        // A resident's receipt keeps only the message id: the chat id is
-        // their address, stored encrypted, never in clear. A post to the
-        // public channel keeps both (a public place, e.g. for a link).
-        Ok(Receipt::now(sent.map(|m| match target {
-            Target::Recipient => m.message_id.to_string(),
-            Target::FollowChannel => format!("{}:{}", m.chat.id, m.message_id),
-        })))
+        Ok(receipt(sent, target))
     }
+}
+
+/// What Herold keeps of a sent message. A resident's receipt keeps only
+/// the message id: the chat id is their address, stored encrypted, never
+/// in clear. A post to the public channel keeps both (a public place, e.g.
+/// for a link).
+fn receipt(sent: Option<SentMessage>, target: Target) -> Receipt {
+    Receipt::now(sent.map(|m| match target {
+        Target::Recipient => m.message_id.to_string(),
+        Target::FollowChannel => format!("{}:{}", m.chat.id, m.message_id),
+    }))
 }
 
 /// Length as Telegram counts it: UTF-16 code units.
 fn utf16_len(s: &str) -> usize {
     s.encode_utf16().count()
-}
-
-/// The caption of an image: the media's caption (escaped), else the first
-/// non-empty line of the Telegram-HTML text with its tags removed (entities
-/// stay valid), cut at a word boundary to [`MAX_CAPTION_CHARS`].
-pub(crate) fn photo_caption(image: &Media, html_text: &str) -> String {
-    let caption = match image.caption.as_deref().map(str::trim) {
-        Some(c) if !c.is_empty() => escape_telegram(c),
-        _ => html_text
-            .lines()
-            .map(strip_tags)
-            .map(|l| l.trim().to_owned())
-            .find(|l| !l.is_empty())
-            .unwrap_or_default(),
-    };
-    cut_at_word(&caption, MAX_CAPTION_CHARS)
-}
-
-/// Escapes the three characters Telegram's HTML needs escaped.
-fn escape_telegram(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Drops every `<…>` tag; in Telegram HTML a literal `<` is always escaped,
-/// so each `<` opens a tag.
-fn strip_tags(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut in_tag = false;
-    for c in line.chars() {
-        match (in_tag, c) {
-            (false, '<') => in_tag = true,
-            (true, '>') => in_tag = false,
-            (false, c) => out.push(c),
-            (true, _) => {}
-        }
-    }
-    out
-}
-
-/// Cuts `s` (escaped text without tags) to at most `max` UTF-16 units at the
-/// last whitespace that leaves room for `…`; entities hold no whitespace, so
-/// none is cut. A single overlong word is cut before its last entity start.
-fn cut_at_word(s: &str, max: usize) -> String {
-    if utf16_len(s) <= max {
-        return s.to_owned();
-    }
-    let budget = max.saturating_sub(1);
-    let mut end = 0;
-    let mut used = 0;
-    let mut last_space = None;
-    let mut last_amp = None;
-    for (i, c) in s.char_indices() {
-        used += c.len_utf16();
-        if used > budget {
-            break;
-        }
-        if c.is_whitespace() {
-            last_space = Some(i);
-        }
-        if c == '&' {
-            last_amp = Some(i);
-        }
-        if c == ';' {
-            last_amp = None;
-        }
-        end = i + c.len_utf8();
-    }
-    let cut = match (last_space, last_amp) {
-        (Some(space), _) if space > 0 => space,
-        (_, Some(amp)) => amp,
-        _ => end,
-    };
-    format!("{}…", s[..cut].trim_end())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn image(caption: Option<&str>) -> Media {
-        Media {
-            kind: MediaKind::Image,
-            url: "https://example.org/a.jpg".into(),
-            mime_type: "image/jpeg".into(),
-            caption: caption.map(Into::into),
-        }
-    }
-
-    #[test]
-    fn caption_is_the_title_without_tags() {
-        let text = "<b>Straßensperrung &amp; Umleitung</b>\n\nDie <i>Hauptstraße</i> ist gesperrt.";
-        assert_eq!(
-            photo_caption(&image(None), text),
-            "Straßensperrung &amp; Umleitung"
-        );
-        assert_eq!(photo_caption(&image(Some("A < B")), text), "A &lt; B");
-    }
-
-    #[test]
-    fn long_captions_are_cut_at_words_and_never_inside_entities() {
-        let long = "Wort&amp;Wort ".repeat(200);
-        let cut = cut_at_word(&long, MAX_CAPTION_CHARS);
-        assert!(utf16_len(&cut) <= MAX_CAPTION_CHARS);
-        assert!(cut.ends_with("Wort&amp;Wort…"), "{cut}");
-        let one_word = "&amp;".repeat(400);
-        let cut = cut_at_word(&one_word, 1024);
-        assert!(cut.ends_with("&amp;…") && utf16_len(&cut) <= 1024, "{cut}");
-        assert_eq!(cut_at_word("kurz", 10), "kurz");
-    }
 }

@@ -12,6 +12,25 @@ pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 pub const DEFAULT_RATE_PER_SECOND: f64 = 30.0;
 /// Highest accepted [`TelegramConfig::rate_per_second`] (paid broadcasts).
 const MAX_RATE_PER_SECOND: f64 = 1000.0;
+/// Default for [`TelegramConfig::poll_timeout_seconds`].
+pub const DEFAULT_POLL_TIMEOUT_SECONDS: u32 = 25;
+/// Longest long poll Telegram honours.
+const MAX_POLL_TIMEOUT_SECONDS: u32 = 50;
+
+/// How Herold receives residents' messages (`telegram.mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A webhook when `public_url` is https and `webhook_secret` is set,
+    /// else long polling.
+    #[default]
+    Auto,
+    /// Telegram calls `{public_url}webhooks/telegram` (register it with
+    /// `herold channels setup telegram`); needs `webhook_secret`.
+    Webhook,
+    /// Herold asks Telegram with `getUpdates`; no public address needed.
+    Polling,
+}
 
 /// Settings of the Telegram channel (`[telegram]` in the Herold configuration).
 ///
@@ -40,9 +59,21 @@ pub struct TelegramConfig {
     /// every announcement.
     #[serde(default)]
     pub channel_categories: Vec<String>,
-    /// Sustained send rate (and burst) the engine allows for this channel.
+    /// Telegram's limit of messages per second for this bot (30; more with
+    /// paid broadcasts): the engine sends at most that many in any second,
+    /// evenly at one below it.
     #[serde(default = "default_rate_per_second")]
     pub rate_per_second: f64,
+    /// How updates arrive: `auto` (default), `webhook` or `polling`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// How long one `getUpdates` long poll waits for news (seconds, 1–50).
+    #[serde(default = "default_poll_timeout_seconds")]
+    pub poll_timeout_seconds: u32,
+}
+
+fn default_poll_timeout_seconds() -> u32 {
+    DEFAULT_POLL_TIMEOUT_SECONDS
 }
 
 fn default_api_url() -> String {
@@ -74,6 +105,8 @@ impl fmt::Debug for TelegramConfig {
             .field("channel", &self.channel)
             .field("channel_categories", &self.channel_categories)
             .field("rate_per_second", &self.rate_per_second)
+            .field("mode", &self.mode)
+            .field("poll_timeout_seconds", &self.poll_timeout_seconds)
             .finish()
     }
 }
@@ -131,7 +164,42 @@ impl TelegramConfig {
             channel: None,
             channel_categories: Vec::new(),
             rate_per_second: DEFAULT_RATE_PER_SECOND,
+            mode: Mode::Auto,
+            poll_timeout_seconds: DEFAULT_POLL_TIMEOUT_SECONDS,
         }
+    }
+
+    /// Whether updates arrive by long polling rather than the webhook:
+    /// `polling`, or `auto` unless `public_url` is https (`public_https`)
+    /// and `webhook_secret` is set.
+    pub fn receives_by_polling(&self, public_https: bool) -> bool {
+        match self.mode {
+            Mode::Polling => true,
+            Mode::Webhook => false,
+            Mode::Auto => !(public_https && self.webhook_secret.is_some()),
+        }
+    }
+
+    /// `{api_url}/bot{token}/`, the prefix of every method's URL (it holds
+    /// the token: never shown).
+    pub(crate) fn method_base(&self) -> Result<Zeroizing<String>, ConfigError> {
+        let token = self.resolve_token()?;
+        Ok(Zeroizing::new(format!(
+            "{}/bot{}/",
+            self.api_url.trim_end_matches('/'),
+            token.as_str()
+        )))
+    }
+
+    /// `{api_url}/file/bot{token}/`: where files are downloaded from
+    /// (holds the token).
+    pub(crate) fn file_base(&self) -> Result<Zeroizing<String>, ConfigError> {
+        let token = self.resolve_token()?;
+        Ok(Zeroizing::new(format!(
+            "{}/file/bot{}/",
+            self.api_url.trim_end_matches('/'),
+            token.as_str()
+        )))
     }
 
     /// Checks every key; reads `token_file` to check the token in it.
@@ -193,6 +261,18 @@ impl TelegramConfig {
             return Err(ConfigError::invalid(
                 "rate_per_second",
                 "a number above 0 and at most 1000 (Telegram allows about 30 messages per second)",
+            ));
+        }
+        if self.mode == Mode::Webhook && self.webhook_secret.is_none() {
+            return Err(ConfigError::invalid(
+                "mode",
+                "auto or polling when webhook_secret is not set (a webhook needs the secret to tell Telegram's requests from anyone's)",
+            ));
+        }
+        if !(1..=MAX_POLL_TIMEOUT_SECONDS).contains(&self.poll_timeout_seconds) {
+            return Err(ConfigError::invalid(
+                "poll_timeout_seconds",
+                "a number of seconds from 1 to 50 (Telegram's longest long poll)",
             ));
         }
         Ok(())
@@ -281,6 +361,8 @@ mod tests {
         assert_eq!(c.api_url, DEFAULT_API_URL);
         assert_eq!(c.rate_per_second, 30.0);
         assert!(c.webhook_secret.is_none() && c.channel.is_none());
+        assert_eq!(c.mode, Mode::Auto);
+        assert_eq!(c.poll_timeout_seconds, 25);
         c.validate().unwrap();
         assert_eq!(c.resolve_token().unwrap().as_str(), TOKEN);
     }
@@ -395,6 +477,46 @@ mod tests {
         }
         .validate()
         .unwrap();
+    }
+
+    #[test]
+    fn mode_picks_webhook_or_polling() {
+        let with_secret = TelegramConfig {
+            webhook_secret: Some("s3cret".into()),
+            ..TelegramConfig::new(TOKEN)
+        };
+        assert!(!with_secret.receives_by_polling(true));
+        assert!(with_secret.receives_by_polling(false), "no https: polling");
+        assert!(
+            TelegramConfig::new(TOKEN).receives_by_polling(true),
+            "no secret: polling"
+        );
+        let polling = TelegramConfig {
+            mode: Mode::Polling,
+            ..with_secret.clone()
+        };
+        assert!(polling.receives_by_polling(true));
+        let webhook = TelegramConfig {
+            mode: Mode::Webhook,
+            ..with_secret
+        };
+        assert!(!webhook.receives_by_polling(false));
+        webhook.validate().unwrap();
+        let parsed = parse(&format!("token = \"{TOKEN}\"\nmode = \"polling\"")).unwrap();
+        assert_eq!(parsed.mode, Mode::Polling);
+        assert!(parse(&format!("token = \"{TOKEN}\"\nmode = \"push\"")).is_err());
+        let bad = TelegramConfig {
+            mode: Mode::Webhook,
+            ..TelegramConfig::new(TOKEN)
+        };
+        assert_eq!(bad.validate().unwrap_err().field(), "mode");
+        for secs in [0, 51] {
+            let bad = TelegramConfig {
+                poll_timeout_seconds: secs,
+                ..TelegramConfig::new(TOKEN)
+            };
+            assert_eq!(bad.validate().unwrap_err().field(), "poll_timeout_seconds");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   [`InboundEvent`](herold_channel_api::InboundEvent)s.
 //! * [`TelegramChannel`] also fetches the photos residents send (`getFile`,
 //!   then the download, never more than the core's limit).
+//! * [`TelegramPoller`] fetches the same `Update`s with `getUpdates` long
+//!   polling when Herold has no public https address (`telegram.mode`).
 //!
 //! Chat ids, tokens and texts never appear in `Debug` output or error reasons.
 
@@ -20,8 +22,15 @@ mod channel;
 mod config;
 mod fetch;
 pub mod map;
+mod poll;
+mod update;
 mod webhook;
 
 pub use channel::TelegramChannel;
-pub use config::{ConfigError, TelegramConfig, DEFAULT_API_URL, DEFAULT_RATE_PER_SECOND};
+pub use config::{
+    ConfigError, Mode, TelegramConfig, DEFAULT_API_URL, DEFAULT_POLL_TIMEOUT_SECONDS,
+    DEFAULT_RATE_PER_SECOND,
+};
+pub use poll::TelegramPoller;
+pub use update::parse_update;
 pub use webhook::{TelegramWebhook, SECRET_HEADER};

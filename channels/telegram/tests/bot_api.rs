@@ -115,9 +115,10 @@ async fn sends_html_message_and_returns_chat_and_message_id() {
     assert_eq!(caps.formatting, Formatting::TelegramHtml);
     assert_eq!(caps.outbound_media, vec![MediaKind::Image]);
     assert_eq!(caps.inbound_media, vec![MediaKind::Image]);
+    // At most 30 in any second: 29 per second from a bucket of one.
     assert_eq!(
         (caps.default_rate.per_second, caps.default_rate.burst),
-        (30.0, 30)
+        (29.0, 1)
     );
     assert_eq!(
         caps.per_recipient_rate.map(|r| (r.per_second, r.burst)),
@@ -201,53 +202,74 @@ async fn follow_channel_the_bot_cannot_post_to_holds_the_channel() {
 }
 
 #[tokio::test]
-async fn photo_goes_first_with_a_short_caption_then_the_full_text() {
+async fn a_short_text_is_the_photos_caption_one_message() {
     let server = server().await;
     answer(&server, "sendPhoto", ok_message(4_242_424_242, 10)).await;
-    answer(&server, "sendMessage", ok_message(4_242_424_242, 11)).await;
     let ch = channel(&server, None);
     let mut msg = message(TEXT);
-    msg.message.media.push(Media {
-        kind: MediaKind::Image,
-        url: "https://musterstadt.example/media/abc.jpg".into(),
-        mime_type: "image/jpeg".into(),
-        caption: None,
-    });
+    msg.message
+        .media
+        .push(image("https://musterstadt.example/media/abc.jpg"));
     let receipt = ch.send(&msg).await.unwrap();
-    assert_eq!(receipt.provider_message_id.as_deref(), Some("11"));
+    assert_eq!(receipt.provider_message_id.as_deref(), Some("10"));
     let sent = bodies(&server).await;
-    assert_eq!(sent.len(), 2);
+    // One message: a chat takes one a second.
+    assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, "sendPhoto");
     assert_eq!(
         sent[0].1["photo"],
         "https://musterstadt.example/media/abc.jpg"
     );
-    assert_eq!(sent[0].1["caption"], "Straßensperrung Hauptstraße");
+    assert_eq!(sent[0].1["caption"], TEXT);
     assert_eq!(sent[0].1["parse_mode"], "HTML");
     assert_eq!(sent[0].1["chat_id"], json!(4_242_424_242_i64));
-    assert_eq!(sent[1].0, "sendMessage");
-    assert_eq!(sent[1].1["text"], TEXT);
+}
 
-    // A long title: the caption stays within 1,024 characters, cut at a word.
-    let server = server_with_photo().await;
+#[tokio::test]
+async fn a_long_text_shows_the_image_as_its_large_preview() {
+    let server = server().await;
+    answer(&server, "sendMessage", ok_message(4_242_424_242, 11)).await;
     let ch = channel(&server, None);
-    let mut long = message(&format!("<b>{}</b>\nText", "Wort &amp; ".repeat(300)));
-    long.message.media = msg.message.media.clone();
-    ch.send(&long).await.unwrap();
-    let caption = bodies(&server).await[0].1["caption"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(caption.encode_utf16().count() <= 1024, "{}", caption.len());
-    assert!(
-        caption.ends_with("&amp;…") && !caption.contains('<'),
-        "{caption}"
+    let long = format!("<b>Titel</b>\n{}", "Wort &amp; ".repeat(150));
+    assert!(long.encode_utf16().count() > 1024);
+    let mut msg = message(&long);
+    msg.message
+        .media
+        .push(image("https://musterstadt.example/media/abc.jpg"));
+    ch.send(&msg).await.unwrap();
+    let sent = bodies(&server).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "sendMessage");
+    assert_eq!(sent[0].1["text"], long);
+    assert_eq!(
+        sent[0].1["link_preview_options"],
+        json!({
+            "is_disabled": false,
+            "url": "https://musterstadt.example/media/abc.jpg",
+            "prefer_large_media": true,
+            "show_above_text": true
+        })
+    );
+    // Without an image, no preview at all.
+    let server = server_with_message().await;
+    channel(&server, None).send(&message(TEXT)).await.unwrap();
+    assert_eq!(
+        bodies(&server).await[0].1["link_preview_options"],
+        json!({"is_disabled": true})
     );
 }
 
-async fn server_with_photo() -> MockServer {
+fn image(url: &str) -> Media {
+    Media {
+        kind: MediaKind::Image,
+        url: url.into(),
+        mime_type: "image/jpeg".into(),
+        caption: None,
+    }
+}
+
+async fn server_with_message() -> MockServer {
     let server = server().await;
-    answer(&server, "sendPhoto", ok_message(1, 1)).await;
     answer(&server, "sendMessage", ok_message(1, 2)).await;
     server
 }
@@ -264,16 +286,16 @@ async fn a_refused_photo_still_lets_the_text_out() {
     answer(&server, "sendMessage", ok_message(4_242_424_242, 12)).await;
     let ch = channel(&server, None);
     let mut msg = message(TEXT);
-    msg.message.media.push(Media {
-        kind: MediaKind::Image,
-        url: "https://musterstadt.example/media/gone.jpg".into(),
-        mime_type: "image/jpeg".into(),
-        caption: Some("Baustelle <Nord>".into()),
-    });
-    ch.send(&msg).await.unwrap();
+    msg.message
+        .media
+        .push(image("https://musterstadt.example/media/gone.jpg"));
+    let receipt = ch.send(&msg).await.unwrap();
+    assert_eq!(receipt.provider_message_id.as_deref(), Some("12"));
     let sent = bodies(&server).await;
-    assert_eq!(sent[0].1["caption"], "Baustelle &lt;Nord&gt;");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].0, "sendPhoto");
     assert_eq!(sent[1].0, "sendMessage");
+    assert_eq!(sent[1].1["text"], TEXT);
 }
 
 /// Sends one message against a fake answering `status` with `body`.

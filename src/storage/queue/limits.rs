@@ -17,6 +17,28 @@ pub struct Grant {
     pub granted: u32,
     /// The channel is paused until then (429 or held).
     pub paused_until: Option<DateTime<Utc>>,
+    /// Tokens the bucket held at `at`, before granting (negative while
+    /// tokens are reserved ahead): when each granted token is due.
+    pub available: f64,
+    /// The bucket's time of this grant, which [`Grant::delay`] counts from:
+    /// the caller's `now`, or the previous grant's if that was later (a
+    /// caller that waited for the row lock), so the bucket's clock never
+    /// goes back.
+    pub at: DateTime<Utc>,
+}
+
+impl Grant {
+    /// How long after [`Grant::at`] its token `i` (from 0) may be used: at
+    /// once for tokens the bucket held, then one per `1 / rate` seconds
+    /// for tokens reserved ahead ([`Database::reserve_tokens`]).
+    pub fn delay(&self, i: u32, rate: f64) -> std::time::Duration {
+        let due = (f64::from(i) + 1.0 - self.available) / rate;
+        if due.is_finite() && due > 0.0 {
+            std::time::Duration::from_secs_f64(due.min(3600.0))
+        } else {
+            std::time::Duration::ZERO
+        }
+    }
 }
 
 /// What resuming a channel lifted.
@@ -39,6 +61,26 @@ impl Database {
         burst: u32,
         now: DateTime<Utc>,
     ) -> Result<Grant, StorageError> {
+        self.reserve_tokens(channel, want, rate, burst, std::time::Duration::ZERO, now)
+    }
+
+    /// Like [`Database::take_tokens`], but also reserves tokens that the
+    /// bucket will only have within `ahead` (it goes negative): token `i`
+    /// of the grant is due [`Grant::delay`] later. A worker that paces its
+    /// sends by those delays sends evenly at `rate`, however long its own
+    /// round trips take, and every worker's tokens stay in one sequence;
+    /// in any period `t` at most `burst + rate × t` are due, as with
+    /// [`Database::take_tokens`].
+    pub fn reserve_tokens(
+        &self,
+        channel: ChannelKind,
+        want: u32,
+        rate: f64,
+        burst: u32,
+        ahead: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, StorageError> {
+        let reservable = rate * ahead.as_secs_f64();
         let ch = channel.as_str();
         let now_db = time::to_db(now);
         macro_rules! body {
@@ -61,12 +103,15 @@ impl Database {
                     return Ok(Grant {
                         granted: 0,
                         paused_until: Some(time::from_db(until)),
+                        available: 0.0,
+                        at: now,
                     });
                 }
+                let now_db = now_db.max(refilled);
                 let elapsed =
                     (now_db - refilled).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
                 let available = (tokens + elapsed * rate).min(f64::from(burst));
-                let granted = (available.floor().max(0.0) as u32).min(want);
+                let granted = ((available + reservable).floor().max(0.0) as u32).min(want);
                 diesel::update(channel_limits::table.find(ch))
                     .set((
                         channel_limits::tokens.eq(available - f64::from(granted)),
@@ -76,6 +121,8 @@ impl Database {
                 Ok::<_, StorageError>(Grant {
                     granted,
                     paused_until: None,
+                    available,
+                    at: time::from_db(now_db),
                 })
             }};
         }

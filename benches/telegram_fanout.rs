@@ -1,0 +1,226 @@
+//! Telegram fan-out against the fake Bot API with Telegram's real limits
+//! (30 messages in any second, one per second per chat; 429 above): the
+//! real Telegram adapter and the real delivery engine, subscribers seeded
+//! directly in the database as Telegram chats.
+//!
+//! It publishes one announcement to every subscriber, publishes an urgent
+//! one once a quarter of them got the first, and reports the throughput the
+//! fake accepted (as a share of 30 messages per second), the 429s it gave,
+//! the busiest second it saw, and how long the first urgent delivery took.
+//! docs/benchmarks.md ("Telegram") has the command and the figures.
+//!
+//! ```sh
+//! cargo bench --bench telegram_fanout -- [--subscribers N] [--database-url URL] [--json]
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../tests/common/fake_telegram.rs"]
+mod fake_telegram;
+
+use anyhow::{anyhow, Context, Result};
+use fake_telegram::{FakeTelegram, GLOBAL_PER_SECOND};
+use herold::{
+    app::App,
+    config::Config,
+    crypto::Keyring,
+    service::{PublishRequest, CONSENT_WORDING_VERSION},
+};
+use herold_channel_api::ChannelKind;
+use herold_channel_telegram::TelegramConfig;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "123456789:AAbench-token";
+const URGENT_TITLE: &str = "Hochwasserwarnung";
+/// Longest time without a new message before the run is given up.
+const STALL: Duration = Duration::from_secs(60);
+
+struct Options {
+    subscribers: usize,
+    database_url: Option<String>,
+    json: bool,
+}
+
+fn options() -> Result<Options> {
+    let mut o = Options {
+        subscribers: 500,
+        database_url: None,
+        json: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--subscribers" => {
+                o.subscribers = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .context("--subscribers needs a number above 0")?
+            }
+            "--database-url" => {
+                o.database_url = Some(args.next().context("--database-url needs a URL")?)
+            }
+            "--json" => o.json = true,
+            // cargo bench passes --bench to every bench target.
+            "--bench" => {}
+            other => {
+                return Err(anyhow!(
+                    "unknown argument {other}: use --subscribers N, --database-url URL, --json"
+                ))
+            }
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> Result<()> {
+    let o = options()?;
+    let fake = FakeTelegram::start(TOKEN);
+    fake.accept_any_private_chat(true);
+    let tmp = tempfile::tempdir()?;
+    let key = tmp.path().join("bench.key");
+    std::fs::write(&key, Keyring::generate_encoded().as_bytes())?;
+    let mut config = Config {
+        database_url: o
+            .database_url
+            .clone()
+            .unwrap_or_else(|| tmp.path().join("bench.db").display().to_string()),
+        secret_key_file: Some(key),
+        ..Config::default()
+    };
+    config.delivery.channels = vec![ChannelKind::Telegram];
+    // The adapter's own rate (rate_per_second's default) and the engine's
+    // defaults: what an installation gets.
+    config.telegram = Some(TelegramConfig {
+        api_url: fake.url().to_owned(),
+        ..TelegramConfig::new(TOKEN)
+    });
+    let app = App::build(config)?;
+    let herold = app.herold().clone();
+    let category = format!("bench-{:08x}", rand::random::<u32>());
+    let cat = herold.add_category(&category, "Benchmark", "bench")?;
+    let chats: Vec<String> = (0..o.subscribers)
+        .map(|n| (100_000_000 + n).to_string())
+        .collect();
+    herold.db().import_subscribers(
+        ChannelKind::Telegram,
+        &chats,
+        cat.id,
+        CONSENT_WORDING_VERSION,
+        "bench",
+    )?;
+    let total = 2 * o.subscribers;
+
+    let rt = tokio::runtime::Runtime::new()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let engine = rt.spawn(app.engine().run(stopped));
+    let publish = |title: &str, urgent: bool| {
+        herold.publish(&PublishRequest {
+            category: category.clone(),
+            title: title.into(),
+            body: "Benchmark der Zustellung über Telegram.".into(),
+            urgent,
+            at: None,
+            corrects: None,
+            author: "bench".into(),
+            event: None,
+        })
+    };
+    if !o.json {
+        eprintln!(
+            "{} subscribers on Telegram; {total} messages to send…",
+            o.subscribers
+        );
+    }
+    publish("Bekanntmachung", false)?;
+    let mut urgent_at: Option<Duration> = None;
+    let mut progress = (0, Instant::now());
+    loop {
+        let sent = fake.sent();
+        if urgent_at.is_none() && sent.len() >= o.subscribers / 4 {
+            publish(URGENT_TITLE, true)?;
+            urgent_at = Some(fake.elapsed());
+        }
+        if sent.len() >= total {
+            break;
+        }
+        if sent.len() > progress.0 {
+            progress = (sent.len(), Instant::now());
+        } else if progress.1.elapsed() > STALL {
+            return Err(anyhow!("stalled at {} of {total} messages", sent.len()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = stop.send(true);
+    rt.block_on(engine)??;
+
+    let sent = fake.sent();
+    let first = sent.first().map_or(Duration::ZERO, |m| m.at);
+    let last = sent.last().map_or(Duration::ZERO, |m| m.at);
+    let span = (last - first).as_secs_f64();
+    let per_s = if span > 0.0 {
+        (sent.len() - 1) as f64 / span
+    } else {
+        0.0
+    };
+    // The busiest second: most messages whose acceptance times lie within 1 s.
+    let times: Vec<Duration> = sent.iter().map(|m| m.at).collect();
+    let mut busiest = 0;
+    let mut lo = 0;
+    for hi in 0..times.len() {
+        while times[hi] - times[lo] >= Duration::from_secs(1) {
+            lo += 1;
+        }
+        busiest = busiest.max(hi - lo + 1);
+    }
+    let urgent_at = urgent_at.unwrap_or_default();
+    let first_urgent = sent
+        .iter()
+        .find(|m| m.text.as_deref().is_some_and(|t| t.contains(URGENT_TITLE)))
+        .map(|m| m.at.saturating_sub(urgent_at));
+    let report = serde_json::json!({
+        "subscribers": o.subscribers,
+        "messages": sent.len(),
+        "seconds": span,
+        "messages_per_s": per_s,
+        "share_of_limit_pct": 100.0 * per_s / GLOBAL_PER_SECOND as f64,
+        "busiest_second": busiest,
+        "http_429": fake.throttled(),
+        "http_429_by_limit": {
+            "second": fake.throttled_by("second"),
+            "chat": fake.throttled_by("chat"),
+            "group": fake.throttled_by("group"),
+        },
+        "first_urgent_ms": first_urgent.map(|d| d.as_secs_f64() * 1000.0),
+        "backend": herold.db().backend(),
+    });
+    if o.json {
+        println!("{report}");
+    } else {
+        println!("backend            {}", herold.db().backend());
+        println!(
+            "messages           {} ({} subscribers × 2 announcements) in {span:.1} s",
+            sent.len(),
+            o.subscribers
+        );
+        println!(
+            "messages/s         {per_s:.2} ({:.1} % of Telegram's 30/s)",
+            100.0 * per_s / GLOBAL_PER_SECOND as f64
+        );
+        println!("busiest second     {busiest} messages");
+        println!(
+            "429s received      {} (30 per second: {}, 1 per chat and second: {})",
+            fake.throttled(),
+            fake.throttled_by("second"),
+            fake.throttled_by("chat")
+        );
+        match first_urgent {
+            Some(d) => println!(
+                "first urgent       {:.0} ms after publish",
+                d.as_secs_f64() * 1000.0
+            ),
+            None => println!("first urgent       never delivered"),
+        }
+    }
+    Ok(())
+}
