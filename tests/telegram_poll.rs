@@ -160,7 +160,17 @@ fn polling_loop_stores_confirms_and_polls_alone(backend: Backend) {
         .into_iter()
         .map(|s| s.dedupe_key)
         .collect();
-    assert_eq!(keys, vec!["4711:1".to_owned(), "4712:2".to_owned()]);
+    // Stored as keyed hashes of the provider ids `chat:message`.
+    let key = |id: &str| {
+        let event = herold_channel_api::InboundEvent::from_text(
+            herold_channel_api::Address::new("0"),
+            "",
+            Some(id.into()),
+            chrono::Utc::now(),
+        );
+        db.inbound_key(TG, &event)
+    };
+    assert_eq!(keys, vec![key("4711:1"), key("4712:2")]);
     let cursor = db.inbound_cursor(TG).unwrap().unwrap();
     assert_eq!(cursor.cursor, Some((last + 1).to_string()));
     assert!(last > first);
