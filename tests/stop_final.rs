@@ -1,8 +1,9 @@
 //! Stop is final: once a resident is told that leaving worked, nothing more
 //! reaches them, not even from a broadcast already under way. On SQLite and
 //! PostgreSQL: the engine with an in-process provider (a Stop while a batch
-//! is leased), and `herold serve` mailing to aiosmtpd while residents
-//! unsubscribe with one-click POSTs.
+//! is leased), `herold serve` mailing to aiosmtpd while residents
+//! unsubscribe with one-click POSTs, and `herold serve` sending on Telegram
+//! through the fake Bot API while residents write Stop to the bot.
 
 // Tests may fail loudly: the workspace lints forbid this only outside tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
