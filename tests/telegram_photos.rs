@@ -177,6 +177,8 @@ fn photos_through_serve(database_url: Option<&str>) {
             ("HEROLD_TELEGRAM__API_URL", &bot_api.uri()),
             ("HEROLD_TELEGRAM__TOKEN", TOKEN),
             ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET),
+            // public_url is plain http here: without this, auto would poll.
+            ("HEROLD_TELEGRAM__MODE", "webhook"),
             ("HEROLD_CONVERSATIONS__MAX_PHOTO_BYTES", &max),
             ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
             ("HEROLD_INBOUND__POLL_INTERVAL_MS", "20"),
