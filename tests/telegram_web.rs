@@ -268,6 +268,7 @@ fn telegram_webhook_refuses_bad_input(database_url: Option<&str>) {
             ("HEROLD_TELEGRAM__API_URL", "http://127.0.0.1:9"),
             ("HEROLD_TELEGRAM__TOKEN", TOKEN),
             ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET),
+            ("HEROLD_TELEGRAM__MODE", "webhook"),
         ],
     );
     let http = Client::new();
