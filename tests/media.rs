@@ -9,7 +9,7 @@
 mod common;
 
 use common::{
-    server::{python, Server},
+    server::{pillow, Server},
     validate, TestDb,
 };
 use diesel::RunQueryDsl;
@@ -40,25 +40,6 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// Decodes an image with Pillow; returns its JSON summary.
-fn pillow(bytes: &[u8]) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("image");
-    std::fs::write(&file, bytes).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/image_pixels.py");
-    let out = std::process::Command::new(python())
-        .arg(script)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "Pillow cannot decode the image: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// What Herold stores for a fixture (the library's own preparation).

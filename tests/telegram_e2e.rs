@@ -23,7 +23,6 @@ use common::{
 };
 use herold::domain::SubscriberStatus;
 use herold_channel_api::ChannelKind;
-use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::{path::Path, time::Duration};
 
@@ -90,17 +89,10 @@ fn residents_on_telegram(database_url: Option<&str>) {
     );
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
     s.cli(&["category", "add", "kultur", "--name", "Kultur"]);
-    let http = Client::new();
     let post = |update: &Value| -> Value {
-        let r = http
-            .post(s.url("/webhooks/telegram"))
-            .header("content-type", "application/json")
-            .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-            .body(update.to_string())
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        r.json().unwrap()
+        let (status, answer) = s.post_telegram(SECRET, update);
+        assert_eq!(status, 200, "{answer}");
+        answer
     };
     let next_id = std::cell::Cell::new(100);
     let fresh = || {

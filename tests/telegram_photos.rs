@@ -18,7 +18,7 @@
 mod common;
 
 use common::{
-    server::{python, Server},
+    server::{pillow, Server},
     TestDb,
 };
 use diesel::{sql_types::BigInt, QueryableByName, RunQueryDsl};
@@ -26,7 +26,6 @@ use herold::{service::InboundOutcome, storage::Pool};
 use herold_channel_api::{
     Address, ChannelKind, FetchError, FetchedMedia, InboundContent, InboundEvent, SendError,
 };
-use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::{path::Path, time::Duration};
 use wiremock::matchers::{body_partial_json, method, path};
@@ -54,25 +53,6 @@ fn fixture() -> Vec<u8> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Decodes an image with Pillow; returns its JSON summary.
-fn pillow(bytes: &[u8]) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("image");
-    std::fs::write(&file, bytes).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/image_pixels.py");
-    let out = std::process::Command::new(python())
-        .arg(script)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "Pillow cannot decode the image: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Rows in `conversation_photos`, whatever they belong to.
@@ -184,17 +164,10 @@ fn photos_through_serve(database_url: Option<&str>) {
             ("HEROLD_INBOUND__POLL_INTERVAL_MS", "20"),
         ],
     );
-    let http = Client::new();
     let post = |update: &Value| -> Value {
-        let r = http
-            .post(s.url("/webhooks/telegram"))
-            .header("content-type", "application/json")
-            .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-            .body(update.to_string())
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        r.json().unwrap()
+        let (status, answer) = s.post_telegram(SECRET, update);
+        assert_eq!(status, 200, "{answer}");
+        answer
     };
     let texts_to = |chat: i64| -> Vec<String> {
         rt.block_on(bot_api.received_requests())

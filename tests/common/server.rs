@@ -22,6 +22,26 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// Decodes an image with Pillow (`tests/support/image_pixels.py`); its
+/// JSON summary (format, size, pixels' hash, metadata found).
+pub fn pillow(bytes: &[u8]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("image");
+    std::fs::write(&file, bytes).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/image_pixels.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "Pillow cannot decode the image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -188,6 +208,24 @@ impl Server {
             )
             .unwrap();
         app
+    }
+
+    /// Posts a Telegram `Update` to this server's webhook with `secret` in
+    /// `X-Telegram-Bot-Api-Secret-Token`; the status and the JSON answer.
+    pub fn post_telegram(
+        &self,
+        secret: &str,
+        update: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = Client::new()
+            .post(self.url("/webhooks/telegram"))
+            .header("content-type", "application/json")
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .body(update.to_string())
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(serde_json::Value::Null))
     }
 
     pub fn url(&self, path: &str) -> String {
