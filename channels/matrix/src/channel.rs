@@ -12,7 +12,7 @@ use herold_channel_api::{
 };
 use matrix_sdk::config::RequestConfig;
 use matrix_sdk::ruma::{OwnedRoomId, RoomId, RoomOrAliasId};
-use matrix_sdk::{Client, Room, RoomState};
+use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
@@ -171,8 +171,16 @@ impl MatrixChannel {
                 .map_err(|e| map::send_error(&e, Place::Direct))?,
             _ => return Err(gone("the bot left or was removed from this direct chat")),
         }
-        if room.joined_members_count() == 1 {
-            return Err(gone("the resident left the direct chat"));
+        // The summary's count can lag behind a join the bot just made; ask
+        // for the members before ending a subscription on it.
+        if room.joined_members_count() <= 1 {
+            let joined = room
+                .members(RoomMemberships::JOIN)
+                .await
+                .map_err(|e| map::send_error(&e, Place::Direct))?;
+            if joined.len() <= 1 {
+                return Err(gone("the resident left the direct chat"));
+            }
         }
         Ok(room)
     }
