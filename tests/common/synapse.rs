@@ -142,7 +142,11 @@ impl Synapse {
         mac.update(b"\0");
         mac.update(password.as_bytes());
         mac.update(b"\0");
-        mac.update(if admin { b"admin".as_slice() } else { b"notadmin" });
+        mac.update(if admin {
+            b"admin".as_slice()
+        } else {
+            b"notadmin"
+        });
         let request = serde_json::json!({
             "nonce": nonce,
             "username": localpart,
@@ -221,7 +225,10 @@ fn spawn(python: &Path, dir: &Path, port: u16, limits: Limits) -> Result<Child, 
     }
     let _ = child.kill();
     let _ = child.wait();
-    Err(format!("no answer on /health within {START_TIMEOUT:?}\n{}", log_tail(dir)))
+    Err(format!(
+        "no answer on /health within {START_TIMEOUT:?}\n{}",
+        log_tail(dir)
+    ))
 }
 
 /// Writes `homeserver.yaml` (and a signing key) for one homeserver: only
@@ -363,4 +370,3 @@ fn http(
         .unwrap_or_default();
     Ok((status, body))
 }
-

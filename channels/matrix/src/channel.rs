@@ -128,14 +128,20 @@ impl MatrixChannel {
             .sqlite_store(&self.config.store_path, None)
             // The engine decides about retries; matrix-sdk would otherwise
             // retry throttled and failed requests itself, holding the send.
-            .request_config(RequestConfig::new().disable_retry().timeout(REQUEST_TIMEOUT))
+            .request_config(
+                RequestConfig::new()
+                    .disable_retry()
+                    .timeout(REQUEST_TIMEOUT),
+            )
             .build()
             .await
             .map_err(|e| match e {
-                matrix_sdk::ClientBuildError::SqliteStore(_) => ConnectError::Store(
-                    "cannot open the SQLite store in matrix.store_path".into(),
+                matrix_sdk::ClientBuildError::SqliteStore(_) => {
+                    ConnectError::Store("cannot open the SQLite store in matrix.store_path".into())
+                }
+                _ => ConnectError::Config(
+                    "matrix.homeserver: cannot use it as the homeserver".into(),
                 ),
-                _ => ConnectError::Config("matrix.homeserver: cannot use it as the homeserver".into()),
             })?;
         session::log_in(
             &client,

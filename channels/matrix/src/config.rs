@@ -255,10 +255,7 @@ impl MatrixConfig {
         }
         let non_empty = |field: &'static str, s: Zeroizing<String>| {
             if s.is_empty() || s.chars().any(char::is_control) {
-                Err(ConfigError::invalid(
-                    field,
-                    "a non-empty value on one line",
-                ))
+                Err(ConfigError::invalid(field, "a non-empty value on one line"))
             } else {
                 Ok(s)
             }
@@ -341,8 +338,7 @@ fn valid_room(s: &str) -> bool {
 
 fn valid_slug(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
@@ -400,7 +396,10 @@ store_path = "/var/lib/herold/matrix"
         };
         let err = two.validate().unwrap_err();
         assert_eq!(err.field(), "password");
-        assert!(err.to_string().starts_with("matrix.password: expected"), "{err}");
+        assert!(
+            err.to_string().starts_with("matrix.password: expected"),
+            "{err}"
+        );
         let token = MatrixConfig {
             access_token: Some("syt_abc".into()),
             password: None,
@@ -506,7 +505,10 @@ store_path = "/var/lib/herold/matrix"
         for (c, field) in cases {
             let err = c.validate().unwrap_err();
             assert_eq!(err.field(), field, "{err}");
-            assert!(err.to_string().contains(&format!("matrix.{field}")), "{err}");
+            assert!(
+                err.to_string().contains(&format!("matrix.{field}")),
+                "{err}"
+            );
         }
     }
 

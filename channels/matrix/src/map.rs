@@ -88,7 +88,9 @@ pub fn send_error(err: &matrix_sdk::Error, place: Place) -> SendError {
         matrix_sdk::Error::WrongRoomState(_) => match place {
             Place::Direct => gone("the bot is no longer in this direct chat"),
             Place::Follow => SendError::Misconfigured {
-                reason: "the bot is not in a follow room: invite it, then herold channels resume matrix".into(),
+                reason:
+                    "the bot is not in a follow room: invite it, then herold channels resume matrix"
+                        .into(),
             },
         },
         matrix_sdk::Error::AuthenticationRequired => misconfigured_token(),

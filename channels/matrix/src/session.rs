@@ -146,9 +146,9 @@ async fn token_device(
             "matrix.access_token belongs to another account than matrix.user_id".into(),
         ));
     }
-    whoami.device_id.ok_or_else(|| {
-        ConnectError::Config("matrix.access_token is not bound to a device".into())
-    })
+    whoami
+        .device_id
+        .ok_or_else(|| ConnectError::Config("matrix.access_token is not bound to a device".into()))
 }
 
 fn parse_user(user_id: &str) -> Result<matrix_sdk::ruma::OwnedUserId, ConnectError> {

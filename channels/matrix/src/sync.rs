@@ -41,25 +41,35 @@ pub(crate) struct SyncHealth {
 
 /// Registers the invite handler.
 pub(crate) fn install_handlers(client: &Client) {
-    client.add_event_handler(|event: StrippedRoomMemberEvent, room: Room, client: Client| async move {
-        if client.user_id() != Some(event.state_key.as_ref()) {
-            return;
-        }
-        let direct = event.content.is_direct.unwrap_or(false);
-        // Joining from inside the handler would wait for the sync that runs
-        // it; answer the invite beside it.
-        tokio::spawn(async move {
-            let result = if direct { room.join().await } else { room.leave().await };
-            match (direct, result) {
-                (true, Ok(())) => tracing::info!("matrix: joined a direct chat a resident opened"),
-                (false, Ok(())) => tracing::info!("matrix: declined an invite to a room that is not a direct chat"),
-                (_, Err(e)) => tracing::warn!(
-                    error = %crate::map::send_error(&e, crate::map::Place::Direct),
-                    "matrix: could not answer an invite"
-                ),
+    client.add_event_handler(
+        |event: StrippedRoomMemberEvent, room: Room, client: Client| async move {
+            if client.user_id() != Some(event.state_key.as_ref()) {
+                return;
             }
-        });
-    });
+            let direct = event.content.is_direct.unwrap_or(false);
+            // Joining from inside the handler would wait for the sync that runs
+            // it; answer the invite beside it.
+            tokio::spawn(async move {
+                let result = if direct {
+                    room.join().await
+                } else {
+                    room.leave().await
+                };
+                match (direct, result) {
+                    (true, Ok(())) => {
+                        tracing::info!("matrix: joined a direct chat a resident opened")
+                    }
+                    (false, Ok(())) => tracing::info!(
+                        "matrix: declined an invite to a room that is not a direct chat"
+                    ),
+                    (_, Err(e)) => tracing::warn!(
+                        error = %crate::map::send_error(&e, crate::map::Place::Direct),
+                        "matrix: could not answer an invite"
+                    ),
+                }
+            });
+        },
+    );
 }
 
 /// The first sync, before anything is sent (no long wait).

@@ -56,9 +56,8 @@ fn announcement(key: &str, to: Destination) -> OutboundMessage {
         "WASSERROHRBRUCH\nDie Hauptstraße ist gesperrt.\nhttps://example.org/a/1",
         "de",
     );
-    message.html = Some(
-        "<p><b>Wasserrohrbruch</b></p><p>Die <b>Hauptstraße</b> ist gesperrt.</p>".into(),
-    );
+    message.html =
+        Some("<p><b>Wasserrohrbruch</b></p><p>Die <b>Hauptstraße</b> ist gesperrt.</p>".into());
     OutboundMessage {
         idempotency_key: key.into(),
         destination: to,
@@ -68,7 +67,9 @@ fn announcement(key: &str, to: Destination) -> OutboundMessage {
 }
 
 fn encode(id: &str) -> String {
-    id.replace('!', "%21").replace(':', "%3A").replace('#', "%23")
+    id.replace('!', "%21")
+        .replace(':', "%3A")
+        .replace('#', "%23")
 }
 
 /// The room's events as the homeserver stores them, oldest first.
@@ -97,7 +98,13 @@ fn events_of(events: &[serde_json::Value], sender: &str, kind: &str) -> usize {
 }
 
 /// Waits until `user_id`'s membership in `room_id` is `membership`.
-async fn wait_membership(hs: &Synapse, token: &str, room_id: &str, user_id: &str, membership: &str) {
+async fn wait_membership(
+    hs: &Synapse,
+    token: &str,
+    room_id: &str,
+    user_id: &str,
+    membership: &str,
+) {
     let start = Instant::now();
     loop {
         let (status, body) = hs.request(
@@ -155,14 +162,26 @@ async fn encrypted_direct_chat_gets_the_announcement_once() {
     anna.sync_once(SyncSettings::default()).await.unwrap();
 
     let to = Destination::Recipient(Address::new(room_id.clone()));
-    let first = channel.send(&announcement("ann-1:anna", to.clone())).await.unwrap();
+    let first = channel
+        .send(&announcement("ann-1:anna", to.clone()))
+        .await
+        .unwrap();
     // A retry of the same delivery (after a timeout, a crash) …
-    let again = channel.send(&announcement("ann-1:anna", to.clone())).await.unwrap();
-    assert_eq!(first.provider_message_id, again.provider_message_id, "deduplicated by txn id");
+    let again = channel
+        .send(&announcement("ann-1:anna", to.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.provider_message_id, again.provider_message_id,
+        "deduplicated by txn id"
+    );
 
     let start = Instant::now();
     while received.lock().unwrap().is_empty() {
-        assert!(start.elapsed() < WITHIN, "the resident never decrypted the announcement");
+        assert!(
+            start.elapsed() < WITHIN,
+            "the resident never decrypted the announcement"
+        );
         anna.sync_once(SyncSettings::default().timeout(Duration::from_millis(500)))
             .await
             .unwrap();
@@ -171,16 +190,30 @@ async fn encrypted_direct_chat_gets_the_announcement_once() {
     let MessageType::Text(text) = content.msgtype else {
         panic!("not m.text: {:?}", content.msgtype);
     };
-    assert!(text.body.contains("Die Hauptstraße ist gesperrt."), "{}", text.body);
+    assert!(
+        text.body.contains("Die Hauptstraße ist gesperrt."),
+        "{}",
+        text.body
+    );
     let formatted = text.formatted.expect("formatted_body");
     assert_eq!(formatted.format.as_str(), "org.matrix.custom.html");
-    assert!(formatted.body.contains("<b>Hauptstraße</b>"), "{}", formatted.body);
+    assert!(
+        formatted.body.contains("<b>Hauptstraße</b>"),
+        "{}",
+        formatted.body
+    );
 
     // On the homeserver: one event from the bot, encrypted (no clear text).
     let events = room_events(&hs, &resident.access_token, &room_id);
-    assert_eq!(events_of(&events, &bot.user_id, "m.room.encrypted"), 1, "{events:#?}");
+    assert_eq!(
+        events_of(&events, &bot.user_id, "m.room.encrypted"),
+        1,
+        "{events:#?}"
+    );
     assert_eq!(events_of(&events, &bot.user_id, "m.room.message"), 0);
-    assert!(!serde_json::to_string(&events).unwrap().contains("Hauptstraße"));
+    assert!(!serde_json::to_string(&events)
+        .unwrap()
+        .contains("Hauptstraße"));
     // A second announcement is a second event.
     channel.send(&announcement("ann-2:anna", to)).await.unwrap();
     let events = room_events(&hs, &resident.access_token, &room_id);
@@ -191,7 +224,14 @@ async fn encrypted_direct_chat_gets_the_announcement_once() {
     group.invite = vec![bot_id.clone()];
     group.name = Some("Stammtisch".into());
     let group = anna.create_room(group).await.unwrap();
-    wait_membership(&hs, &resident.access_token, group.room_id().as_str(), &bot.user_id, "leave").await;
+    wait_membership(
+        &hs,
+        &resident.access_token,
+        group.room_id().as_str(),
+        &bot.user_id,
+        "leave",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,12 +260,22 @@ async fn follow_room_gets_one_post_per_key() {
     assert!(routes[0].carries("abfall") && !routes[0].carries("verkehr"));
 
     let to = Destination::Follow(FollowTarget::new(alias));
-    let first = channel.send(&announcement("ann-1:follow", to.clone())).await.unwrap();
-    let again = channel.send(&announcement("ann-1:follow", to)).await.unwrap();
+    let first = channel
+        .send(&announcement("ann-1:follow", to.clone()))
+        .await
+        .unwrap();
+    let again = channel
+        .send(&announcement("ann-1:follow", to))
+        .await
+        .unwrap();
     assert_eq!(first.provider_message_id, again.provider_message_id);
 
     let events = room_events(&hs, &admin.access_token, &room_id);
-    assert_eq!(events_of(&events, &bot.user_id, "m.room.message"), 1, "{events:#?}");
+    assert_eq!(
+        events_of(&events, &bot.user_id, "m.room.message"),
+        1,
+        "{events:#?}"
+    );
     let post = events
         .iter()
         .find(|e| e["sender"] == bot.user_id.as_str() && e["type"] == "m.room.message")
@@ -236,7 +286,10 @@ async fn follow_room_gets_one_post_per_key() {
         .as_str()
         .unwrap()
         .contains("<b>Wasserrohrbruch</b>"));
-    assert!(post["content"]["body"].as_str().unwrap().contains("gesperrt"));
+    assert!(post["content"]["body"]
+        .as_str()
+        .unwrap()
+        .contains("gesperrt"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,7 +300,10 @@ async fn a_restart_is_the_same_device() {
     let store = dir.path().join("bot");
     let first = MatrixChannel::new(bot_config(&hs, &bot, &store)).unwrap();
     let device = first.device_id().await.unwrap();
-    assert_ne!(device, bot.device_id, "a device of its own, not registration's");
+    assert_ne!(
+        device, bot.device_id,
+        "a device of its own, not registration's"
+    );
     drop(first);
     // Give the aborted sync a moment to let go of the store.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -307,7 +363,11 @@ async fn a_revoked_token_holds_the_channel() {
     config.password = None;
     config.access_token = Some(bot.access_token.clone());
     let channel = MatrixChannel::new(config).unwrap();
-    assert_eq!(channel.device_id().await.unwrap(), bot.device_id, "the token's device");
+    assert_eq!(
+        channel.device_id().await.unwrap(),
+        bot.device_id,
+        "the token's device"
+    );
 
     hs.logout(&bot.access_token);
     let to = Destination::Follow(FollowTarget::new(room.room_id().as_str()));
