@@ -378,3 +378,51 @@ async fn a_revoked_token_holds_the_channel() {
     assert!(text.contains("M_UNKNOWN_TOKEN"), "{text}");
     assert!(!text.contains(&bot.access_token) && !text.contains(room.room_id().as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synapse_throttling_is_rate_limited_with_its_delay() {
+    // Synapse's own limits: 0.2 messages a second per sender, burst 10.
+    let hs = Synapse::start_with_default_limits();
+    let bot = hs.register("herold", "bot-password");
+    let admin = hs.register("rathaus", "rathaus-password");
+    let dir = tempfile::tempdir().unwrap();
+    let town = client(&hs, &admin, &dir.path().join("town")).await;
+    let mut public = CreateRoom::new();
+    public.preset = Some(RoomPreset::PublicChat);
+    let room = town.create_room(public).await.unwrap();
+    let channel = MatrixChannel::new(bot_config(&hs, &bot, &dir.path().join("bot"))).unwrap();
+    let to = Destination::Follow(FollowTarget::new(room.room_id().as_str()));
+
+    let mut sent = 0;
+    let throttled = loop {
+        match channel
+            .send(&announcement(&format!("k{sent}"), to.clone()))
+            .await
+        {
+            Ok(_) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 30, "Synapse never throttled");
+    };
+    assert!(sent >= 5, "throttled after {sent}");
+    let SendError::RateLimited { retry_after } = throttled else {
+        panic!("not RateLimited: {throttled:?}");
+    };
+    let after = retry_after.expect("Synapse says when (retry_after_ms)");
+    assert!(
+        after > Duration::ZERO && after < Duration::from_secs(60),
+        "{after:?}"
+    );
+    assert!(matches!(
+        SendError::RateLimited { retry_after }.disposition(),
+        Disposition::BackOff { .. }
+    ));
+    // After the delay the same delivery goes through, once.
+    tokio::time::sleep(after + Duration::from_millis(200)).await;
+    channel
+        .send(&announcement(&format!("k{sent}"), to))
+        .await
+        .unwrap();
+    let events = room_events(&hs, &admin.access_token, room.room_id().as_str());
+    assert_eq!(events_of(&events, &bot.user_id, "m.room.message"), sent + 1);
+}
