@@ -485,7 +485,11 @@ mod tests {
             )),
             ..Config::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("matrix.homeserver"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("matrix.homeserver"));
     }
 
     #[test]

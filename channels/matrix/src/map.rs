@@ -104,8 +104,8 @@ pub fn send_error(err: &matrix_sdk::Error, place: Place) -> SendError {
 pub fn misconfigured_token() -> SendError {
     SendError::Misconfigured {
         reason: "the homeserver no longer accepts the bot's access token (M_UNKNOWN_TOKEN): \
-                 give matrix.access_token a new token of the same device, or with a password \
-                 login remove session.json from matrix.store_path, then herold channels resume matrix"
+                 its device was logged out; move matrix.store_path aside (keep it in the backup), \
+                 give a new password login or token, restart Herold, then herold channels resume matrix"
             .into(),
     }
 }
