@@ -5,6 +5,9 @@
 #   - a Python virtualenv in .test-peers/ with the pinned packages of
 #     tests/support/requirements.txt: feedparser and icalendar (independent
 #     feed checks), aiosmtpd (a real SMTP server), dkimpy (DKIM checks)
+#   - Synapse, a real Matrix homeserver, in its own virtualenv
+#     .test-peers/synapse with the pins of tests/support/requirements-synapse.txt
+#     (the tests start one per test, see tests/common/synapse.rs)
 #   - PostgreSQL 15 on 127.0.0.1:5432 (started if it is installed but stopped)
 # then runs every test of every crate on SQLite and on PostgreSQL.
 #
@@ -15,6 +18,7 @@ cd "$(dirname "$0")/.."
 
 PEERS=.test-peers
 REQUIREMENTS=tests/support/requirements.txt
+SYNAPSE_REQUIREMENTS=tests/support/requirements-synapse.txt
 
 step() { printf '==> %s\n' "$*" >&2; }
 
@@ -24,6 +28,16 @@ if ! cmp -s "$REQUIREMENTS" "$PEERS/installed-requirements.txt"; then
     python3 -m venv "$PEERS/venv"
     "$PEERS/venv/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
     cp "$REQUIREMENTS" "$PEERS/installed-requirements.txt"
+fi
+
+# 1b. Synapse in its own virtualenv (its many dependencies stay out of the
+#     peers' one), reinstalled only when its pins change. The marker is
+#     written last, so an interrupted install is completed on the next run.
+if ! cmp -s "$SYNAPSE_REQUIREMENTS" "$PEERS/synapse/installed-requirements.txt"; then
+    step "installing Synapse (Matrix homeserver) into $PEERS/synapse"
+    python3 -m venv "$PEERS/synapse"
+    "$PEERS/synapse/bin/pip" install --quiet --disable-pip-version-check -r "$SYNAPSE_REQUIREMENTS"
+    cp "$SYNAPSE_REQUIREMENTS" "$PEERS/synapse/installed-requirements.txt"
 fi
 
 # 2. PostgreSQL.
@@ -56,4 +70,5 @@ fi
 #    providers (HEROLD_FAKE_PROVIDER); builds without it refuse that.
 step "running the test suite (SQLite and PostgreSQL)"
 export HEROLD_TEST_PYTHON="$PWD/$PEERS/venv/bin/python"
+export HEROLD_TEST_SYNAPSE="$PWD/$PEERS/synapse/bin/python"
 cargo test --workspace --locked --features herold/fake-providers "$@"

@@ -157,6 +157,9 @@ fn configured_sections(config: &Config) -> Vec<ChannelKind> {
     if config.telegram.is_some() {
         out.push(ChannelKind::Telegram);
     }
+    if config.matrix.is_some() {
+        out.push(ChannelKind::Matrix);
+    }
     out
 }
 
@@ -234,6 +237,18 @@ fn build(kind: ChannelKind, config: &Config) -> Result<Adapter, RegistryError> {
                 channel: Arc::new(channel),
                 webhook,
                 poller,
+            })
+        }
+        ChannelKind::Matrix => {
+            let cfg = config.matrix.clone().ok_or_else(|| missing("matrix"))?;
+            // Built without connecting: the first send logs in (or restores
+            // the session in matrix.store_path) and starts the sync.
+            let channel = herold_channel_matrix::MatrixChannel::new(cfg)
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            Ok(Adapter {
+                channel: Arc::new(channel),
+                webhook: None,
+                poller: None,
             })
         }
         other => Err(RegistryError::NoAdapter(format!(

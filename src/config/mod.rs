@@ -75,6 +75,9 @@ pub struct Config {
     /// The Telegram channel's bot (`[telegram]`); needed when
     /// `delivery.channels` lists `telegram`.
     pub telegram: Option<herold_channel_telegram::TelegramConfig>,
+    /// The Matrix channel's bot (`[matrix]`); needed when
+    /// `delivery.channels` lists `matrix`.
+    pub matrix: Option<herold_channel_matrix::MatrixConfig>,
     /// E-mail sign-up: confirmation link lifetime, resend throttling.
     pub signup: SignupConfig,
     /// Images of announcements: size limit.
@@ -130,6 +133,7 @@ impl Default for Config {
             websub: WebsubConfig::default(),
             email: None,
             telegram: None,
+            matrix: None,
             signup: SignupConfig::default(),
             media: MediaConfig::default(),
             conversations: ConversationsConfig::default(),
@@ -286,6 +290,11 @@ impl Config {
                 .validate()
                 .map_err(|e| ConfigError::Parse(e.to_string()))?;
         }
+        if let Some(matrix) = &self.matrix {
+            matrix
+                .validate()
+                .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        }
         if self.secret_key.is_some() && self.secret_key_file.is_some() {
             return Err(ConfigError::Invalid {
                 key: "secret_key_file",
@@ -437,6 +446,50 @@ mod tests {
         assert!(t.contains("[telegram]"), "{t}");
         assert!(!t.contains("AAsecret") && !t.contains("geheim-hook"), "{t}");
         assert!(!format!("{c:?}").contains("AAsecret"));
+    }
+
+    #[test]
+    fn redacts_the_matrix_password_and_token() {
+        let with_password = herold_channel_matrix::MatrixConfig::with_password(
+            "https://matrix.example.org",
+            "@herold:example.org",
+            "geheimes-passwort",
+            "/var/lib/herold/matrix",
+        );
+        let with_token = herold_channel_matrix::MatrixConfig {
+            password: None,
+            access_token: Some("syt_geheimer_token".into()),
+            ..with_password.clone()
+        };
+        for matrix in [with_password, with_token] {
+            let c = Config {
+                matrix: Some(matrix),
+                ..Config::default()
+            };
+            c.validate().unwrap();
+            let t = c.to_redacted_toml();
+            assert!(t.contains("[matrix]"), "{t}");
+            for out in [t, format!("{c:?}")] {
+                assert!(
+                    !out.contains("geheimes-passwort") && !out.contains("syt_geheimer"),
+                    "{out}"
+                );
+            }
+        }
+        let bad = Config {
+            matrix: Some(herold_channel_matrix::MatrixConfig::with_password(
+                "matrix.example.org",
+                "@herold:example.org",
+                "pw",
+                "/tmp/m",
+            )),
+            ..Config::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("matrix.homeserver"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod fake_telegram;
 pub mod server;
 pub mod smtp;
+pub mod synapse;
 pub mod validate;
 
 use diesel::{pg::PgConnection, Connection, RunQueryDsl};

@@ -1,0 +1,428 @@
+//! The Matrix adapter against a real Synapse (tests/common/synapse.rs of
+//! the workspace; installed by scripts/test.sh).
+//!
+//! Residents are real encrypting clients: matrix-sdk with its own SQLite
+//! store in a temporary directory, as Element would be.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../../tests/common/synapse.rs"]
+mod synapse;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use herold_channel_api::{
+    Address, Channel, Destination, Disposition, FollowTarget, OutboundMessage, RenderedMessage,
+    SendError,
+};
+use herold_channel_matrix::{MatrixChannel, MatrixConfig, SESSION_FILE};
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::api::client::room::create_room::v3::{Request as CreateRoom, RoomPreset};
+use matrix_sdk::ruma::api::client::room::Visibility;
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::{OwnedUserId, RoomAliasId};
+use matrix_sdk::Client;
+use synapse::{Synapse, User};
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// A resident's (or the town's admin's) client: logged in, keys uploaded.
+async fn client(hs: &Synapse, user: &User, store: &Path) -> Client {
+    let client = Client::builder()
+        .homeserver_url(hs.url())
+        .sqlite_store(store, None)
+        .build()
+        .await
+        .unwrap();
+    client
+        .matrix_auth()
+        .login_username(&user.user_id, &user.password)
+        .initial_device_display_name("resident")
+        .await
+        .unwrap();
+    client.sync_once(SyncSettings::default()).await.unwrap();
+    client
+}
+
+fn bot_config(hs: &Synapse, bot: &User, store: &Path) -> MatrixConfig {
+    MatrixConfig::with_password(hs.url(), &bot.user_id, &bot.password, store)
+}
+
+fn announcement(key: &str, to: Destination) -> OutboundMessage {
+    let mut message = RenderedMessage::new(
+        "WASSERROHRBRUCH\nDie Hauptstraße ist gesperrt.\nhttps://example.org/a/1",
+        "de",
+    );
+    message.html =
+        Some("<p><b>Wasserrohrbruch</b></p><p>Die <b>Hauptstraße</b> ist gesperrt.</p>".into());
+    OutboundMessage {
+        idempotency_key: key.into(),
+        destination: to,
+        message,
+        unsubscribe: None,
+    }
+}
+
+fn encode(id: &str) -> String {
+    id.replace('!', "%21")
+        .replace(':', "%3A")
+        .replace('#', "%23")
+}
+
+/// The room's events as the homeserver stores them, oldest first.
+fn room_events(hs: &Synapse, token: &str, room_id: &str) -> Vec<serde_json::Value> {
+    let (status, body) = hs.request(
+        "GET",
+        &format!(
+            "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100",
+            encode(room_id)
+        ),
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut events = v["chunk"].as_array().cloned().unwrap_or_default();
+    events.reverse();
+    events
+}
+
+fn events_of(events: &[serde_json::Value], sender: &str, kind: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["sender"] == sender && e["type"] == kind)
+        .count()
+}
+
+/// Waits until `user_id`'s membership in `room_id` is `membership`.
+async fn wait_membership(
+    hs: &Synapse,
+    token: &str,
+    room_id: &str,
+    user_id: &str,
+    membership: &str,
+) {
+    let start = Instant::now();
+    loop {
+        let (status, body) = hs.request(
+            "GET",
+            &format!(
+                "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
+                encode(room_id),
+                encode(user_id)
+            ),
+            Some(token),
+            None,
+        );
+        if status == 200 && body.contains(&format!("\"membership\":\"{membership}\"")) {
+            return;
+        }
+        assert!(
+            start.elapsed() < WITHIN,
+            "{user_id} not {membership} in the room: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_direct_chat_gets_the_announcement_once() {
+    let hs = Synapse::start();
+    let bot = hs.register("herold", "bot-password");
+    let resident = hs.register("anna", "anna-password");
+    let dir = tempfile::tempdir().unwrap();
+    let channel = MatrixChannel::new(bot_config(&hs, &bot, &dir.path().join("bot"))).unwrap();
+    channel.connect().await.unwrap();
+
+    // The resident opens an encrypted direct chat, as Element does.
+    let anna = client(&hs, &resident, &dir.path().join("anna")).await;
+    let bot_id: OwnedUserId = bot.user_id.as_str().try_into().unwrap();
+    let room = anna.create_dm(&bot_id).await.unwrap();
+    assert!(room.latest_encryption_state().await.unwrap().is_encrypted());
+    let room_id = room.room_id().to_string();
+    wait_membership(&hs, &resident.access_token, &room_id, &bot.user_id, "join").await;
+
+    let received: Arc<Mutex<Vec<RoomMessageEventContent>>> = Arc::default();
+    let sink = Arc::clone(&received);
+    let bot_sender = bot_id.clone();
+    anna.add_event_handler(move |ev: OriginalSyncRoomMessageEvent| {
+        let sink = Arc::clone(&sink);
+        let from_bot = ev.sender == bot_sender;
+        async move {
+            if from_bot {
+                sink.lock().unwrap().push(ev.content);
+            }
+        }
+    });
+    // The resident's client must know the bot's device before the bot's
+    // room key arrives; one sync does it.
+    anna.sync_once(SyncSettings::default()).await.unwrap();
+
+    let to = Destination::Recipient(Address::new(room_id.clone()));
+    let first = channel
+        .send(&announcement("ann-1:anna", to.clone()))
+        .await
+        .unwrap();
+    // A retry of the same delivery (after a timeout, a crash) …
+    let again = channel
+        .send(&announcement("ann-1:anna", to.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.provider_message_id, again.provider_message_id,
+        "deduplicated by txn id"
+    );
+
+    let start = Instant::now();
+    while received.lock().unwrap().is_empty() {
+        assert!(
+            start.elapsed() < WITHIN,
+            "the resident never decrypted the announcement"
+        );
+        anna.sync_once(SyncSettings::default().timeout(Duration::from_millis(500)))
+            .await
+            .unwrap();
+    }
+    let content = received.lock().unwrap()[0].clone();
+    let MessageType::Text(text) = content.msgtype else {
+        panic!("not m.text: {:?}", content.msgtype);
+    };
+    assert!(
+        text.body.contains("Die Hauptstraße ist gesperrt."),
+        "{}",
+        text.body
+    );
+    let formatted = text.formatted.expect("formatted_body");
+    assert_eq!(formatted.format.as_str(), "org.matrix.custom.html");
+    assert!(
+        formatted.body.contains("<b>Hauptstraße</b>"),
+        "{}",
+        formatted.body
+    );
+
+    // On the homeserver: one event from the bot, encrypted (no clear text).
+    let events = room_events(&hs, &resident.access_token, &room_id);
+    assert_eq!(
+        events_of(&events, &bot.user_id, "m.room.encrypted"),
+        1,
+        "{events:#?}"
+    );
+    assert_eq!(events_of(&events, &bot.user_id, "m.room.message"), 0);
+    assert!(!serde_json::to_string(&events)
+        .unwrap()
+        .contains("Hauptstraße"));
+    // A second announcement is a second event.
+    channel.send(&announcement("ann-2:anna", to)).await.unwrap();
+    let events = room_events(&hs, &resident.access_token, &room_id);
+    assert_eq!(events_of(&events, &bot.user_id, "m.room.encrypted"), 2);
+
+    // An invite to a room that is not a direct chat is declined.
+    let mut group = CreateRoom::new();
+    group.invite = vec![bot_id.clone()];
+    group.name = Some("Stammtisch".into());
+    let group = anna.create_room(group).await.unwrap();
+    wait_membership(
+        &hs,
+        &resident.access_token,
+        group.room_id().as_str(),
+        &bot.user_id,
+        "leave",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_room_gets_one_post_per_key() {
+    let hs = Synapse::start();
+    let bot = hs.register("herold", "bot-password");
+    let admin = hs.register("rathaus", "rathaus-password");
+    let dir = tempfile::tempdir().unwrap();
+    // The town's public room for "abfall", unencrypted, readable by anyone.
+    let town = client(&hs, &admin, &dir.path().join("town")).await;
+    let mut public = CreateRoom::new();
+    public.preset = Some(RoomPreset::PublicChat);
+    public.visibility = Visibility::Public;
+    public.room_alias_name = Some("abfall".into());
+    let room = town.create_room(public).await.unwrap();
+    let room_id = room.room_id().to_string();
+    let alias = format!("#abfall:{}", hs.server_name());
+    assert!(RoomAliasId::parse(&alias).is_ok());
+
+    let mut config = bot_config(&hs, &bot, &dir.path().join("bot"));
+    config.follow_rooms.insert("abfall".into(), alias.clone());
+    let channel = MatrixChannel::new(config).unwrap();
+    let routes = channel.follow_routes();
+    assert_eq!(routes.len(), 1);
+    assert_eq!(routes[0].target.as_str(), alias);
+    assert!(routes[0].carries("abfall") && !routes[0].carries("verkehr"));
+
+    let to = Destination::Follow(FollowTarget::new(alias));
+    let first = channel
+        .send(&announcement("ann-1:follow", to.clone()))
+        .await
+        .unwrap();
+    let again = channel
+        .send(&announcement("ann-1:follow", to))
+        .await
+        .unwrap();
+    assert_eq!(first.provider_message_id, again.provider_message_id);
+
+    let events = room_events(&hs, &admin.access_token, &room_id);
+    assert_eq!(
+        events_of(&events, &bot.user_id, "m.room.message"),
+        1,
+        "{events:#?}"
+    );
+    let post = events
+        .iter()
+        .find(|e| e["sender"] == bot.user_id.as_str() && e["type"] == "m.room.message")
+        .unwrap();
+    assert_eq!(post["content"]["msgtype"], "m.text");
+    assert_eq!(post["content"]["format"], "org.matrix.custom.html");
+    assert!(post["content"]["formatted_body"]
+        .as_str()
+        .unwrap()
+        .contains("<b>Wasserrohrbruch</b>"));
+    assert!(post["content"]["body"]
+        .as_str()
+        .unwrap()
+        .contains("gesperrt"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_is_the_same_device() {
+    let hs = Synapse::start();
+    let bot = hs.register("herold", "bot-password");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("bot");
+    let first = MatrixChannel::new(bot_config(&hs, &bot, &store)).unwrap();
+    let device = first.device_id().await.unwrap();
+    assert_ne!(
+        device, bot.device_id,
+        "a device of its own, not registration's"
+    );
+    drop(first);
+    // Give the aborted sync a moment to let go of the store.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&store), 0o700);
+        assert_eq!(mode(&store.join(SESSION_FILE)), 0o600);
+    }
+
+    // A wrong password now would not matter: the stored session is used.
+    let mut config = bot_config(&hs, &bot, &store);
+    config.password = Some("not-used-any-more".into());
+    let second = MatrixChannel::new(config).unwrap();
+    assert_eq!(second.device_id().await.unwrap(), device);
+
+    // The account has the registration's device and Herold's, no third.
+    let session: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join(SESSION_FILE)).unwrap()).unwrap();
+    let token = session["access_token"].as_str().unwrap();
+    let (status, body) = hs.request("GET", "/_matrix/client/v3/devices", Some(token), None);
+    assert_eq!(status, 200, "{body}");
+    let devices: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(devices["devices"].as_array().unwrap().len(), 2, "{body}");
+
+    // A room the bot is not in is a recipient gone, not a retry.
+    let err = second
+        .send(&announcement(
+            "k",
+            Destination::Recipient(Address::new("!nowhere:localhost")),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.disposition(),
+        Disposition::GiveUp {
+            recipient_gone: true
+        },
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_holds_the_channel() {
+    let hs = Synapse::start();
+    let bot = hs.register("herold", "bot-password");
+    let admin = hs.register("rathaus", "rathaus-password");
+    let dir = tempfile::tempdir().unwrap();
+    let town = client(&hs, &admin, &dir.path().join("town")).await;
+    let mut public = CreateRoom::new();
+    public.preset = Some(RoomPreset::PublicChat);
+    let room = town.create_room(public).await.unwrap();
+
+    let mut config = bot_config(&hs, &bot, &dir.path().join("bot"));
+    config.password = None;
+    config.access_token = Some(bot.access_token.clone());
+    let channel = MatrixChannel::new(config).unwrap();
+    assert_eq!(
+        channel.device_id().await.unwrap(),
+        bot.device_id,
+        "the token's device"
+    );
+
+    hs.logout(&bot.access_token);
+    let to = Destination::Follow(FollowTarget::new(room.room_id().as_str()));
+    let err = channel.send(&announcement("k", to)).await.unwrap_err();
+    assert!(matches!(err, SendError::Misconfigured { .. }), "{err:?}");
+    assert_eq!(err.disposition(), Disposition::Hold);
+    let text = err.to_string();
+    assert!(text.contains("M_UNKNOWN_TOKEN"), "{text}");
+    assert!(!text.contains(&bot.access_token) && !text.contains(room.room_id().as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synapse_throttling_is_rate_limited_with_its_delay() {
+    // Synapse's own limits: 0.2 messages a second per sender, burst 10.
+    let hs = Synapse::start_with_default_limits();
+    let bot = hs.register("herold", "bot-password");
+    let admin = hs.register("rathaus", "rathaus-password");
+    let dir = tempfile::tempdir().unwrap();
+    let town = client(&hs, &admin, &dir.path().join("town")).await;
+    let mut public = CreateRoom::new();
+    public.preset = Some(RoomPreset::PublicChat);
+    let room = town.create_room(public).await.unwrap();
+    let channel = MatrixChannel::new(bot_config(&hs, &bot, &dir.path().join("bot"))).unwrap();
+    let to = Destination::Follow(FollowTarget::new(room.room_id().as_str()));
+
+    let mut sent = 0;
+    let throttled = loop {
+        match channel
+            .send(&announcement(&format!("k{sent}"), to.clone()))
+            .await
+        {
+            Ok(_) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 30, "Synapse never throttled");
+    };
+    assert!(sent >= 5, "throttled after {sent}");
+    let SendError::RateLimited { retry_after } = throttled else {
+        panic!("not RateLimited: {throttled:?}");
+    };
+    let after = retry_after.expect("Synapse says when (retry_after_ms)");
+    assert!(
+        after > Duration::ZERO && after < Duration::from_secs(60),
+        "{after:?}"
+    );
+    assert!(matches!(
+        SendError::RateLimited { retry_after }.disposition(),
+        Disposition::BackOff { .. }
+    ));
+    // After the delay the same delivery goes through, once.
+    tokio::time::sleep(after + Duration::from_millis(200)).await;
+    channel
+        .send(&announcement(&format!("k{sent}"), to))
+        .await
+        .unwrap();
+    let events = room_events(&hs, &admin.access_token, room.room_id().as_str());
+    assert_eq!(events_of(&events, &bot.user_id, "m.room.message"), sent + 1);
+}
