@@ -9,11 +9,47 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::{LogConfig, LogFormat};
 
+/// Libraries whose informational logs carry personal data — matrix-sdk
+/// names the room of each send and join, and a resident's direct room is
+/// their address on Matrix. They log at `warn` and above only, unless the
+/// filter names them explicitly (for debugging a homeserver, knowingly).
+const CAPPED: &[&str] = &[
+    "matrix_sdk",
+    "matrix_sdk_base",
+    "matrix_sdk_common",
+    "matrix_sdk_crypto",
+    "matrix_sdk_sqlite",
+    "matrix_sdk_store_encryption",
+    "ruma",
+    "ruma_common",
+    "ruma_client_api",
+    "ruma_events",
+];
+
+/// The filter of `spec` (`RUST_LOG` or the configured one), with [`CAPPED`]
+/// added where it does not name them.
+fn filter(spec: &str) -> EnvFilter {
+    let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in CAPPED {
+        let named = spec
+            .split(',')
+            .any(|d| d.trim().split(['=', '[']).next() == Some(*target));
+        if !named {
+            if let Ok(d) = format!("{target}=warn").parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
+    filter
+}
+
 /// Installs the global subscriber. `RUST_LOG` overrides the configured filter.
 pub fn init(cfg: &LogConfig) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&cfg.filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let spec = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| EnvFilter::try_new(s).is_ok())
+        .unwrap_or_else(|| cfg.filter.clone());
+    let filter = filter(&spec);
     let builder = fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -23,4 +59,19 @@ pub fn init(cfg: &LogConfig) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_sdk_is_capped_unless_named() {
+        let f = filter("info").to_string();
+        assert!(f.contains("matrix_sdk=warn"), "{f}");
+        assert!(f.contains("ruma=warn"), "{f}");
+        let f = filter("info,matrix_sdk=debug").to_string();
+        assert!(f.contains("matrix_sdk=debug") && !f.contains("matrix_sdk=warn"), "{f}");
+        assert!(f.contains("matrix_sdk_crypto=warn"), "{f}");
+    }
 }
