@@ -71,7 +71,10 @@ mod tests {
         assert!(f.contains("matrix_sdk=warn"), "{f}");
         assert!(f.contains("ruma=warn"), "{f}");
         let f = filter("info,matrix_sdk=debug").to_string();
-        assert!(f.contains("matrix_sdk=debug") && !f.contains("matrix_sdk=warn"), "{f}");
+        assert!(
+            f.contains("matrix_sdk=debug") && !f.contains("matrix_sdk=warn"),
+            "{f}"
+        );
         assert!(f.contains("matrix_sdk_crypto=warn"), "{f}");
     }
 }
