@@ -424,7 +424,13 @@ fn config_check_redacts_secrets_and_names_bad_keys() {
         herold(d)
             .env("HEROLD_DELIVERY__CHANNELS", r#"["matrix"]"#)
             .args(["config", "check"]),
-        &["no matrix adapter"],
+        &["delivery.channels lists matrix", "[matrix]"],
+    );
+    fails_with(
+        herold(d)
+            .env("HEROLD_DELIVERY__CHANNELS", r#"["whatsapp"]"#)
+            .args(["config", "check"]),
+        &["no whatsapp adapter"],
     );
     // The bot token and the webhook secret never show; a bad key is named.
     let out = stdout(
