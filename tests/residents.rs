@@ -240,6 +240,8 @@ both!(delete_answers_first_then_erases, |t: &TestDb| {
 struct Chat {
     caps: herold_channel_api::Capabilities,
     sent: std::sync::Mutex<Vec<(String, String)>>,
+    /// Addresses the core asked to forget (after an erasure).
+    forgotten: std::sync::Mutex<Vec<String>>,
 }
 
 impl Chat {
@@ -262,6 +264,7 @@ impl Chat {
                 unsubscribe_links: false,
             },
             sent: std::sync::Mutex::new(Vec::new()),
+            forgotten: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -274,6 +277,17 @@ impl Chat {
 impl herold_channel_api::Channel for Chat {
     fn kind(&self) -> ChannelKind {
         ChannelKind::Telegram
+    }
+
+    async fn forget(
+        &self,
+        address: &herold_channel_api::Address,
+    ) -> Result<(), herold_channel_api::SendError> {
+        self.forgotten
+            .lock()
+            .unwrap()
+            .push(address.as_str().to_owned());
+        Ok(())
     }
 
     fn capabilities(&self) -> &herold_channel_api::Capabilities {
@@ -357,6 +371,10 @@ fn replies_through_the_engine(t: &TestDb) {
     assert!(chat.sent()[2].1.contains("gelöscht"));
     common::wait_until("erased", std::time::Duration::from_secs(10), || {
         t.app.db().subscriber_address(id).unwrap().is_none()
+    });
+    // Then the adapter was asked to drop what the provider side keeps.
+    common::wait_until("forgotten", std::time::Duration::from_secs(10), || {
+        chat.forgotten.lock().unwrap().as_slice() == [CHAT.to_owned()]
     });
     assert_eq!(t.app.db().outbox_pending(ChannelKind::Telegram).unwrap(), 0);
     stop.send(true).unwrap();

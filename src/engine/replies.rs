@@ -72,7 +72,15 @@ impl ReplyLoop {
                 // Löschen: the answer went out (or never will); now the data goes.
                 let app = self.engine.app.clone();
                 match tokio::task::spawn_blocking(move || app.erase_after_reply(subscriber)).await {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => {
+                        // Then what the provider side keeps (a Matrix room).
+                        if let Some(address) = &item.address {
+                            let address = Address::new(address.0.clone());
+                            if let Err(e) = self.channel.forget(&address).await {
+                                tracing::warn!(subscriber, channel = %self.channel.kind(), error = %e, "provider-side data of an erased resident not dropped");
+                            }
+                        }
+                    }
                     Ok(Err(e)) => {
                         tracing::warn!(subscriber, error = %e, "erasure after reply failed")
                     }

@@ -85,6 +85,15 @@ pub trait Channel: Send + Sync {
         self.capabilities().per_recipient_rate
     }
 
+    /// Drops what the adapter or the provider keeps about a resident who
+    /// asked to be erased (Löschen), after Herold erased its own records:
+    /// e.g. a Matrix bot leaves and forgets their direct room. The address
+    /// is the one they had. Nothing to do by default.
+    async fn forget(&self, address: &Address) -> Result<(), SendError> {
+        let _ = address;
+        Ok(())
+    }
+
     /// How many bounces in a row end a subscription, counting every bounce
     /// ([`SendError::is_bounce`]); `None` (the default) ends it only when the
     /// provider says the recipient is gone, at once. E-mail, where single
