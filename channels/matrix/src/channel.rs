@@ -267,4 +267,32 @@ impl Channel for MatrixChannel {
     fn follow_routes(&self) -> Vec<FollowRoute> {
         self.config.follow_routes()
     }
+
+    /// Leaves the erased resident's direct chat and forgets it: the
+    /// homeserver hides it from the bot, and the bot's store no longer
+    /// keeps its members or history.
+    async fn forget(&self, address: &herold_channel_api::Address) -> Result<(), SendError> {
+        let conn = self.connection().await.map_err(SendError::from)?;
+        let Ok(room_id) = <&RoomId>::try_from(address.as_str()) else {
+            return Ok(());
+        };
+        let Some(room) = conn.client.get_room(room_id) else {
+            return Ok(());
+        };
+        if matches!(
+            room.state(),
+            RoomState::Joined | RoomState::Invited | RoomState::Knocked
+        ) {
+            room.leave()
+                .await
+                .map_err(|e| map::send_error(&e, Place::Direct))?;
+        }
+        match conn.client.get_room(room_id) {
+            Some(left) if matches!(left.state(), RoomState::Left | RoomState::Banned) => left
+                .forget()
+                .await
+                .map_err(|e| map::send_error(&e, Place::Direct)),
+            _ => Ok(()),
+        }
+    }
 }

@@ -219,6 +219,26 @@ async fn encrypted_direct_chat_gets_the_announcement_once() {
     let events = room_events(&hs, &resident.access_token, &room_id);
     assert_eq!(events_of(&events, &bot.user_id, "m.room.encrypted"), 2);
 
+    // After the resident's erasure the bot leaves and forgets the chat;
+    // a send there is then "recipient gone".
+    let here = Address::new(room_id.clone());
+    channel.forget(&here).await.unwrap();
+    wait_membership(&hs, &resident.access_token, &room_id, &bot.user_id, "leave").await;
+    let after = channel
+        .send(&announcement("ann-3:anna", Destination::Recipient(here)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            after,
+            herold_channel_api::SendError::Permanent {
+                recipient_gone: true,
+                ..
+            }
+        ),
+        "{after:?}"
+    );
+
     // An invite to a room that is not a direct chat is declined.
     let mut group = CreateRoom::new();
     group.invite = vec![bot_id.clone()];
