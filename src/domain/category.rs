@@ -20,7 +20,7 @@ pub struct Slug(String);
 
 impl Slug {
     /// Longest slug accepted.
-    pub const MAX_LEN: usize = 40;
+    pub const MAX_LEN: usize = herold_channel_api::config::CATEGORY_SLUG_MAX_LEN;
     /// The reserved slug of the feed with every category.
     pub const ALL: &'static str = "all";
 
@@ -28,13 +28,7 @@ impl Slug {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let s = raw.trim();
         let expected = "lowercase letters a-z, digits and '-', starting with a letter, at most 40 characters (e.g. \"abfall\")";
-        let ok = !s.is_empty()
-            && s.len() <= Self::MAX_LEN
-            && s.starts_with(|c: char| c.is_ascii_lowercase())
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !s.ends_with('-');
-        if !ok {
+        if !herold_channel_api::config::is_category_slug(s) {
             return Err(DomainError::Invalid {
                 field: "category slug",
                 value: raw.to_owned(),

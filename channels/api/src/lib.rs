@@ -180,6 +180,7 @@
 pub mod capabilities;
 pub mod channel;
 pub mod command;
+pub mod config;
 pub mod error;
 pub mod event_time;
 pub mod inbound;

@@ -63,7 +63,7 @@ pub struct EmailConfig {
     #[serde(default)]
     pub username: Option<String>,
     /// SMTP AUTH password; must be set together with `username`.
-    #[serde(default, serialize_with = "redacted")]
+    #[serde(default, serialize_with = "herold_channel_api::config::redacted")]
     pub password: Option<String>,
     /// Sender mailbox, e.g. `Gemeinde Musterstadt <info@musterstadt.de>`.
     pub from: String,
@@ -100,14 +100,6 @@ pub struct EmailConfig {
     /// PEM file with the DKIM private key: RSA (PKCS#1 or PKCS#8) or Ed25519 (PKCS#8).
     #[serde(default)]
     pub dkim_private_key_file: Option<PathBuf>,
-}
-
-/// Serialises a secret as `<redacted>` (e.g. in `herold config check`).
-fn redacted<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(_) => s.serialize_some("<redacted>"),
-        None => s.serialize_none(),
-    }
 }
 
 fn default_pool_max_size() -> u32 {

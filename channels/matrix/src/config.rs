@@ -31,14 +31,14 @@ pub struct MatrixConfig {
     /// An access token of the bot's account (its device then is the token's
     /// device); set exactly one of `access_token`, `access_token_file`,
     /// `password` and `password_file`.
-    #[serde(default, serialize_with = "redacted")]
+    #[serde(default, serialize_with = "herold_channel_api::config::redacted")]
     pub access_token: Option<String>,
     /// A file holding the access token.
     #[serde(default)]
     pub access_token_file: Option<PathBuf>,
     /// The bot account's password: Herold logs in once, creating its
     /// device, and keeps that session in `store_path`.
-    #[serde(default, serialize_with = "redacted")]
+    #[serde(default, serialize_with = "herold_channel_api::config::redacted")]
     pub password: Option<String>,
     /// A file holding the password.
     #[serde(default)]
@@ -60,14 +60,6 @@ pub struct MatrixConfig {
 
 fn default_rate_per_second() -> f64 {
     DEFAULT_RATE_PER_SECOND
-}
-
-/// Serialises a secret as `<redacted>` (e.g. in `herold config check`).
-fn redacted<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(_) => s.serialize_some("<redacted>"),
-        None => s.serialize_none(),
-    }
 }
 
 impl fmt::Debug for MatrixConfig {
@@ -183,7 +175,7 @@ impl MatrixConfig {
             ));
         }
         for (slug, room) in &self.follow_rooms {
-            if !valid_slug(slug) {
+            if !herold_channel_api::config::is_category_slug(slug) {
                 return Err(ConfigError::invalid(
                     "follow_rooms",
                     format!(
@@ -334,12 +326,6 @@ fn valid_room(s: &str) -> bool {
     matches!(s.strip_prefix('#').or_else(|| s.strip_prefix('!')).and_then(|r| r.split_once(':')),
         Some((local, server)) if !local.is_empty() && !server.is_empty()
             && !s.contains(char::is_whitespace))
-}
-
-fn valid_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub enum Mode {
 #[serde(deny_unknown_fields)]
 pub struct TelegramConfig {
     /// The bot token from @BotFather (`123456789:AA…`); set this or `token_file`.
-    #[serde(default, serialize_with = "redacted")]
+    #[serde(default, serialize_with = "herold_channel_api::config::redacted")]
     pub token: Option<String>,
     /// A file holding the bot token; set this or `token`.
     #[serde(default)]
@@ -49,7 +49,7 @@ pub struct TelegramConfig {
     pub api_url: String,
     /// The secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token` (set it
     /// with `setWebhook … secret_token`); without it Herold has no webhook.
-    #[serde(default, serialize_with = "redacted")]
+    #[serde(default, serialize_with = "herold_channel_api::config::redacted")]
     pub webhook_secret: Option<String>,
     /// Public channel for follow mode, e.g. `@musterstadt_info` (or its
     /// numeric id); the bot must be an administrator allowed to post.
@@ -82,14 +82,6 @@ fn default_api_url() -> String {
 
 fn default_rate_per_second() -> f64 {
     DEFAULT_RATE_PER_SECOND
-}
-
-/// Serialises a secret as `<redacted>` (e.g. in `herold config check`).
-fn redacted<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(_) => s.serialize_some("<redacted>"),
-        None => s.serialize_none(),
-    }
 }
 
 impl fmt::Debug for TelegramConfig {
@@ -243,15 +235,14 @@ impl TelegramConfig {
                 "to be set only together with telegram.channel (the public channel they are posted to)",
             ));
         }
-        if let Some(bad) = self.channel_categories.iter().find(|c| {
-            c.is_empty()
-                || !c
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        }) {
+        if let Some(bad) = self
+            .channel_categories
+            .iter()
+            .find(|c| !herold_channel_api::config::is_category_slug(c))
+        {
             return Err(ConfigError::invalid(
                 "channel_categories",
-                format!("category slugs such as \"abfall\" (lower-case letters, digits and -), not {bad:?}"),
+                format!("category slugs such as \"abfall\" (lower-case letters, digits and -, starting with a letter), not {bad:?}"),
             ));
         }
         if !(self.rate_per_second.is_finite()
