@@ -241,14 +241,16 @@ fn build(kind: ChannelKind, config: &Config) -> Result<Adapter, RegistryError> {
         }
         ChannelKind::Matrix => {
             let cfg = config.matrix.clone().ok_or_else(|| missing("matrix"))?;
-            // Built without connecting: the first send logs in (or restores
-            // the session in matrix.store_path) and starts the sync.
+            // Built without connecting: the first send or poll logs in (or
+            // restores the session in matrix.store_path). Residents'
+            // messages come by syncing, in the core's polling loop.
             let channel = herold_channel_matrix::MatrixChannel::new(cfg)
                 .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            let poller = Arc::new(channel.poller()) as Arc<dyn InboundPoller>;
             Ok(Adapter {
                 channel: Arc::new(channel),
                 webhook: None,
-                poller: None,
+                poller: Some(poller),
             })
         }
         other => Err(RegistryError::NoAdapter(format!(

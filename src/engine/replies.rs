@@ -47,6 +47,9 @@ impl ReplyLoop {
 
     /// Claims and sends due replies; returns how many.
     async fn batch(&self) -> Result<usize, EngineError> {
+        if !self.channel.serves_here() {
+            return Ok(0);
+        }
         let kind = self.channel.kind();
         let owner = self.engine.worker_id.clone();
         let lease =

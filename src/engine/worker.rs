@@ -82,6 +82,10 @@ impl ChannelWorker {
     /// Claims, sends and records one batch; returns how many deliveries it
     /// handled (0 when the queue is empty or the channel is paused).
     async fn batch(&self) -> Result<usize, EngineError> {
+        // Another process sends on this channel (it holds its identity).
+        if !self.channel.serves_here() {
+            return Ok(0);
+        }
         let cfg = &self.engine.app.config().delivery;
         let kind = self.channel.kind();
         // About a quarter second of work at the channel's rate: an urgent

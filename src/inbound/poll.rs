@@ -89,6 +89,12 @@ impl PollLoop {
                 _ = tokio::time::sleep(pause) => {}
             }
         }
+        self.release_lease().await;
+        tracing::info!(channel = %self.channel, "inbound polling loop stopped");
+    }
+
+    /// Lets this process's lease go (if it holds it).
+    async fn release_lease(&self) {
         let (db, channel, owner) = (self.app.db().clone(), self.channel, self.owner.clone());
         match tokio::task::spawn_blocking(move || db.release_cursor_lease(channel, &owner)).await {
             Ok(Ok(())) => {}
@@ -99,12 +105,15 @@ impl PollLoop {
                 tracing::warn!(channel = %self.channel, error = %e, "polling lease not released; it expires")
             }
         }
-        tracing::info!(channel = %self.channel, "inbound polling loop stopped");
     }
 
     /// Takes the lease, prepares if this process just took it over, polls
     /// once and stores what came.
     async fn step(&self, state: &mut State, stop: &mut watch::Receiver<bool>) -> Next {
+        if std::mem::take(&mut state.release) {
+            self.release_lease().await;
+            return Next::After(STANDBY);
+        }
         let cursor = match self.take_lease().await {
             Ok(Some(cursor)) => cursor,
             Ok(None) => {
@@ -193,10 +202,13 @@ impl PollLoop {
                 Next::After(wait)
             }
             PollError::Conflict { reason } => {
-                // A webhook was set again, or another installation polls
-                // the same bot: prepare again after a pause.
+                // A webhook was set again, another installation polls the
+                // same bot, or another process holds what polling needs
+                // (the Matrix device): let the lease go, so a process that
+                // can poll takes it, and prepare again after a pause.
                 tracing::warn!(channel = %self.channel, %reason, "polling conflict");
                 state.polling = false;
+                state.release = true;
                 Next::After(state.backoff())
             }
             PollError::Transient { reason } => {
@@ -228,6 +240,8 @@ struct State {
     polling: bool,
     /// Failures in a row, for the backoff.
     failures: u32,
+    /// Let the lease go before the next step (after a conflict).
+    release: bool,
 }
 
 impl State {

@@ -94,6 +94,15 @@ pub trait Channel: Send + Sync {
         Ok(())
     }
 
+    /// Whether this process may send on the channel now. A channel whose
+    /// provider-side identity belongs to one process at a time (the Matrix
+    /// bot's encrypting device) answers `false` in the others, and their
+    /// engines claim nothing for it; the process that holds it sends
+    /// everything. `true` by default.
+    fn serves_here(&self) -> bool {
+        true
+    }
+
     /// How many bounces in a row end a subscription, counting every bounce
     /// ([`SendError::is_bounce`]); `None` (the default) ends it only when the
     /// provider says the recipient is gone, at once. E-mail, where single

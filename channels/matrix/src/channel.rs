@@ -7,18 +7,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use herold_channel_api::{
-    Capabilities, Channel, ChannelKind, Destination, FollowRoute, FollowTarget, Formatting,
-    OutboundMessage, RateLimit, Reach, Receipt, SendError,
+    Capabilities, Channel, ChannelKind, Destination, FetchError, FetchedMedia, FollowRoute,
+    FollowTarget, Formatting, MediaKind, OutboundMessage, RateLimit, Reach, Receipt, SendError,
 };
 use matrix_sdk::config::RequestConfig;
 use matrix_sdk::ruma::{OwnedRoomId, RoomId, RoomOrAliasId};
 use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 use tokio::sync::OnceCell;
-use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, Credentials, MatrixConfig};
 use crate::error::ConnectError;
 use crate::map::{self, gone, Place};
+use crate::poll::MatrixPoller;
 use crate::session;
 use crate::sync::{self, SyncHealth};
 
@@ -29,6 +29,8 @@ use crate::sync::{self, SyncHealth};
 pub const MAX_TEXT_CHARS: usize = 5000;
 /// How long one request to the homeserver may take (sync adds its wait).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a media download or upload may take.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The Matrix channel: a bot account with one end-to-end encrypting
 /// device, sending to residents' direct chats (the address is the direct
@@ -39,32 +41,37 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// `store_path`, syncs once and starts the background sync. A connection
 /// that failed is tried again by the next send.
 pub struct MatrixChannel {
-    config: MatrixConfig,
+    inner: Arc<Inner>,
+}
+
+/// What the channel and its [`MatrixPoller`] share: one client, one device.
+pub(crate) struct Inner {
+    pub(crate) config: MatrixConfig,
     credentials: Credentials,
     capabilities: Capabilities,
     connection: OnceCell<Connection>,
     /// Follow rooms' aliases resolved to room ids.
     aliases: Mutex<HashMap<String, OwnedRoomId>>,
+    /// The store's lock file while this process holds it.
+    store_lock: Mutex<Option<std::fs::File>>,
+    /// For media downloads (no redirects: the token must not travel on).
+    http: matrix_sdk::reqwest::Client,
+    /// Announcement images already uploaded, by Herold's URL: one upload
+    /// serves every room.
+    uploads: Mutex<HashMap<String, crate::media::Uploaded>>,
 }
 
-/// A logged-in client and its sync loop (aborted on drop).
-struct Connection {
-    client: Client,
-    health: Arc<SyncHealth>,
-    sync_task: JoinHandle<()>,
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.sync_task.abort();
-    }
+/// A logged-in client.
+pub(crate) struct Connection {
+    pub(crate) client: Client,
+    pub(crate) health: SyncHealth,
 }
 
 impl std::fmt::Debug for MatrixChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MatrixChannel")
-            .field("config", &self.config)
-            .field("connected", &self.connection.initialized())
+            .field("config", &self.inner.config)
+            .field("connected", &self.inner.connection.initialized())
             .finish()
     }
 }
@@ -80,49 +87,140 @@ impl MatrixChannel {
             max_text_chars: Some(MAX_TEXT_CHARS),
             max_subject_chars: None,
             formatting: Formatting::MatrixHtml,
-            outbound_media: Vec::new(),
-            inbound_media: Vec::new(),
+            outbound_media: vec![MediaKind::Image],
+            inbound_media: vec![MediaKind::Image],
             default_rate: RateLimit::new(
                 config.rate_per_second,
                 config.rate_per_second.ceil().clamp(1.0, 1000.0) as u32,
             ),
             per_recipient_rate: None,
-            inbound: false,
+            inbound: true,
             delivery_receipts: false,
             read_receipts: false,
             idempotent_sends: true,
             unsubscribe_links: false,
         };
+        let http = matrix_sdk::reqwest::Client::builder()
+            .redirect(matrix_sdk::reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(MEDIA_TIMEOUT)
+            .build()
+            .map_err(|e| ConfigError::Invalid {
+                field: "homeserver",
+                expected: format!("a usable HTTP client ({e})"),
+            })?;
         Ok(Self {
-            config,
-            credentials,
-            capabilities,
-            connection: OnceCell::new(),
-            aliases: Mutex::new(HashMap::new()),
+            inner: Arc::new(Inner {
+                http,
+                config,
+                credentials,
+                capabilities,
+                connection: OnceCell::new(),
+                aliases: Mutex::new(HashMap::new()),
+                store_lock: Mutex::new(None),
+                uploads: Mutex::new(HashMap::new()),
+            }),
         })
+    }
+
+    /// The poller that receives residents' messages by syncing, sharing
+    /// this channel's client and device.
+    pub fn poller(&self) -> MatrixPoller {
+        MatrixPoller::new(Arc::clone(&self.inner))
     }
 
     /// Logs in (or restores the stored session), syncs once and starts the
     /// background sync, unless that happened already.
     pub async fn connect(&self) -> Result<(), ConnectError> {
-        self.connection().await.map(|_| ())
+        self.inner.connection().await.map(|_| ())
     }
 
     /// The bot's device id (not personal: it names the town's bot).
     pub async fn device_id(&self) -> Result<String, ConnectError> {
-        let conn = self.connection().await?;
+        let conn = self.inner.connection().await?;
         conn.client
             .device_id()
             .map(ToString::to_string)
             .ok_or_else(|| ConnectError::Config("the bot is not logged in".into()))
     }
+}
 
-    async fn connection(&self) -> Result<&Connection, ConnectError> {
+impl Inner {
+    /// Whether this process holds the store (taking it if it is free):
+    /// one device cannot be used by two processes at once, its encryption
+    /// sessions would fork. The lock lasts as long as the process.
+    pub(crate) fn owns_store(&self) -> Result<bool, ConnectError> {
+        let mut held = self
+            .store_lock
+            .lock()
+            .map_err(|_| ConnectError::Store("the store lock is poisoned".into()))?;
+        if held.is_some() {
+            return Ok(true);
+        }
+        session::prepare_store(&self.config.store_path)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.config.store_path.join(session::LOCK_FILE))
+            .map_err(|e| {
+                ConnectError::Store(format!(
+                    "cannot open the lock file in matrix.store_path: {e}"
+                ))
+            })?;
+        match file.try_lock() {
+            Ok(()) => {
+                *held = Some(file);
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(ConnectError::Store(format!(
+                "cannot lock matrix.store_path: {e}"
+            ))),
+        }
+    }
+
+    /// The announcement image on the homeserver, uploaded on first use.
+    async fn uploaded(
+        &self,
+        client: &Client,
+        image: &herold_channel_api::Media,
+    ) -> Result<crate::media::Uploaded, SendError> {
+        let cached = self
+            .uploads
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&image.url).cloned());
+        if let Some(done) = cached {
+            return Ok(done);
+        }
+        let done = crate::media::upload(&self.http, client, &image.url, &image.mime_type).await?;
+        if let Ok(mut m) = self.uploads.lock() {
+            // A handful of announcements' images at a time; forget the
+            // old ones rather than grow.
+            if m.len() >= 64 {
+                m.clear();
+            }
+            m.insert(image.url.clone(), done.clone());
+        }
+        Ok(done)
+    }
+
+    /// Whether `room_id` is a follow room configured by its alias.
+    pub(crate) fn is_resolved_alias(&self, room_id: &RoomId) -> bool {
+        self.aliases
+            .lock()
+            .is_ok_and(|m| m.values().any(|id| id == room_id))
+    }
+
+    pub(crate) async fn connection(&self) -> Result<&Connection, ConnectError> {
         self.connection.get_or_try_init(|| self.open()).await
     }
 
     async fn open(&self) -> Result<Connection, ConnectError> {
-        session::prepare_store(&self.config.store_path)?;
+        if !self.owns_store()? {
+            return Err(ConnectError::Busy);
+        }
         let client = Client::builder()
             .homeserver_url(&self.config.homeserver)
             .sqlite_store(&self.config.store_path, None)
@@ -152,13 +250,10 @@ impl MatrixChannel {
         .await?;
         sync::install_handlers(&client);
         sync::first_sync(&client).await?;
-        let health = Arc::new(SyncHealth::default());
-        let sync_task = tokio::spawn(sync::run(client.clone(), Arc::clone(&health)));
-        tracing::info!("matrix: connected, syncing");
+        tracing::info!("matrix: connected");
         Ok(Connection {
             client,
-            health,
-            sync_task,
+            health: SyncHealth::default(),
         })
     }
 
@@ -239,23 +334,49 @@ impl Channel for MatrixChannel {
     }
 
     fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+        &self.inner.capabilities
+    }
+
+    /// Only the process holding `store_path` sends (see [`Inner::owns_store`]).
+    fn serves_here(&self) -> bool {
+        // An unusable store: let the send fail with the reason, where the
+        // engine reports it.
+        self.inner.owns_store().unwrap_or(true)
     }
 
     async fn send(&self, msg: &OutboundMessage) -> Result<Receipt, SendError> {
-        let conn = self.connection().await.map_err(SendError::from)?;
+        let inner = &self.inner;
+        let conn = inner.connection().await.map_err(SendError::from)?;
         if conn.health.token_revoked.load(Ordering::Relaxed) {
             return Err(map::misconfigured_token());
         }
         let (room, place) = match &msg.destination {
             Destination::Recipient(address) => (
-                self.direct_room(&conn.client, address.as_str()).await?,
+                inner.direct_room(&conn.client, address.as_str()).await?,
                 Place::Direct,
             ),
-            Destination::Follow(target) => {
-                (self.follow_room(&conn.client, target).await?, Place::Follow)
-            }
+            Destination::Follow(target) => (
+                inner.follow_room(&conn.client, target).await?,
+                Place::Follow,
+            ),
         };
+        // The image first, as its own `m.image` event (its own transaction
+        // id from the same key), then the text.
+        if let Some(image) = msg
+            .message
+            .media
+            .iter()
+            .find(|m| m.kind == MediaKind::Image)
+        {
+            let uploaded = inner.uploaded(&conn.client, image).await?;
+            let mut request = room.send(map::image(image, &uploaded));
+            if let Some(txn_id) = map::transaction_id(&format!("{}#image", msg.idempotency_key))
+                .filter(|_| !msg.idempotency_key.is_empty())
+            {
+                request = request.with_transaction_id(txn_id);
+            }
+            request.await.map_err(|e| map::send_error(&e, place))?;
+        }
         let mut request = room.send(map::content(&msg.message));
         if let Some(txn_id) = map::transaction_id(&msg.idempotency_key) {
             request = request.with_transaction_id(txn_id);
@@ -264,15 +385,30 @@ impl Channel for MatrixChannel {
         Ok(Receipt::now(Some(response.event_id.to_string())))
     }
 
+    /// Downloads a resident's image ([`crate::inbound::MediaRef`]),
+    /// decrypting it if it came from an encrypted room.
+    async fn fetch_media(
+        &self,
+        media_id: &str,
+        max_bytes: u64,
+    ) -> Result<FetchedMedia, FetchError> {
+        let conn = self
+            .inner
+            .connection()
+            .await
+            .map_err(|e| FetchError::Provider(e.into()))?;
+        crate::media::fetch(&self.inner.http, &conn.client, media_id, max_bytes).await
+    }
+
     fn follow_routes(&self) -> Vec<FollowRoute> {
-        self.config.follow_routes()
+        self.inner.config.follow_routes()
     }
 
     /// Leaves the erased resident's direct chat and forgets it: the
     /// homeserver hides it from the bot, and the bot's store no longer
     /// keeps its members or history.
     async fn forget(&self, address: &herold_channel_api::Address) -> Result<(), SendError> {
-        let conn = self.connection().await.map_err(SendError::from)?;
+        let conn = self.inner.connection().await.map_err(SendError::from)?;
         let Ok(room_id) = <&RoomId>::try_from(address.as_str()) else {
             return Ok(());
         };

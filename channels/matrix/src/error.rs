@@ -16,6 +16,10 @@ pub enum ConnectError {
     /// `store_path` cannot be used (not writable, a damaged session file).
     #[error("{0}")]
     Store(String),
+    /// Another Herold process holds `store_path` and runs the bot: one
+    /// device cannot be used by two processes.
+    #[error("another Herold process runs the Matrix bot (matrix.store_path is locked); only one process may")]
+    Busy,
     /// The homeserver failed the way a send can fail (unreachable, 5xx,
     /// throttled, a revoked token).
     #[error("{0}")]
@@ -48,6 +52,12 @@ impl From<ConnectError> for SendError {
                 SendError::Misconfigured { reason }
             }
             ConnectError::Homeserver(e) => e,
+            // The engine asks `serves_here` first; a send that still meets
+            // the lock is tried again (by the process that holds it).
+            ConnectError::Busy => SendError::Transient {
+                reason: ConnectError::Busy.to_string(),
+                retry_after: Some(std::time::Duration::from_secs(5)),
+            },
         }
     }
 }

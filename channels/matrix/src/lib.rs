@@ -11,8 +11,12 @@
 //!   deduplicated by the homeserver.
 //! * The adapter logs in once and keeps its device: the session and
 //!   matrix-sdk's SQLite state and crypto stores live in `store_path`
-//!   (see [`SESSION_FILE`]). It syncs in the background, joins direct
-//!   chats it is invited to and declines other invites.
+//!   (see [`SESSION_FILE`]). Only one process uses the device: the one
+//!   that holds the store's lock.
+//! * [`MatrixPoller`] syncs for the core's polling loop: it joins direct
+//!   chats the bot is invited to, declines other invites, and reads the
+//!   residents' messages (decrypted) into inbound events
+//!   ([`inbound`]).
 //!
 //! Access tokens, passwords, room ids of residents, user ids and texts
 //! never appear in `Debug` output, logs or error reasons.
@@ -23,11 +27,15 @@
 mod channel;
 mod config;
 mod error;
+pub mod inbound;
 pub mod map;
+mod media;
+mod poll;
 mod session;
 mod sync;
 
 pub use channel::{MatrixChannel, MAX_TEXT_CHARS};
 pub use config::{ConfigError, MatrixConfig, DEFAULT_RATE_PER_SECOND};
 pub use error::ConnectError;
+pub use poll::{MatrixPoller, SYNC_WAIT};
 pub use session::SESSION_FILE;

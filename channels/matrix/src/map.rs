@@ -7,11 +7,16 @@
 
 use std::time::{Duration, SystemTime};
 
-use herold_channel_api::{RenderedMessage, SendError, MAX_RETRY_AFTER};
+use herold_channel_api::{Media, RenderedMessage, SendError, MAX_RETRY_AFTER};
 use matrix_sdk::ruma::api::client::error::{ErrorKind, RetryAfter};
 use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
+use matrix_sdk::ruma::events::room::message::{ImageMessageEventContent, MessageType};
+use matrix_sdk::ruma::events::room::ImageInfo;
 use matrix_sdk::ruma::OwnedTransactionId;
+use matrix_sdk::ruma::UInt;
 use sha2::{Digest, Sha256};
+
+use crate::media::Uploaded;
 
 /// Where a send went: the answers mean different things for a resident's
 /// direct chat and for a follow room the town runs.
@@ -31,6 +36,23 @@ pub fn content(message: &RenderedMessage) -> RoomMessageEventContent {
         Some(html) => RoomMessageEventContent::text_html(message.text.clone(), html.clone()),
         None => RoomMessageEventContent::text_plain(message.text.clone()),
     }
+}
+
+/// The `m.image` event for an announcement's image: `body` is its alt
+/// text (what screen readers and text-only clients show), the file is the
+/// uploaded one, unencrypted (the image is public on the town's site).
+pub(crate) fn image(media: &Media, uploaded: &Uploaded) -> RoomMessageEventContent {
+    let alt = media
+        .caption
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or("Bild");
+    let mut content = ImageMessageEventContent::plain(alt.to_owned(), uploaded.mxc.clone());
+    let mut info = ImageInfo::new();
+    info.mimetype = Some(media.mime_type.clone());
+    info.size = UInt::new(uploaded.size);
+    content.info = Some(Box::new(info));
+    RoomMessageEventContent::new(MessageType::Image(content))
 }
 
 /// The transaction id of a send with `idempotency_key`: the same key gives

@@ -2,6 +2,7 @@
 //! SQLite store, and restoring it on every start.
 //!
 //! `store_path/` holds
+//! * `herold.lock` — locked by the one process that uses the device;
 //! * `session.json` — user id, device id and access token (mode 0600),
 //!   written right after the one password login, before anything else, so
 //!   a crash cannot make the next start log in again (a new device);
@@ -23,6 +24,8 @@ use crate::error::ConnectError;
 
 /// The session file's name inside `store_path`.
 pub const SESSION_FILE: &str = "session.json";
+/// The lock file inside `store_path` that only one process holds.
+pub(crate) const LOCK_FILE: &str = "herold.lock";
 /// The device name residents see in their client's device list.
 const DEVICE_NAME: &str = "Herold";
 
