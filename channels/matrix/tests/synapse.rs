@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use herold_channel_api::{
-    Address, Channel, Destination, Disposition, FollowTarget, OutboundMessage, RenderedMessage,
-    SendError,
+    Address, Channel, Command, Destination, Disposition, FetchError, FollowTarget, InboundContent,
+    InboundEvent, InboundPoller, OutboundMessage, PollError, RenderedMessage, SendError,
 };
 use herold_channel_matrix::{MatrixChannel, MatrixConfig, SESSION_FILE};
 use matrix_sdk::config::SyncSettings;
@@ -28,6 +28,62 @@ use matrix_sdk::Client;
 use synapse::{Synapse, User};
 
 const WITHIN: Duration = Duration::from_secs(30);
+
+/// The core's polling loop in small: syncs through the channel's poller
+/// until dropped, keeping what came in.
+struct Receiver {
+    events: Arc<Mutex<Vec<InboundEvent>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    fn start(channel: &MatrixChannel) -> Self {
+        let poller = channel.poller().with_wait(Duration::from_millis(300));
+        let events: Arc<Mutex<Vec<InboundEvent>>> = Arc::default();
+        let sink = Arc::clone(&events);
+        let task = tokio::spawn(async move {
+            poller.start().await.unwrap();
+            let mut cursor: Option<String> = None;
+            loop {
+                match poller.poll(cursor.as_deref()).await {
+                    Ok(polled) => {
+                        sink.lock().unwrap().extend(polled.events);
+                        if polled.cursor.is_some() {
+                            cursor = polled.cursor;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("poll failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        });
+        Self { events, task }
+    }
+
+    /// Waits for the first event `pick` accepts and takes it out.
+    async fn next<T>(&self, what: &str, pick: impl Fn(&InboundEvent) -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            {
+                let mut events = self.events.lock().unwrap();
+                if let Some(i) = events.iter().position(|e| pick(e).is_some()) {
+                    let e = events.remove(i);
+                    return pick(&e).unwrap();
+                }
+            }
+            assert!(start.elapsed() < WITHIN, "never received {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
 
 /// A resident's (or the town's admin's) client: logged in, keys uploaded.
 async fn client(hs: &Synapse, user: &User, store: &Path) -> Client {
@@ -136,6 +192,8 @@ async fn encrypted_direct_chat_gets_the_announcement_once() {
     let dir = tempfile::tempdir().unwrap();
     let channel = MatrixChannel::new(bot_config(&hs, &bot, &dir.path().join("bot"))).unwrap();
     channel.connect().await.unwrap();
+    // Syncing (the core's polling loop) answers invites.
+    let _receiver = Receiver::start(&channel);
 
     // The resident opens an encrypted direct chat, as Element does.
     let anna = client(&hs, &resident, &dir.path().join("anna")).await;
@@ -445,4 +503,132 @@ async fn synapse_throttling_is_rate_limited_with_its_delay() {
         .unwrap();
     let events = room_events(&hs, &admin.access_token, room.room_id().as_str());
     assert_eq!(events_of(&events, &bot.user_id, "m.room.message"), sent + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn residents_messages_come_in_decrypted() {
+    let hs = Synapse::start();
+    let bot = hs.register("herold", "bot-password");
+    let resident = hs.register("anna", "anna-password");
+    let dir = tempfile::tempdir().unwrap();
+    let channel = MatrixChannel::new(bot_config(&hs, &bot, &dir.path().join("bot"))).unwrap();
+    let receiver = Receiver::start(&channel);
+
+    let anna = client(&hs, &resident, &dir.path().join("anna")).await;
+    let bot_id: OwnedUserId = bot.user_id.as_str().try_into().unwrap();
+    let room = anna.create_dm(&bot_id).await.unwrap();
+    let room_id = room.room_id().to_string();
+    wait_membership(&hs, &resident.access_token, &room_id, &bot.user_id, "join").await;
+    // Anna's client learns the bot's device, so her room key reaches it.
+    anna.sync_once(SyncSettings::default()).await.unwrap();
+
+    room.send(RoomMessageEventContent::text_plain("Start"))
+        .await
+        .unwrap();
+    let (from, id) = receiver
+        .next("Start", |e| match e {
+            InboundEvent::Command {
+                from,
+                command: Command::Start(_),
+                provider_message_id,
+                ..
+            } => Some((from.clone(), provider_message_id.clone())),
+            _ => None,
+        })
+        .await;
+    assert_eq!(from.as_str(), room_id, "the address is the direct chat");
+    assert!(id.unwrap().starts_with('$'), "the event id dedupes");
+    // On the homeserver it was encrypted: the bot decrypted it.
+    let events = room_events(&hs, &resident.access_token, &room_id);
+    assert_eq!(events_of(&events, &resident.user_id, "m.room.message"), 0);
+
+    // A photo with a caption, encrypted as Element sends it.
+    let photo: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    room.send_attachment(
+        "IMG_0001.jpg",
+        &mime::IMAGE_JPEG,
+        photo.clone(),
+        matrix_sdk::attachment::AttachmentConfig::new().caption(Some(
+            matrix_sdk::ruma::events::room::message::TextMessageEventContent::plain(
+                "Schlagloch vor Hausnummer 4",
+            ),
+        )),
+    )
+    .await
+    .unwrap();
+    let (media_id, caption) = receiver
+        .next("the photo", |e| match e {
+            InboundEvent::Message {
+                content:
+                    InboundContent::Photo {
+                        media_id, caption, ..
+                    },
+                ..
+            } => Some((media_id.clone(), caption.clone())),
+            _ => None,
+        })
+        .await;
+    assert_eq!(caption.as_deref(), Some("Schlagloch vor Hausnummer 4"));
+    assert!(
+        media_id.contains("\"file\""),
+        "an encrypted file: {media_id}"
+    );
+    let fetched = channel.fetch_media(&media_id, 1_000_000).await.unwrap();
+    assert_eq!(fetched.bytes, photo, "downloaded and decrypted");
+    let too_large = channel.fetch_media(&media_id, 1000).await.unwrap_err();
+    assert!(
+        matches!(too_large, FetchError::TooLarge { max: 1000, .. }),
+        "{too_large:?}"
+    );
+
+    // A voice message: refused by the core, so it must arrive as such.
+    room.send_raw(
+        "m.room.message",
+        serde_json::json!({"msgtype": "m.audio", "body": "Sprachnachricht.ogg", "url": "mxc://localhost/nothing"}),
+    )
+    .await
+    .unwrap();
+    let kind = receiver
+        .next("the voice message", |e| match e {
+            InboundEvent::Message {
+                content: InboundContent::Unsupported { kind },
+                ..
+            } => Some(kind.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(kind, "audio");
+    // Nothing else came: not the bot's own events, not the membership.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        receiver.events.lock().unwrap().is_empty(),
+        "{:?}",
+        receiver.events.lock().unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_holds_the_device() {
+    let hs = Synapse::start();
+    let bot = hs.register("herold", "bot-password");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("bot");
+    let first = MatrixChannel::new(bot_config(&hs, &bot, &store)).unwrap();
+    assert!(first.serves_here());
+    first.connect().await.unwrap();
+    // A second Herold process on the same store (here: a second adapter,
+    // the lock is per open file) stands back.
+    let second = MatrixChannel::new(bot_config(&hs, &bot, &store)).unwrap();
+    assert!(!second.serves_here());
+    assert!(matches!(
+        second.poller().start().await,
+        Err(PollError::Conflict { .. })
+    ));
+    let err = second.connect().await.unwrap_err();
+    assert!(err.to_string().contains("only one process"), "{err}");
+    // Once the first is gone, the second takes over.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(second.serves_here());
+    second.connect().await.unwrap();
 }
