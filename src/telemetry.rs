@@ -26,10 +26,23 @@ const CAPPED: &[&str] = &[
     "ruma_events",
 ];
 
+/// Warnings of matrix-sdk that are expected in Herold's setup and would
+/// only fill the log: the bot has no server-side key backup (its keys are
+/// in `matrix.store_path`, which the operator backs up).
+const QUIET: &[&str] = &["matrix_sdk_crypto::backups=error"];
+
 /// The filter of `spec` (`RUST_LOG` or the configured one), with [`CAPPED`]
 /// added where it does not name them.
 fn filter(spec: &str) -> EnvFilter {
     let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    for directive in QUIET {
+        let target = directive.split('=').next().unwrap_or_default();
+        if !spec.contains(target) {
+            if let Ok(d) = directive.parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
     for target in CAPPED {
         let named = spec
             .split(',')

@@ -380,7 +380,7 @@ both!(subscribers_erase, |t: &TestDb| {
     let s = subscriber(
         db,
         ChannelKind::Matrix,
-        "@anna:example.org",
+        "!anna-dm:example.org",
         vec![c.id],
         SubscriberStatus::Active,
     );
@@ -401,7 +401,7 @@ both!(subscribers_erase, |t: &TestDb| {
     assert_eq!(gone.status, SubscriberStatus::Erased);
     assert_eq!(db.subscriber_address(s.id).unwrap(), None);
     assert_eq!(
-        db.find_subscriber_by_address(ChannelKind::Matrix, "@anna:example.org")
+        db.find_subscriber_by_address(ChannelKind::Matrix, "!anna-dm:example.org")
             .unwrap(),
         None
     );
@@ -421,7 +421,7 @@ both!(subscribers_erase, |t: &TestDb| {
     subscriber(
         db,
         ChannelKind::Matrix,
-        "@anna:example.org",
+        "!anna-dm:example.org",
         vec![],
         SubscriberStatus::Active,
     );

@@ -11,7 +11,7 @@ pub fn subscribers(db: &Database, channels: &[ChannelKind], n: usize, category: 
         let addresses: Vec<String> = (0..n)
             .map(|n| match ch {
                 ChannelKind::Telegram => format!("{}", 100_000_000 + n),
-                ChannelKind::Matrix => format!("@bench{n}:example.org"),
+                ChannelKind::Matrix => format!("!bench{n}:example.org"),
                 ChannelKind::WhatsApp => format!("+49151{:08}", n),
                 _ => format!("bench{n}.{i}@example.org"),
             })

@@ -324,22 +324,27 @@ fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
 /// `herold channels setup CHANNEL`: tells the provider where to call Herold.
 fn channel_setup(config: Config, channel: &str) -> Result<()> {
     let kind: ChannelKind = channel.parse()?;
+    // The adapters' connections (Matrix's store pool) are dropped with
+    // `app`, which must happen inside the runtime: declared first, the
+    // guard outlives it.
+    let rt = runtime()?;
+    let _inside = rt.enter();
     let app = App::build(config)?;
     let adapter = app.registry().get(kind).cloned().ok_or_else(|| {
         anyhow!("channel {kind} is not configured: add its section (see README, \"Channels\")")
     })?;
-    if app.registry().poller(kind).is_some() {
-        println!("channel {kind} receives updates by long polling: no setup needed (Herold removes any webhook when it starts polling; see {kind}.mode)");
-        return Ok(());
-    }
-    let url = app
-        .herold()
-        .config()
-        .public_url
-        .join(&format!("webhooks/{kind}"))
-        .context("public_url cannot be joined with webhooks/…")?;
-    let done = runtime()?
-        .block_on(adapter.setup(url.as_str()))
+    let url = match app.registry().poller(kind) {
+        Some(_) => None,
+        None => Some(
+            app.herold()
+                .config()
+                .public_url
+                .join(&format!("webhooks/{kind}"))
+                .context("public_url cannot be joined with webhooks/…")?,
+        ),
+    };
+    let done = rt
+        .block_on(adapter.setup(url.as_ref().map(url::Url::as_str)))
         .map_err(|e| anyhow!("{kind} setup failed: {e}"))?;
     match done {
         Some(what) => {
@@ -349,7 +354,10 @@ fn channel_setup(config: Config, channel: &str) -> Result<()> {
                     "cli",
                     "channel.setup",
                     format!("channel:{kind}"),
-                    &serde_json::json!({ "webhook_url": url.as_str() }),
+                    &serde_json::json!({
+                        "webhook_url": url.as_ref().map(url::Url::as_str),
+                        "done": what,
+                    }),
                 ))?;
             println!("{what}");
         }

@@ -195,9 +195,17 @@ pub fn normalize_address(channel: ChannelKind, raw: &str) -> Result<String, Doma
             }
             Ok(s.to_owned())
         }
+        // The resident's direct chat with the bot: Herold sends there and
+        // never needs their user id. Room version 12 ids have no server
+        // part (`!` and a hash), older ones do (`!opaque:server`).
         ChannelKind::Matrix => {
-            if !s.starts_with('@') || !s.contains(':') {
-                return Err(invalid("a Matrix user id like @name:example.org"));
+            if !s.starts_with('!')
+                || s.len() < 2
+                || s.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(invalid(
+                    "the room id of a direct chat with the bot, like !abc123:example.org",
+                ));
             }
             Ok(s.to_owned())
         }

@@ -97,13 +97,25 @@ impl Server {
         server
     }
 
+    /// Starts `herold serve`; its log goes to `serve.log` in its directory
+    /// ([`Server::log`]).
     fn spawn_serve(dir: &Path, env: &[(String, String)]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("serve.log"))
+            .unwrap();
         Self::command(dir, env)
             .arg("serve")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap()
+    }
+
+    /// What `herold serve` logged so far (all its runs).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
     }
 
     fn wait_healthy(&self) {

@@ -45,11 +45,14 @@ pub trait Channel: Send + Sync {
         .await
     }
 
-    /// Tells the provider where to call Herold, for providers that must be
-    /// told (Telegram's `setWebhook`): `webhook_url` is
-    /// `{public_url}webhooks/{channel}`. Returns what was done, for the
-    /// operator, or `None` when the channel needs no setup (the default).
-    async fn setup(&self, webhook_url: &str) -> Result<Option<String>, SendError> {
+    /// Prepares the provider side, once, by `herold channels setup`: tells
+    /// a provider that must be told where to call Herold (Telegram's
+    /// `setWebhook`), creates what the channel posts to (Matrix's follow
+    /// rooms). `webhook_url` is `{public_url}webhooks/{channel}`, or `None`
+    /// when Herold receives the channel by polling. Returns what was done,
+    /// for the operator, or `None` when there is nothing to set up (the
+    /// default).
+    async fn setup(&self, webhook_url: Option<&str>) -> Result<Option<String>, SendError> {
         let _ = webhook_url;
         Ok(None)
     }

@@ -11,7 +11,13 @@ use herold_channel_api::{
     FollowTarget, Formatting, MediaKind, OutboundMessage, RateLimit, Reach, Receipt, SendError,
 };
 use matrix_sdk::config::RequestConfig;
-use matrix_sdk::ruma::{OwnedRoomId, RoomId, RoomOrAliasId};
+use matrix_sdk::ruma::api::client::room::create_room::v3::{Request as CreateRoom, RoomPreset};
+use matrix_sdk::ruma::api::client::room::Visibility;
+use matrix_sdk::ruma::events::room::history_visibility::{
+    HistoryVisibility, RoomHistoryVisibilityEventContent,
+};
+use matrix_sdk::ruma::events::InitialStateEvent;
+use matrix_sdk::ruma::{OwnedRoomId, RoomAliasId, RoomId, RoomOrAliasId};
 use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 use tokio::sync::OnceCell;
 
@@ -178,6 +184,55 @@ impl Inner {
                 "cannot lock matrix.store_path: {e}"
             ))),
         }
+    }
+
+    /// Joins the follow room `room`, creating it first if it is an alias on
+    /// the bot's homeserver that nobody has taken yet.
+    async fn ensure_follow_room(&self, client: &Client, room: &str) -> Result<String, SendError> {
+        let target = FollowTarget::new(room);
+        match self.follow_room(client, &target).await {
+            Ok(_) => return Ok(format!("{room}: exists; the bot is in it")),
+            Err(SendError::Misconfigured { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let misconfigured = |reason: String| SendError::Misconfigured { reason };
+        let alias = <&RoomAliasId>::try_from(room).map_err(|_| {
+            misconfigured(format!(
+                "matrix.follow_rooms: {room} cannot be joined, and only a room alias can be created"
+            ))
+        })?;
+        let own_server = client.user_id().map(|u| u.server_name().to_owned());
+        if own_server.as_deref() != Some(alias.server_name()) {
+            return Err(misconfigured(format!(
+                "{room} cannot be joined and is on another homeserver than the bot's: create it there and invite the bot"
+            )));
+        }
+        let mut request = CreateRoom::new();
+        request.preset = Some(RoomPreset::PublicChat);
+        request.visibility = Visibility::Public;
+        request.room_alias_name = Some(alias.alias().to_owned());
+        request.name = Some(alias.alias().to_owned());
+        request.topic = Some("Bekanntmachungen / announcements (Herold)".into());
+        request.initial_state =
+            vec![
+                InitialStateEvent::with_empty_state_key(RoomHistoryVisibilityEventContent::new(
+                    HistoryVisibility::WorldReadable,
+                ))
+                .to_raw_any(),
+            ];
+        // Only the bot (power 100) posts; followers read.
+        request.power_level_content_override = serde_json::from_value(serde_json::json!({
+            "events_default": 50,
+        }))
+        .ok();
+        let created = client
+            .create_room(request)
+            .await
+            .map_err(|e| map::send_error(&e, Place::Follow))?;
+        Ok(format!(
+            "{room}: created ({}), public and unencrypted, readable by anyone",
+            created.room_id()
+        ))
     }
 
     /// The announcement image on the homeserver, uploaded on first use.
@@ -383,6 +438,30 @@ impl Channel for MatrixChannel {
         }
         let response = request.await.map_err(|e| map::send_error(&e, place))?;
         Ok(Receipt::now(Some(response.event_id.to_string())))
+    }
+
+    /// Creates the follow rooms that do not exist yet — public, unencrypted,
+    /// readable by anyone, only the bot may post — for every alias on the
+    /// bot's own homeserver in `matrix.follow_rooms` and
+    /// `matrix.follow_all_room`, and joins those that exist.
+    async fn setup(&self, webhook_url: Option<&str>) -> Result<Option<String>, SendError> {
+        let _ = webhook_url;
+        let conn = self.inner.connection().await.map_err(SendError::from)?;
+        let config = &self.inner.config;
+        let rooms = config
+            .follow_rooms
+            .values()
+            .chain(config.follow_all_room.iter());
+        let mut done = Vec::new();
+        for room in rooms {
+            done.push(self.inner.ensure_follow_room(&conn.client, room).await?);
+        }
+        if done.is_empty() {
+            return Ok(Some(
+                "matrix: no follow rooms configured (matrix.follow_rooms, matrix.follow_all_room); direct chats need no setup".into(),
+            ));
+        }
+        Ok(Some(done.join("\n")))
     }
 
     /// Downloads a resident's image ([`crate::inbound::MediaRef`]),

@@ -56,7 +56,19 @@ pub struct MatrixConfig {
     /// Messages per second the bot sends at most (all rooms together).
     #[serde(default = "default_rate_per_second")]
     pub rate_per_second: f64,
+    /// Seconds one sync waits for news (1–60). Residents' messages arrive
+    /// at once either way; after a crash, another process takes over
+    /// receiving within about twice this.
+    #[serde(default = "default_sync_wait_seconds")]
+    pub sync_wait_seconds: u32,
 }
+
+fn default_sync_wait_seconds() -> u32 {
+    DEFAULT_SYNC_WAIT_SECONDS
+}
+
+/// Default for [`MatrixConfig::sync_wait_seconds`].
+pub const DEFAULT_SYNC_WAIT_SECONDS: u32 = 30;
 
 fn default_rate_per_second() -> f64 {
     DEFAULT_RATE_PER_SECOND
@@ -78,6 +90,7 @@ impl fmt::Debug for MatrixConfig {
             .field("follow_rooms", &self.follow_rooms)
             .field("follow_all_room", &self.follow_all_room)
             .field("rate_per_second", &self.rate_per_second)
+            .field("sync_wait_seconds", &self.sync_wait_seconds)
             .finish()
     }
 }
@@ -150,6 +163,7 @@ impl MatrixConfig {
             follow_rooms: BTreeMap::new(),
             follow_all_room: None,
             rate_per_second: DEFAULT_RATE_PER_SECOND,
+            sync_wait_seconds: DEFAULT_SYNC_WAIT_SECONDS,
         }
     }
 
@@ -211,6 +225,12 @@ impl MatrixConfig {
             return Err(ConfigError::invalid(
                 "rate_per_second",
                 "a number above 0 and at most 1000 (messages per second to the homeserver)",
+            ));
+        }
+        if !(1..=60).contains(&self.sync_wait_seconds) {
+            return Err(ConfigError::invalid(
+                "sync_wait_seconds",
+                "whole seconds from 1 to 60",
             ));
         }
         Ok(())

@@ -35,7 +35,7 @@ mod session;
 mod sync;
 
 pub use channel::{MatrixChannel, MAX_TEXT_CHARS};
-pub use config::{ConfigError, MatrixConfig, DEFAULT_RATE_PER_SECOND};
+pub use config::{ConfigError, MatrixConfig, DEFAULT_RATE_PER_SECOND, DEFAULT_SYNC_WAIT_SECONDS};
 pub use error::ConnectError;
-pub use poll::{MatrixPoller, SYNC_WAIT};
+pub use poll::MatrixPoller;
 pub use session::SESSION_FILE;

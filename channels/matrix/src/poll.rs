@@ -18,8 +18,11 @@ use matrix_sdk::config::{SyncSettings, SyncToken};
 use matrix_sdk::deserialized_responses::TimelineEventKind;
 use matrix_sdk::ruma::api::client::error::ErrorKind;
 use matrix_sdk::ruma::api::client::filter::FilterDefinition;
+use matrix_sdk::ruma::api::client::sync::sync_events;
 use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
+use matrix_sdk::ruma::events::room::encrypted::OriginalSyncRoomEncryptedEvent;
 use matrix_sdk::ruma::{RoomId, UInt};
+use matrix_sdk::store::{StateStoreDataKey, StateStoreDataValue};
 use matrix_sdk::Client;
 
 use crate::channel::Inner;
@@ -27,8 +30,6 @@ use crate::error::ConnectError;
 use crate::inbound::{read_event, Read};
 use crate::map::{self, Place};
 
-/// How long one sync waits for news.
-pub const SYNC_WAIT: Duration = Duration::from_secs(30);
 /// Timeline events per room and sync: enough that a resident's messages
 /// while Herold was down come in one piece (Synapse's default is 10).
 const TIMELINE_LIMIT: u32 = 100;
@@ -50,10 +51,8 @@ impl std::fmt::Debug for MatrixPoller {
 
 impl MatrixPoller {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        Self {
-            inner,
-            wait: SYNC_WAIT,
-        }
+        let wait = Duration::from_secs(u64::from(inner.config.sync_wait_seconds));
+        Self { inner, wait }
     }
 
     /// The same poller with a shorter wait per sync (tests).
@@ -82,16 +81,25 @@ impl InboundPoller for MatrixPoller {
 
     async fn poll(&self, cursor: Option<&str>) -> Result<Polled, PollError> {
         let conn = self.client().await?;
-        let mut filter = FilterDefinition::default();
-        filter.room.timeline.limit = Some(UInt::from(TIMELINE_LIMIT));
+        // matrix-sdk keeps its own sync token and ignores a response that
+        // ends where it already is. If it got ahead of the stored cursor (a
+        // crash after its sync and before the core stored the events, or
+        // the connect's first sync), read that stretch once more, raw.
+        let sdk_token = sdk_token(&conn.client).await;
+        if let (Some(stored), Some(sdk)) = (cursor, sdk_token.as_deref()) {
+            if stored != sdk {
+                return self.catch_up(&conn.client, stored, sdk).await;
+            }
+        }
         let token = match cursor {
             Some(c) => SyncToken::Specific(c.to_owned()),
-            // Never polled: a full sync (the recent history of each room).
-            None => SyncToken::NoToken,
+            // Never polled: from matrix-sdk's token, or a full sync (the
+            // recent history of each room) on a fresh store.
+            None => SyncToken::ReusePrevious,
         };
         let settings = SyncSettings::default()
-            .timeout(self.wait)
-            .filter(Filter::FilterDefinition(filter))
+            .timeout(self.wait + cache_buster())
+            .filter(Filter::FilterDefinition(timeline_filter()))
             .token(token);
         let response = match conn.client.sync_once(settings).await {
             Ok(r) => {
@@ -114,7 +122,14 @@ impl InboundPoller for MatrixPoller {
             .unwrap_or_default();
         let mut polled = Polled::default();
         for (room_id, update) in &response.rooms.joined {
-            if !self.is_direct_chat(&conn.client, room_id).await {
+            let direct = self.is_direct_chat(&conn.client, room_id).await;
+            tracing::debug!(
+                direct,
+                events = update.timeline.events.len(),
+                limited = update.timeline.limited,
+                "matrix: room in sync"
+            );
+            if !direct {
                 continue;
             }
             for event in &update.timeline.events {
@@ -147,6 +162,75 @@ impl InboundPoller for MatrixPoller {
 }
 
 impl MatrixPoller {
+    /// Reads the events after `stored` that matrix-sdk has processed
+    /// already (up to its token `sdk`): one raw sync, no wait, decrypted
+    /// with the keys the device has. The cursor then becomes matrix-sdk's
+    /// token, where its next sync goes on; anything newer in this answer
+    /// comes again with that sync (and is deduplicated by event id).
+    async fn catch_up(
+        &self,
+        client: &Client,
+        stored: &str,
+        sdk: &str,
+    ) -> Result<Polled, PollError> {
+        let mut request = sync_events::v3::Request::new();
+        request.since = Some(stored.to_owned());
+        request.filter = Some(Filter::FilterDefinition(timeline_filter()));
+        request.timeout = Some(Duration::ZERO);
+        let response = client.send(request).await.map_err(|e| {
+            poll_error(map::send_error(
+                &matrix_sdk::Error::Http(Box::new(e)),
+                Place::Follow,
+            ))
+        })?;
+        let bot = client
+            .user_id()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let mut polled = Polled::default();
+        for (room_id, joined) in &response.rooms.join {
+            if !self.is_direct_chat(client, room_id).await {
+                continue;
+            }
+            let room = client.get_room(room_id);
+            for raw in &joined.timeline.events {
+                let encrypted = raw.get_field::<String>("type").ok().flatten().as_deref()
+                    == Some("m.room.encrypted");
+                let json = match (&room, encrypted) {
+                    (Some(room), true) => {
+                        let as_encrypted =
+                            raw.cast_ref_unchecked::<OriginalSyncRoomEncryptedEvent>();
+                        match room.decrypt_event(as_encrypted, None).await {
+                            Ok(event) if !event.kind.is_utd() => {
+                                event.raw().json().get().to_owned()
+                            }
+                            // Its key is newer than matrix-sdk's token:
+                            // the next sync brings the event decrypted.
+                            _ => continue,
+                        }
+                    }
+                    (_, false) => raw.json().get().to_owned(),
+                    (None, true) => continue,
+                };
+                let Ok(value) = serde_json::from_str(&json) else {
+                    polled.malformed += 1;
+                    continue;
+                };
+                match read_event(room_id.as_str(), &bot, &value) {
+                    Read::Event(e) => polled.events.push(e),
+                    Read::Skip => {}
+                    Read::Malformed => polled.malformed += 1,
+                }
+            }
+        }
+        tracing::info!(
+            events = polled.events.len(),
+            "matrix: read again what arrived before the last stop"
+        );
+        polled.cursor = Some(sdk.to_owned());
+        Ok(polled)
+    }
+
     /// A resident's direct chat: marked direct (the bot joined it from a
     /// direct invite), or a private room with the bot and one other — not
     /// a follow room, which is public and configured.
@@ -172,6 +256,38 @@ impl MatrixPoller {
             .any(|r| r == room_id.as_str())
             || self.inner.is_resolved_alias(room_id)
     }
+}
+
+/// Up to [`TIMELINE_LIMIT`] timeline events per room and sync.
+fn timeline_filter() -> FilterDefinition {
+    let mut filter = FilterDefinition::default();
+    filter.room.timeline.limit = Some(UInt::from(TIMELINE_LIMIT));
+    filter
+}
+
+/// matrix-sdk's own sync token, as stored.
+async fn sdk_token(client: &Client) -> Option<String> {
+    client
+        .state_store()
+        .get_kv_data(StateStoreDataKey::SyncToken)
+        .await
+        .ok()
+        .flatten()
+        .and_then(StateStoreDataValue::into_sync_token)
+}
+
+/// A few milliseconds more wait, different for every sync. Synapse caches
+/// a sync's response by its request (token, filter, timeout) for two
+/// minutes and answers the same request from the cache: after a crash the
+/// next process, asking with the stored token, would get the answer
+/// computed for the crashed one's long poll, which was seen to leave out
+/// messages that arrived meanwhile (tests/matrix_e2e.rs). A wait no
+/// earlier request had makes the homeserver compute the answer afresh.
+fn cache_buster() -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    Duration::from_millis(u64::from(nanos % 997) + 1)
 }
 
 fn connect_error(e: ConnectError) -> PollError {

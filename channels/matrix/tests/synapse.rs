@@ -632,3 +632,104 @@ async fn one_process_holds_the_device() {
     assert!(second.serves_here());
     second.connect().await.unwrap();
 }
+
+/// Herold stores a poll's events and cursor after the sync; a crash in
+/// between must not lose what that sync brought, although matrix-sdk has
+/// moved on (and a restart's first sync moves it further).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_sync_and_store_loses_nothing() {
+    let hs = Synapse::start();
+    let bot = hs.register("herold", "bot-password");
+    let resident = hs.register("anna", "anna-password");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("bot");
+    let texts = |events: &[InboundEvent]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                InboundEvent::Command { command, .. } => format!("{command:?}"),
+                InboundEvent::Message {
+                    content: InboundContent::Text(t),
+                    ..
+                } => t.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+
+    let channel = MatrixChannel::new(bot_config(&hs, &bot, &store)).unwrap();
+    let poller = channel.poller().with_wait(Duration::from_millis(300));
+    poller.start().await.unwrap();
+    let anna = client(&hs, &resident, &dir.path().join("anna")).await;
+    let bot_id: OwnedUserId = bot.user_id.as_str().try_into().unwrap();
+    let room = anna.create_dm(&bot_id).await.unwrap();
+    let room_id = room.room_id().to_string();
+    // Poll (storing each cursor) until the bot joined.
+    let mut cursor: Option<String> = None;
+    let start = Instant::now();
+    while membership_is(&hs, &resident.access_token, &room_id, &bot.user_id) != "join" {
+        let polled = poller.poll(cursor.as_deref()).await.unwrap();
+        cursor = polled.cursor.or(cursor);
+        assert!(start.elapsed() < WITHIN, "the bot never joined");
+    }
+    anna.sync_once(SyncSettings::default()).await.unwrap();
+    room.send(RoomMessageEventContent::text_plain("Hallo Rathaus"))
+        .await
+        .unwrap();
+    // The poll that brings it; then the "crash": its cursor is not stored.
+    let stored = cursor.clone();
+    let start = Instant::now();
+    loop {
+        let polled = poller.poll(cursor.as_deref()).await.unwrap();
+        if texts(&polled.events).iter().any(|t| t == "Hallo Rathaus") {
+            break;
+        }
+        cursor = polled.cursor.or(cursor);
+        assert!(start.elapsed() < WITHIN, "the message never came");
+    }
+    drop(poller);
+    drop(channel);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    room.send(RoomMessageEventContent::text_plain("Noch da?"))
+        .await
+        .unwrap();
+
+    // The next start: connects (its first sync), then polls from the
+    // stored cursor.
+    let channel = MatrixChannel::new(bot_config(&hs, &bot, &store)).unwrap();
+    channel.connect().await.unwrap();
+    let poller = channel.poller().with_wait(Duration::from_millis(300));
+    let mut cursor = stored;
+    let mut seen = Vec::new();
+    let start = Instant::now();
+    while !seen.iter().any(|t| t == "Noch da?") {
+        let polled = poller.poll(cursor.as_deref()).await.unwrap();
+        seen.extend(texts(&polled.events));
+        cursor = polled.cursor.or(cursor);
+        assert!(start.elapsed() < WITHIN, "seen only {seen:?}");
+    }
+    assert!(
+        seen.iter().any(|t| t == "Hallo Rathaus"),
+        "the message of the lost poll came again: {seen:?}"
+    );
+}
+
+fn membership_is(hs: &Synapse, token: &str, room_id: &str, user_id: &str) -> String {
+    let (status, body) = hs.request(
+        "GET",
+        &format!(
+            "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
+            encode(room_id),
+            encode(user_id)
+        ),
+        Some(token),
+        None,
+    );
+    if status != 200 {
+        return String::new();
+    }
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["membership"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}

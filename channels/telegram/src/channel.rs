@@ -234,7 +234,14 @@ impl Channel for TelegramChannel {
     /// Registers the webhook with `setWebhook`: the URL (Telegram requires
     /// https), the secret token it will send back, and only the update types
     /// Herold reads.
-    async fn setup(&self, webhook_url: &str) -> Result<Option<String>, SendError> {
+    /// With long polling (no webhook URL) there is nothing to set up:
+    /// Herold removes any webhook when it starts polling.
+    async fn setup(&self, webhook_url: Option<&str>) -> Result<Option<String>, SendError> {
+        let Some(webhook_url) = webhook_url else {
+            return Ok(Some(
+                "telegram receives updates by long polling: no setup needed (Herold removes any webhook when it starts polling; see telegram.mode)".into(),
+            ));
+        };
         let Some(secret) = &self.webhook_secret else {
             return Err(SendError::Misconfigured {
                 reason: "telegram.webhook_secret is not set: Telegram's updates could not be verified; set it, then run the setup again".into(),
