@@ -178,7 +178,6 @@ fn matrix_env<'a>(hs_url: &'a str, bot: &'a User, store: &'a str) -> Vec<(&'a st
         ("HEROLD_INBOUND__POLL_INTERVAL_MS", "20"),
         // A crashed process's receiving lease expires within seconds.
         ("HEROLD_MATRIX__SYNC_WAIT_SECONDS", "2"),
-        ("RUST_LOG", "info,herold=debug,herold_channel_matrix=debug"),
     ]
 }
 
@@ -541,4 +540,101 @@ async fn channels_setup_creates_the_follow_rooms() {
         Some(&serde_json::json!({"msgtype": "m.text", "body": "hallo"})),
     );
     assert_eq!(status, 403, "followers only read: {body}");
+}
+
+/// Herold killed in the middle of a fan-out: after the restart every
+/// subscriber has the announcement exactly once (the transaction id of
+/// each delivery makes the homeserver drop a repeated send).
+#[test]
+fn a_fan_out_killed_midway_delivers_each_once() {
+    let hs = Synapse::start();
+    let bot = hs.register("herold", "bot-password");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("matrix-store");
+    let hs_url = hs.url();
+    let mut env = matrix_env(&hs_url, &bot, store.to_str().unwrap());
+    // One message a second: the fan-out takes long enough to be cut.
+    env.push(("HEROLD_MATRIX__RATE_PER_SECOND", "1"));
+    // A crashed process's claimed batch is taken over within seconds.
+    env.push(("HEROLD_DELIVERY__LEASE_SECONDS", "3"));
+    let mut s = Server::start_with(None, &env);
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+
+    // Four residents with plain (unencrypted) direct chats, each "Start".
+    let residents: Vec<(User, String)> = (0..4)
+        .map(|i| {
+            let user = hs.register(&format!("resident{i}"), "pw-resident");
+            let (status, body) = hs.request(
+                "POST",
+                "/_matrix/client/v3/createRoom",
+                Some(&user.access_token),
+                Some(&serde_json::json!({"preset": "trusted_private_chat", "is_direct": true, "invite": [bot.user_id]})),
+            );
+            assert_eq!(status, 200, "{body}");
+            let room = serde_json::from_str::<serde_json::Value>(&body).unwrap()["room_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            (user, room)
+        })
+        .collect();
+    for (i, (user, room)) in residents.iter().enumerate() {
+        common::poll_until(WITHIN, || {
+            let m = membership(&hs, &user.access_token, room, &bot.user_id);
+            if m == "join" {
+                Ok(())
+            } else {
+                Err(format!("the bot is {m:?}"))
+            }
+        });
+        let (status, body) = hs.request(
+            "PUT",
+            &format!(
+                "/_matrix/client/v3/rooms/{}/send/m.room.message/start{i}",
+                encode(room)
+            ),
+            Some(&user.access_token),
+            Some(&serde_json::json!({"msgtype": "m.text", "body": "Start"})),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let count =
+        |user: &User, room: &str| bot_events(&hs, &user.access_token, room, &bot.user_id).len();
+    for (user, room) in &residents {
+        common::poll_until(WITHIN, || match count(user, room) {
+            1 => Ok(()),
+            n => Err(format!("{n} messages from the bot")),
+        });
+    }
+
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Biotonne",
+        "--body",
+        "Abholung am Samstag.",
+    ]);
+    // Killed once the first resident has it, the rest still queued.
+    common::poll_until(WITHIN, || {
+        let done = residents.iter().filter(|(u, r)| count(u, r) >= 2).count();
+        if done >= 1 {
+            Ok(())
+        } else {
+            Err("no announcement yet".to_owned())
+        }
+    });
+    s.crash_and_restart(&[]);
+    for (user, room) in &residents {
+        common::poll_until(WITHIN, || match count(user, room) {
+            n if n >= 2 => Ok(()),
+            n => Err(format!("{n} messages from the bot\n{}", s.log())),
+        });
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    for (user, room) in &residents {
+        let events = bot_events(&hs, &user.access_token, room, &bot.user_id);
+        assert_eq!(events.len(), 2, "welcome and one announcement: {events:#?}");
+    }
 }
