@@ -638,3 +638,94 @@ fn a_fan_out_killed_midway_delivers_each_once() {
         assert_eq!(events.len(), 2, "welcome and one announcement: {events:#?}");
     }
 }
+
+/// Synapse's own limits (0.2 messages a second after a burst of 10) with
+/// Herold's default rate: the homeserver answers `M_LIMIT_EXCEEDED`, Herold
+/// waits as told, and every announcement still arrives, none twice.
+#[test]
+fn homeserver_throttling_delays_but_loses_nothing() {
+    let hs = Synapse::start_with_default_limits();
+    let bot = hs.register("herold", "bot-password");
+    let resident = hs.register("anna", "anna-password");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("matrix-store");
+    let hs_url = hs.url();
+    let env = matrix_env(&hs_url, &bot, store.to_str().unwrap());
+    let s = Server::start_with(None, &env);
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let (status, body) = hs.request(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        Some(&resident.access_token),
+        Some(&serde_json::json!({"preset": "trusted_private_chat", "is_direct": true, "invite": [bot.user_id]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let room = serde_json::from_str::<serde_json::Value>(&body).unwrap()["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    common::poll_until(WITHIN, || {
+        let m = membership(&hs, &resident.access_token, &room, &bot.user_id);
+        if m == "join" {
+            Ok(())
+        } else {
+            Err(format!("the bot is {m:?}"))
+        }
+    });
+    let (status, body) = hs.request(
+        "PUT",
+        &format!(
+            "/_matrix/client/v3/rooms/{}/send/m.room.message/start",
+            encode(&room)
+        ),
+        Some(&resident.access_token),
+        Some(&serde_json::json!({"msgtype": "m.text", "body": "Start"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let bodies = || -> Vec<String> {
+        bot_events(&hs, &resident.access_token, &room, &bot.user_id)
+            .iter()
+            .map(|e| e["content"]["body"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    common::poll_until(WITHIN, || match bodies().len() {
+        1 => Ok(()),
+        n => Err(format!("{n} messages from the bot")),
+    });
+    // Twelve announcements: with the welcome, three more than the burst.
+    for i in 0..12 {
+        s.cli(&[
+            "publish",
+            "--category",
+            "abfall",
+            "--title",
+            &format!("Meldung {i:02}"),
+            "--body",
+            "Text.",
+        ]);
+    }
+    let got = common::poll_until(Duration::from_secs(90), || {
+        let got = bodies();
+        if got.len() >= 13 {
+            Ok(got)
+        } else {
+            Err(format!("{} of 13 messages", got.len()))
+        }
+    });
+    for i in 0..12 {
+        let title = format!("Meldung {i:02}");
+        assert_eq!(
+            got.iter().filter(|b| b.contains(&title)).count(),
+            1,
+            "{title}: {got:#?}"
+        );
+    }
+    // Synapse did throttle, and Herold waited instead of failing.
+    assert!(
+        s.log().contains("throttl") || s.log().contains("rate limited"),
+        "no throttling seen: {}",
+        s.log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(bodies().len(), 13);
+}
