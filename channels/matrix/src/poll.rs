@@ -98,7 +98,7 @@ impl InboundPoller for MatrixPoller {
             None => SyncToken::ReusePrevious,
         };
         let settings = SyncSettings::default()
-            .timeout(self.wait + cache_buster())
+            .timeout(self.wait)
             .filter(Filter::FilterDefinition(timeline_filter()))
             .token(token);
         let response = match conn.client.sync_once(settings).await {
@@ -274,20 +274,6 @@ async fn sdk_token(client: &Client) -> Option<String> {
         .ok()
         .flatten()
         .and_then(StateStoreDataValue::into_sync_token)
-}
-
-/// A few milliseconds more wait, different for every sync. Synapse caches
-/// a sync's response by its request (token, filter, timeout) for two
-/// minutes and answers the same request from the cache: after a crash the
-/// next process, asking with the stored token, would get the answer
-/// computed for the crashed one's long poll, which was seen to leave out
-/// messages that arrived meanwhile (tests/matrix_e2e.rs). A wait no
-/// earlier request had makes the homeserver compute the answer afresh.
-fn cache_buster() -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    Duration::from_millis(u64::from(nanos % 997) + 1)
 }
 
 fn connect_error(e: ConnectError) -> PollError {
