@@ -17,6 +17,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/options.rs"]
+mod options;
+
 #[path = "../tests/common/synapse.rs"]
 mod synapse;
 
@@ -33,58 +36,15 @@ use herold_channel_matrix::MatrixConfig;
 use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use synapse::Synapse;
+use synapse::{encode, Synapse};
 
 /// Longest time without progress before the run is given up.
 const STALL: Duration = Duration::from_secs(60);
 /// Sends the raw client keeps in flight.
 const IN_FLIGHT: usize = 16;
 
-struct Options {
-    subscribers: usize,
-    database_url: Option<String>,
-    json: bool,
-}
-
-fn options() -> Result<Options> {
-    let mut o = Options {
-        subscribers: 200,
-        database_url: None,
-        json: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--subscribers" => {
-                o.subscribers = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| *n > 0)
-                    .context("--subscribers needs a number above 0")?
-            }
-            "--database-url" => {
-                o.database_url = Some(args.next().context("--database-url needs a URL")?)
-            }
-            "--json" => o.json = true,
-            "--bench" => {}
-            other => {
-                return Err(anyhow!(
-                    "unknown argument {other}: use --subscribers N, --database-url URL, --json"
-                ))
-            }
-        }
-    }
-    Ok(o)
-}
-
-fn encode(id: &str) -> String {
-    id.replace('!', "%21")
-        .replace(':', "%3A")
-        .replace('@', "%40")
-}
-
 fn main() -> Result<()> {
-    let o = options()?;
+    let o = options::options(200)?;
     let hs = Synapse::start();
     let bot = hs.register("herold", "bot-password");
     let ceiling = hs.register("ceiling", "ceiling-password");

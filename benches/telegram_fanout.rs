@@ -15,10 +15,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/options.rs"]
+mod options;
+
 #[path = "../tests/common/fake_telegram.rs"]
 mod fake_telegram;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use fake_telegram::{FakeTelegram, GLOBAL_PER_SECOND};
 use herold::{
     app::App,
@@ -35,46 +38,8 @@ const URGENT_TITLE: &str = "Hochwasserwarnung";
 /// Longest time without a new message before the run is given up.
 const STALL: Duration = Duration::from_secs(60);
 
-struct Options {
-    subscribers: usize,
-    database_url: Option<String>,
-    json: bool,
-}
-
-fn options() -> Result<Options> {
-    let mut o = Options {
-        subscribers: 500,
-        database_url: None,
-        json: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--subscribers" => {
-                o.subscribers = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| *n > 0)
-                    .context("--subscribers needs a number above 0")?
-            }
-            "--database-url" => {
-                o.database_url = Some(args.next().context("--database-url needs a URL")?)
-            }
-            "--json" => o.json = true,
-            // cargo bench passes --bench to every bench target.
-            "--bench" => {}
-            other => {
-                return Err(anyhow!(
-                    "unknown argument {other}: use --subscribers N, --database-url URL, --json"
-                ))
-            }
-        }
-    }
-    Ok(o)
-}
-
 fn main() -> Result<()> {
-    let o = options()?;
+    let o = options::options(500)?;
     let fake = FakeTelegram::start(TOKEN);
     fake.accept_any_private_chat(true);
     let tmp = tempfile::tempdir()?;

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::server::{pillow, Server};
-use common::synapse::{Synapse, User};
+use common::synapse::{encode, Synapse, User};
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::ruma::events::room::message::{
     OriginalSyncRoomMessageEvent, RoomMessageEventContent, TextMessageEventContent,
@@ -118,53 +118,48 @@ impl Resident {
     }
 }
 
-fn encode(id: &str) -> String {
-    id.replace('!', "%21")
-        .replace(':', "%3A")
-        .replace('#', "%23")
-        .replace('@', "%40")
-}
-
 /// The bot's events in a room, as the homeserver stores them.
 fn bot_events(hs: &Synapse, token: &str, room_id: &str, bot: &str) -> Vec<serde_json::Value> {
-    let (status, body) = hs.request(
-        "GET",
-        &format!(
-            "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=200",
-            encode(room_id)
-        ),
-        Some(token),
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let mut events: Vec<serde_json::Value> = v["chunk"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    hs.room_events(token, room_id)
         .into_iter()
         .filter(|e| e["sender"] == bot && e["type"] != "m.room.member")
-        .collect();
-    events.reverse();
-    events
+        .collect()
 }
 
-fn membership(hs: &Synapse, token: &str, room_id: &str, user_id: &str) -> String {
+/// `user` opens a plain (unencrypted) direct chat with the bot, waits until
+/// the bot joined, and writes "Start" (transaction `txn`); returns the
+/// room id.
+fn plain_chat_with_start(hs: &Synapse, user: &User, bot: &User, txn: &str) -> String {
     let (status, body) = hs.request(
-        "GET",
-        &format!(
-            "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
-            encode(room_id),
-            encode(user_id)
-        ),
-        Some(token),
-        None,
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        Some(&user.access_token),
+        Some(&serde_json::json!({"preset": "trusted_private_chat", "is_direct": true, "invite": [bot.user_id]})),
     );
-    if status != 200 {
-        return String::new();
-    }
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["membership"].as_str().unwrap_or("").to_owned()
+    assert_eq!(status, 200, "{body}");
+    let room = serde_json::from_str::<serde_json::Value>(&body).unwrap()["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    common::poll_until(WITHIN, || {
+        let m = hs.membership(&user.access_token, &room, &bot.user_id);
+        if m == "join" {
+            Ok(())
+        } else {
+            Err(format!("the bot is {m:?}"))
+        }
+    });
+    let (status, body) = hs.request(
+        "PUT",
+        &format!(
+            "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
+            encode(&room)
+        ),
+        Some(&user.access_token),
+        Some(&serde_json::json!({"msgtype": "m.text", "body": "Start"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    room
 }
 
 fn matrix_env<'a>(hs_url: &'a str, bot: &'a User, store: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -226,7 +221,7 @@ async fn residents_on_matrix(database_url: Option<&str>) {
     assert!(room.latest_encryption_state().await.unwrap().is_encrypted());
     let room_id = room.room_id().to_string();
     common::poll_until(WITHIN, || {
-        let m = membership(&hs, &anna_user.access_token, &room_id, &bot.user_id);
+        let m = hs.membership(&anna_user.access_token, &room_id, &bot.user_id);
         if m == "join" {
             Ok(())
         } else {
@@ -399,7 +394,7 @@ async fn residents_on_matrix(database_url: Option<&str>) {
     let got = anna.expect(9, &s).await;
     assert!(got[8].1.contains("gelöscht"), "{got:?}");
     common::poll_until(WITHIN, || {
-        let m = membership(&hs, &anna_user.access_token, &room_id, &bot.user_id);
+        let m = hs.membership(&anna_user.access_token, &room_id, &bot.user_id);
         if m == "leave" {
             Ok(())
         } else {
@@ -564,40 +559,10 @@ fn a_fan_out_killed_midway_delivers_each_once() {
     let residents: Vec<(User, String)> = (0..4)
         .map(|i| {
             let user = hs.register(&format!("resident{i}"), "pw-resident");
-            let (status, body) = hs.request(
-                "POST",
-                "/_matrix/client/v3/createRoom",
-                Some(&user.access_token),
-                Some(&serde_json::json!({"preset": "trusted_private_chat", "is_direct": true, "invite": [bot.user_id]})),
-            );
-            assert_eq!(status, 200, "{body}");
-            let room = serde_json::from_str::<serde_json::Value>(&body).unwrap()["room_id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let room = plain_chat_with_start(&hs, &user, &bot, &format!("start{i}"));
             (user, room)
         })
         .collect();
-    for (i, (user, room)) in residents.iter().enumerate() {
-        common::poll_until(WITHIN, || {
-            let m = membership(&hs, &user.access_token, room, &bot.user_id);
-            if m == "join" {
-                Ok(())
-            } else {
-                Err(format!("the bot is {m:?}"))
-            }
-        });
-        let (status, body) = hs.request(
-            "PUT",
-            &format!(
-                "/_matrix/client/v3/rooms/{}/send/m.room.message/start{i}",
-                encode(room)
-            ),
-            Some(&user.access_token),
-            Some(&serde_json::json!({"msgtype": "m.text", "body": "Start"})),
-        );
-        assert_eq!(status, 200, "{body}");
-    }
     let count =
         |user: &User, room: &str| bot_events(&hs, &user.access_token, room, &bot.user_id).len();
     for (user, room) in &residents {
@@ -653,35 +618,7 @@ fn homeserver_throttling_delays_but_loses_nothing() {
     let env = matrix_env(&hs_url, &bot, store.to_str().unwrap());
     let s = Server::start_with(None, &env);
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
-    let (status, body) = hs.request(
-        "POST",
-        "/_matrix/client/v3/createRoom",
-        Some(&resident.access_token),
-        Some(&serde_json::json!({"preset": "trusted_private_chat", "is_direct": true, "invite": [bot.user_id]})),
-    );
-    assert_eq!(status, 200, "{body}");
-    let room = serde_json::from_str::<serde_json::Value>(&body).unwrap()["room_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    common::poll_until(WITHIN, || {
-        let m = membership(&hs, &resident.access_token, &room, &bot.user_id);
-        if m == "join" {
-            Ok(())
-        } else {
-            Err(format!("the bot is {m:?}"))
-        }
-    });
-    let (status, body) = hs.request(
-        "PUT",
-        &format!(
-            "/_matrix/client/v3/rooms/{}/send/m.room.message/start",
-            encode(&room)
-        ),
-        Some(&resident.access_token),
-        Some(&serde_json::json!({"msgtype": "m.text", "body": "Start"})),
-    );
-    assert_eq!(status, 200, "{body}");
+    let room = plain_chat_with_start(&hs, &resident, &bot, "start");
     let bodies = || -> Vec<String> {
         bot_events(&hs, &resident.access_token, &room, &bot.user_id)
             .iter()
@@ -728,4 +665,80 @@ fn homeserver_throttling_delays_but_loses_nothing() {
     );
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(bodies().len(), 13);
+}
+
+/// The homeserver goes down in the middle of a fan-out and comes back
+/// seconds later: the sends that failed are retried after a backoff, and
+/// every resident has the announcement exactly once (a send whose answer
+/// was lost in the outage is repeated with its transaction id, which the
+/// homeserver deduplicates).
+#[test]
+fn a_homeserver_outage_mid_broadcast_loses_nothing() {
+    let mut hs = Synapse::start();
+    let bot = hs.register("herold", "bot-password");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("matrix-store");
+    let hs_url = hs.url();
+    let mut env = matrix_env(&hs_url, &bot, store.to_str().unwrap());
+    // Two messages a second: the fan-out is still running when the
+    // homeserver goes down.
+    env.push(("HEROLD_MATRIX__RATE_PER_SECOND", "2"));
+    let s = Server::start_with(None, &env);
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let residents: Vec<(User, String)> = (0..8)
+        .map(|i| {
+            let user = hs.register(&format!("resident{i}"), "pw-resident");
+            let room = plain_chat_with_start(&hs, &user, &bot, &format!("start{i}"));
+            (user, room)
+        })
+        .collect();
+    let count = |hs: &Synapse, user: &User, room: &str| {
+        bot_events(hs, &user.access_token, room, &bot.user_id).len()
+    };
+    for (user, room) in &residents {
+        common::poll_until(WITHIN, || match count(&hs, user, room) {
+            1 => Ok(()),
+            n => Err(format!("{n} messages from the bot")),
+        });
+    }
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Biotonne",
+        "--body",
+        "Abholung am Samstag.",
+    ]);
+    let reached = |hs: &Synapse| {
+        residents
+            .iter()
+            .filter(|(u, r)| count(hs, u, r) >= 2)
+            .count()
+    };
+    common::poll_until(WITHIN, || match reached(&hs) {
+        0 => Err("no announcement yet".to_owned()),
+        _ => Ok(()),
+    });
+    // The outage: connections refused for eight seconds.
+    hs.stop();
+    std::thread::sleep(Duration::from_secs(8));
+    hs.restart();
+    common::poll_until(Duration::from_secs(90), || match reached(&hs) {
+        n if n == residents.len() => Ok(()),
+        n => Err(format!("{n} of {} have it\n{}", residents.len(), s.log())),
+    });
+    // Sends failed during the outage and were tried again.
+    let app = s.open_database(None);
+    let deliveries = app.db().deliveries_of(1).unwrap();
+    assert_eq!(deliveries.len(), residents.len());
+    assert!(
+        deliveries.iter().any(|d| d.attempts > 1),
+        "no send was retried: {deliveries:#?}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    for (user, room) in &residents {
+        let events = bot_events(&hs, &user.access_token, room, &bot.user_id);
+        assert_eq!(events.len(), 2, "welcome and one announcement: {events:#?}");
+    }
 }

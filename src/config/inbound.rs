@@ -13,7 +13,9 @@ pub struct InboundConfig {
     /// Process inbound events inside `herold serve` (set false when
     /// `herold worker` processes do it; webhooks are stored either way).
     pub process_in_serve: bool,
-    /// Pause between polls of an empty queue (milliseconds).
+    /// Pause between polls of an empty queue (milliseconds): how soon
+    /// events stored by another process are found; this process's own
+    /// webhooks and polls wake its processor at once.
     pub poll_interval_ms: u64,
     /// Events claimed at once.
     pub batch_size: u32,

@@ -107,6 +107,7 @@ impl Processor {
             }
             tokio::select! {
                 changed = stop.changed() => if changed.is_err() { break },
+                _ = self.app.inbound_stored() => {}
                 _ = tokio::time::sleep(self.config().poll_interval()) => {}
             }
         }

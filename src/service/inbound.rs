@@ -48,7 +48,22 @@ impl Herold {
         channel: ChannelKind,
         events: &[InboundEvent],
     ) -> Result<StoredInbound, ServiceError> {
-        Ok(self.db.store_inbound(channel, events, chrono::Utc::now())?)
+        let stored = self.db.store_inbound(channel, events, chrono::Utc::now())?;
+        self.wake_processor(&stored);
+        Ok(stored)
+    }
+
+    /// Resolves once this process stored new inbound events after the
+    /// last wake-up was taken (a wake-up with nobody waiting is kept for
+    /// the next call).
+    pub async fn inbound_stored(&self) {
+        self.inbound_stored.notified().await;
+    }
+
+    fn wake_processor(&self, stored: &StoredInbound) {
+        if stored.new > 0 {
+            self.inbound_stored.notify_one();
+        }
     }
 
     /// Stores the events of one poll, like [`Herold::accept_inbound`], with
@@ -62,9 +77,13 @@ impl Herold {
         owner: &str,
         cursor: Option<&str>,
     ) -> Result<Option<StoredInbound>, ServiceError> {
-        Ok(self
+        let stored = self
             .db
-            .store_polled(channel, events, owner, cursor, chrono::Utc::now())?)
+            .store_polled(channel, events, owner, cursor, chrono::Utc::now())?;
+        if let Some(s) = &stored {
+            self.wake_processor(s);
+        }
+        Ok(stored)
     }
 
     /// Hands one stored event to the service it belongs to; `photo` is

@@ -85,6 +85,10 @@ pub struct Herold {
     config: Config,
     db: Database,
     follow: Arc<FollowRoutes>,
+    /// Woken when this process stores inbound events, so its processor
+    /// starts on them at once; events stored by another process are
+    /// found by the processor's poll (`inbound.poll_interval_ms`).
+    inbound_stored: Arc<tokio::sync::Notify>,
 }
 
 /// Each channel's public follow routes, from its adapter (set by the
@@ -100,6 +104,7 @@ impl Herold {
             config,
             db,
             follow: Arc::default(),
+            inbound_stored: Arc::default(),
         })
     }
 

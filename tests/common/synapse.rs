@@ -48,6 +48,7 @@ pub enum Limits {
 pub struct Synapse {
     child: Child,
     port: u16,
+    limits: Limits,
     dir: tempfile::TempDir,
 }
 
@@ -90,8 +91,16 @@ impl Synapse {
         // binds it: try a few.
         for _ in 0..3 {
             let port = free_port();
+            let _ = std::fs::remove_file(dir.path().join("homeserver.db"));
             match spawn(&python, dir.path(), port, limits) {
-                Ok(child) => return Synapse { child, port, dir },
+                Ok(child) => {
+                    return Synapse {
+                        child,
+                        port,
+                        limits,
+                        dir,
+                    }
+                }
                 Err(log) => logs.push_str(&log),
             }
         }
@@ -111,6 +120,64 @@ impl Synapse {
     /// The directory holding its config, database, media and log.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Kills the homeserver, as an outage or a crash would; its data stays
+    /// for [`Synapse::restart`]. Clients get connection errors meanwhile.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the stopped homeserver again on the same port with the same
+    /// data (accounts, rooms, tokens).
+    pub fn restart(&mut self) {
+        self.stop();
+        match spawn(&python(), self.dir.path(), self.port, self.limits) {
+            Ok(child) => self.child = child,
+            Err(log) => panic!("Synapse did not restart:\n{log}"),
+        }
+    }
+
+    /// The room's events as the homeserver stores them (the last 500),
+    /// oldest first, read with `token`.
+    pub fn room_events(&self, token: &str, room_id: &str) -> Vec<serde_json::Value> {
+        let (status, body) = self.request(
+            "GET",
+            &format!(
+                "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=500",
+                encode(room_id)
+            ),
+            Some(token),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("messages JSON");
+        let mut events = v["chunk"].as_array().cloned().unwrap_or_default();
+        events.reverse();
+        events
+    }
+
+    /// `user_id`'s membership in `room_id` (`join`, `invite`, `leave` …),
+    /// empty when it has none or `token` may not see it.
+    pub fn membership(&self, token: &str, room_id: &str, user_id: &str) -> String {
+        let (status, body) = self.request(
+            "GET",
+            &format!(
+                "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
+                encode(room_id),
+                encode(user_id)
+            ),
+            Some(token),
+            None,
+        );
+        if status != 200 {
+            return String::new();
+        }
+        serde_json::from_str::<serde_json::Value>(&body).expect("member JSON")["membership"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
     }
 
     /// The end of its log, for failure messages.
@@ -198,12 +265,23 @@ impl Drop for Synapse {
     }
 }
 
+/// A room id, alias or user id as one segment of a URL path.
+pub fn encode(id: &str) -> String {
+    id.replace('!', "%21")
+        .replace(':', "%3A")
+        .replace('#', "%23")
+        .replace('@', "%40")
+}
+
 /// Starts Synapse on `port` in `dir` and waits for `/health`; on failure
 /// the child is gone and the error is its log.
 fn spawn(python: &Path, dir: &Path, port: u16, limits: Limits) -> Result<Child, String> {
     let config = write_config(dir, port, limits);
-    let _ = std::fs::remove_file(dir.join("homeserver.db"));
-    let log = std::fs::File::create(dir.join("synapse.log")).expect("Synapse log file");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("synapse.log"))
+        .expect("Synapse log file");
     let mut child = Command::new(python)
         .args(["-m", "synapse.app.homeserver", "--config-path"])
         .arg(&config)

@@ -122,30 +122,6 @@ fn announcement(key: &str, to: Destination) -> OutboundMessage {
     }
 }
 
-fn encode(id: &str) -> String {
-    id.replace('!', "%21")
-        .replace(':', "%3A")
-        .replace('#', "%23")
-}
-
-/// The room's events as the homeserver stores them, oldest first.
-fn room_events(hs: &Synapse, token: &str, room_id: &str) -> Vec<serde_json::Value> {
-    let (status, body) = hs.request(
-        "GET",
-        &format!(
-            "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100",
-            encode(room_id)
-        ),
-        Some(token),
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let mut events = v["chunk"].as_array().cloned().unwrap_or_default();
-    events.reverse();
-    events
-}
-
 fn events_of(events: &[serde_json::Value], sender: &str, kind: &str) -> usize {
     events
         .iter()
@@ -163,22 +139,13 @@ async fn wait_membership(
 ) {
     let start = Instant::now();
     loop {
-        let (status, body) = hs.request(
-            "GET",
-            &format!(
-                "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
-                encode(room_id),
-                encode(user_id)
-            ),
-            Some(token),
-            None,
-        );
-        if status == 200 && body.contains(&format!("\"membership\":\"{membership}\"")) {
+        let now = hs.membership(token, room_id, user_id);
+        if now == membership {
             return;
         }
         assert!(
             start.elapsed() < WITHIN,
-            "{user_id} not {membership} in the room: {status} {body}"
+            "{user_id} not {membership} in the room but {now:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -262,7 +229,7 @@ async fn encrypted_direct_chat_gets_the_announcement_once() {
     );
 
     // On the homeserver: one event from the bot, encrypted (no clear text).
-    let events = room_events(&hs, &resident.access_token, &room_id);
+    let events = hs.room_events(&resident.access_token, &room_id);
     assert_eq!(
         events_of(&events, &bot.user_id, "m.room.encrypted"),
         1,
@@ -274,7 +241,7 @@ async fn encrypted_direct_chat_gets_the_announcement_once() {
         .contains("Hauptstraße"));
     // A second announcement is a second event.
     channel.send(&announcement("ann-2:anna", to)).await.unwrap();
-    let events = room_events(&hs, &resident.access_token, &room_id);
+    let events = hs.room_events(&resident.access_token, &room_id);
     assert_eq!(events_of(&events, &bot.user_id, "m.room.encrypted"), 2);
 
     // After the resident's erasure the bot leaves and forgets the chat;
@@ -348,7 +315,7 @@ async fn follow_room_gets_one_post_per_key() {
         .unwrap();
     assert_eq!(first.provider_message_id, again.provider_message_id);
 
-    let events = room_events(&hs, &admin.access_token, &room_id);
+    let events = hs.room_events(&admin.access_token, &room_id);
     assert_eq!(
         events_of(&events, &bot.user_id, "m.room.message"),
         1,
@@ -501,7 +468,7 @@ async fn synapse_throttling_is_rate_limited_with_its_delay() {
         .send(&announcement(&format!("k{sent}"), to))
         .await
         .unwrap();
-    let events = room_events(&hs, &admin.access_token, room.room_id().as_str());
+    let events = hs.room_events(&admin.access_token, room.room_id().as_str());
     assert_eq!(events_of(&events, &bot.user_id, "m.room.message"), sent + 1);
 }
 
@@ -539,7 +506,7 @@ async fn residents_messages_come_in_decrypted() {
     assert_eq!(from.as_str(), room_id, "the address is the direct chat");
     assert!(id.unwrap().starts_with('$'), "the event id dedupes");
     // On the homeserver it was encrypted: the bot decrypted it.
-    let events = room_events(&hs, &resident.access_token, &room_id);
+    let events = hs.room_events(&resident.access_token, &room_id);
     assert_eq!(events_of(&events, &resident.user_id, "m.room.message"), 0);
 
     // A photo with a caption, encrypted as Element sends it.
@@ -667,7 +634,7 @@ async fn a_crash_between_sync_and_store_loses_nothing() {
     // Poll (storing each cursor) until the bot joined.
     let mut cursor: Option<String> = None;
     let start = Instant::now();
-    while membership_is(&hs, &resident.access_token, &room_id, &bot.user_id) != "join" {
+    while hs.membership(&resident.access_token, &room_id, &bot.user_id) != "join" {
         let polled = poller.poll(cursor.as_deref()).await.unwrap();
         cursor = polled.cursor.or(cursor);
         assert!(start.elapsed() < WITHIN, "the bot never joined");
@@ -712,24 +679,4 @@ async fn a_crash_between_sync_and_store_loses_nothing() {
         seen.iter().any(|t| t == "Hallo Rathaus"),
         "the message of the lost poll came again: {seen:?}"
     );
-}
-
-fn membership_is(hs: &Synapse, token: &str, room_id: &str, user_id: &str) -> String {
-    let (status, body) = hs.request(
-        "GET",
-        &format!(
-            "/_matrix/client/v3/rooms/{}/state/m.room.member/{}",
-            encode(room_id),
-            encode(user_id)
-        ),
-        Some(token),
-        None,
-    );
-    if status != 200 {
-        return String::new();
-    }
-    serde_json::from_str::<serde_json::Value>(&body).unwrap()["membership"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned()
 }
