@@ -160,6 +160,9 @@ fn configured_sections(config: &Config) -> Vec<ChannelKind> {
     if config.matrix.is_some() {
         out.push(ChannelKind::Matrix);
     }
+    if config.whatsapp.is_some() {
+        out.push(ChannelKind::WhatsApp);
+    }
     out
 }
 
@@ -251,6 +254,22 @@ fn build(kind: ChannelKind, config: &Config) -> Result<Adapter, RegistryError> {
                 channel: Arc::new(channel),
                 webhook: None,
                 poller: Some(poller),
+            })
+        }
+        ChannelKind::WhatsApp => {
+            let cfg = config.whatsapp.clone().ok_or_else(|| missing("whatsapp"))?;
+            let invalid = |e: herold_channel_whatsapp::ConfigError| RegistryError::Invalid(e.to_string());
+            // Meta calls {public_url}webhooks/whatsapp with messages and
+            // statuses, signed with the app secret.
+            let hook = Arc::new(cfg.webhook().map_err(invalid)?);
+            let channel = herold_channel_whatsapp::WhatsAppChannel::new(cfg).map_err(invalid)?;
+            Ok(Adapter {
+                channel: Arc::new(channel),
+                webhook: Some(Webhook {
+                    verifier: hook.clone(),
+                    parser: hook,
+                }),
+                poller: None,
             })
         }
         other => Err(RegistryError::NoAdapter(format!(

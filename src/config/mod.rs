@@ -78,6 +78,9 @@ pub struct Config {
     /// The Matrix channel's bot (`[matrix]`); needed when
     /// `delivery.channels` lists `matrix`.
     pub matrix: Option<herold_channel_matrix::MatrixConfig>,
+    /// The WhatsApp Cloud API number (`[whatsapp]`); needed when
+    /// `delivery.channels` lists `whatsapp`.
+    pub whatsapp: Option<herold_channel_whatsapp::WhatsAppConfig>,
     /// E-mail sign-up: confirmation link lifetime, resend throttling.
     pub signup: SignupConfig,
     /// Images of announcements: size limit.
@@ -134,6 +137,7 @@ impl Default for Config {
             email: None,
             telegram: None,
             matrix: None,
+            whatsapp: None,
             signup: SignupConfig::default(),
             media: MediaConfig::default(),
             conversations: ConversationsConfig::default(),
@@ -292,6 +296,11 @@ impl Config {
         }
         if let Some(matrix) = &self.matrix {
             matrix
+                .validate()
+                .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        }
+        if let Some(whatsapp) = &self.whatsapp {
+            whatsapp
                 .validate()
                 .map_err(|e| ConfigError::Parse(e.to_string()))?;
         }

@@ -136,6 +136,7 @@ impl ChannelWorker {
             .collect();
         drop(addresses);
         let links = Arc::new(self.unsubscribe_links(&claim).await?);
+        let last_wrote = Arc::new(self.last_wrote(&claim).await?);
         // outcomes[i] belongs to claim.items[i]; first the recipients a
         // per-recipient limit holds back, then the rest as sent.
         let mut outcomes: Vec<Option<Outcome>> = vec![None; claim.items.len()];
@@ -195,7 +196,7 @@ impl ChannelWorker {
             let due: Vec<tokio::time::Instant> = (0..items.len())
                 .map(|j| granted_at + grant.delay(u32::try_from(j).unwrap_or(u32::MAX), rate))
                 .collect();
-            let results = self.send_all(&items, to, &due, &links).await?;
+            let results = self.send_all(&items, to, &due, &links, &last_wrote).await?;
             let mut stop_channel = None;
             let finished = std::time::Instant::now();
             for (&i, result) in now_batch.iter().zip(results) {
@@ -428,6 +429,22 @@ impl ChannelWorker {
         .map_err(|e| EngineError::Task(e.to_string()))
     }
 
+    /// When each recipient of the claim last wrote, for a channel with a
+    /// conversation window ([`Channel::conversation_window`]); empty for
+    /// any other.
+    async fn last_wrote(
+        &self,
+        claim: &Arc<crate::storage::Claim>,
+    ) -> Result<HashMap<Id, DateTime<Utc>>, EngineError> {
+        if self.channel.conversation_window().is_none() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Id> = claim.items.iter().filter_map(|c| c.subscriber_id).collect();
+        self.engine
+            .blocking(move |db| db.last_inbound_of(&ids))
+            .await
+    }
+
     /// Sends `batch[i]` at `due[i]`, concurrently.
     async fn send_all(
         &self,
@@ -435,6 +452,7 @@ impl ChannelWorker {
         destinations: Vec<Option<Destination>>,
         due: &[tokio::time::Instant],
         links: &Arc<HashMap<Id, UnsubscribeLinks>>,
+        last_wrote: &Arc<HashMap<Id, DateTime<Utc>>>,
     ) -> Result<Vec<Sent>, EngineError> {
         let mut messages = Vec::with_capacity(batch.len());
         for c in batch {
@@ -448,6 +466,7 @@ impl ChannelWorker {
             Arc<RenderedMessage>,
             Option<UnsubscribeLinks>,
             (Option<tokio::time::Instant>, Option<Id>),
+            Option<DateTime<Utc>>,
         );
         let jobs: Vec<Job> = batch
             .iter()
@@ -461,6 +480,7 @@ impl ChannelWorker {
                     m,
                     c.subscriber_id.and_then(|s| links.get(&s).cloned()),
                     (due.get(i).copied(), c.subscriber_id),
+                    c.subscriber_id.and_then(|s| last_wrote.get(&s).copied()),
                 )
             })
             .collect();
@@ -480,7 +500,14 @@ impl ChannelWorker {
         });
         let results: Vec<Sent> = stream::iter(jobs)
             .map(
-                |(idempotency_key, destination, message, unsubscribe, (due, subscriber))| {
+                |(
+                    idempotency_key,
+                    destination,
+                    message,
+                    unsubscribe,
+                    (due, subscriber),
+                    last_wrote,
+                )| {
                     let channel = self.channel.clone();
                     let latency = latency.clone();
                     let db = self.engine.app.db().clone();
@@ -520,6 +547,7 @@ impl ChannelWorker {
                             destination,
                             message: (*message).clone(),
                             unsubscribe,
+                            recipient_last_wrote: last_wrote,
                         };
                         let started = std::time::Instant::now();
                         let result = channel.send(&msg).await;

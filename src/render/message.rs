@@ -4,7 +4,7 @@
 
 use chrono_tz::Tz;
 use herold_channel_api::{
-    Capabilities, Formatting, Media, MediaKind, RenderedMessage, UnsubscribeLinks,
+    Capabilities, Formatting, Media, MediaKind, RenderedMessage, TemplateFields, UnsubscribeLinks,
 };
 
 use super::{
@@ -100,7 +100,44 @@ pub fn message(
         });
     }
     m.urgent = a.urgent;
+    m.fields = Some(template_fields(a, cx, &t));
     Ok(m)
+}
+
+/// `s` cut to `max` characters at a word, marked with `…` when shortened.
+fn cut_at_word(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > cut.len() / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{cut}…")
+}
+
+/// The announcement as single-line template parameters
+/// ([`TemplateFields`]): whitespace folded, never empty, cut at a word.
+fn template_fields(a: &Announcement, cx: &Context<'_>, t: &Tr) -> TemplateFields {
+    let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let title = match a.urgent {
+        true => format!("{}: {}", t.get("page.urgent"), one_line(&a.title)),
+        false => one_line(&a.title),
+    };
+    let title = cut_at_word(&title, TemplateFields::TITLE_MAX);
+    let summary = super::markdown::summary(&a.body, TemplateFields::SUMMARY_MAX);
+    TemplateFields {
+        summary: if summary.is_empty() {
+            title.clone()
+        } else {
+            summary
+        },
+        title,
+        link: cx.url.to_owned(),
+        site: one_line(cx.site),
+        digest: a.digest_id.is_some(),
+    }
 }
 
 #[cfg(test)]

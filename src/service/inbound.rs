@@ -113,8 +113,18 @@ impl Herold {
                     InboundOutcome::Ignored
                 })
             }
-            InboundEvent::Command { .. } | InboundEvent::Message { .. } => {
-                self.handle_resident_event(channel, event, photo)
+            InboundEvent::Command {
+                from, received_at, ..
+            }
+            | InboundEvent::Message {
+                from, received_at, ..
+            } => {
+                let outcome = self.handle_resident_event(channel, event, photo)?;
+                // After the event: a Start has created the subscriber by
+                // now, a Löschen has removed the address it is found by.
+                self.db
+                    .record_inbound(channel, from.as_str(), *received_at)?;
+                Ok(outcome)
             }
         }
     }

@@ -79,6 +79,7 @@ diesel::table! {
         ended_at -> Nullable<Timestamp>,
         bounces -> Integer,
         last_bounce_at -> Nullable<Timestamp>,
+        last_inbound_at -> Nullable<Timestamp>,
     }
 }
 

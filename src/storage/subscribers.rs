@@ -400,6 +400,56 @@ impl Database {
         )
     }
 
+    /// Records that the resident with `address` on `channel` wrote at
+    /// `at` (kept only when later than what is stored); nobody with that
+    /// address: nothing happens.
+    pub fn record_inbound(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StorageError> {
+        let Ok(normalized) = normalize_address(channel, address) else {
+            return Ok(());
+        };
+        let lookup = self.keyring().lookup_hash(channel.as_str(), &normalized);
+        let at = time::to_db(at);
+        with_conn!(self, |c| diesel::update(
+            subscribers::table
+                .filter(subscribers::channel.eq(channel.as_str()))
+                .filter(subscribers::address_hmac.eq(&lookup))
+                .filter(
+                    subscribers::last_inbound_at
+                        .is_null()
+                        .or(subscribers::last_inbound_at.lt(at))
+                )
+        )
+        .set(subscribers::last_inbound_at.eq(Some(at)))
+        .execute(c)?);
+        Ok(())
+    }
+
+    /// When each of `ids` last wrote (those who never did are absent).
+    pub fn last_inbound_of(
+        &self,
+        ids: &[Id],
+    ) -> Result<std::collections::HashMap<Id, chrono::DateTime<chrono::Utc>>, StorageError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(i64, Option<chrono::NaiveDateTime>)> =
+                with_conn!(self, |c| subscribers::table
+                    .filter(subscribers::id.eq_any(chunk))
+                    .filter(subscribers::last_inbound_at.is_not_null())
+                    .select((subscribers::id, subscribers::last_inbound_at))
+                    .load(c)?);
+            out.extend(
+                rows.into_iter()
+                    .filter_map(|(id, at)| Some((id, time::from_db(at?)))),
+            );
+        }
+        Ok(out)
+    }
+
     /// Records the language a subscriber writes in (`de` or `en`).
     pub fn set_subscriber_locale(&self, id: Id, locale: &str) -> Result<(), StorageError> {
         with_conn!(self, |c| diesel::update(subscribers::table.find(id))

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod fake_telegram;
+pub mod fake_whatsapp;
 pub mod server;
 pub mod smtp;
 pub mod synapse;

@@ -41,6 +41,7 @@ pub trait Channel: Send + Sync {
             destination: Destination::Recipient(to.clone()),
             message: message.clone(),
             unsubscribe: None,
+            recipient_last_wrote: None,
         })
         .await
     }
@@ -95,6 +96,14 @@ pub trait Channel: Send + Sync {
     async fn forget(&self, address: &Address) -> Result<(), SendError> {
         let _ = address;
         Ok(())
+    }
+
+    /// How long after a resident's last message the provider takes free
+    /// text to them (WhatsApp: 24 hours; a template otherwise). For such a
+    /// channel the engine fills [`OutboundMessage::recipient_last_wrote`].
+    /// `None` (the default): no such window.
+    fn conversation_window(&self) -> Option<std::time::Duration> {
+        None
     }
 
     /// Whether this process may send on the channel now. A channel whose

@@ -139,6 +139,7 @@
 //!         destination: Destination::Recipient(Address::new("42")),
 //!         message: RenderedMessage::new("*Straßensperrung* Hauptstraße ab Montag", "de"),
 //!         unsubscribe: None,
+//!         recipient_last_wrote: None,
 //!     };
 //!     let receipt = channel.send(&msg).await?;
 //!     assert_eq!(receipt.provider_message_id.as_deref(), Some("mem-1"));
@@ -204,7 +205,7 @@ pub use kind::{ChannelKind, UnknownChannel};
 pub use media::{FetchError, FetchedMedia};
 pub use message::{
     Address, Destination, FollowRoute, FollowTarget, Media, OutboundMessage, Receipt,
-    RenderedMessage, UnsubscribeLinks,
+    RenderedMessage, TemplateFields, UnsubscribeLinks,
 };
 pub use poll::{InboundPoller, PollError, Polled};
 pub use retry::{retry_after_from_header, retry_delay, MAX_RETRY_AFTER};

@@ -135,6 +135,50 @@ pub struct RenderedMessage {
     pub locale: String,
     /// Whether this is an urgent warning (may bypass quiet hours, use priority flags).
     pub urgent: bool,
+    /// The announcement as single-line fields, for channels that must send
+    /// a provider-approved template instead of free text at times
+    /// (WhatsApp outside the 24-hour window). `None` for service messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<TemplateFields>,
+}
+
+/// An announcement cut into the fields a provider's message template is
+/// filled with. The renderer prepares them as providers demand of template
+/// parameters: no line breaks, no tabs, no runs of spaces, none empty, each
+/// cut at a word to its limit ([`TemplateFields::TITLE_MAX`],
+/// [`TemplateFields::SUMMARY_MAX`]).
+///
+/// `Debug` prints lengths only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateFields {
+    /// The title, prefixed with the urgent label for urgent warnings.
+    pub title: String,
+    /// The start of the body as plain text.
+    pub summary: String,
+    /// The announcement's public page.
+    pub link: String,
+    /// The town's name.
+    pub site: String,
+    /// Whether the announcement is a digest of others.
+    pub digest: bool,
+}
+
+impl TemplateFields {
+    /// Longest title, in characters.
+    pub const TITLE_MAX: usize = 200;
+    /// Longest summary, in characters.
+    pub const SUMMARY_MAX: usize = 600;
+}
+
+impl fmt::Debug for TemplateFields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TemplateFields")
+            .field("title_chars", &self.title.chars().count())
+            .field("summary_chars", &self.summary.chars().count())
+            .field("link", &self.link)
+            .field("digest", &self.digest)
+            .finish()
+    }
 }
 
 impl RenderedMessage {
@@ -148,6 +192,7 @@ impl RenderedMessage {
             link: None,
             locale: locale.into(),
             urgent: false,
+            fields: None,
         }
     }
 }
@@ -165,6 +210,7 @@ impl fmt::Debug for RenderedMessage {
             .field("link", &self.link)
             .field("locale", &self.locale)
             .field("urgent", &self.urgent)
+            .field("fields", &self.fields)
             .finish()
     }
 }
@@ -183,6 +229,11 @@ pub struct OutboundMessage {
     /// targets and channels that use commands instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsubscribe: Option<UnsubscribeLinks>,
+    /// When the recipient last wrote to Herold on this channel, for
+    /// channels that allow free text only for a while after that (WhatsApp:
+    /// 24 hours) and otherwise send a template. `None`: never, or unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_last_wrote: Option<DateTime<Utc>>,
 }
 
 /// Per-recipient links that let a resident leave without logging in.
@@ -262,6 +313,7 @@ mod tests {
                 one_click: "https://example.org/u/secret-token".into(),
                 manage: "https://example.org/m/secret-token".into(),
             }),
+            recipient_last_wrote: None,
         };
         let dbg = format!("{out:?}");
         for secret in [
@@ -283,6 +335,7 @@ mod tests {
             destination: Destination::Follow(FollowTarget::new("abfall")),
             message: RenderedMessage::new("Hallo", "de"),
             unsubscribe: None,
+            recipient_last_wrote: None,
         };
         let json = serde_json::to_string(&out).unwrap();
         assert!(json.contains(r#""destination":{"follow":"abfall"}"#));

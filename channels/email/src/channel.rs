@@ -219,6 +219,7 @@ mod tests {
             destination: Destination::Follow(FollowTarget::new("abfall")),
             message: RenderedMessage::new("Text", "de"),
             unsubscribe: None,
+            recipient_last_wrote: None,
         };
         assert!(matches!(
             ch.send(&msg).await,

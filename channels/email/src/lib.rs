@@ -36,6 +36,7 @@
 //!             one_click: "https://herold.musterstadt.de/u/tok".into(),
 //!             manage: "https://herold.musterstadt.de/m/tok".into(),
 //!         }),
+//!         recipient_last_wrote: None,
 //!     },
 //! )?;
 //! let raw = String::from_utf8(mail.message.formatted())?;

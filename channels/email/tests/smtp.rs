@@ -156,6 +156,7 @@ fn announcement(to: &str, subject: &str, urgent: bool) -> OutboundMessage {
             one_click: format!("https://herold.muellheim-sued.de/u/tok-{}", to.len()),
             manage: "https://herold.muellheim-sued.de/m/tok".into(),
         }),
+        recipient_last_wrote: None,
     }
 }
 

@@ -119,6 +119,7 @@ fn announcement(key: &str, to: Destination) -> OutboundMessage {
         destination: to,
         message,
         unsubscribe: None,
+        recipient_last_wrote: None,
     }
 }
 

@@ -88,6 +88,7 @@ mod tests {
             destination,
             message: RenderedMessage::new("Text", "de"),
             unsubscribe: None,
+            recipient_last_wrote: None,
         }
     }
 

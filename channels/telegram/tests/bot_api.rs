@@ -70,6 +70,7 @@ fn message(text: &str) -> OutboundMessage {
         destination: Destination::Recipient(Address::new(CHAT)),
         message: RenderedMessage::new(text, "de"),
         unsubscribe: None,
+        recipient_last_wrote: None,
     }
 }
 

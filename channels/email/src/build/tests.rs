@@ -31,6 +31,7 @@ fn announcement() -> OutboundMessage {
             one_click: ONE_CLICK.into(),
             manage: "https://herold.muellheim-sued.de/m/AbC123".into(),
         }),
+        recipient_last_wrote: None,
     }
 }
 

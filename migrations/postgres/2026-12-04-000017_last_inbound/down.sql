@@ -1,0 +1,1 @@
+ALTER TABLE subscribers DROP COLUMN last_inbound_at;
