@@ -19,6 +19,7 @@ fn status(id: &str, s: DeliveryStatus) -> InboundEvent {
         status: s,
         at: "2026-11-29T08:00:00Z".parse().unwrap(),
         error: None,
+        failure: None,
     }
 }
 

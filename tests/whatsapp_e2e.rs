@@ -23,7 +23,7 @@ use common::{
     fake_whatsapp::{FakeWhatsApp, Sent},
     server::{pillow, Server},
 };
-use herold::domain::DeliveryState;
+use herold::domain::{DeliveryState, SubscriberStatus};
 use serde_json::{json, Value};
 use std::{path::Path, time::Duration};
 
@@ -53,7 +53,10 @@ fn written_at(mut payload: Value, unix: i64) -> Value {
     payload
 }
 
-fn residents_on_whatsapp(database_url: Option<&str>) {
+/// The fake Cloud API with two approved templates and a photo, and `herold
+/// serve` delivering on WhatsApp through it; the fake's statuses go to
+/// Herold's webhook, whose URL is returned too.
+fn start(database_url: Option<&str>) -> (FakeWhatsApp, Server, String) {
     let wa = FakeWhatsApp::start(PHONE_ID, TOKEN, APP_SECRET);
     wa.add_template("gemeinde_info", "de", "{{1}}\n\n{{2}}\n\nMehr: {{3}}");
     wa.add_template("gemeinde_warnung", "de", "WARNUNG {{1}}: {{2}}");
@@ -90,6 +93,11 @@ fn residents_on_whatsapp(database_url: Option<&str>) {
     );
     let hook = s.url("/webhooks/whatsapp");
     wa.set_webhook(&hook);
+    (wa, s, hook)
+}
+
+fn residents_on_whatsapp(database_url: Option<&str>) {
+    let (wa, s, hook) = start(database_url);
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
     s.cli(&["category", "add", "kultur", "--name", "Kultur"]);
     let app = s.open_database(database_url);
@@ -424,4 +432,124 @@ fn residents_on_whatsapp_on_sqlite() {
 fn residents_on_whatsapp_on_postgres() {
     let pg = common::PgDatabase::create();
     residents_on_whatsapp(Some(&pg.url));
+}
+
+/// Failures Meta reports only later, in a `failed` status after `sent`, go
+/// through the same mapping as a refused send: a closed window sends the
+/// template instead, 131050 withdraws the subscription with the reason,
+/// 131049 gives up without retrying, 131056 tries again after the pair
+/// spacing.
+fn late_failures(database_url: Option<&str>) {
+    let (wa, s, hook) = start(database_url);
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let app = s.open_database(database_url);
+    const CARLA: &str = "4915211110001";
+    const DORA: &str = "4915211110002";
+    const EMIL: &str = "4915211110003";
+    const FRANZ: &str = "4915211110004";
+    let all = [CARLA, DORA, EMIL, FRANZ];
+    for who in all {
+        assert_eq!(wa.post(&hook, &wa.text_message(who, "Start Abfall")), 200);
+    }
+    for who in all {
+        common::poll_until(WAIT, || match wa.sent_to(who).len() {
+            0 => Err(format!("no welcome for {who}\n{}", s.log())),
+            _ => Ok(()),
+        });
+    }
+    wa.fail_late(CARLA, 131047);
+    wa.fail_late(DORA, 131050);
+    wa.fail_late(EMIL, 131049);
+    wa.fail_late(FRANZ, 131056);
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Laubsammlung",
+        "--body",
+        "Ab Montag.",
+    ]);
+    // Carla: the free text failed late as outside the window; the template
+    // followed.
+    let carla = common::poll_until(WAIT, || {
+        let got = wa.sent_to(CARLA);
+        match got.last() {
+            Some(m) if m.kind == "template" => Ok(got),
+            _ => Err(format!("{:?}\n{}", texts(&got), s.log())),
+        }
+    });
+    assert_eq!(carla.len(), 3, "welcome, failed text, template: {carla:?}");
+    assert_eq!(carla[1].kind, "text");
+    assert_eq!(carla[2].params[0], "Laubsammlung");
+    // Franz: tried again after the pair spacing, then delivered.
+    let franz = common::poll_until(WAIT, || {
+        let got = wa.sent_to(FRANZ);
+        if got.len() >= 3 {
+            Ok(got)
+        } else {
+            Err(format!("{:?}", texts(&got)))
+        }
+    });
+    assert!(franz[2].text.contains("Laubsammlung"));
+    // Dora: withdrawn, Meta's reason in the ledger.
+    let dora = common::poll_until(WAIT, || {
+        let d = app
+            .db()
+            .find_subscriber_by_address(
+                herold_channel_api::ChannelKind::WhatsApp,
+                &format!("+{DORA}"),
+            )
+            .unwrap()
+            .unwrap();
+        if d.status == SubscriberStatus::Unsubscribed {
+            Ok(d)
+        } else {
+            Err(format!("Dora is still {:?}", d.status))
+        }
+    });
+    let evidence = app
+        .db()
+        .consent_events_of(dora.id)
+        .unwrap()
+        .pop()
+        .unwrap()
+        .evidence
+        .unwrap_or_default();
+    assert!(
+        evidence.starts_with("provider:recipient-gone") && evidence.contains("131050"),
+        "{evidence}"
+    );
+    // Emil: given up, once.
+    let emil = wa.sent_to(EMIL);
+    let failed = common::poll_until(WAIT, || {
+        let d = app
+            .db()
+            .delivery_by_provider_id(
+                herold_channel_api::ChannelKind::WhatsApp,
+                &emil.last().unwrap().id,
+            )
+            .unwrap()
+            .unwrap();
+        match d.state {
+            DeliveryState::Failed => Ok(d),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert!(failed.last_error.unwrap_or_default().contains("131049"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(wa.sent_to(EMIL).len(), 2, "no second try for 131049");
+    assert_eq!(wa.sent_to(DORA).len(), 2, "no second try for 131050");
+    assert_eq!(wa.sent_to(CARLA).len(), 3);
+}
+
+#[test]
+fn late_failures_on_sqlite() {
+    late_failures(None);
+}
+
+#[test]
+fn late_failures_on_postgres() {
+    let pg = common::PgDatabase::create();
+    late_failures(Some(&pg.url));
 }

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use crate::{
     config::InboundConfig,
     registry::Registry,
-    service::{Herold, PhotoFetch},
+    service::{Herold, InboundOutcome, PhotoFetch},
     storage::{ClaimedInbound, InboundFinish, StorageError},
 };
 
@@ -33,6 +33,12 @@ use crate::{
 const RETRY_BASE: Duration = Duration::from_secs(1);
 /// Longest retry delay.
 const RETRY_MAX: Duration = Duration::from_secs(300);
+/// Attempts at a status for a message id Herold has not recorded: with the
+/// backoff from [`RETRY_BASE`] about half a minute, longer than a batch
+/// takes at the slowest channel's rate.
+const UNKNOWN_RECEIPT_ATTEMPTS: i32 = 6;
+/// The recorded reason while such a status waits.
+const UNRECORDED: &str = "a status for a message id not recorded (yet)";
 
 /// Why a round of processing stopped.
 #[derive(Debug, Error)]
@@ -195,6 +201,13 @@ impl Processor {
         let error = match photo {
             Some(Err(e)) if e.is_transient() && !last_attempt => e.to_string(),
             photo => match self.app.process_inbound(item.channel, &item.event, photo) {
+                // A status can overtake the record of its message: the
+                // engine writes a batch's message ids once the batch is
+                // through. Looked at again a few times before it counts as
+                // unknown.
+                Ok(InboundOutcome::Unknown) if item.attempts < UNKNOWN_RECEIPT_ATTEMPTS => {
+                    UNRECORDED.to_owned()
+                }
                 Ok(outcome) => {
                     let outcome = outcome.as_str();
                     db.finish_inbound(item.id, InboundFinish::Done { outcome }, now)?;
@@ -204,7 +217,11 @@ impl Processor {
                 Err(e) => e.to_string(),
             },
         };
-        tracing::warn!(inbound_event = item.id, channel = %item.channel, attempts = item.attempts, error = %error, "inbound event failed");
+        if error == UNRECORDED {
+            tracing::debug!(inbound_event = item.id, channel = %item.channel, attempts = item.attempts, "status waits for its message id");
+        } else {
+            tracing::warn!(inbound_event = item.id, channel = %item.channel, attempts = item.attempts, error = %error, "inbound event failed");
+        }
         if last_attempt {
             db.finish_inbound(item.id, InboundFinish::Failed { error: &error }, now)?;
             return Ok(Ended::Failed);

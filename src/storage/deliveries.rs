@@ -4,7 +4,9 @@ use diesel::prelude::*;
 use herold_channel_api::ChannelKind;
 
 use super::{
-    error::OrNotFound, schema::deliveries, time, with_conn, with_write_tx, Database, StorageError,
+    error::OrNotFound,
+    schema::{broadcasts, deliveries, subscribers},
+    time, with_conn, with_write_tx, Database, StorageError,
 };
 use crate::domain::{Delivery, DeliveryState, Id, NewDelivery};
 
@@ -202,6 +204,83 @@ impl Database {
                     deliveries::updated_at.eq(now),
                 ))
                 .execute(c)?;
+            Ok(StatusApplied::Applied)
+        })
+    }
+
+    /// A failure the provider reported after taking a message, to be sent
+    /// again: the delivery (sent or delivered, nothing further) goes back
+    /// to the queue, due at `retry_at`, and its broadcast is active again.
+    /// When `forget_window`, the recipient's last message is forgotten
+    /// (their conversation window closed), so the next attempt uses the
+    /// channel's template. After `max_attempts` attempts it fails instead.
+    pub fn requeue_late_failure(
+        &self,
+        channel: ChannelKind,
+        provider_message_id: &str,
+        retry_at: chrono::DateTime<chrono::Utc>,
+        error: &str,
+        max_attempts: u32,
+        forget_window: bool,
+    ) -> Result<StatusApplied, StorageError> {
+        let now = time::to_db(time::now());
+        let at = time::to_db(retry_at);
+        with_write_tx!(self, |c| {
+            type Found = (i64, String, i32, Option<i64>, Option<i64>);
+            let found: Option<Found> = deliveries::table
+                .filter(deliveries::channel.eq(channel.as_str()))
+                .filter(deliveries::provider_message_id.eq(provider_message_id))
+                .select((
+                    deliveries::id,
+                    deliveries::state,
+                    deliveries::attempts,
+                    deliveries::broadcast_id,
+                    deliveries::subscriber_id,
+                ))
+                .first(c)
+                .optional()?;
+            let Some((id, state, attempts, broadcast, subscriber)) = found else {
+                return Ok(StatusApplied::Unknown);
+            };
+            let state = DeliveryState::parse(&state)?;
+            if !matches!(state, DeliveryState::Sent | DeliveryState::Delivered) {
+                return Ok(StatusApplied::Ignored);
+            }
+            if u32::try_from(attempts).unwrap_or(u32::MAX) >= max_attempts {
+                diesel::update(deliveries::table.find(id))
+                    .set((
+                        deliveries::state.eq(DeliveryState::Failed.as_str()),
+                        deliveries::last_error
+                            .eq(format!("gave up after {attempts} attempts: {error}")),
+                        deliveries::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                return Ok(StatusApplied::Applied);
+            }
+            diesel::update(deliveries::table.find(id))
+                .set((
+                    deliveries::state.eq(DeliveryState::Queued.as_str()),
+                    deliveries::next_attempt_at.eq(at),
+                    deliveries::last_error.eq(error),
+                    deliveries::lease_owner.eq(None::<String>),
+                    deliveries::lease_until.eq(None::<chrono::NaiveDateTime>),
+                    deliveries::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            if let Some(b) = broadcast {
+                diesel::update(
+                    broadcasts::table
+                        .find(b)
+                        .filter(broadcasts::state.eq("done")),
+                )
+                .set(broadcasts::state.eq("active"))
+                .execute(c)?;
+            }
+            if let (true, Some(s)) = (forget_window, subscriber) {
+                diesel::update(subscribers::table.find(s))
+                    .set(subscribers::last_inbound_at.eq(None::<chrono::NaiveDateTime>))
+                    .execute(c)?;
+            }
             Ok(StatusApplied::Applied)
         })
     }

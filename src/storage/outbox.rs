@@ -315,3 +315,20 @@ impl Database {
             .get_result::<i64>(c)?))
     }
 }
+
+impl Database {
+    /// Whether a reply from the outbox was sent as `provider_message_id`
+    /// on `channel` (its statuses are then known, not waited for).
+    pub fn outbox_sent_as(
+        &self,
+        channel: ChannelKind,
+        provider_message_id: &str,
+    ) -> Result<bool, StorageError> {
+        let n: i64 = with_conn!(self, |c| outbox::table
+            .filter(outbox::channel.eq(channel.as_str()))
+            .filter(outbox::provider_message_id.eq(provider_message_id))
+            .count()
+            .get_result(c)?);
+        Ok(n > 0)
+    }
+}

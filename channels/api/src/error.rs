@@ -76,6 +76,45 @@ pub enum Disposition {
     },
 }
 
+/// What a failure the provider reports after taking a message (a
+/// `failed` status webhook) means for the delivery: the same classes as a
+/// failed send, in a form that is stored with the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "then", rename_all = "snake_case")]
+pub enum LateFailure {
+    /// Do not send it again; `recipient_gone` ends the subscription.
+    GiveUp {
+        /// The recipient is gone or refuses the town's messages.
+        recipient_gone: bool,
+    },
+    /// Send it again after this many seconds.
+    Retry {
+        /// Delay before the next attempt.
+        after_seconds: u64,
+    },
+    /// The recipient's conversation window closed before the message
+    /// arrived: send it again the way that needs none (WhatsApp's
+    /// template).
+    WindowClosed,
+    /// The channel is misconfigured: hold it for an administrator and send
+    /// the message again once it is resumed.
+    Hold,
+}
+
+impl LateFailure {
+    /// The late form of a send error's disposition (a retry without the
+    /// provider's hint waits `default_retry`).
+    pub fn from_error(error: &SendError, default_retry: Duration) -> Self {
+        match error.disposition() {
+            Disposition::Retry { after } | Disposition::BackOff { after } => LateFailure::Retry {
+                after_seconds: after.unwrap_or(default_retry).as_secs().max(1),
+            },
+            Disposition::Hold => LateFailure::Hold,
+            Disposition::GiveUp { recipient_gone } => LateFailure::GiveUp { recipient_gone },
+        }
+    }
+}
+
 impl SendError {
     /// Maps the error to the engine's reaction.
     ///

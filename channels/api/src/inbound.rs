@@ -210,6 +210,11 @@ pub enum InboundEvent {
         at: DateTime<Utc>,
         /// Provider error description for [`DeliveryStatus::Failed`] (log-safe).
         error: Option<String>,
+        /// What a [`DeliveryStatus::Failed`] reported after the provider
+        /// took the message means for it, classified as a failed send
+        /// would be; `None`: it is given up.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<crate::LateFailure>,
     },
 }
 
@@ -332,6 +337,7 @@ mod tests {
                 status: DeliveryStatus::Read,
                 at,
                 error: None,
+                failure: None,
             },
         ];
         let json = serde_json::to_string(&events).unwrap();
@@ -348,6 +354,7 @@ mod tests {
             status: s,
             at,
             error: None,
+            failure: None,
         };
         assert_eq!(status(DeliveryStatus::Read).dedupe_key(), "fake-7:read");
         assert_ne!(

@@ -195,7 +195,7 @@ pub mod text;
 pub use capabilities::{Capabilities, Formatting, MediaKind, RateLimit, Reach};
 pub use channel::Channel;
 pub use command::{fold, Choice, Command, Language, Parsed};
-pub use error::{Disposition, SendError};
+pub use error::{Disposition, LateFailure, SendError};
 pub use event_time::EventTime;
 pub use inbound::{
     DeliveryStatus, InboundContent, InboundError, InboundEvent, InboundParser, InboundRequest,

@@ -128,6 +128,7 @@ impl InboundParser for FakeWebhook {
                 status: s.status,
                 at: s.timestamp,
                 error: s.error,
+                failure: None,
             })
             .collect::<Vec<_>>();
         let messages = p.messages.into_iter().map(|m| match m.kind {

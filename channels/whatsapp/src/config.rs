@@ -310,10 +310,12 @@ impl WhatsAppConfig {
     /// and verify token.
     pub fn webhook(&self) -> Result<crate::WhatsAppWebhook, ConfigError> {
         let s = self.secrets()?;
-        Ok(crate::WhatsAppWebhook::new(
-            s.app_secret.as_str(),
-            s.verify_token.as_str(),
-        ))
+        Ok(
+            crate::WhatsAppWebhook::new(s.app_secret.as_str(), s.verify_token.as_str())
+                .with_pair_spacing(std::time::Duration::from_secs(u64::from(
+                    self.pair_spacing_seconds,
+                ))),
+        )
     }
 
     /// The template for an announcement: urgent and digest fall back to
@@ -471,7 +473,8 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         let base = parse(MINIMAL).unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut WhatsAppConfig)>)> = vec![
+        type Change = Box<dyn Fn(&mut WhatsAppConfig)>;
+        let cases: Vec<(&str, Change)> = vec![
             (
                 "whatsapp.phone_number_id",
                 Box::new(|c| c.phone_number_id = "+49 151".into()),

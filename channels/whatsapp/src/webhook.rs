@@ -2,16 +2,23 @@
 //! check over the raw body, then the notification's messages and statuses.
 
 use std::fmt;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use herold_channel_api::{
     Address, DeliveryStatus, InboundContent, InboundError, InboundEvent, InboundParser,
-    InboundRequest, InboundVerifier,
+    InboundRequest, InboundVerifier, LateFailure,
 };
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 use zeroize::Zeroizing;
+
+use crate::map::{from_code, Outcome};
+
+/// How long a message waits after a late failure Meta gives no delay for
+/// (a server error on its side).
+const LATE_RETRY: Duration = Duration::from_secs(60);
 
 /// The header Meta signs webhook bodies in.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -22,6 +29,8 @@ pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 pub struct WhatsAppWebhook {
     app_secret: Zeroizing<String>,
     verify_token: Zeroizing<String>,
+    /// How long a resident's next message waits after a pair-rate failure.
+    pair_spacing: Duration,
 }
 
 impl fmt::Debug for WhatsAppWebhook {
@@ -37,7 +46,16 @@ impl WhatsAppWebhook {
         Self {
             app_secret: Zeroizing::new(app_secret.into()),
             verify_token: Zeroizing::new(verify_token.into()),
+            pair_spacing: Duration::from_secs(u64::from(
+                crate::config::DEFAULT_PAIR_SPACING_SECONDS,
+            )),
         }
+    }
+
+    /// The same, retrying a pair-rate failure after `spacing`.
+    pub fn with_pair_spacing(mut self, spacing: Duration) -> Self {
+        self.pair_spacing = spacing;
+        self
     }
 }
 
@@ -105,15 +123,20 @@ impl InboundParser for WhatsAppWebhook {
     fn parse(&self, req: &InboundRequest) -> Result<Vec<InboundEvent>, InboundError> {
         let body: Value = serde_json::from_slice(&req.body)
             .map_err(|_| InboundError::Malformed("body is not JSON".into()))?;
-        parse_notification(&body)
+        parse_notification(&body, self.pair_spacing)
     }
 }
 
 /// The events of one webhook notification
 /// (`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{…}}]}]}`).
 /// Other objects and fields (template reviews, account updates) are
-/// [`InboundError::Unsupported`].
-pub fn parse_notification(body: &Value) -> Result<Vec<InboundEvent>, InboundError> {
+/// [`InboundError::Unsupported`]. A failed status's code is classified as
+/// a failed send's would be ([`crate::map::from_code`]), a pair-rate
+/// failure retried after `pair_spacing`.
+pub fn parse_notification(
+    body: &Value,
+    pair_spacing: Duration,
+) -> Result<Vec<InboundEvent>, InboundError> {
     let object = body
         .get("object")
         .and_then(Value::as_str)
@@ -144,7 +167,7 @@ pub fn parse_notification(body: &Value) -> Result<Vec<InboundEvent>, InboundErro
             events.push(message(m)?);
         }
         for s in array(value, "statuses") {
-            if let Some(event) = status(s)? {
+            if let Some(event) = status(s, pair_spacing)? {
                 events.push(event);
             }
         }
@@ -231,8 +254,8 @@ fn message(m: &Value) -> Result<InboundEvent, InboundError> {
 }
 
 /// A status of a message Herold sent; `failed` carries Meta's first error
-/// as `WhatsApp error <code> (<title>)`.
-fn status(s: &Value) -> Result<Option<InboundEvent>, InboundError> {
+/// as `WhatsApp error <code> (<title>)` and what it means for the delivery.
+fn status(s: &Value, pair_spacing: Duration) -> Result<Option<InboundEvent>, InboundError> {
     let id = str_of(s, "id")
         .filter(|id| !id.is_empty())
         .ok_or_else(|| InboundError::Malformed("statuses[].id missing".into()))?;
@@ -244,7 +267,7 @@ fn status(s: &Value) -> Result<Option<InboundEvent>, InboundError> {
         // `deleted`, `warning` and future ones change nothing here.
         _ => return Ok(None),
     };
-    let error = (status == DeliveryStatus::Failed).then(|| {
+    let (error, failure) = if status == DeliveryStatus::Failed {
         let first = s.pointer("/errors/0");
         let code = first
             .and_then(|e| e.get("code"))
@@ -257,13 +280,23 @@ fn status(s: &Value) -> Result<Option<InboundEvent>, InboundError> {
             .filter(|c| !c.is_control())
             .take(120)
             .collect();
-        format!("WhatsApp error {code} ({title})")
-    });
+        let failure = match from_code(code, None, &title, pair_spacing) {
+            Outcome::WindowClosed => LateFailure::WindowClosed,
+            Outcome::Error(e) => LateFailure::from_error(&e, LATE_RETRY),
+        };
+        (
+            Some(format!("WhatsApp error {code} ({title})")),
+            Some(failure),
+        )
+    } else {
+        (None, None)
+    };
     Ok(Some(InboundEvent::Status {
         provider_message_id: id.to_owned(),
         status,
         at: timestamp(s),
         error,
+        failure,
     }))
 }
 
@@ -282,6 +315,8 @@ pub fn failed_status_code(error: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use herold_channel_api::Command;
+
+    const SIX: Duration = Duration::from_secs(6);
 
     fn hook() -> WhatsAppWebhook {
         WhatsAppWebhook::new("app-secret", "verify-me")
@@ -363,7 +398,7 @@ mod tests {
                 {"from": "4915112345678", "id": "wamid.5", "timestamp": "1764400004", "type": "button", "button": {"text": "Stop", "payload": "stop"}}
             ]
         }));
-        let events = parse_notification(&body).unwrap();
+        let events = parse_notification(&body, SIX).unwrap();
         assert_eq!(events.len(), 5);
         match &events[0] {
             InboundEvent::Command {
@@ -409,7 +444,7 @@ mod tests {
                 {"id": "wamid.C", "status": "deleted", "timestamp": "1764400002"}
             ]
         }));
-        let events = parse_notification(&body).unwrap();
+        let events = parse_notification(&body, SIX).unwrap();
         assert_eq!(events.len(), 2);
         assert!(matches!(
             &events[0],
@@ -430,27 +465,77 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        assert!(matches!(
+            &events[1],
+            InboundEvent::Status {
+                failure: Some(LateFailure::WindowClosed),
+                ..
+            }
+        ));
+        assert!(matches!(
+            &events[0],
+            InboundEvent::Status { failure: None, .. }
+        ));
+    }
+
+    #[test]
+    fn late_failures_mean_what_a_failed_send_means() {
+        let late = |code: i64| {
+            let body = envelope(
+                serde_json::json!({"statuses": [{"id": "w", "status": "failed", "timestamp": "1", "errors": [{"code": code, "title": "t"}]}]}),
+            );
+            match parse_notification(&body, SIX).unwrap().pop() {
+                Some(InboundEvent::Status {
+                    failure: Some(f), ..
+                }) => f,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            late(131050),
+            LateFailure::GiveUp {
+                recipient_gone: true
+            }
+        );
+        assert_eq!(
+            late(131026),
+            LateFailure::GiveUp {
+                recipient_gone: false
+            }
+        );
+        assert_eq!(
+            late(131049),
+            LateFailure::GiveUp {
+                recipient_gone: false
+            }
+        );
+        assert_eq!(late(131047), LateFailure::WindowClosed);
+        assert_eq!(late(131056), LateFailure::Retry { after_seconds: 6 });
+        assert_eq!(late(131000), LateFailure::Retry { after_seconds: 60 });
+        assert_eq!(late(130429), LateFailure::Retry { after_seconds: 2 });
+        assert_eq!(late(132001), LateFailure::Hold);
+        assert_eq!(late(190), LateFailure::Hold);
     }
 
     #[test]
     fn bad_input_is_named() {
         assert!(matches!(
-            parse_notification(&serde_json::json!({"entry": []})),
+            parse_notification(&serde_json::json!({"entry": []}), SIX),
             Err(InboundError::Malformed(_))
         ));
         assert!(matches!(
-            parse_notification(&serde_json::json!({"object": "page", "entry": []})),
+            parse_notification(&serde_json::json!({"object": "page", "entry": []}), SIX),
             Err(InboundError::Unsupported(_))
         ));
         let no_from = envelope(
             serde_json::json!({"messages": [{"id": "x", "type": "text", "text": {"body": "hi"}}]}),
         );
         assert!(
-            matches!(parse_notification(&no_from), Err(InboundError::Malformed(m)) if m.contains("from"))
+            matches!(parse_notification(&no_from, SIX), Err(InboundError::Malformed(m)) if m.contains("from"))
         );
         let template_review = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "message_template_status_update", "value": {}}]}]});
         assert!(matches!(
-            parse_notification(&template_review),
+            parse_notification(&template_review, SIX),
             Err(InboundError::Unsupported(_))
         ));
         let req = InboundRequest::new(http::HeaderMap::new(), None, b"{not json".to_vec());
