@@ -67,8 +67,11 @@ impl WhatsAppChannel {
             .build()
             .map_err(|e| ConfigError::Client(e.without_url().to_string()))?;
         let pair_spacing = Duration::from_secs(u64::from(config.pair_spacing_seconds));
-        // Meta counts messages per second: a bucket of one token at the
-        // configured rate never has more in any second.
+        // Meta refuses the message above its limit in any second. A bucket
+        // of one token and a rate one below the limit allow at most
+        // 1 + (limit − 1) = limit messages in any second.
+        let limit = config.rate_per_second;
+        let rate = (limit - 1.0).max(limit / 2.0);
         let caps = Capabilities {
             reach: Reach::Push,
             max_text_chars: Some(MAX_TEXT_CHARS),
@@ -76,7 +79,7 @@ impl WhatsAppChannel {
             formatting: Formatting::WhatsApp,
             outbound_media: vec![MediaKind::Image],
             inbound_media: vec![MediaKind::Image],
-            default_rate: RateLimit::new(config.rate_per_second, 1),
+            default_rate: RateLimit::new(rate, 1),
             per_recipient_rate: Some(RateLimit::new(1.0 / pair_spacing.as_secs_f64(), 1)),
             inbound: true,
             delivery_receipts: true,
