@@ -430,7 +430,7 @@ fn config_check_redacts_secrets_and_names_bad_keys() {
         herold(d)
             .env("HEROLD_DELIVERY__CHANNELS", r#"["whatsapp"]"#)
             .args(["config", "check"]),
-        &["no whatsapp adapter"],
+        &["delivery.channels lists whatsapp", "[whatsapp]"],
     );
     // The bot token and the webhook secret never show; a bad key is named.
     let out = stdout(

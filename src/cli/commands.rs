@@ -5,7 +5,8 @@ use std::io::Read;
 
 use super::{
     AnnouncementsCommand, BroadcastTarget, BroadcastsCommand, CategoryCommand, ChannelsCommand,
-    Cli, Command, ConfigCommand, DigestCommand, InboxCommand, PublishArgs, SubscribersCommand,
+    Cli, Command, ConfigCommand, DigestCommand, InboxCommand, ManualCommand, PublishArgs,
+    SubscribersCommand,
 };
 use crate::{
     app::App,
@@ -94,6 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Announcements(cmd) => announcements(&Herold::open(config)?, cmd),
         Command::Subscribers(cmd) => subscribers(config, cmd),
         Command::Inbox(cmd) => inbox(&Herold::open(config)?, cmd),
+        Command::Manual(cmd) => manual(&Herold::open(config)?, cmd),
     }
 }
 
@@ -285,6 +287,17 @@ fn announcements(app: &Herold, cmd: AnnouncementsCommand) -> Result<()> {
                 );
             }
             println!("url:        {}", app.announcement_url(a.id));
+            for p in app.db().manual_posts_of(a.id)? {
+                match (p.posted_at, p.posted_by) {
+                    (Some(at), by) => println!(
+                        "manual:     {} posted {} by {}",
+                        p.channel,
+                        at.to_rfc3339(),
+                        by.unwrap_or_default()
+                    ),
+                    (None, _) => println!("manual:     {} not yet posted", p.channel),
+                }
+            }
             println!("\n{}", a.body);
         }
         AnnouncementsCommand::Cancel { id } => {
@@ -362,6 +375,50 @@ fn channel_setup(config: Config, channel: &str) -> Result<()> {
             println!("{what}");
         }
         None => println!("channel {kind} needs no setup"),
+    }
+    Ok(())
+}
+
+fn manual(app: &Herold, cmd: ManualCommand) -> Result<()> {
+    match cmd {
+        ManualCommand::List { channel, all } => {
+            if let Some(c) = &channel {
+                app.manual_channel(c)?;
+            }
+            let posts = app
+                .db()
+                .manual_posts(channel.as_deref(), !all, chrono::Utc::now())?;
+            if posts.is_empty() {
+                println!("nothing to post");
+            }
+            for p in posts {
+                let (a, _) = app.db().get_announcement(p.announcement_id)?;
+                let state = match (&p.posted_at, &p.posted_by) {
+                    (Some(at), by) => format!(
+                        "posted {} by {}",
+                        at.to_rfc3339(),
+                        by.as_deref().unwrap_or("?")
+                    ),
+                    (None, _) => "not yet posted".to_owned(),
+                };
+                println!("{}\t{}\t{}\t{}", a.id, p.channel, state, a.title);
+            }
+        }
+        ManualCommand::Show { id, channel } => {
+            println!("{}", app.manual_copy(id, &channel)?);
+        }
+        ManualCommand::Posted { id, channel, by } => {
+            let by = by
+                .or_else(|| std::env::var("USER").ok())
+                .filter(|b| !b.trim().is_empty())
+                .unwrap_or_else(|| "cli".to_owned());
+            let post = app.confirm_manual_post(id, &channel, &by)?;
+            println!(
+                "announcement {id} posted on {channel} at {} by {}",
+                post.posted_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                post.posted_by.unwrap_or_default()
+            );
+        }
     }
     Ok(())
 }

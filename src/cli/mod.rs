@@ -54,6 +54,10 @@ pub enum Command {
     /// Residents' messages: read, answer and close conversations.
     #[command(subcommand)]
     Inbox(InboxCommand),
+    /// Manual channels (`[[manual]]`, e.g. the WhatsApp Channel): what is
+    /// still to be posted by hand, its copy, and confirming the post.
+    #[command(subcommand)]
+    Manual(ManualCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -302,6 +306,40 @@ pub enum InboxCommand {
         /// The file to write (not overwritten if it exists).
         #[arg(long)]
         out: std::path::PathBuf,
+    },
+}
+
+/// Manual channel subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ManualCommand {
+    /// Announcements not yet posted (with `--all`, posted ones too, with
+    /// when and by whom).
+    List {
+        /// Only this manual channel (its id).
+        #[arg(long)]
+        channel: Option<String>,
+        /// Posted announcements too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// The text to paste into the manual channel for one announcement.
+    Show {
+        /// The announcement's id.
+        id: i64,
+        /// The manual channel's id.
+        #[arg(long)]
+        channel: String,
+    },
+    /// Confirm that the announcement was posted on the manual channel (audited).
+    Posted {
+        /// The announcement's id.
+        id: i64,
+        /// The manual channel's id.
+        #[arg(long)]
+        channel: String,
+        /// Who posted it (default: the login name, else `cli`).
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 

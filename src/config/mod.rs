@@ -5,6 +5,7 @@
 mod conversations;
 mod delivery;
 mod inbound;
+mod manual;
 mod media;
 mod secret;
 mod signup;
@@ -13,6 +14,7 @@ mod websub;
 pub use conversations::ConversationsConfig;
 pub use delivery::{DeliveryConfig, RateConfig};
 pub use inbound::InboundConfig;
+pub use manual::{ManualChannelConfig, ManualFormat};
 pub use media::{MediaConfig, DEFAULT_MAX_IMAGE_BYTES};
 pub use secret::Secret;
 pub use signup::SignupConfig;
@@ -81,6 +83,9 @@ pub struct Config {
     /// The WhatsApp Cloud API number (`[whatsapp]`); needed when
     /// `delivery.channels` lists `whatsapp`.
     pub whatsapp: Option<herold_channel_whatsapp::WhatsAppConfig>,
+    /// Places staff post announcements to by hand (`[[manual]]`), such as
+    /// the WhatsApp Channel: Herold offers the copy and records the post.
+    pub manual: Vec<ManualChannelConfig>,
     /// E-mail sign-up: confirmation link lifetime, resend throttling.
     pub signup: SignupConfig,
     /// Images of announcements: size limit.
@@ -138,6 +143,7 @@ impl Default for Config {
             telegram: None,
             matrix: None,
             whatsapp: None,
+            manual: Vec::new(),
             signup: SignupConfig::default(),
             media: MediaConfig::default(),
             conversations: ConversationsConfig::default(),
@@ -303,6 +309,15 @@ impl Config {
             whatsapp
                 .validate()
                 .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        }
+        for (i, m) in self.manual.iter().enumerate() {
+            m.validate(i)?;
+            if self.manual[..i].iter().any(|other| other.id == m.id) {
+                return Err(ConfigError::Parse(format!(
+                    "manual[{i}].id: expected an id no other manual channel has, not {:?} again",
+                    m.id
+                )));
+            }
         }
         if self.secret_key.is_some() && self.secret_key_file.is_some() {
             return Err(ConfigError::Invalid {

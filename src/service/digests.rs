@@ -50,6 +50,10 @@ impl Herold {
                 items = announcement.is_some(),
                 "digest fired"
             );
+            if let Some(a) = &announcement {
+                let (_, category) = self.db.get_announcement(a.id)?;
+                self.due_on_manual_channels(a, category.slug.as_str())?;
+            }
             created.extend(announcement);
         }
         Ok(created)

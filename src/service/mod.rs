@@ -7,6 +7,7 @@ mod conversations;
 mod digests;
 mod feeds;
 mod inbound;
+mod manual;
 mod media;
 mod pages;
 mod photos;
@@ -58,6 +59,12 @@ pub enum ServiceError {
     /// Storage failed or refused.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// No manual channel has this id.
+    #[error("unknown manual channel \"{id}\": expected one of {known}")]
+    UnknownManualChannel { id: String, known: String },
+    /// A template failed to render.
+    #[error("rendering failed: {0}")]
+    Render(String),
 }
 
 /// What staff want to publish.
@@ -257,6 +264,9 @@ impl Herold {
             )
         };
         let a = self.db.insert_announcement(&new, &plans, &audit)?;
+        if !waits_for_digest {
+            self.due_on_manual_channels(&a, category.slug.as_str())?;
+        }
         tracing::info!(announcement = a.id, category = %category.slug, urgent = a.urgent, publish_at = %a.publish_at, "announcement stored");
         Ok(a)
     }

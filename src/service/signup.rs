@@ -63,6 +63,9 @@ pub enum SignupError {
     /// Storage failed or refused.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Anything else that went wrong on Herold's side.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<ServiceError> for SignupError {
@@ -71,6 +74,9 @@ impl From<ServiceError> for SignupError {
             ServiceError::UnknownCategory { slug, known } => Self::UnknownCategory { slug, known },
             ServiceError::Invalid(e) => Self::Invalid(e),
             ServiceError::Storage(e) => Self::Storage(e),
+            e @ (ServiceError::UnknownManualChannel { .. } | ServiceError::Render(_)) => {
+                Self::Internal(e.to_string())
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ mod digests;
 mod error;
 mod inbound;
 mod keys;
+mod manual;
 mod media;
 mod outbox;
 mod photos;

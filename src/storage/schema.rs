@@ -331,8 +331,21 @@ diesel::joinable!(outbox -> subscribers (subscriber_id));
 diesel::joinable!(websub_deliveries -> websub_subscriptions (subscription_id));
 diesel::joinable!(subscriber_tokens -> subscribers (subscriber_id));
 
+diesel::table! {
+    manual_posts (announcement_id, channel) {
+        announcement_id -> BigInt,
+        channel -> Text,
+        created_at -> Timestamp,
+        posted_at -> Nullable<Timestamp>,
+        posted_by -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(manual_posts -> announcements (announcement_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     meta,
+    manual_posts,
     categories,
     announcements,
     subscribers,
