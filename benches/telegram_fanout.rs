@@ -15,13 +15,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/fanout.rs"]
+mod fanout;
 #[path = "common/options.rs"]
 mod options;
 
 #[path = "../tests/common/fake_telegram.rs"]
 mod fake_telegram;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use fake_telegram::{FakeTelegram, GLOBAL_PER_SECOND};
 use herold::{
     app::App,
@@ -31,12 +33,8 @@ use herold::{
 };
 use herold_channel_api::ChannelKind;
 use herold_channel_telegram::TelegramConfig;
-use std::time::{Duration, Instant};
 
 const TOKEN: &str = "123456789:AAbench-token";
-const URGENT_TITLE: &str = "Hochwasserwarnung";
-/// Longest time without a new message before the run is given up.
-const STALL: Duration = Duration::from_secs(60);
 
 fn main() -> Result<()> {
     let o = options::options(500)?;
@@ -97,55 +95,32 @@ fn main() -> Result<()> {
             o.subscribers
         );
     }
-    publish("Bekanntmachung", false)?;
-    let mut urgent_at: Option<Duration> = None;
-    let mut progress = (0, Instant::now());
-    loop {
-        let sent = fake.sent();
-        if urgent_at.is_none() && sent.len() >= o.subscribers / 4 {
-            publish(URGENT_TITLE, true)?;
-            urgent_at = Some(fake.elapsed());
-        }
-        if sent.len() >= total {
-            break;
-        }
-        if sent.len() > progress.0 {
-            progress = (sent.len(), Instant::now());
-        } else if progress.1.elapsed() > STALL {
-            return Err(anyhow!("stalled at {} of {total} messages", sent.len()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let figures = fanout::run(
+        o.subscribers,
+        |title, urgent| Ok(publish(title, urgent).map(|_| ())?),
+        || {
+            fake.sent()
+                .into_iter()
+                .map(|m| fanout::Accepted {
+                    at: m.at,
+                    text: m.text.or(m.caption).unwrap_or_default(),
+                })
+                .collect()
+        },
+        || fake.elapsed(),
+    );
     let _ = stop.send(true);
     rt.block_on(engine)??;
-
-    let sent = fake.sent();
-    let first = sent.first().map_or(Duration::ZERO, |m| m.at);
-    let last = sent.last().map_or(Duration::ZERO, |m| m.at);
-    let span = (last - first).as_secs_f64();
-    let per_s = if span > 0.0 {
-        (sent.len() - 1) as f64 / span
-    } else {
-        0.0
-    };
-    // The busiest second: most messages whose acceptance times lie within 1 s.
-    let times: Vec<Duration> = sent.iter().map(|m| m.at).collect();
-    let mut busiest = 0;
-    let mut lo = 0;
-    for hi in 0..times.len() {
-        while times[hi] - times[lo] >= Duration::from_secs(1) {
-            lo += 1;
-        }
-        busiest = busiest.max(hi - lo + 1);
-    }
-    let urgent_at = urgent_at.unwrap_or_default();
-    let first_urgent = sent
-        .iter()
-        .find(|m| m.text.as_deref().is_some_and(|t| t.contains(URGENT_TITLE)))
-        .map(|m| m.at.saturating_sub(urgent_at));
+    let fanout::Figures {
+        messages,
+        span,
+        per_s,
+        busiest,
+        first_urgent,
+    } = figures?;
     let report = serde_json::json!({
         "subscribers": o.subscribers,
-        "messages": sent.len(),
+        "messages": messages,
         "seconds": span,
         "messages_per_s": per_s,
         "share_of_limit_pct": 100.0 * per_s / GLOBAL_PER_SECOND as f64,
@@ -164,8 +139,7 @@ fn main() -> Result<()> {
     } else {
         println!("backend            {}", herold.db().backend());
         println!(
-            "messages           {} ({} subscribers × 2 announcements) in {span:.1} s",
-            sent.len(),
+            "messages           {messages} ({} subscribers × 2 announcements) in {span:.1} s",
             o.subscribers
         );
         println!(
@@ -179,13 +153,7 @@ fn main() -> Result<()> {
             fake.throttled_by("second"),
             fake.throttled_by("chat")
         );
-        match first_urgent {
-            Some(d) => println!(
-                "first urgent       {:.0} ms after publish",
-                d.as_secs_f64() * 1000.0
-            ),
-            None => println!("first urgent       never delivered"),
-        }
+        fanout::print_first_urgent(first_urgent);
     }
     Ok(())
 }

@@ -411,37 +411,13 @@ async fn residents_on_matrix(database_url: Option<&str>) {
             Some(s) => Err(format!("still there: {:?}", s.status)),
         }
     });
-    let needles = [room_id.as_str(), anna_user.user_id.as_str()];
-    match database_url {
-        None => {
-            blocking(|| drop(app));
-            let mut bytes = Vec::new();
-            for name in ["herold.db", "herold.db-wal"] {
-                if let Ok(b) = std::fs::read(s.dir.path().join(name)) {
-                    bytes.extend(b);
-                }
-            }
-            assert!(bytes.windows(6).any(|w| w == b"Abfall"), "the search works");
-            for needle in needles {
-                assert!(
-                    !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                    "{needle} is still in the SQLite file"
-                );
-            }
-        }
-        Some(url) => {
-            let dump = std::process::Command::new("pg_dump")
-                .args(["--data-only", "--dbname", url])
-                .output()
-                .unwrap();
-            assert!(dump.status.success());
-            let dump = String::from_utf8_lossy(&dump.stdout);
-            assert!(dump.contains("Abfall"), "the search works");
-            for needle in needles {
-                assert!(!dump.contains(needle), "{needle} is still in the database");
-            }
-        }
-    }
+    blocking(|| drop(app));
+    common::assert_nowhere_in_database(
+        s.dir.path(),
+        database_url,
+        &[room_id.as_str(), anna_user.user_id.as_str()],
+        "Abfall",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

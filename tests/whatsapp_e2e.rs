@@ -389,35 +389,8 @@ fn residents_on_whatsapp(database_url: Option<&str>) {
             Some(s) => Err(format!("still there: {:?}", s.status)),
         }
     });
-    match database_url {
-        None => {
-            drop(app);
-            let mut bytes = Vec::new();
-            for name in ["herold.db", "herold.db-wal"] {
-                if let Ok(b) = std::fs::read(s.dir.path().join(name)) {
-                    bytes.extend(b);
-                }
-            }
-            assert!(bytes.windows(6).any(|w| w == b"Abfall"));
-            assert!(
-                !bytes.windows(BERND.len()).any(|w| w == BERND.as_bytes()),
-                "Bernd's number is still in the SQLite file"
-            );
-        }
-        Some(url) => {
-            let dump = std::process::Command::new("pg_dump")
-                .args(["--data-only", "--dbname", url])
-                .output()
-                .unwrap();
-            assert!(dump.status.success());
-            let dump = String::from_utf8_lossy(&dump.stdout);
-            assert!(dump.contains("Abfall"));
-            assert!(
-                !dump.contains(BERND),
-                "Bernd's number is still in the database"
-            );
-        }
-    }
+    drop(app);
+    common::assert_nowhere_in_database(s.dir.path(), database_url, &[BERND], "Abfall");
     // Within Meta's throughput; no webhook of the fake was refused.
     assert_eq!(wa.refused(130429), 0);
     assert_eq!(wa.webhook_failures(), 0);

@@ -259,3 +259,52 @@ pub fn in_process_caps() -> herold_channel_api::Capabilities {
         unsubscribe_links: false,
     }
 }
+
+/// What a test's database holds, byte for byte: the SQLite file and its
+/// WAL in `dir`, or a data-only `pg_dump` of `database_url`. Drop open
+/// handles of a SQLite database first.
+pub fn database_bytes(dir: &Path, database_url: Option<&str>) -> Vec<u8> {
+    match database_url {
+        None => {
+            let mut bytes = Vec::new();
+            for name in ["herold.db", "herold.db-wal"] {
+                if let Ok(b) = std::fs::read(dir.join(name)) {
+                    bytes.extend(b);
+                }
+            }
+            bytes
+        }
+        Some(url) => {
+            let dump = Command::new("pg_dump")
+                .args(["--data-only", "--dbname", url])
+                .output()
+                .expect("pg_dump runs");
+            assert!(
+                dump.status.success(),
+                "{}",
+                String::from_utf8_lossy(&dump.stderr)
+            );
+            dump.stdout
+        }
+    }
+}
+
+/// Asserts that none of `secrets` is anywhere in the database, while
+/// `present` (something known to be stored in clear) is — so the search
+/// itself works.
+pub fn assert_nowhere_in_database(
+    dir: &Path,
+    database_url: Option<&str>,
+    secrets: &[&str],
+    present: &str,
+) {
+    let bytes = database_bytes(dir, database_url);
+    let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(
+        contains(present),
+        "{present} is not in the database: the search does not work"
+    );
+    for secret in secrets {
+        assert!(!contains(secret), "{secret} is still in the database");
+    }
+}
