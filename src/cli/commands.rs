@@ -6,7 +6,7 @@ use std::io::Read;
 use super::{
     AnnouncementsCommand, BroadcastTarget, BroadcastsCommand, CategoryCommand, ChannelsCommand,
     Cli, Command, ConfigCommand, DigestCommand, InboxCommand, ManualCommand, PublishArgs,
-    SubscribersCommand,
+    ReportFormat, ReportsCommand, SubscribersCommand,
 };
 use crate::{
     app::App,
@@ -96,6 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Subscribers(cmd) => subscribers(config, cmd),
         Command::Inbox(cmd) => inbox(&Herold::open(config)?, cmd),
         Command::Manual(cmd) => manual(&Herold::open(config)?, cmd),
+        Command::Reports(cmd) => reports(&Herold::open(config)?, cmd),
     }
 }
 
@@ -377,6 +378,57 @@ fn channel_setup(config: Config, channel: &str) -> Result<()> {
         None => println!("channel {kind} needs no setup"),
     }
     Ok(())
+}
+
+fn reports(app: &Herold, cmd: ReportsCommand) -> Result<()> {
+    let ReportsCommand::Consent {
+        from,
+        to,
+        format,
+        locale,
+    } = cmd;
+    let tz = app.config().tz();
+    let from_t = report_bound("--from", &from, tz, false)?;
+    let to_t = report_bound("--to", &to, tz, true)?;
+    if to_t <= from_t {
+        return Err(anyhow!(
+            "--to {to:?} is not after --from {from:?}: expected a period of at least one day"
+        ));
+    }
+    if !matches!(locale.as_str(), "de" | "en") {
+        return Err(anyhow!("--locale {locale:?} is invalid: expected de or en"));
+    }
+    let report = app.consent_report(from_t, to_t)?;
+    match format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Csv => print!("{}", crate::render::report::consent_csv(&report)?),
+        ReportFormat::Html => println!(
+            "{}",
+            crate::render::report::consent_html(&report, &app.config().site_name, &locale)?
+        ),
+    }
+    Ok(())
+}
+
+/// A report's `--from`/`--to`: a day in the configured time zone (its
+/// start; for `--to` the end, so the day is included) or an RFC 3339 time.
+fn report_bound(flag: &str, raw: &str, tz: chrono_tz::Tz, end: bool) -> Result<DateTime<Utc>> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        anyhow!("{flag} {raw:?} is not a date: expected YYYY-MM-DD or an RFC 3339 time")
+    })?;
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    day.and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(tz).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| anyhow!("{flag} {raw:?} has no midnight in the configured time zone"))
 }
 
 fn manual(app: &Herold, cmd: ManualCommand) -> Result<()> {

@@ -58,6 +58,9 @@ pub enum Command {
     /// still to be posted by hand, its copy, and confirming the post.
     #[command(subcommand)]
     Manual(ManualCommand),
+    /// Reports for the data-protection officer.
+    #[command(subcommand)]
+    Reports(ReportsCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -341,6 +344,36 @@ pub enum ManualCommand {
         #[arg(long)]
         by: Option<String>,
     },
+}
+
+/// Report subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReportsCommand {
+    /// Consent per channel and category for a period: opt-ins,
+    /// confirmations, withdrawals, erasures, subscribers at its start and
+    /// end, consent wordings, and who lacks complete evidence (by pseudonym).
+    Consent {
+        /// First day (YYYY-MM-DD, in the configured time zone) or an RFC 3339 time.
+        #[arg(long)]
+        from: String,
+        /// Last day, included (YYYY-MM-DD), or an RFC 3339 time (excluded).
+        #[arg(long)]
+        to: String,
+        /// `html`, `csv` or `json`.
+        #[arg(long, default_value = "html")]
+        format: ReportFormat,
+        /// The language of the HTML report (`de` or `en`).
+        #[arg(long, default_value = "de")]
+        locale: String,
+    },
+}
+
+/// How a report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Csv,
+    Json,
 }
 
 /// Configuration subcommands.

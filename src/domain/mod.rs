@@ -8,6 +8,7 @@ mod audit;
 mod broadcast;
 mod category;
 mod consent;
+mod consent_report;
 mod conversation;
 mod delivery;
 mod digest;
@@ -26,6 +27,9 @@ pub use audit::{AuditEvent, NewAuditEvent};
 pub use broadcast::{priority, Broadcast, BroadcastState, ChannelPlan};
 pub use category::{Category, Slug};
 pub use consent::{ConsentEvent, ConsentKind, NewConsentEvent};
+pub use consent_report::{
+    evidence_gap, ChannelConsent, ConsentCounts, ConsentReport, IncompleteEvidence,
+};
 pub use conversation::{Conversation, ConversationStatus, Direction, InboundMessage, NewMessage};
 pub use delivery::{Delivery, DeliveryState, NewDelivery};
 pub use digest::{next_slot, parse_local_time, parse_timezone, Digest};

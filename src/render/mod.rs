@@ -8,6 +8,7 @@ pub mod format;
 pub mod mail;
 mod markdown;
 pub mod message;
+pub mod report;
 
 pub use event::event_when;
 pub use markdown::{summary, to_html, to_plain};

@@ -12,6 +12,7 @@ mod media;
 mod pages;
 mod photos;
 mod receipts;
+mod reports;
 mod residents;
 mod signup;
 mod stop;

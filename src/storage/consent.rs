@@ -2,7 +2,10 @@
 
 use diesel::prelude::*;
 
-use super::{schema::consent_events, time, with_conn, Database, StorageError};
+use super::{
+    schema::{consent_events, subscribers},
+    time, with_conn, Database, StorageError,
+};
 use crate::domain::{ConsentEvent, ConsentKind, Id, NewConsentEvent};
 
 #[derive(Queryable, Selectable)]
@@ -91,5 +94,44 @@ impl Database {
             .select(Row::as_select())
             .load(c)?);
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The ledger's events with `from <= occurred_at < to`, oldest first.
+    pub fn consent_events_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<ConsentEvent>, StorageError> {
+        let (from, to) = (time::to_db(from), time::to_db(to));
+        let rows: Vec<Row> = with_conn!(self, |c| consent_events::table
+            .filter(consent_events::occurred_at.ge(from))
+            .filter(consent_events::occurred_at.lt(to))
+            .order(consent_events::id.asc())
+            .select(Row::as_select())
+            .load(c)?);
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The subscribers active at `at` — confirmed by then and not ended by
+    /// then — with their channel and pseudonym (none once erased).
+    pub fn subscribers_active_at(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(Id, String, Option<String>)>, StorageError> {
+        let at = time::to_db(at);
+        Ok(with_conn!(self, |c| subscribers::table
+            .filter(subscribers::confirmed_at.le(at))
+            .filter(
+                subscribers::ended_at
+                    .is_null()
+                    .or(subscribers::ended_at.gt(at))
+            )
+            .order(subscribers::id.asc())
+            .select((
+                subscribers::id,
+                subscribers::channel,
+                subscribers::pseudonym
+            ))
+            .load(c)?))
     }
 }
