@@ -241,3 +241,85 @@ fn csv_and_json_agree_with_html() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--from \"gestern\" is not a date"));
 }
+
+/// The audit log from the command line, filtered by staff member, action
+/// (or its group) and period, as a table or JSON lines.
+fn audit_log(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("pg.key"),
+        herold::crypto::Keyring::generate_encoded().as_bytes(),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut c = common::herold(d);
+        c.env(
+            "HEROLD_MANUAL",
+            r#"[{id = "aushang", name = "Schaukasten"}]"#,
+        )
+        .args(args);
+        if let Some(url) = database_url {
+            c.env("HEROLD_DATABASE_URL", url)
+                .env("HEROLD_SECRET_KEY_FILE", d.join("pg.key"));
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["category", "add", "abfall", "--name", "Abfall"]);
+    run(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Biotonne",
+        "--body",
+        "Samstag.",
+    ]);
+    run(&[
+        "manual",
+        "posted",
+        "1",
+        "--channel",
+        "aushang",
+        "--by",
+        "Petra Schmidt",
+    ]);
+    let all = run(&["reports", "audit"]);
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(lines.len(), 3, "{all}");
+    assert!(
+        lines[0].contains("\tPetra Schmidt\tmanual.posted\tannouncement:1\t"),
+        "{all}"
+    );
+    assert!(lines[2].contains("\tcli\tcategory.add\t"), "{all}");
+    let petra = run(&["reports", "audit", "--actor", "Petra Schmidt"]);
+    assert_eq!(petra.lines().count(), 1, "{petra}");
+    let group = run(&["reports", "audit", "--action", "announcement"]);
+    assert_eq!(group.lines().count(), 1, "{group}");
+    assert!(group.contains("announcement.publish"), "{group}");
+    let json = run(&["reports", "audit", "--action", "manual.posted", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["actor"], "Petra Schmidt");
+    assert_eq!(v["details"]["channel"], "aushang");
+    let old = run(&["reports", "audit", "--to", "2020-01-01"]);
+    assert_eq!(old.trim(), "no audit events match");
+    let today = run(&["reports", "audit", "--from", "2020-01-01", "--limit", "2"]);
+    assert_eq!(today.lines().count(), 2, "{today}");
+}
+
+#[test]
+fn audit_log_on_sqlite() {
+    audit_log(None);
+}
+
+#[test]
+fn audit_log_on_postgres() {
+    let pg = common::PgDatabase::create();
+    audit_log(Some(&pg.url));
+}

@@ -381,12 +381,22 @@ fn channel_setup(config: Config, channel: &str) -> Result<()> {
 }
 
 fn reports(app: &Herold, cmd: ReportsCommand) -> Result<()> {
-    let ReportsCommand::Consent {
-        from,
-        to,
-        format,
-        locale,
-    } = cmd;
+    let (from, to, format, locale) = match cmd {
+        ReportsCommand::Audit {
+            actor,
+            action,
+            from,
+            to,
+            limit,
+            json,
+        } => return audit(app, actor, action, from, to, limit, json),
+        ReportsCommand::Consent {
+            from,
+            to,
+            format,
+            locale,
+        } => (from, to, format, locale),
+    };
     let tz = app.config().tz();
     let from_t = report_bound("--from", &from, tz, false)?;
     let to_t = report_bound("--to", &to, tz, true)?;
@@ -406,6 +416,66 @@ fn reports(app: &Herold, cmd: ReportsCommand) -> Result<()> {
             "{}",
             crate::render::report::consent_html(&report, &app.config().site_name, &locale)?
         ),
+    }
+    Ok(())
+}
+
+/// `herold reports audit`: the filtered audit log, newest first.
+fn audit(
+    app: &Herold,
+    actor: Option<String>,
+    action: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: i64,
+    json: bool,
+) -> Result<()> {
+    if !(1..=100_000).contains(&limit) {
+        return Err(anyhow!("--limit {limit} is invalid: expected 1 to 100000"));
+    }
+    let tz = app.config().tz();
+    let filter = crate::storage::AuditFilter {
+        actor,
+        action,
+        from: from
+            .as_deref()
+            .map(|f| report_bound("--from", f, tz, false))
+            .transpose()?,
+        to: to
+            .as_deref()
+            .map(|t| report_bound("--to", t, tz, true))
+            .transpose()?,
+        limit,
+    };
+    let events = app.db().search_audit(&filter)?;
+    for e in &events {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "id": e.id,
+                    "at": e.occurred_at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "subject": e.subject,
+                    "details": serde_json::from_str::<serde_json::Value>(&e.details)
+                        .unwrap_or(serde_json::Value::String(e.details.clone())),
+                })
+            );
+        } else {
+            println!(
+                "{}\t{}\t{}\t{}\t{}",
+                e.occurred_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                e.actor,
+                e.action,
+                e.subject,
+                e.details
+            );
+        }
+    }
+    if events.is_empty() && !json {
+        println!("no audit events match");
     }
     Ok(())
 }

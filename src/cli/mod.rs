@@ -349,6 +349,28 @@ pub enum ManualCommand {
 /// Report subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ReportsCommand {
+    /// The audit log, newest first: every staff action with who, what and
+    /// when (read-only).
+    Audit {
+        /// Only this staff member (or `cli`, `system`).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action (`manual.posted`) or group (`manual`).
+        #[arg(long)]
+        action: Option<String>,
+        /// From this day (YYYY-MM-DD, configured time zone) or RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// To this day, included, or RFC 3339 time (excluded).
+        #[arg(long)]
+        to: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Consent per channel and category for a period: opt-ins,
     /// confirmations, withdrawals, erasures, subscribers at its start and
     /// end, consent wordings, and who lacks complete evidence (by pseudonym).

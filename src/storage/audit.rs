@@ -88,4 +88,57 @@ impl Database {
             .load(c)?);
         Ok(rows.into_iter().map(Into::into).collect())
     }
+
+    /// Audit events matching `filter`, newest first.
+    pub fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StorageError> {
+        let from = filter.from.map(time::to_db);
+        let to = filter.to.map(time::to_db);
+        let rows: Vec<Row> = with_conn!(self, |c| {
+            let mut q = audit_events::table
+                .order(audit_events::id.desc())
+                .limit(filter.limit)
+                .select(Row::as_select())
+                .into_boxed();
+            if let Some(actor) = &filter.actor {
+                q = q.filter(audit_events::actor.eq(actor));
+            }
+            if let Some(action) = &filter.action {
+                // `conversation` finds every `conversation.*` action.
+                q = q.filter(
+                    audit_events::action
+                        .eq(action)
+                        .or(audit_events::action.like(format!("{}.%", escape_like(action)))),
+                );
+            }
+            if let Some(from) = from {
+                q = q.filter(audit_events::occurred_at.ge(from));
+            }
+            if let Some(to) = to {
+                q = q.filter(audit_events::occurred_at.lt(to));
+            }
+            q.load(c)?
+        });
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+/// Which audit events to list ([`Database::search_audit`]).
+#[derive(Debug, Clone)]
+pub struct AuditFilter {
+    /// Only this staff member (or `cli`, `system`).
+    pub actor: Option<String>,
+    /// Only this action, or every action under this prefix (`manual`).
+    pub action: Option<String>,
+    /// From this time on.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Before this time.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// The prefix without `%`, so it cannot widen the match (an `_`, any one
+/// character in LIKE, only ever matches itself among dotted action names).
+fn escape_like(s: &str) -> String {
+    s.chars().filter(|c| *c != '%').collect()
 }

@@ -31,7 +31,7 @@ mod tokens;
 mod websub;
 
 pub use announcements::FeedQuery;
-pub use audit::AuditWith;
+pub use audit::{AuditFilter, AuditWith};
 pub use categories::Removed;
 pub use conversations::Wrote;
 pub use cursors::InboundCursor;
