@@ -323,3 +323,197 @@ fn audit_log_on_postgres() {
     let pg = common::PgDatabase::create();
     audit_log(Some(&pg.url));
 }
+
+/// Two announcements through the real engine (in-memory providers for
+/// e-mail and Telegram) and a manual channel: the first went everywhere
+/// and was posted by hand; the second was published while only e-mail was
+/// configured and is not posted yet — both channels are flagged for it.
+fn parity(backend: Backend) {
+    use herold::{
+        app::App,
+        config::{ManualChannelConfig, ManualFormat},
+        registry::Registry,
+        service::Herold,
+    };
+    use herold_channel_api::{Channel, RateLimit};
+    use herold_channel_fake::MemoryProvider;
+    use std::sync::Arc;
+
+    let t = TestDb::with_config(backend, |c| {
+        c.delivery.channels = vec![ChannelKind::Email, ChannelKind::Telegram];
+        c.delivery.poll_interval_ms = 20;
+        c.manual = vec![ManualChannelConfig {
+            id: "whatsapp-channel".into(),
+            name: "WhatsApp-Kanal".into(),
+            format: ManualFormat::WhatsApp,
+            categories: Vec::new(),
+        }];
+    });
+    let app = &t.app;
+    let abfall = app.add_category("abfall", "Abfall", "test").unwrap();
+    for (channel, address) in [
+        (ChannelKind::Email, "a@example.org"),
+        (ChannelKind::Email, "b@example.org"),
+        (ChannelKind::Email, "c@example.org"),
+        (ChannelKind::Telegram, "200001"),
+        (ChannelKind::Telegram, "200002"),
+    ] {
+        app.db()
+            .insert_subscriber(&NewSubscriber {
+                channel,
+                address: address.into(),
+                locale: "de".into(),
+                status: SubscriberStatus::Active,
+                category_ids: vec![abfall.id],
+                wording_version: CONSENT_WORDING_VERSION.into(),
+                evidence: Some("test".into()),
+            })
+            .unwrap();
+    }
+    let first = app
+        .publish(&common::publish_request("abfall", "Biotonne", "Samstag."))
+        .unwrap()
+        .id;
+    // The same database as configured before Telegram was added.
+    let mut email_only = app.config().clone();
+    email_only.delivery.channels = vec![ChannelKind::Email];
+    let second = Herold::open(email_only)
+        .unwrap()
+        .publish(&common::publish_request("abfall", "Sperrmüll", "Montag."))
+        .unwrap()
+        .id;
+    let email = Arc::new(MemoryProvider::new(
+        ChannelKind::Email,
+        RateLimit::new(1000.0, 1000),
+    ));
+    let telegram = Arc::new(MemoryProvider::new(
+        ChannelKind::Telegram,
+        RateLimit::new(1000.0, 1000),
+    ));
+    let engine = App::assemble(
+        app.clone(),
+        Registry::from_channels([
+            email.clone() as Arc<dyn Channel>,
+            telegram.clone() as Arc<dyn Channel>,
+        ]),
+    )
+    .unwrap()
+    .engine();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let handle = tokio::spawn(engine.run(stopped));
+        let start = std::time::Instant::now();
+        while email.sent() < 6 || telegram.sent() < 2 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "not delivered"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // The last batch's rows are written once it is through.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stop.send(true).unwrap();
+        handle.await.unwrap().unwrap();
+    });
+    app.confirm_manual_post(first, "whatsapp-channel", "Petra Schmidt")
+        .unwrap();
+
+    let now = Utc::now();
+    let r = app
+        .parity_report(now - Duration::hours(1), now + Duration::hours(1), 10)
+        .unwrap();
+    assert_eq!(r.announcements.len(), 2);
+    let row = |id: i64, channel: &str| {
+        r.announcements
+            .iter()
+            .find(|a| a.id == id)
+            .unwrap()
+            .channels
+            .iter()
+            .find(|c| c.channel == channel)
+            .unwrap_or_else(|| panic!("{channel} missing for {id}: {r:#?}"))
+            .clone()
+    };
+    let a = &r.announcements.iter().find(|a| a.id == first).unwrap();
+    assert!(!a.flagged(), "{a:#?}");
+    assert_eq!(row(first, "email").handed_over, 3);
+    assert_eq!(row(first, "telegram").handed_over, 2);
+    assert!(row(first, "email").first.is_some());
+    assert_eq!(row(first, "whatsapp-channel").handed_over, 1);
+    let b = r.announcements.iter().find(|a| a.id == second).unwrap();
+    assert!(b.flagged());
+    assert_eq!(row(second, "email").handed_over, 3);
+    assert_eq!(row(second, "email").gap, None);
+    assert_eq!(
+        row(second, "telegram").gap.as_deref(),
+        Some("did not carry it")
+    );
+    assert_eq!(
+        row(second, "whatsapp-channel").gap.as_deref(),
+        Some("not yet posted")
+    );
+
+    // The command line says the same in each format.
+    let config = app.config().clone();
+    let run = |format: &str| {
+        let mut c = common::herold(t.dir.path());
+        c.env("HEROLD_DATABASE_URL", &config.database_url)
+            .env("HEROLD_DELIVERY__CHANNELS", r#"["email", "telegram"]"#)
+            .env(
+                "HEROLD_MANUAL",
+                r#"[{id = "whatsapp-channel", name = "WhatsApp-Kanal", format = "whatsapp"}]"#,
+            )
+            .args([
+                "reports",
+                "parity",
+                "--from",
+                "2000-01-01",
+                "--to",
+                "2099-12-31",
+                "--format",
+                format,
+            ]);
+        if let Some(key) = &config.secret_key {
+            c.env("HEROLD_SECRET_KEY", key.expose());
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let csv = run("csv");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with(&format!("{second},Sperrmüll,"))
+                && l.contains(",telegram,push,0,0,0,,,did not carry it")),
+        "{csv}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(
+        json["announcements"][1]["channels"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let html = run("html");
+    assert!(
+        html.contains("did not carry it") && html.contains("not yet posted"),
+        "{html}"
+    );
+    assert!(html.contains("Paritätsbericht"), "{html}");
+}
+
+#[test]
+fn parity_on_sqlite() {
+    parity(Backend::Sqlite);
+}
+
+#[test]
+fn parity_on_postgres() {
+    parity(Backend::Postgres);
+}

@@ -396,18 +396,15 @@ fn reports(app: &Herold, cmd: ReportsCommand) -> Result<()> {
             format,
             locale,
         } => (from, to, format, locale),
+        ReportsCommand::Parity {
+            from,
+            to,
+            gap_minutes,
+            format,
+            locale,
+        } => return parity(app, &from, &to, gap_minutes, format, &locale),
     };
-    let tz = app.config().tz();
-    let from_t = report_bound("--from", &from, tz, false)?;
-    let to_t = report_bound("--to", &to, tz, true)?;
-    if to_t <= from_t {
-        return Err(anyhow!(
-            "--to {to:?} is not after --from {from:?}: expected a period of at least one day"
-        ));
-    }
-    if !matches!(locale.as_str(), "de" | "en") {
-        return Err(anyhow!("--locale {locale:?} is invalid: expected de or en"));
-    }
+    let (from_t, to_t) = report_period(app, &from, &to, &locale)?;
     let report = app.consent_report(from_t, to_t)?;
     match format {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -415,6 +412,54 @@ fn reports(app: &Herold, cmd: ReportsCommand) -> Result<()> {
         ReportFormat::Html => println!(
             "{}",
             crate::render::report::consent_html(&report, &app.config().site_name, &locale)?
+        ),
+    }
+    Ok(())
+}
+
+/// A report's period and language, checked.
+fn report_period(
+    app: &Herold,
+    from: &str,
+    to: &str,
+    locale: &str,
+) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let tz = app.config().tz();
+    let from_t = report_bound("--from", from, tz, false)?;
+    let to_t = report_bound("--to", to, tz, true)?;
+    if to_t <= from_t {
+        return Err(anyhow!(
+            "--to {to:?} is not after --from {from:?}: expected a period of at least one day"
+        ));
+    }
+    if !matches!(locale, "de" | "en") {
+        return Err(anyhow!("--locale {locale:?} is invalid: expected de or en"));
+    }
+    Ok((from_t, to_t))
+}
+
+/// `herold reports parity`.
+fn parity(
+    app: &Herold,
+    from: &str,
+    to: &str,
+    gap_minutes: u32,
+    format: ReportFormat,
+    locale: &str,
+) -> Result<()> {
+    let (from_t, to_t) = report_period(app, from, to, locale)?;
+    if !(1..=10_080).contains(&gap_minutes) {
+        return Err(anyhow!(
+            "--gap-minutes {gap_minutes} is invalid: expected 1 to 10080 (a week)"
+        ));
+    }
+    let report = app.parity_report(from_t, to_t, gap_minutes)?;
+    match format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Csv => print!("{}", crate::render::report::parity_csv(&report)?),
+        ReportFormat::Html => println!(
+            "{}",
+            crate::render::report::parity_html(&report, &app.config().site_name, locale)?
         ),
     }
     Ok(())

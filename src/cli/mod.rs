@@ -388,6 +388,28 @@ pub enum ReportsCommand {
         #[arg(long, default_value = "de")]
         locale: String,
     },
+    /// Every announcement of a period on every channel — push, follow and
+    /// manual: how many were handed over, failed or pending, when the first
+    /// and last went out; channels that did not carry one, or much later
+    /// than the fastest, are flagged.
+    Parity {
+        /// First day (YYYY-MM-DD, in the configured time zone) or an RFC 3339 time.
+        #[arg(long)]
+        from: String,
+        /// Last day, included (YYYY-MM-DD), or an RFC 3339 time (excluded).
+        #[arg(long)]
+        to: String,
+        /// Flag a channel whose first message went out this many minutes
+        /// or more after the fastest channel's.
+        #[arg(long, default_value_t = 10)]
+        gap_minutes: u32,
+        /// `html`, `csv` or `json`.
+        #[arg(long, default_value = "html")]
+        format: ReportFormat,
+        /// The language of the HTML report (`de` or `en`).
+        #[arg(long, default_value = "de")]
+        locale: String,
+    },
 }
 
 /// How a report is written.

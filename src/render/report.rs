@@ -3,7 +3,10 @@
 
 use askama::Template;
 
-use crate::{domain::ConsentReport, i18n::Tr};
+use crate::{
+    domain::{ConsentReport, ParityKind, ParityReport},
+    i18n::Tr,
+};
 
 #[derive(Template)]
 #[template(path = "reports/consent.html")]
@@ -133,6 +136,104 @@ pub fn consent_csv(report: &ConsentReport) -> Result<String, csv::Error> {
             "",
             &format!("{}: {}", i.pseudonym, i.missing),
         ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[derive(Template)]
+#[template(path = "reports/parity.html")]
+struct ParityPage<'a> {
+    lang: &'a str,
+    site: &'a str,
+    t: Tr,
+    period: String,
+    threshold: String,
+    report: &'a ParityReport,
+}
+
+fn kind_name(kind: &ParityKind) -> &'static str {
+    match kind {
+        ParityKind::Push => "push",
+        ParityKind::Follow => "follow",
+        ParityKind::Manual => "manual",
+    }
+}
+
+/// The parity report as a printable HTML page in `locale`.
+pub fn parity_html(
+    report: &ParityReport,
+    site: &str,
+    locale: &str,
+) -> Result<String, askama::Error> {
+    ParityPage {
+        lang: locale,
+        site,
+        t: Tr::new(locale),
+        period: format!(
+            "{} – {}",
+            report.from.format("%Y-%m-%d %H:%M UTC"),
+            report.to.format("%Y-%m-%d %H:%M UTC")
+        ),
+        threshold: crate::i18n::t(
+            locale,
+            "report.parity.threshold",
+            &[("minutes", &report.gap_minutes.to_string())],
+        ),
+        report,
+    }
+    .render()
+}
+
+/// The parity report as CSV: one row per announcement and channel.
+pub fn parity_csv(report: &ParityReport) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "announcement",
+        "title",
+        "published_at",
+        "channel",
+        "kind",
+        "handed_over",
+        "failed",
+        "pending",
+        "first",
+        "last",
+        "gap",
+    ])?;
+    let time =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    for a in &report.announcements {
+        if a.channels.is_empty() {
+            w.write_record([
+                a.id.to_string().as_str(),
+                &a.title,
+                &a.published_at.to_rfc3339(),
+                "",
+                if a.in_digest { "digest" } else { "" },
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ])?;
+        }
+        for c in &a.channels {
+            w.write_record([
+                a.id.to_string().as_str(),
+                &a.title,
+                &a.published_at.to_rfc3339(),
+                &c.channel,
+                kind_name(&c.kind),
+                &c.handed_over.to_string(),
+                &c.failed.to_string(),
+                &c.pending.to_string(),
+                &time(c.first),
+                &time(c.last),
+                c.gap.as_deref().unwrap_or(""),
+            ])?;
+        }
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())

@@ -21,6 +21,7 @@ mod keys;
 mod manual;
 mod media;
 mod outbox;
+mod parity;
 mod photos;
 mod queue;
 pub mod schema;
@@ -42,6 +43,7 @@ pub use error::StorageError;
 pub use inbound::{ClaimedInbound, InboundFinish, InboundState, StoredInbound};
 pub use keys::KeySource;
 pub use outbox::{NewOutboxMessage, OutboxItem, OutboxOutcome, OutboxRecipient, Redacted};
+pub use parity::{Handover, Published};
 pub use queue::{
     Bounce, BroadcastCounts, ChannelResumed, Claim, Claimed, Control, FanoutLease, Grant, Outcome,
     QueueDepth,

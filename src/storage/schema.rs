@@ -123,6 +123,7 @@ diesel::table! {
         next_attempt_at -> Timestamp,
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
     }
 }
 

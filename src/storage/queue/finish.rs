@@ -89,13 +89,13 @@ fn fresh_row(item: &Claimed, outcome: &Outcome) -> serde_json::Value {
 /// provider message id (the common case): a flat JSON array of subscriber
 /// ids, read without per-field extraction.
 const SENT_SQLITE: &str = "INSERT INTO deliveries (announcement_id, channel, subscriber_id, \
-     state, attempts, created_at, updated_at, broadcast_id, priority, next_attempt_at) \
-     SELECT b.announcement_id, b.channel, j.value, 'sent', 1, ?1, ?1, b.id, b.priority, ?1 \
+     state, attempts, created_at, updated_at, broadcast_id, priority, next_attempt_at, sent_at) \
+     SELECT b.announcement_id, b.channel, j.value, 'sent', 1, ?1, ?1, b.id, b.priority, ?1, ?1 \
      FROM broadcasts b, json_each(?3) j WHERE b.id = ?2";
 
 const SENT_PG: &str = "INSERT INTO deliveries (announcement_id, channel, subscriber_id, \
-     state, attempts, created_at, updated_at, broadcast_id, priority, next_attempt_at) \
-     SELECT b.announcement_id, b.channel, j.value::bigint, 'sent', 1, $1, $1, b.id, b.priority, $1 \
+     state, attempts, created_at, updated_at, broadcast_id, priority, next_attempt_at, sent_at) \
+     SELECT b.announcement_id, b.channel, j.value::bigint, 'sent', 1, $1, $1, b.id, b.priority, $1, $1 \
      FROM broadcasts b, jsonb_array_elements_text(CAST($3 AS jsonb)) AS j(value) WHERE b.id = $2";
 
 /// Writes a broadcast's other fresh deliveries with their outcomes in one
@@ -103,17 +103,18 @@ const SENT_PG: &str = "INSERT INTO deliveries (announcement_id, channel, subscri
 /// instead of binding a dozen parameters per row).
 const FRESH_SQLITE: &str = "INSERT INTO deliveries (announcement_id, channel, subscriber_id, \
      state, attempts, provider_message_id, last_error, created_at, updated_at, broadcast_id, \
-     priority, next_attempt_at) \
+     priority, next_attempt_at, sent_at) \
      SELECT b.announcement_id, b.channel, j.value ->> 0, j.value ->> 1, j.value ->> 2, \
-       j.value ->> 3, j.value ->> 4, ?1, ?1, b.id, b.priority, COALESCE(j.value ->> 5, ?1) \
+       j.value ->> 3, j.value ->> 4, ?1, ?1, b.id, b.priority, COALESCE(j.value ->> 5, ?1), \
+       CASE WHEN j.value ->> 1 = 'sent' THEN ?1 END \
      FROM broadcasts b, json_each(?3) j WHERE b.id = ?2";
 
 const FRESH_PG: &str = "INSERT INTO deliveries (announcement_id, channel, subscriber_id, \
      state, attempts, provider_message_id, last_error, created_at, updated_at, broadcast_id, \
-     priority, next_attempt_at) \
+     priority, next_attempt_at, sent_at) \
      SELECT b.announcement_id, b.channel, (j.value ->> 0)::bigint, j.value ->> 1, \
        (j.value ->> 2)::integer, j.value ->> 3, j.value ->> 4, $1, $1, b.id, b.priority, \
-       COALESCE((j.value ->> 5)::timestamp, $1) \
+       COALESCE((j.value ->> 5)::timestamp, $1), CASE WHEN j.value ->> 1 = 'sent' THEN $1 END \
      FROM broadcasts b, jsonb_array_elements(CAST($3 AS jsonb)) AS j(value) WHERE b.id = $2";
 
 /// Records the outcome of a delivery row that existed before the claim
@@ -137,6 +138,7 @@ macro_rules! record_retried {
                 diesel::update(target)
                     .set((
                         deliveries::state.eq(DeliveryState::Sent.as_str()),
+                        deliveries::sent_at.eq(Some($now)),
                         deliveries::provider_message_id.eq(provider_message_id),
                         released,
                     ))
