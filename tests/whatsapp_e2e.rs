@@ -354,6 +354,45 @@ fn residents_on_whatsapp(database_url: Option<&str>) {
     assert_eq!(stored["exif_tags"], 0, "{stored}");
     assert_eq!(stored["pixels"], original["pixels"]);
 
+    // Her data, exported by staff (Art. 15/20): the number, her topic,
+    // consent, the announcements she got, her report with the photo's
+    // metadata; the same by pseudonym; the export is audited.
+    let exported: Value = serde_json::from_str(&s.cli(&[
+        "subscribers",
+        "export",
+        "--channel",
+        "whatsapp",
+        "--address",
+        &format!("+{ANNA}"),
+    ]))
+    .unwrap();
+    assert_eq!(exported["subscription"]["address"], format!("+{ANNA}"));
+    assert_eq!(exported["subscription"]["status"], "active");
+    assert!(exported["subscription"]["last_wrote_at"].is_string());
+    assert_eq!(exported["topics"][0]["slug"], "abfall");
+    assert_eq!(exported["consent"][0]["kind"], "given");
+    let titles: Vec<&str> = exported["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["title"].as_str().unwrap())
+        .collect();
+    assert!(titles.contains(&"Biotonne & Gelber Sack"), "{titles:?}");
+    let messages = exported["conversations"][0]["messages"].as_array().unwrap();
+    let report = messages
+        .iter()
+        .find(|m| m["text"] == "Schlagloch vor Nr. 17")
+        .expect("her report");
+    assert_eq!(report["direction"], "in");
+    assert_eq!(report["photos"][0]["mime_type"], "image/jpeg");
+    let pseudonym = exported["subscription"]["pseudonym"].as_str().unwrap();
+    let by_pseudonym: Value =
+        serde_json::from_str(&s.cli(&["subscribers", "export", "--pseudonym", pseudonym])).unwrap();
+    assert_eq!(by_pseudonym["subscription"], exported["subscription"]);
+    let audit = s.cli(&["reports", "audit", "--action", "subscriber.export"]);
+    assert_eq!(audit.lines().count(), 2, "{audit}");
+    assert!(!audit.contains(ANNA), "{audit}");
+
     // Stop: confirmed; the next announcement does not reach her.
     post(&wa.text_message(ANNA, "Stop"));
     let got = wait_for(ANNA, 10);

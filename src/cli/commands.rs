@@ -310,7 +310,15 @@ fn announcements(app: &Herold, cmd: AnnouncementsCommand) -> Result<()> {
 }
 
 fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
-    let SubscribersCommand::List { channel } = cmd;
+    let channel = match cmd {
+        SubscribersCommand::List { channel } => channel,
+        SubscribersCommand::Export {
+            pseudonym,
+            channel,
+            address,
+            out,
+        } => return export(&Herold::open(config)?, pseudonym, channel, address, out),
+    };
     let channel: Option<ChannelKind> = channel.as_deref().map(str::parse).transpose()?;
     let app = Herold::open(config)?;
     let list = app.db().list_subscribers(channel)?;
@@ -544,6 +552,54 @@ fn report_bound(flag: &str, raw: &str, tz: chrono_tz::Tz, end: bool) -> Result<D
         .and_then(|t| t.and_local_timezone(tz).earliest())
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| anyhow!("{flag} {raw:?} has no midnight in the configured time zone"))
+}
+
+/// `herold subscribers export`.
+fn export(
+    app: &Herold,
+    pseudonym: Option<String>,
+    channel: Option<String>,
+    address: Option<String>,
+    out: Option<std::path::PathBuf>,
+) -> Result<()> {
+    let subscriber = match (pseudonym, channel, address) {
+        (Some(p), _, _) => app
+            .db()
+            .find_subscriber_by_pseudonym(p.trim())?
+            .ok_or_else(|| anyhow!("no subscriber has the pseudonym {p:?}"))?,
+        (None, Some(c), Some(a)) => {
+            let kind: ChannelKind = c.parse()?;
+            app.db()
+                .find_subscriber_by_address(kind, &a)?
+                .ok_or_else(|| anyhow!("no subscriber has this address on {kind}"))?
+        }
+        _ => {
+            return Err(anyhow!(
+                "name the resident: expected --pseudonym P, or --channel C with --address A"
+            ))
+        }
+    };
+    let actor = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "cli".to_owned());
+    let json = serde_json::to_string_pretty(&app.export_subscriber(subscriber.id, &actor)?)?;
+    match out {
+        None => println!("{json}"),
+        Some(path) => {
+            use std::io::Write as _;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
+                .open(&path)
+                .with_context(|| format!("--out {}: cannot create a new file", path.display()))?;
+            file.write_all(json.as_bytes())?;
+            println!("export written to {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 fn manual(app: &Herold, cmd: ManualCommand) -> Result<()> {

@@ -267,6 +267,22 @@ pub enum SubscribersCommand {
         #[arg(long)]
         channel: Option<String>,
     },
+    /// Everything Herold holds about one resident, as JSON (Art. 15/20
+    /// GDPR), found by pseudonym or by channel and address. Audited.
+    Export {
+        /// The resident's pseudonym, e.g. K7Q2-M4.
+        #[arg(long, conflicts_with_all = ["channel", "address"])]
+        pseudonym: Option<String>,
+        /// The channel of `--address`.
+        #[arg(long, requires = "address")]
+        channel: Option<String>,
+        /// The resident's address on `--channel`.
+        #[arg(long, requires = "channel")]
+        address: Option<String>,
+        /// Write to this new file (mode 0600) instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// Inbox subcommands.

@@ -5,6 +5,7 @@ mod calendar;
 mod control;
 mod conversations;
 mod digests;
+mod export;
 mod feeds;
 mod inbound;
 mod manual;
@@ -18,6 +19,7 @@ mod signup;
 mod stop;
 
 pub use conversations::{ConversationView, InboxEntry};
+pub use export::SubscriberExport;
 pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
 pub use inbound::InboundOutcome;
 pub use media::image_path;

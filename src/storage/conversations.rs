@@ -104,6 +104,16 @@ impl Database {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    /// A subscriber's conversations, oldest first.
+    pub fn conversations_of(&self, subscriber_id: Id) -> Result<Vec<Conversation>, StorageError> {
+        let rows: Vec<Row> = with_conn!(self, |c| conversations::table
+            .filter(conversations::subscriber_id.eq(subscriber_id))
+            .order(conversations::id.asc())
+            .select(Row::as_select())
+            .load(c)?);
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
     /// Opens or closes a conversation.
     pub fn set_conversation_status(
         &self,

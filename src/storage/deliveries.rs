@@ -145,6 +145,16 @@ impl Database {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    /// A subscriber's deliveries, oldest first.
+    pub fn deliveries_to(&self, subscriber_id: Id) -> Result<Vec<Delivery>, StorageError> {
+        let rows: Vec<Row> = with_conn!(self, |c| deliveries::table
+            .filter(deliveries::subscriber_id.eq(subscriber_id))
+            .order(deliveries::id.asc())
+            .select(Row::as_select())
+            .load(c)?);
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
     /// The delivery a provider receipt refers to.
     pub fn delivery_by_provider_id(
         &self,

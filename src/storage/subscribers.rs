@@ -318,6 +318,19 @@ impl Database {
         row.map(TryInto::try_into).transpose()
     }
 
+    /// The subscriber with this pseudonym.
+    pub fn find_subscriber_by_pseudonym(
+        &self,
+        pseudonym: &str,
+    ) -> Result<Option<Subscriber>, StorageError> {
+        let row: Option<Row> = with_conn!(self, |c| subscribers::table
+            .filter(subscribers::pseudonym.eq(pseudonym))
+            .select(Row::as_select())
+            .first(c)
+            .optional()?);
+        row.map(TryInto::try_into).transpose()
+    }
+
     /// One subscriber.
     pub fn get_subscriber(&self, id: Id) -> Result<Subscriber, StorageError> {
         let row: Option<Row> = with_conn!(self, |c| subscribers::table
