@@ -162,6 +162,27 @@ fn plain_chat_with_start(hs: &Synapse, user: &User, bot: &User, txn: &str) -> St
     room
 }
 
+/// `n` residents, each with a plain direct chat with the bot in which they
+/// wrote "Start" and got the welcome; their accounts and rooms.
+fn welcomed_residents(hs: &Synapse, bot: &User, n: usize) -> Vec<(User, String)> {
+    let residents: Vec<(User, String)> = (0..n)
+        .map(|i| {
+            let user = hs.register(&format!("resident{i}"), "pw-resident");
+            let room = plain_chat_with_start(hs, &user, bot, &format!("start{i}"));
+            (user, room)
+        })
+        .collect();
+    for (user, room) in &residents {
+        common::poll_until(WITHIN, || {
+            match bot_events(hs, &user.access_token, room, &bot.user_id).len() {
+                1 => Ok(()),
+                n => Err(format!("{n} messages from the bot")),
+            }
+        });
+    }
+    residents
+}
+
 fn matrix_env<'a>(hs_url: &'a str, bot: &'a User, store: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("HEROLD_DELIVERY__CHANNELS", r#"["matrix"]"#),
@@ -532,21 +553,9 @@ fn a_fan_out_killed_midway_delivers_each_once() {
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
 
     // Four residents with plain (unencrypted) direct chats, each "Start".
-    let residents: Vec<(User, String)> = (0..4)
-        .map(|i| {
-            let user = hs.register(&format!("resident{i}"), "pw-resident");
-            let room = plain_chat_with_start(&hs, &user, &bot, &format!("start{i}"));
-            (user, room)
-        })
-        .collect();
+    let residents = welcomed_residents(&hs, &bot, 4);
     let count =
         |user: &User, room: &str| bot_events(&hs, &user.access_token, room, &bot.user_id).len();
-    for (user, room) in &residents {
-        common::poll_until(WITHIN, || match count(user, room) {
-            1 => Ok(()),
-            n => Err(format!("{n} messages from the bot")),
-        });
-    }
 
     s.cli(&[
         "publish",
@@ -661,22 +670,10 @@ fn a_homeserver_outage_mid_broadcast_loses_nothing() {
     env.push(("HEROLD_MATRIX__RATE_PER_SECOND", "2"));
     let s = Server::start_with(None, &env);
     s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
-    let residents: Vec<(User, String)> = (0..8)
-        .map(|i| {
-            let user = hs.register(&format!("resident{i}"), "pw-resident");
-            let room = plain_chat_with_start(&hs, &user, &bot, &format!("start{i}"));
-            (user, room)
-        })
-        .collect();
+    let residents = welcomed_residents(&hs, &bot, 8);
     let count = |hs: &Synapse, user: &User, room: &str| {
         bot_events(hs, &user.access_token, room, &bot.user_id).len()
     };
-    for (user, room) in &residents {
-        common::poll_until(WITHIN, || match count(&hs, user, room) {
-            1 => Ok(()),
-            n => Err(format!("{n} messages from the bot")),
-        });
-    }
     s.cli(&[
         "publish",
         "--category",

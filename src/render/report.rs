@@ -97,45 +97,24 @@ pub fn consent_csv(report: &ConsentReport) -> Result<String, csv::Error> {
             ])?;
         }
     }
+    // Rows that carry only a detail: the counts' columns stay empty.
+    let mut detail = |record: &str, channel: &str, text: String| {
+        w.write_record([record, channel, "", "", "", "", "", "", "", &text])
+    };
     for (version, count) in &report.wording_versions {
-        w.write_record([
-            "wording",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            &format!("{version}: {count}"),
-        ])?;
+        detail("wording", "", format!("{version}: {count}"))?;
     }
-    w.write_record([
+    detail(
         "evidence",
         "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        &format!("{} of {}", report.evidence_complete, report.evidence_total),
-    ])?;
+        format!("{} of {}", report.evidence_complete, report.evidence_total),
+    )?;
     for i in &report.incomplete {
-        w.write_record([
+        detail(
             "incomplete",
             i.channel.as_str(),
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            &format!("{}: {}", i.pseudonym, i.missing),
-        ])?;
+            format!("{}: {}", i.pseudonym, i.missing),
+        )?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())

@@ -107,10 +107,9 @@ impl Herold {
         };
         Ok(match failure {
             LateFailure::Retry { after_seconds } => requeue(
+                // At most a day: a provider's hint beyond that is no plan.
                 now + chrono::Duration::seconds(
-                    i64::try_from(after_seconds)
-                        .unwrap_or(i64::MAX / 1000)
-                        .min(86_400),
+                    i64::try_from(after_seconds.min(86_400)).unwrap_or(86_400),
                 ),
                 false,
             )?,

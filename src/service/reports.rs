@@ -44,13 +44,16 @@ impl Herold {
         let mut end: BTreeMap<ChannelKind, u64> = BTreeMap::new();
         let mut incomplete = Vec::new();
         let mut total = 0;
-        for (id, channel, pseudonym) in self.db.subscribers_active_at(to)? {
+        let active = self.db.subscribers_active_at(to)?;
+        let ids: Vec<i64> = active.iter().map(|(id, _, _)| *id).collect();
+        let mut ledger = self.db.consent_events_of_many(&ids)?;
+        for (id, channel, pseudonym) in active {
             let Ok(kind) = channel.parse::<ChannelKind>() else {
                 continue;
             };
             *end.entry(kind).or_default() += 1;
             total += 1;
-            let events = self.db.consent_events_of(id)?;
+            let events = ledger.remove(&id).unwrap_or_default();
             if let Some(missing) = evidence_gap(&events, kind == ChannelKind::Email) {
                 incomplete.push(IncompleteEvidence {
                     pseudonym: pseudonym.unwrap_or_default(),

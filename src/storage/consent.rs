@@ -96,6 +96,30 @@ impl Database {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    /// The events of each of `ids`, oldest first, in one query per 500
+    /// subscribers (for reports over many).
+    pub fn consent_events_of_many(
+        &self,
+        ids: &[Id],
+    ) -> Result<std::collections::HashMap<Id, Vec<ConsentEvent>>, StorageError> {
+        let mut out: std::collections::HashMap<Id, Vec<ConsentEvent>> =
+            std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows: Vec<Row> = with_conn!(self, |c| consent_events::table
+                .filter(consent_events::subscriber_id.eq_any(chunk))
+                .order(consent_events::id.asc())
+                .select(Row::as_select())
+                .load(c)?);
+            for row in rows {
+                let e: ConsentEvent = row.try_into()?;
+                if let Some(id) = e.subscriber_id {
+                    out.entry(id).or_default().push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The ledger's events with `from <= occurred_at < to`, oldest first.
     pub fn consent_events_between(
         &self,

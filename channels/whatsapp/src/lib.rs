@@ -28,4 +28,4 @@ pub use config::{
     ConfigError, Field, Template, Templates, WhatsAppConfig, DEFAULT_API_URL, DEFAULT_API_VERSION,
     DEFAULT_PAIR_SPACING_SECONDS, DEFAULT_RATE_PER_SECOND,
 };
-pub use webhook::{failed_status_code, parse_notification, WhatsAppWebhook, SIGNATURE_HEADER};
+pub use webhook::{parse_notification, WhatsAppWebhook, SIGNATURE_HEADER};

@@ -300,17 +300,6 @@ fn status(s: &Value, pair_spacing: Duration) -> Result<Option<InboundEvent>, Inb
     }))
 }
 
-/// The error code in a failed status's `error` text, as [`status`] wrote
-/// it (`WhatsApp error 131047 (…)`).
-pub fn failed_status_code(error: &str) -> Option<i64> {
-    error
-        .strip_prefix("WhatsApp error ")?
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,7 +450,6 @@ mod tests {
                 ..
             } => {
                 assert_eq!(e, "WhatsApp error 131047 (Re-engagement message)");
-                assert_eq!(failed_status_code(e), Some(131047));
             }
             other => panic!("{other:?}"),
         }
