@@ -437,6 +437,10 @@ fn expired_confirmation_link() {
         &s.dir.path().join("herold.db").display().to_string(),
     )
     .unwrap();
+    // The running server writes too: wait for its lock as Herold does.
+    diesel::sql_query("PRAGMA busy_timeout = 5000")
+        .execute(&mut conn)
+        .unwrap();
     diesel::sql_query(
         "UPDATE subscriber_tokens SET expires_at = '2000-01-01 00:00:00', \
          mailed_at = '2000-01-01 00:00:00', created_at = '2000-01-01 00:00:00'",
