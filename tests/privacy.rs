@@ -136,7 +136,8 @@ fn photos_are_encrypted_and_erased_with_the_resident() {
             "photo bytes in clear text"
         );
     }
-    db.erase_subscriber(s.id, "v1").unwrap();
+    db.erase_subscriber(s.id, "v1", herold::domain::ErasureRecord::Anonymous, None)
+        .unwrap();
     assert!(db.photos_of(1).unwrap().is_empty());
     assert!(matches!(
         db.photo_file(1),

@@ -102,9 +102,7 @@ fn seeded(backend: Backend) -> (TestDb, String) {
         vec![abfall.id, kultur.id],
         Some("inbound:4"),
     );
-    app.db()
-        .erase_subscriber(e.id, CONSENT_WORDING_VERSION)
-        .unwrap();
+    app.erase(e.id).unwrap();
     let _h = add(
         WhatsApp,
         "+4915112345678",

@@ -174,7 +174,6 @@ fn residents_by_messenger(database_url: Option<&str>) {
         "--body",
         "Montag.",
     ]);
-    // Löschen: answered, then nothing of the chat is left.
     let app = s.open_database(database_url);
     let sid = app
         .db()
@@ -182,9 +181,50 @@ fn residents_by_messenger(database_url: Option<&str>) {
         .unwrap()
         .unwrap()
         .id;
-    say("m5", "Löschen");
+    // Once the goodbye is out, their address is forgotten; the keyed hash
+    // stays, so they are still recognised.
+    common::wait_until("the address forgotten", Duration::from_secs(30), || {
+        app.db().subscriber_address(sid).unwrap().is_none()
+    });
+    assert!(app
+        .db()
+        .list_audit(100)
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "retention.left_addresses"));
+    // Daten: a single-use link to everything stored about them, answered
+    // although the stored address is gone.
+    say("m8", "Daten");
     let got = replies(9);
-    assert!(got[8].text.contains("gelöscht"), "{}", got[8].text);
+    assert!(got[8].text.contains("einmal"), "{}", got[8].text);
+    let link = got[8]
+        .text
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap()
+        .to_owned();
+    // A GET (a link preview) only shows the button.
+    let page = http.get(&link).send().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().unwrap().contains("Daten herunterladen"));
+    let download = http.post(&link).send().unwrap();
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(
+        download.headers()["cache-control"].to_str().unwrap(),
+        "no-store"
+    );
+    let export: serde_json::Value = download.json().unwrap();
+    assert_eq!(export["subscription"]["channel"], "telegram");
+    assert_eq!(export["subscription"]["status"], "unsubscribed");
+    assert!(export["subscription"]["address"].is_null(), "{export}");
+    assert!(export["consent"].as_array().unwrap().len() >= 2, "{export}");
+    assert!(export.to_string().contains("kümmern"), "{export}");
+    // Once only.
+    assert_eq!(http.post(&link).send().unwrap().status().as_u16(), 404);
+    // Löschen: answered, then nothing of the chat is left.
+    say("m5", "Löschen");
+    let got = replies(10);
+    assert!(got[9].text.contains("gelöscht"), "{}", got[9].text);
     common::wait_until("the chat erased", Duration::from_secs(30), || {
         app.db()
             .find_subscriber_by_address(ChannelKind::Telegram, CHAT)
@@ -217,7 +257,7 @@ fn residents_by_messenger(database_url: Option<&str>) {
     let all = to_chat(&provider);
     assert_eq!(
         all.len(),
-        9,
+        10,
         "no duplicate reply, no announcement after Stop: {all:?}"
     );
     assert!(!all.iter().any(|r| r.text.contains("Sperrmüll")));

@@ -10,8 +10,9 @@ use common::TestDb;
 use diesel::RunQueryDsl;
 use herold::{
     domain::{
-        ConsentKind, ConversationStatus, DeliveryState, Direction, Limits, NewAnnouncement,
-        NewConsentEvent, NewDelivery, NewMessage, NewStaffUser, Role, Slug, SubscriberStatus,
+        ConsentKind, ConversationStatus, DeliveryState, Direction, ErasureRecord, Limits,
+        NewAnnouncement, NewConsentEvent, NewDelivery, NewMessage, NewStaffUser, Role, Slug,
+        SubscriberStatus,
     },
     service::CONSENT_WORDING_VERSION as WORDING,
     storage::{Database, FeedQuery, NewSubscriber, Pool, StorageError, TransitionDetails},
@@ -396,7 +397,8 @@ both!(subscribers_erase, |t: &TestDb| {
         },
     )
     .unwrap();
-    db.erase_subscriber(s.id, WORDING).unwrap();
+    db.erase_subscriber(s.id, WORDING, ErasureRecord::Anonymous, None)
+        .unwrap();
     let gone = db.get_subscriber(s.id).unwrap();
     assert_eq!(gone.status, SubscriberStatus::Erased);
     assert_eq!(db.subscriber_address(s.id).unwrap(), None);
@@ -417,7 +419,8 @@ both!(subscribers_erase, |t: &TestDb| {
     assert_eq!(ledger[2].kind, ConsentKind::Erased);
     assert_eq!(ledger[2].channel, ChannelKind::Matrix);
     // Erasing twice is harmless; the address can sign up again.
-    db.erase_subscriber(s.id, WORDING).unwrap();
+    db.erase_subscriber(s.id, WORDING, ErasureRecord::Anonymous, None)
+        .unwrap();
     subscriber(
         db,
         ChannelKind::Matrix,

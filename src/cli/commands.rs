@@ -6,7 +6,7 @@ use std::io::Read;
 use super::{
     AnnouncementsCommand, BroadcastTarget, BroadcastsCommand, CategoryCommand, ChannelsCommand,
     Cli, Command, ConfigCommand, DigestCommand, InboxCommand, ManualCommand, PublishArgs,
-    ReportFormat, ReportsCommand, SubscribersCommand,
+    ReportFormat, ReportsCommand, ResidentArgs, RetentionCommand, SubscribersCommand,
 };
 use crate::{
     app::App,
@@ -97,6 +97,21 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inbox(cmd) => inbox(&Herold::open(config)?, cmd),
         Command::Manual(cmd) => manual(&Herold::open(config)?, cmd),
         Command::Reports(cmd) => reports(&Herold::open(config)?, cmd),
+        Command::Retention(RetentionCommand::Run) => {
+            let counts = Herold::open(config)?.run_retention(Utc::now())?;
+            println!(
+                "deleted: {} unconfirmed sign-ups, {} addresses of residents who left, \
+                 {} closed conversations, {} delivery records, {} inbound events, \
+                 {} audit log entries",
+                counts.unconfirmed_signups,
+                counts.left_addresses,
+                counts.closed_conversations,
+                counts.deliveries,
+                counts.inbound_events,
+                counts.audit_events
+            );
+            Ok(())
+        }
     }
 }
 
@@ -312,12 +327,21 @@ fn announcements(app: &Herold, cmd: AnnouncementsCommand) -> Result<()> {
 fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
     let channel = match cmd {
         SubscribersCommand::List { channel } => channel,
-        SubscribersCommand::Export {
-            pseudonym,
-            channel,
-            address,
-            out,
-        } => return export(&Herold::open(config)?, pseudonym, channel, address, out),
+        SubscribersCommand::Export { resident, out } => {
+            return export(&Herold::open(config)?, &resident, out)
+        }
+        SubscribersCommand::Erase { resident, reason } => {
+            let app = Herold::open(config)?;
+            let s = find_resident(&app, &resident)?;
+            if reason.trim().is_empty() {
+                return Err(anyhow!(
+                    "--reason must say why, e.g. \"letter of 2026-12-01\""
+                ));
+            }
+            app.erase_by_staff(s.id, &actor(), reason.trim())?;
+            println!("subscriber {} erased", s.pseudonym);
+            return Ok(());
+        }
     };
     let channel: Option<ChannelKind> = channel.as_deref().map(str::parse).transpose()?;
     let app = Herold::open(config)?;
@@ -411,6 +435,7 @@ fn reports(app: &Herold, cmd: ReportsCommand) -> Result<()> {
             format,
             locale,
         } => return parity(app, &from, &to, gap_minutes, format, &locale),
+        ReportsCommand::Processing { format, locale } => return processing(app, format, &locale),
     };
     let (from_t, to_t) = report_period(app, &from, &to, &locale)?;
     let report = app.consent_report(from_t, to_t)?;
@@ -421,6 +446,24 @@ fn reports(app: &Herold, cmd: ReportsCommand) -> Result<()> {
             "{}",
             crate::render::report::consent_html(&report, &app.config().site_name, &locale)?
         ),
+    }
+    Ok(())
+}
+
+/// `herold reports processing`.
+fn processing(app: &Herold, format: ReportFormat, locale: &str) -> Result<()> {
+    if !matches!(locale, "de" | "en") {
+        return Err(anyhow!("--locale {locale:?}: expected de or en"));
+    }
+    let record = app.processing_record(locale);
+    match format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&record)?),
+        ReportFormat::Html => println!("{}", crate::render::report::processing_html(&record)?),
+        ReportFormat::Csv => {
+            return Err(anyhow!(
+                "--format csv: the record of processing activities is html or json"
+            ))
+        }
     }
     Ok(())
 }
@@ -555,14 +598,17 @@ fn report_bound(flag: &str, raw: &str, tz: chrono_tz::Tz, end: bool) -> Result<D
 }
 
 /// `herold subscribers export`.
-fn export(
-    app: &Herold,
-    pseudonym: Option<String>,
-    channel: Option<String>,
-    address: Option<String>,
-    out: Option<std::path::PathBuf>,
-) -> Result<()> {
-    let subscriber = match (pseudonym, channel, address) {
+/// The staff member at the command line: the login name, else `cli`.
+fn actor() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "cli".to_owned())
+}
+
+/// The subscriber `--pseudonym`, or `--channel` with `--address`, names.
+fn find_resident(app: &Herold, r: &ResidentArgs) -> Result<crate::domain::Subscriber> {
+    Ok(match (&r.pseudonym, &r.channel, &r.address) {
         (Some(p), _, _) => app
             .db()
             .find_subscriber_by_pseudonym(p.trim())?
@@ -570,7 +616,7 @@ fn export(
         (None, Some(c), Some(a)) => {
             let kind: ChannelKind = c.parse()?;
             app.db()
-                .find_subscriber_by_address(kind, &a)?
+                .find_subscriber_by_address(kind, a)?
                 .ok_or_else(|| anyhow!("no subscriber has this address on {kind}"))?
         }
         _ => {
@@ -578,12 +624,12 @@ fn export(
                 "name the resident: expected --pseudonym P, or --channel C with --address A"
             ))
         }
-    };
-    let actor = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "cli".to_owned());
-    let json = serde_json::to_string_pretty(&app.export_subscriber(subscriber.id, &actor)?)?;
+    })
+}
+
+fn export(app: &Herold, resident: &ResidentArgs, out: Option<std::path::PathBuf>) -> Result<()> {
+    let subscriber = find_resident(app, resident)?;
+    let json = serde_json::to_string_pretty(&app.export_subscriber(subscriber.id, &actor())?)?;
     match out {
         None => println!("{json}"),
         Some(path) => {

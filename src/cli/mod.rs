@@ -61,6 +61,10 @@ pub enum Command {
     /// Reports for the data-protection officer.
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// Deleting personal data whose retention period (`[retention]`) is
+    /// over; `serve` does it daily on its own.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -270,19 +274,35 @@ pub enum SubscribersCommand {
     /// Everything Herold holds about one resident, as JSON (Art. 15/20
     /// GDPR), found by pseudonym or by channel and address. Audited.
     Export {
-        /// The resident's pseudonym, e.g. K7Q2-M4.
-        #[arg(long, conflicts_with_all = ["channel", "address"])]
-        pseudonym: Option<String>,
-        /// The channel of `--address`.
-        #[arg(long, requires = "address")]
-        channel: Option<String>,
-        /// The resident's address on `--channel`.
-        #[arg(long, requires = "channel")]
-        address: Option<String>,
+        #[command(flatten)]
+        resident: ResidentArgs,
         /// Write to this new file (mode 0600) instead of standard output.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Erases one resident on a request made to staff (letter, phone,
+    /// counter): as if they had sent "Löschen". Audited with the reason.
+    Erase {
+        #[command(flatten)]
+        resident: ResidentArgs,
+        /// Why, for the audit log, e.g. "letter of 2026-12-01".
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// One resident, by pseudonym or by channel and address.
+#[derive(Debug, clap::Args)]
+pub struct ResidentArgs {
+    /// The resident's pseudonym, e.g. K7Q2-M4.
+    #[arg(long, conflicts_with_all = ["channel", "address"])]
+    pub pseudonym: Option<String>,
+    /// The channel of `--address`.
+    #[arg(long, requires = "address")]
+    pub channel: Option<String>,
+    /// The resident's address on `--channel`.
+    #[arg(long, requires = "channel")]
+    pub address: Option<String>,
 }
 
 /// Inbox subcommands.
@@ -426,6 +446,25 @@ pub enum ReportsCommand {
         #[arg(long, default_value = "de")]
         locale: String,
     },
+    /// The record of processing activities (Art. 30 GDPR) generated from
+    /// the configuration: purposes, data, recipients and processors per
+    /// channel, transfers, retention periods and the measures in force.
+    Processing {
+        /// `html` or `json`.
+        #[arg(long, default_value = "html")]
+        format: ReportFormat,
+        /// The language (`de` or `en`).
+        #[arg(long, default_value = "de")]
+        locale: String,
+    },
+}
+
+/// Retention subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Deletes now what is due and prints the counts (recorded in the
+    /// audit log like the daily run).
+    Run,
 }
 
 /// How a report is written.

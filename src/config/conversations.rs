@@ -9,9 +9,6 @@ pub struct ConversationsConfig {
     /// When staff answer, as residents should read it in the automatic
     /// first reply, e.g. `Mo–Fr 8–12 Uhr`; unset, the reply names no hours.
     pub office_hours: Option<String>,
-    /// Days a closed conversation is kept (its messages included) before it
-    /// is deleted: the data is needed only until the case is done.
-    pub retention_days: u32,
     /// Largest photo a resident may send, in bytes (as the provider serves
     /// it, before metadata is stripped); larger ones are refused politely
     /// and never downloaded whole.
@@ -28,7 +25,6 @@ impl Default for ConversationsConfig {
     fn default() -> Self {
         Self {
             office_hours: None,
-            retention_days: 30,
             max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES,
         }
     }
@@ -45,13 +41,6 @@ impl ConversationsConfig {
                     expected: "one line of at most 200 characters, e.g. \"Mo–Fr 8–12 Uhr\"".into(),
                 });
             }
-        }
-        if self.retention_days == 0 || self.retention_days > 3650 {
-            return Err(ConfigError::Invalid {
-                key: "conversations.retention_days",
-                value: self.retention_days.to_string(),
-                expected: "a number of days from 1 to 3650".into(),
-            });
         }
         if !(1024..=MAX_MAX_PHOTO_BYTES).contains(&self.max_photo_bytes) {
             return Err(ConfigError::Invalid {

@@ -7,6 +7,8 @@ mod delivery;
 mod inbound;
 mod manual;
 mod media;
+mod privacy;
+mod retention;
 mod secret;
 mod signup;
 mod websub;
@@ -16,6 +18,8 @@ pub use delivery::{DeliveryConfig, RateConfig};
 pub use inbound::InboundConfig;
 pub use manual::{ManualChannelConfig, ManualFormat};
 pub use media::{MediaConfig, DEFAULT_MAX_IMAGE_BYTES};
+pub use privacy::PrivacyConfig;
+pub use retention::RetentionConfig;
 pub use secret::Secret;
 pub use signup::SignupConfig;
 pub use websub::WebsubConfig;
@@ -92,6 +96,10 @@ pub struct Config {
     pub media: MediaConfig,
     /// Residents' reports: office hours named in the automatic reply.
     pub conversations: ConversationsConfig,
+    /// How long each kind of personal data is kept.
+    pub retention: RetentionConfig,
+    /// What the data-protection officer decides about records.
+    pub privacy: PrivacyConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -147,6 +155,8 @@ impl Default for Config {
             signup: SignupConfig::default(),
             media: MediaConfig::default(),
             conversations: ConversationsConfig::default(),
+            retention: RetentionConfig::default(),
+            privacy: PrivacyConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -287,6 +297,8 @@ impl Config {
         self.signup.validate()?;
         self.media.validate()?;
         self.conversations.validate()?;
+        self.retention.validate()?;
+        self.privacy.validate()?;
         // Each channel's section is checked by its own crate; whether every
         // channel of delivery.channels has one is checked when the
         // registry builds the adapters (crate::registry).

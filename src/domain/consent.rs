@@ -75,3 +75,29 @@ pub struct NewConsentEvent {
     pub occurred_at: DateTime<Utc>,
     pub evidence: Option<String>,
 }
+
+/// The form of an erased resident's entries in the consent ledger. Either
+/// way the address, its keyed hash and the evidence (message references,
+/// confirmation) are gone; the kinds, dates, channel, topics and wording
+/// versions stay, so the counts of the consent report remain right.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ErasureRecord {
+    /// Nothing links the entries to each other or to a person.
+    #[default]
+    Anonymous,
+    /// The entries keep the resident's pseudonym, so the sequence (given,
+    /// confirmed, withdrawn, erased) of one former subscriber can still be
+    /// shown; the pseudonym is random and the link to the address is gone.
+    Pseudonymous,
+}
+
+impl ErasureRecord {
+    /// The configuration value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Pseudonymous => "pseudonymous",
+        }
+    }
+}

@@ -19,6 +19,7 @@ mod image;
 mod manual;
 mod parity;
 mod photo;
+mod processing;
 mod staff;
 mod subscriber;
 mod token;
@@ -27,7 +28,7 @@ pub use announcement::{Announcement, AnnouncementStatus, Limits, NewAnnouncement
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use broadcast::{priority, Broadcast, BroadcastState, ChannelPlan};
 pub use category::{Category, Slug};
-pub use consent::{ConsentEvent, ConsentKind, NewConsentEvent};
+pub use consent::{ConsentEvent, ConsentKind, ErasureRecord, NewConsentEvent};
 pub use consent_report::{
     evidence_gap, ChannelConsent, ConsentCounts, ConsentReport, IncompleteEvidence,
 };
@@ -41,6 +42,7 @@ pub use image::{check_alt, Image, ImageFile, ImageFormat, NewImage, ALT_MAX_CHAR
 pub use manual::ManualPost;
 pub use parity::{flag_gaps, AnnouncementParity, ParityChannel, ParityKind, ParityReport};
 pub use photo::{NewPhoto, Photo, PhotoFile};
+pub use processing::{ProcessingActivity, ProcessingRecord, Recipient};
 pub use staff::{NewStaffUser, Role, StaffUser};
 pub use subscriber::{normalize_address, Pseudonym, Subscriber, SubscriberStatus, Subscription};
 pub use token::{is_token_shaped, new_token, TokenPurpose, TOKEN_BYTES, TOKEN_CHARS};

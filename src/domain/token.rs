@@ -20,6 +20,9 @@ pub enum TokenPurpose {
     Confirm,
     /// Manage or end the subscription; one per subscriber, no expiry.
     Manage,
+    /// Download one's own data once (asked for with "Daten" on a
+    /// messenger); expires within the hour.
+    Export,
 }
 
 impl TokenPurpose {
@@ -28,6 +31,7 @@ impl TokenPurpose {
         match self {
             Self::Confirm => "confirm",
             Self::Manage => "manage",
+            Self::Export => "export",
         }
     }
 
@@ -36,10 +40,11 @@ impl TokenPurpose {
         match s {
             "confirm" => Ok(Self::Confirm),
             "manage" => Ok(Self::Manage),
+            "export" => Ok(Self::Export),
             _ => Err(DomainError::Invalid {
                 field: "token purpose",
                 value: s.to_owned(),
-                expected: "confirm or manage",
+                expected: "confirm, manage or export",
             }),
         }
     }

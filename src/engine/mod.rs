@@ -149,8 +149,6 @@ impl Engine {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), EngineError> {
         let every = Duration::from_millis(self.app.config().delivery.poll_interval_ms * 5);
-        let keep =
-            chrono::Duration::days(i64::from(self.app.config().conversations.retention_days));
         while !*shutdown.borrow() {
             let app = self.app.clone();
             match tokio::task::spawn_blocking(move || app.fire_due_digests(chrono::Utc::now()))
@@ -168,11 +166,6 @@ impl Engine {
                     let now = chrono::Utc::now();
                     let reclaimed = db.reclaim_expired(now)?;
                     let completed = db.complete_broadcasts(now)?;
-                    // Closed cases are kept only as long as configured.
-                    let purged = db.purge_closed_conversations(now - keep)?;
-                    if purged > 0 {
-                        tracing::info!(conversations = purged, "closed conversations deleted");
-                    }
                     Ok((reclaimed, completed))
                 })
                 .await;
@@ -183,12 +176,34 @@ impl Engine {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "queue maintenance failed"),
             }
+            self.retention_step().await;
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => {}
             }
         }
         Ok(())
+    }
+
+    /// Forgets the addresses of residents who left (when configured to go
+    /// at once) and, once a day on one process, runs the retention job
+    /// (service/retention.rs).
+    async fn retention_step(&self) {
+        let app = self.app.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let now = chrono::Utc::now();
+            app.forget_left_addresses_now(now)?;
+            if app.claim_retention_run(now)? {
+                app.run_retention(now)?;
+            }
+            Ok::<_, crate::service::ServiceError>(())
+        })
+        .await;
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention failed"),
+            Err(e) => tracing::warn!(error = %e, "retention task failed"),
+        }
     }
 
     /// Runs a database call on the blocking pool.

@@ -4,7 +4,7 @@
 use askama::Template;
 
 use crate::{
-    domain::{ConsentReport, ParityKind, ParityReport},
+    domain::{ConsentReport, ParityKind, ParityReport, ProcessingRecord},
     i18n::Tr,
 };
 
@@ -17,6 +17,26 @@ struct ConsentPage<'a> {
     period: String,
     evidence: String,
     report: &'a ConsentReport,
+}
+
+#[derive(Template)]
+#[template(path = "reports/processing.html")]
+struct ProcessingPage<'a> {
+    lang: &'a str,
+    t: Tr,
+    generated: String,
+    record: &'a ProcessingRecord,
+}
+
+/// The record of processing activities as a printable HTML page.
+pub fn processing_html(record: &ProcessingRecord) -> Result<String, askama::Error> {
+    ProcessingPage {
+        lang: &record.locale,
+        t: Tr::new(&record.locale),
+        generated: record.generated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        record,
+    }
+    .render()
 }
 
 /// The consent report as a printable HTML page in `locale`.

@@ -97,7 +97,7 @@ impl Herold {
             );
             self.queue_reply(
                 channel,
-                OutboxRecipient::Subscriber(subscriber.id),
+                OutboxRecipient::SubscriberAt(subscriber.id, from.to_owned()),
                 &reply,
                 locale,
                 message_id,
@@ -136,7 +136,10 @@ impl Herold {
         text: impl FnOnce(&str) -> String,
     ) -> Result<(), ServiceError> {
         let (to, locale) = match self.db().find_subscriber_by_address(channel, from)? {
-            Some(s) => (OutboxRecipient::Subscriber(s.id), s.locale),
+            Some(s) => (
+                OutboxRecipient::SubscriberAt(s.id, from.to_owned()),
+                s.locale,
+            ),
             None => (
                 OutboxRecipient::Address(from.to_owned()),
                 self.config().default_locale.clone(),

@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Herold, ServiceError};
+use super::{Herold, SignupError};
 use crate::{
-    domain::{Id, NewAuditEvent},
+    domain::{Id, NewAuditEvent, SubscriberStatus, TokenPurpose},
     storage::StorageError,
 };
 
@@ -92,7 +92,7 @@ pub struct ExportedPhoto {
 impl Herold {
     /// Everything held about subscriber `id`, recorded in the audit log as
     /// exported by `actor` (the subject is the pseudonym, never the address).
-    pub fn export_subscriber(&self, id: Id, actor: &str) -> Result<SubscriberExport, ServiceError> {
+    pub fn export_subscriber(&self, id: Id, actor: &str) -> Result<SubscriberExport, StorageError> {
         let s = self.db.get_subscriber(id)?;
         let address = self.db.subscriber_address(id)?;
         let last_wrote = self.db.last_inbound_of(&[id])?.remove(&id);
@@ -129,7 +129,7 @@ impl Herold {
             let title = match self.db.get_announcement(d.announcement_id) {
                 Ok((a, _)) => a.title,
                 Err(StorageError::NotFound { .. }) => String::new(),
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             };
             deliveries.push(ExportedDelivery {
                 announcement: d.announcement_id,
@@ -196,5 +196,59 @@ impl Herold {
             deliveries,
             conversations,
         })
+    }
+}
+
+/// How long a download link sent in reply to "Daten" works.
+pub const DATA_LINK_TTL_MINUTES: i64 = 60;
+
+impl Herold {
+    /// The resident's own export, through their manage link (recorded in
+    /// the audit log as exported by `resident`).
+    pub fn export_by_manage_token(&self, token: &str) -> Result<SubscriberExport, SignupError> {
+        let t = self.manage_token_row(token)?;
+        self.own_export(t.subscriber_id)
+    }
+
+    /// A single-use link, valid for [`DATA_LINK_TTL_MINUTES`], to download
+    /// the data of subscriber `id` (the reply to "Daten").
+    pub fn data_link(&self, id: Id) -> Result<String, StorageError> {
+        let now = Utc::now();
+        let token = self.db.issue_export_token(
+            id,
+            now,
+            now + chrono::Duration::minutes(DATA_LINK_TTL_MINUTES),
+        )?;
+        Ok(self.public_url(&format!("data/{token}")))
+    }
+
+    /// Whether the download link `token` can still be used.
+    pub fn data_link_valid(&self, token: &str, now: DateTime<Utc>) -> Result<bool, SignupError> {
+        Ok(self
+            .stored_token(TokenPurpose::Export, token)?
+            .is_some_and(|t| t.used_at.is_none() && t.expires_at.is_some_and(|e| e > now)))
+    }
+
+    /// Uses the download link `token` (once, before it expires): the export.
+    pub fn export_by_link(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SubscriberExport, SignupError> {
+        let t = self
+            .stored_token(TokenPurpose::Export, token)?
+            .filter(|t| t.expires_at.is_some_and(|e| e > now))
+            .ok_or(SignupError::UnknownToken)?;
+        if !self.db.use_confirm_token(t.id, now)? {
+            return Err(SignupError::UnknownToken);
+        }
+        self.own_export(t.subscriber_id)
+    }
+
+    fn own_export(&self, id: Id) -> Result<SubscriberExport, SignupError> {
+        if self.db.get_subscriber(id)?.status == SubscriberStatus::Erased {
+            return Err(SignupError::UnknownToken);
+        }
+        Ok(self.export_subscriber(id, "resident")?)
     }
 }

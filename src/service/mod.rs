@@ -5,6 +5,7 @@ mod calendar;
 mod control;
 mod conversations;
 mod digests;
+mod erasure;
 mod export;
 mod feeds;
 mod inbound;
@@ -12,9 +13,11 @@ mod manual;
 mod media;
 mod pages;
 mod photos;
+mod processing;
 mod receipts;
 mod reports;
 mod residents;
+mod retention;
 mod signup;
 mod stop;
 
@@ -27,6 +30,7 @@ pub use pages::PublicAnnouncement;
 pub use photos::PhotoFetch;
 pub use receipts::ReceiptSummary;
 pub use residents::{CommandOutcome, ResidentCommand};
+pub use retention::RetentionCounts;
 pub use signup::{
     ConfirmOutcome, ManageLinks, ManageView, SignupError, SignupOutcome, UnsubscribeOutcome,
     EVIDENCE_ONE_CLICK, EVIDENCE_WEB_FORM,

@@ -101,6 +101,20 @@ impl Herold {
         };
         match cmd.command {
             Command::Help => Ok(outcome(existing.map(|s| s.id), reply.help())),
+            Command::Data => match existing {
+                None => Ok(outcome(None, reply.text("resident.nothing_stored", &[]))),
+                Some(s) => {
+                    let link = self.data_link(s.id)?;
+                    let minutes = super::export::DATA_LINK_TTL_MINUTES.to_string();
+                    Ok(outcome(
+                        Some(s.id),
+                        reply.text(
+                            "resident.data_link",
+                            &[("link", &link), ("minutes", &minutes)],
+                        ),
+                    ))
+                }
+            },
             Command::Categories => {
                 let mine = match active {
                     Some(s) => self.category_ids_of(s.id)?,
@@ -208,8 +222,11 @@ impl Herold {
         cmd: &ResidentCommand<'_>,
     ) -> Result<CommandOutcome, ServiceError> {
         let outcome = self.resident_command(cmd)?;
+        // A reply carries its own copy of the address it answers: the
+        // stored one of a resident who left is forgotten once their goodbye
+        // went out (service/retention.rs), and they may still write.
         let to = match outcome.subscriber_id {
-            Some(id) => OutboxRecipient::Subscriber(id),
+            Some(id) => OutboxRecipient::SubscriberAt(id, cmd.address.to_owned()),
             None => OutboxRecipient::Address(cmd.address.to_owned()),
         };
         self.db().enqueue_outbox(
@@ -231,8 +248,7 @@ impl Herold {
     /// address, subscriptions, conversations and queued deliveries go; the
     /// consent ledger keeps an anonymous entry.
     pub fn erase_after_reply(&self, subscriber_id: Id) -> Result<(), ServiceError> {
-        self.db()
-            .erase_subscriber(subscriber_id, CONSENT_WORDING_VERSION)?;
+        self.erase(subscriber_id)?;
         tracing::info!(subscriber = subscriber_id, "resident erased on request");
         Ok(())
     }
@@ -334,8 +350,12 @@ impl Herold {
                 Ok(done(s.id, text))
             }
             Some(s) => {
-                self.db()
-                    .reactivate_subscriber(s.id, CONSENT_WORDING_VERSION, Some(evidence))?;
+                self.db().reactivate_subscriber(
+                    s.id,
+                    cmd.address,
+                    CONSENT_WORDING_VERSION,
+                    Some(evidence),
+                )?;
                 self.db()
                     .set_subscriptions(s.id, wanted, CONSENT_WORDING_VERSION, evidence)?;
                 tracing::info!(subscriber = s.id, channel = %cmd.channel, "resident subscribed again");

@@ -264,6 +264,7 @@ impl Herold {
                 let issued = self.db.renew_signup(
                     &Renewal {
                         subscriber_id: s.id,
+                        address: &address,
                         category_ids: &category_ids,
                         locale,
                         wording_version: CONSENT_WORDING_VERSION,
@@ -426,8 +427,7 @@ impl Herold {
     /// ([`Herold::settle_after_stop`]).
     pub fn erase_by_token(&self, manage_token: &str) -> Result<(), SignupError> {
         let t = self.manage_token_row(manage_token)?;
-        self.db
-            .erase_subscriber(t.subscriber_id, CONSENT_WORDING_VERSION)?;
+        self.erase(t.subscriber_id)?;
         tracing::info!(subscriber = t.subscriber_id, "erased by link");
         self.settle_after_stop(t.subscriber_id)?;
         Ok(())
@@ -448,7 +448,7 @@ impl Herold {
     }
 
     /// The stored token, or `None` if malformed or unknown.
-    fn stored_token(
+    pub(super) fn stored_token(
         &self,
         purpose: TokenPurpose,
         token: &str,
@@ -459,7 +459,7 @@ impl Herold {
         Ok(self.db.find_token(purpose, token)?)
     }
 
-    fn manage_token_row(&self, token: &str) -> Result<StoredToken, SignupError> {
+    pub(super) fn manage_token_row(&self, token: &str) -> Result<StoredToken, SignupError> {
         self.stored_token(TokenPurpose::Manage, token)?
             .ok_or(SignupError::UnknownToken)
     }

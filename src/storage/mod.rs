@@ -24,6 +24,7 @@ mod outbox;
 mod parity;
 mod photos;
 mod queue;
+mod retention;
 pub mod schema;
 mod staff;
 mod subscribers;
@@ -160,10 +161,12 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
         // temporary files, and each connection caches up to 16 MiB of
         // pages: the delivery queue's batches otherwise spend a third of
         // their time writing and re-reading pages (docs/benchmarks.md).
+        // secure_delete zeroes what is deleted, so an erased address leaves
+        // no trace in free pages (docs/privacy.md).
         conn.batch_execute(
             "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
              PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-             PRAGMA temp_store = MEMORY;",
+             PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -255,6 +258,22 @@ impl Database {
     /// The connection pool (for the `with_conn!` macro).
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// On SQLite, copies the write-ahead log into the database file and
+    /// truncates it, so pages an erasure overwrote leave no older copy in
+    /// the log. Best effort: readers in progress may keep part of the log
+    /// until the next checkpoint, which SQLite makes on its own.
+    pub fn checkpoint_wal(&self) {
+        if let Pool::Sqlite(p) = &self.pool {
+            let done = p.get().map_err(|e| e.to_string()).and_then(|mut c| {
+                c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "WAL checkpoint after erasure failed");
+            }
+        }
     }
 
     /// `sqlite` or `postgres`.

@@ -23,6 +23,10 @@ pub enum OutboxRecipient {
     /// Someone who is no subscriber (a reply to "Hilfe" or "Löschen" from an
     /// unknown address): the address is stored encrypted with the message.
     Address(String),
+    /// A subscriber, with the address they wrote from stored encrypted with
+    /// the message: the goodbye to a Stop, which must reach them even once
+    /// the stored address of a resident who left is forgotten.
+    SubscriberAt(Id, String),
 }
 
 impl std::fmt::Debug for OutboxRecipient {
@@ -30,6 +34,7 @@ impl std::fmt::Debug for OutboxRecipient {
         match self {
             Self::Subscriber(id) => write!(f, "Subscriber({id})"),
             Self::Address(_) => f.write_str("Address(<redacted>)"),
+            Self::SubscriberAt(id, _) => write!(f, "SubscriberAt({id}, <redacted>)"),
         }
     }
 }
@@ -99,6 +104,9 @@ macro_rules! insert_outbox {
             $crate::storage::OutboxRecipient::Subscriber(id) => (Some(*id), None),
             $crate::storage::OutboxRecipient::Address(a) => {
                 (None, Some($keys.encrypt(a.as_bytes())))
+            }
+            $crate::storage::OutboxRecipient::SubscriberAt(id, a) => {
+                (Some(*id), Some($keys.encrypt(a.as_bytes())))
             }
         };
         let text = $keys.encrypt(m.text.0.as_bytes());

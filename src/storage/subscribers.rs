@@ -8,14 +8,14 @@ use super::{
     category_slugs,
     error::OrNotFound,
     schema::{
-        consent_events, conversations, deliveries, inbound_events, outbox, subscribers,
-        subscriptions,
+        consent_events, conversations, deliveries, inbound_events, outbox, subscriber_tokens,
+        subscribers, subscriptions,
     },
     time, with_conn, with_write_tx, AuditWith, Database, StorageError,
 };
 use crate::domain::{
-    normalize_address, ConsentKind, DeliveryState, Id, Pseudonym, Subscriber, SubscriberStatus,
-    Subscription,
+    normalize_address, ConsentKind, DeliveryState, ErasureRecord, Id, Pseudonym, Subscriber,
+    SubscriberStatus, Subscription,
 };
 
 #[derive(Queryable, Selectable)]
@@ -393,23 +393,42 @@ impl Database {
             ConsentKind::Confirmed,
             wording_version,
             evidence,
+            None,
         )
     }
 
-    /// Makes a former subscriber active again (they sent Start anew): a
-    /// `given` consent event with the new evidence.
+    /// Makes a former subscriber active again (they sent Start anew from
+    /// `address`, which is stored again: the address of a resident who left
+    /// is forgotten): a `given` consent event with the new evidence.
     pub fn reactivate_subscriber(
         &self,
         id: Id,
+        address: &str,
         wording_version: &str,
         evidence: Option<&str>,
     ) -> Result<Subscriber, StorageError> {
+        let channel: String = with_conn!(self, |c| subscribers::table
+            .find(id)
+            .select(subscribers::channel)
+            .first(c)
+            .optional()?
+            .or_not_found(|| format!("subscriber {id}"))?);
+        let kind: ChannelKind =
+            channel
+                .parse()
+                .map_err(|e: herold_channel_api::UnknownChannel| {
+                    StorageError::Refused(e.to_string())
+                })?;
+        let cipher = self
+            .keyring()
+            .encrypt(normalize_address(kind, address)?.as_bytes());
         self.change_status(
             id,
             SubscriberStatus::Active,
             ConsentKind::Given,
             wording_version,
             evidence,
+            Some(cipher),
         )
     }
 
@@ -540,6 +559,7 @@ impl Database {
             ConsentKind::Withdrawn,
             wording_version,
             evidence,
+            None,
         )
     }
 
@@ -550,6 +570,7 @@ impl Database {
         kind: ConsentKind,
         wording_version: &str,
         evidence: Option<&str>,
+        address_ciphertext: Option<Vec<u8>>,
     ) -> Result<Subscriber, StorageError> {
         let now = time::to_db(time::now());
         let row: Row = with_write_tx!(self, |c| {
@@ -588,6 +609,11 @@ impl Database {
                     ))
                     .execute(c)?;
             }
+            if let Some(cipher) = &address_ciphertext {
+                diesel::update(subscribers::table.find(id))
+                    .set(subscribers::address_ciphertext.eq(Some(cipher)))
+                    .execute(c)?;
+            }
             if to == SubscriberStatus::Unsubscribed {
                 diesel::delete(subscriptions::table.filter(subscriptions::subscriber_id.eq(id)))
                     .execute(c)?;
@@ -611,11 +637,21 @@ impl Database {
     }
 
     /// Erases a subscriber on request: address, lookup hash, pseudonym,
-    /// subscriptions, conversations, queued replies and the inbound events
-    /// they sent go, the delivery
-    /// history is detached from them; consent events stay but are
-    /// anonymised, and an `erased` event records the erasure itself.
-    pub fn erase_subscriber(&self, id: Id, wording_version: &str) -> Result<(), StorageError> {
+    /// subscriptions, links, conversations with messages and photos, queued
+    /// replies and the inbound events they sent go; their delivery rows
+    /// stay for the counts without the person, the provider's message id
+    /// or an error text; their consent events are kept in the form
+    /// `record` says, and an `erased` event records the erasure itself;
+    /// a staff erasure is recorded with `audit`'s event. On
+    /// SQLite the freed pages are zeroed (`secure_delete`) and the WAL is
+    /// checkpointed, so the file holds no copy.
+    pub fn erase_subscriber(
+        &self,
+        id: Id,
+        wording_version: &str,
+        record: ErasureRecord,
+        audit: Option<&AuditWith<'_, Id>>,
+    ) -> Result<(), StorageError> {
         let now = time::to_db(time::now());
         with_write_tx!(self, |c| {
             let current: Row = subscribers::table
@@ -630,16 +666,15 @@ impl Database {
             }
             from.transition(SubscriberStatus::Erased)
                 .map_err(|e| StorageError::Refused(format!("subscriber {id}: {e}")))?;
-            diesel::update(consent_events::table.filter(consent_events::subscriber_id.eq(id)))
-                .set((
-                    consent_events::subscriber_id.eq(None::<i64>),
-                    consent_events::pseudonym.eq(None::<String>),
-                    consent_events::evidence.eq(None::<String>),
-                ))
-                .execute(c)?;
+            super::retention::anonymise_ledger!(c, &[id], record);
+            let kept_pseudonym = match record {
+                ErasureRecord::Anonymous => None,
+                ErasureRecord::Pseudonymous => current.pseudonym.clone(),
+            };
             diesel::insert_into(consent_events::table)
                 .values((
                     consent_events::channel.eq(&current.channel),
+                    consent_events::pseudonym.eq(&kept_pseudonym),
                     consent_events::kind.eq(ConsentKind::Erased.as_str()),
                     consent_events::categories.eq(""),
                     consent_events::wording_version.eq(wording_version),
@@ -667,13 +702,19 @@ impl Database {
                 )
                 .execute(c)?;
             }
+            diesel::delete(
+                subscriber_tokens::table.filter(subscriber_tokens::subscriber_id.eq(id)),
+            )
+            .execute(c)?;
             // The delivery history no longer points to them: the rows stay
             // for the broadcasts' counts (and the parity report), without
-            // the person or the provider's message id.
+            // the person, the provider's message id or an error text (a
+            // provider's error may quote the address).
             diesel::update(deliveries::table.filter(deliveries::subscriber_id.eq(id)))
                 .set((
                     deliveries::subscriber_id.eq(None::<i64>),
                     deliveries::provider_message_id.eq(None::<String>),
+                    deliveries::last_error.eq(None::<String>),
                 ))
                 .execute(c)?;
             diesel::update(subscribers::table.find(id))
@@ -685,8 +726,13 @@ impl Database {
                     subscribers::ended_at.eq(Some(now)),
                 ))
                 .execute(c)?;
+            if let Some(audit) = audit {
+                super::audit::audit_tx!(c, audit, &id);
+            }
             Ok(())
-        })
+        })?;
+        self.checkpoint_wal();
+        Ok(())
     }
 
     /// Adds a category to a subscriber (idempotent).

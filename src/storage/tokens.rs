@@ -92,6 +92,9 @@ pub struct MailPolicy {
 #[derive(Debug, Clone)]
 pub struct Renewal<'a> {
     pub subscriber_id: Id,
+    /// The address they signed up with (stored again: a former
+    /// subscriber's address was forgotten).
+    pub address: &'a str,
     pub category_ids: &'a [Id],
     pub locale: &'a str,
     pub wording_version: &'a str,
@@ -162,6 +165,7 @@ impl Database {
         policy: MailPolicy,
     ) -> Result<Option<IssuedToken>, StorageError> {
         let id = r.subscriber_id;
+        let cipher = self.keyring().encrypt(r.address.as_bytes());
         with_write_tx!(self, |c| {
             let (channel, pseudonym, status): (String, Option<String>, String) = subscribers::table
                 .find(id)
@@ -199,7 +203,10 @@ impl Database {
                     .execute(c)?;
             }
             diesel::update(subscribers::table.find(id))
-                .set(subscribers::locale.eq(r.locale))
+                .set((
+                    subscribers::locale.eq(r.locale),
+                    subscribers::address_ciphertext.eq(Some(&cipher)),
+                ))
                 .execute(c)?;
             let slugs = category_slugs!(c, r.category_ids);
             diesel::insert_into(consent_events::table)
@@ -234,8 +241,39 @@ impl Database {
         row.map(TryInto::try_into).transpose()
     }
 
-    /// Marks a confirm token used; `false` if it already was (so two
-    /// clicks at once confirm only once).
+    /// Issues a single-use token for `subscriber_id` to download their own
+    /// data, valid until `expires_at`; earlier unused ones are dropped.
+    pub fn issue_export_token(
+        &self,
+        subscriber_id: Id,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, StorageError> {
+        let token = new_token();
+        let hash = self.token_hash(&token);
+        with_write_tx!(self, |c| {
+            diesel::delete(
+                subscriber_tokens::table
+                    .filter(subscriber_tokens::subscriber_id.eq(subscriber_id))
+                    .filter(subscriber_tokens::purpose.eq(TokenPurpose::Export.as_str())),
+            )
+            .execute(c)?;
+            diesel::insert_into(subscriber_tokens::table)
+                .values((
+                    subscriber_tokens::subscriber_id.eq(subscriber_id),
+                    subscriber_tokens::purpose.eq(TokenPurpose::Export.as_str()),
+                    subscriber_tokens::token_hash.eq(&hash),
+                    subscriber_tokens::created_at.eq(time::to_db(now)),
+                    subscriber_tokens::expires_at.eq(Some(time::to_db(expires_at))),
+                ))
+                .execute(c)?;
+            Ok(())
+        })?;
+        Ok(token)
+    }
+
+    /// Marks a single-use (confirm or export) token used; `false` if it
+    /// already was (so two clicks at once use it only once).
     pub fn use_confirm_token(&self, id: Id, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let n = with_conn!(self, |c| diesel::update(
             subscriber_tokens::table

@@ -4,6 +4,7 @@
 
 mod client_limit;
 mod conditional;
+mod data;
 mod feeds;
 mod health;
 mod media;
@@ -60,6 +61,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/manage/{token}", web::get().to(signup::manage))
         .route("/manage/{token}", web::post().to(signup::save_categories))
         .route("/manage/{token}/erase", web::post().to(signup::erase))
+        .route("/manage/{token}/data", web::post().to(data::by_manage_link))
+        .route("/data/{token}", web::get().to(data::page))
+        .route("/data/{token}", web::post().to(data::by_link))
         .route("/websub", web::post().to(websub::hub))
         .default_service(web::to(|| async {
             HttpResponse::NotFound().body("not found\n")

@@ -77,7 +77,7 @@ struct ManagePage {
 }
 
 /// Runs `f` on the blocking pool and renders its page, or a 500.
-async fn blocking_page<F>(app: web::Data<Herold>, f: F) -> HttpResponse
+pub(super) async fn blocking_page<F>(app: web::Data<Herold>, f: F) -> HttpResponse
 where
     F: FnOnce(&Herold) -> Result<(StatusCode, String), SignupError> + Send + 'static,
 {
@@ -94,7 +94,7 @@ where
     }
 }
 
-fn notice(
+pub(super) fn notice(
     app: &Herold,
     heading: &str,
     text: &str,

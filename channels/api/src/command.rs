@@ -24,6 +24,9 @@ pub enum Command {
     Help,
     /// List the available categories (`KATEGORIEN`, `CATEGORIES`, `THEMEN`).
     Categories,
+    /// A link to download everything stored about oneself (`DATEN`,
+    /// `AUSKUNFT`, `DATA`; Art. 15 and 20 GDPR).
+    Data,
     /// Choose categories by their list numbers, e.g. `1 3` or `1,3`, kept in
     /// the order given, without duplicates. (A message that is just a
     /// category's name is a choice too, but only the core knows the names:
@@ -140,6 +143,8 @@ impl Command {
             "info" if rest.is_empty() => (Command::Help, None),
             "kategorien" | "themen" if rest.is_empty() => (Command::Categories, Some(De)),
             "categories" | "topics" if rest.is_empty() => (Command::Categories, Some(En)),
+            "daten" | "auskunft" if rest.is_empty() => (Command::Data, Some(De)),
+            "data" if rest.is_empty() => (Command::Data, Some(En)),
             _ => (
                 Command::Choose(
                     parse_numbers(text)?
@@ -298,6 +303,9 @@ mod tests {
         }
         for s in ["KATEGORIEN", "categories", "Themen", "/themen"] {
             assert_eq!(p(s), Some(Command::Categories), "{s:?}");
+        }
+        for s in ["Daten", "/daten", "AUSKUNFT", "data!"] {
+            assert_eq!(p(s), Some(Command::Data), "{s:?}");
         }
     }
 
