@@ -92,8 +92,7 @@ impl Herold {
         let r = &c.retention;
         let k = kind.as_str();
         let mut recipients = self.hosting(tx);
-        let third_countries;
-        match kind {
+        let third_countries = match kind {
             ChannelKind::Email => {
                 let host = c.email.as_ref().map_or("?", |e| e.host.as_str());
                 let smtp = c
@@ -103,11 +102,11 @@ impl Herold {
                     .unwrap_or_else(|| tx.with("recipient.smtp_host", &[("host", host)]));
                 recipients.push(tx.recipient(smtp, "processor"));
                 recipients.push(tx.recipient(tx.t("recipient.mailbox_providers"), "independent"));
-                third_countries = tx.t("third.email");
+                tx.t("third.email")
             }
             ChannelKind::Telegram => {
                 recipients.push(tx.recipient(tx.t("recipient.telegram"), "independent"));
-                third_countries = tx.t("third.telegram");
+                tx.t("third.telegram")
             }
             ChannelKind::Matrix => {
                 let host = c
@@ -121,13 +120,13 @@ impl Herold {
                     "processor",
                 ));
                 recipients.push(tx.recipient(tx.t("recipient.matrix_federation"), "independent"));
-                third_countries = tx.with("third.matrix", &[("host", &host)]);
+                tx.with("third.matrix", &[("host", &host)])
             }
             _ => {
                 recipients.push(tx.recipient(tx.t("recipient.meta"), "processor"));
-                third_countries = tx.t("third.whatsapp");
+                tx.t("third.whatsapp")
             }
-        }
+        };
         let mut retention = vec![tx.t("retention.until_left")];
         if kind == ChannelKind::Email {
             retention.push(tx.with(
