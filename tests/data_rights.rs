@@ -674,6 +674,20 @@ fn staff_erase_and_retention_from_the_command_line() {
     let (ok, out) = run(&["retention", "run"]);
     assert!(ok, "{out}");
     assert!(out.contains("0 unconfirmed sign-ups"), "{out}");
+    assert!(!out.contains("key file is readable"), "{out}");
+    // A key file others can read is pointed out at every start.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = d.join("herold.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (ok, out) = run(&["retention", "run"]);
+        assert!(ok, "{out}");
+        assert!(
+            out.contains("key file is readable by its group or by others") && out.contains("644"),
+            "{out}"
+        );
+    }
 }
 
 #[test]

@@ -59,7 +59,28 @@ pub(super) fn configured_key(source: &KeySource) -> Result<Found, StorageError> 
     }
 }
 
+/// Warns when the key file can be read by others than its owner: anyone
+/// who can read it can read every address and message in the database.
+fn warn_if_exposed(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = %format!("{mode:03o}"),
+                    "the key file is readable by its group or by others: run `chmod 600` on it, \
+                     and keep it outside the data directory (docs/privacy.md)"
+                );
+            }
+        }
+    }
+}
+
 fn read_key_file(path: &Path) -> Result<Keyring, StorageError> {
+    warn_if_exposed(path);
     let text =
         Zeroizing::new(
             std::fs::read_to_string(path).map_err(|e| StorageError::KeyFile {
