@@ -5,8 +5,8 @@ use std::io::Read;
 
 use super::{
     AnnouncementsCommand, BroadcastTarget, BroadcastsCommand, CategoryCommand, ChannelsCommand,
-    Cli, Command, ConfigCommand, DigestCommand, InboxCommand, ManualCommand, PublishArgs,
-    ReportFormat, ReportsCommand, ResidentArgs, RetentionCommand, SubscribersCommand,
+    Cli, Command, ConfigCommand, DigestCommand, InboxCommand, KeysCommand, ManualCommand,
+    PublishArgs, ReportFormat, ReportsCommand, ResidentArgs, RetentionCommand, SubscribersCommand,
 };
 use crate::{
     app::App,
@@ -97,6 +97,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inbox(cmd) => inbox(&Herold::open(config)?, cmd),
         Command::Manual(cmd) => manual(&Herold::open(config)?, cmd),
         Command::Reports(cmd) => reports(&Herold::open(config)?, cmd),
+        Command::Keys(cmd) => keys(&Herold::open(config)?, cmd),
         Command::Retention(RetentionCommand::Run) => {
             let counts = Herold::open(config)?.run_retention(Utc::now())?;
             println!(
@@ -446,6 +447,85 @@ fn reports(app: &Herold, cmd: ReportsCommand) -> Result<()> {
             "{}",
             crate::render::report::consent_html(&report, &app.config().site_name, &locale)?
         ),
+    }
+    Ok(())
+}
+
+/// How many ciphertexts a key version other than `current` sealed.
+fn older_ciphertexts(app: &Herold, current: u8) -> Result<u64> {
+    Ok(app
+        .db()
+        .key_versions_in_use()?
+        .values()
+        .flat_map(|v| v.iter())
+        .filter(|(v, _)| **v != Some(current))
+        .map(|(_, n)| n)
+        .sum())
+}
+
+/// `herold keys rotate | status`.
+fn keys(app: &Herold, cmd: KeysCommand) -> Result<()> {
+    let db = app.db();
+    match cmd {
+        KeysCommand::Rotate { batch, resume } => {
+            if !resume {
+                let version = db.add_key_version()?;
+                println!("key version {version} added; re-encrypting…");
+            }
+            let current = db.keyring().current_version();
+            let mut total = 0;
+            db.reencrypt_all(batch, |table, column, n| {
+                total += n;
+                println!("{table}.{column}: {n} re-encrypted");
+            })?;
+            // Rows another process wrote with the old key meanwhile (it
+            // had not re-read the key file yet).
+            let mut left = older_ciphertexts(app, current)?;
+            if left > 0 {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                db.reencrypt_all(batch, |_, _, n| total += n)?;
+                left = older_ciphertexts(app, current)?;
+            }
+            app.db().record_audit(&crate::domain::NewAuditEvent::new(
+                &actor(),
+                "keys.rotate",
+                format!("key:{current}"),
+                &serde_json::json!({ "reencrypted": total, "left": left }),
+            ))?;
+            if left > 0 {
+                println!(
+                    "{total} ciphertexts now use key version {current}; {left} still use an \
+                     older one: run `herold keys rotate --continue`"
+                );
+            } else {
+                println!("{total} ciphertexts re-encrypted; all use key version {current}");
+            }
+        }
+        KeysCommand::Status => {
+            println!(
+                "key file: {}",
+                db.key_file()
+                    .map_or("(inline secret_key)".into(), |p| p.display().to_string())
+            );
+            println!("current key version: {}", db.keyring().current_version());
+            for ((table, column), counts) in db.key_versions_in_use()? {
+                let parts: Vec<String> = counts
+                    .iter()
+                    .map(|(v, n)| match v {
+                        Some(v) => format!("version {v}: {n}"),
+                        None => format!("before versions: {n}"),
+                    })
+                    .collect();
+                println!(
+                    "{table}.{column}: {}",
+                    if parts.is_empty() {
+                        "empty".into()
+                    } else {
+                        parts.join(", ")
+                    }
+                );
+            }
+        }
     }
     Ok(())
 }

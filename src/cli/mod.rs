@@ -65,6 +65,10 @@ pub enum Command {
     /// over; `serve` does it daily on its own.
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// The keys for personal data: which versions are in use, and rotating
+    /// them.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -457,6 +461,27 @@ pub enum ReportsCommand {
         #[arg(long, default_value = "de")]
         locale: String,
     },
+}
+
+/// Key subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Adds a new key version to the key file and re-encrypts every stored
+    /// ciphertext with it, online, in batches; lookups and pseudonyms stay.
+    /// Processes using the same key file switch to the new key within
+    /// seconds; on other machines, copy the key file there first.
+    Rotate {
+        /// Rows re-encrypted per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+        /// Only re-encrypt with the current version (after an interrupted
+        /// rotation), without adding a key.
+        #[arg(long = "continue")]
+        resume: bool,
+    },
+    /// The key versions in the key file and how many ciphertexts each one
+    /// sealed, per column.
+    Status,
 }
 
 /// Retention subcommands.

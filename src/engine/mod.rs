@@ -166,6 +166,10 @@ impl Engine {
                     let now = chrono::Utc::now();
                     let reclaimed = db.reclaim_expired(now)?;
                     let completed = db.complete_broadcasts(now)?;
+                    // New keys from `herold keys rotate` are taken up here.
+                    if let Err(e) = db.reload_keys() {
+                        tracing::warn!(error = %e, "key file could not be re-read");
+                    }
                     Ok((reclaimed, completed))
                 })
                 .await;

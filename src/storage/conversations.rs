@@ -47,6 +47,19 @@ struct MessageRow {
     created_at: chrono::NaiveDateTime,
 }
 
+/// Seals `$text` to message `$id` and stores it there (inside the
+/// caller's transaction); evaluates to the ciphertext.
+macro_rules! seal_text {
+    ($db:expr, $c:expr, $id:expr, $text:expr) => {{
+        let text: &str = $text;
+        let ct = $db.seal(text.as_bytes(), &super::sealed::message_text($id));
+        diesel::update(messages::table.find($id))
+            .set(messages::text_ciphertext.eq(Some(&ct)))
+            .execute($c)?;
+        ct
+    }};
+}
+
 impl Database {
     /// Opens a new conversation for a subscriber.
     pub fn open_conversation(&self, subscriber_id: Id) -> Result<Conversation, StorageError> {
@@ -140,10 +153,6 @@ impl Database {
         m: &NewMessage,
     ) -> Result<InboundMessage, StorageError> {
         let now = time::to_db(time::now());
-        let cipher = m
-            .text
-            .as_ref()
-            .map(|t| self.keyring().encrypt(t.as_bytes()));
         let row: MessageRow = with_write_tx!(self, |c| {
             let touched = diesel::update(conversations::table.find(conversation_id))
                 .set(conversations::updated_at.eq(now))
@@ -153,18 +162,21 @@ impl Database {
                     what: format!("conversation {conversation_id}"),
                 });
             }
-            Ok(diesel::insert_into(messages::table)
+            let mut row: MessageRow = diesel::insert_into(messages::table)
                 .values((
                     messages::conversation_id.eq(conversation_id),
                     messages::direction.eq(m.direction.as_str()),
-                    messages::text_ciphertext.eq(&cipher),
                     messages::media_ref.eq(&m.media_ref),
                     messages::provider_message_id.eq(&m.provider_message_id),
                     messages::staff_user_id.eq(m.staff_user_id),
                     messages::created_at.eq(now),
                 ))
                 .returning(MessageRow::as_returning())
-                .get_result(c)?)
+                .get_result(c)?;
+            if let Some(text) = &m.text {
+                row.text_ciphertext = Some(seal_text!(self, c, row.id, text));
+            }
+            Ok(row)
         })?;
         self.decrypt_message(row)
     }
@@ -182,7 +194,7 @@ impl Database {
     fn decrypt_message(&self, r: MessageRow) -> Result<InboundMessage, StorageError> {
         let text = match r.text_ciphertext {
             Some(ct) => Some(
-                String::from_utf8(self.keyring().decrypt(&ct)?)
+                String::from_utf8(self.open_sealed(&ct, &super::sealed::message_text(r.id))?)
                     .map_err(|_| StorageError::Crypto(crate::crypto::CryptoError::Decrypt))?,
             ),
             None => None,
@@ -224,8 +236,6 @@ impl Database {
         provider_message_id: &str,
     ) -> Result<Wrote, StorageError> {
         let now = time::to_db(time::now());
-        let cipher = text.map(|t| self.keyring().encrypt(t.as_bytes()));
-        let photo = photo.map(|p| (p, self.keyring().encrypt(&p.bytes)));
         let (row, opened, duplicate): (Row, bool, bool) = with_write_tx!(self, |c| {
             let open: Option<Row> = conversations::table
                 .filter(conversations::subscriber_id.eq(subscriber_id))
@@ -267,14 +277,16 @@ impl Database {
                 .values((
                     messages::conversation_id.eq(conv.id),
                     messages::direction.eq(Direction::Inbound.as_str()),
-                    messages::text_ciphertext.eq(&cipher),
                     messages::provider_message_id.eq(provider_message_id),
                     messages::created_at.eq(now),
                 ))
                 .returning(messages::id)
                 .get_result(c)?;
-            if let Some((photo, ciphertext)) = &photo {
-                super::photos::insert_photo_tx!(c, message_id, *photo, ciphertext, now);
+            if let Some(text) = text {
+                seal_text!(self, c, message_id, text);
+            }
+            if let Some(photo) = photo {
+                super::photos::insert_photo_tx!(c, self, message_id, photo, now);
             }
             diesel::update(conversations::table.find(conv.id))
                 .set(conversations::updated_at.eq(now))
@@ -298,8 +310,6 @@ impl Database {
         audit: &super::AuditWith<'_, InboundMessage>,
     ) -> Result<InboundMessage, StorageError> {
         let now = time::to_db(time::now());
-        let keys = self.keyring();
-        let cipher = keys.encrypt(reply.text.0.as_bytes());
         let row: MessageRow = with_write_tx!(self, |c| {
             let conv: Row = conversations::table
                 .find(conversation_id)
@@ -312,19 +322,19 @@ impl Database {
                     "conversation {conversation_id} is closed"
                 )));
             }
-            let row: MessageRow = diesel::insert_into(messages::table)
+            let mut row: MessageRow = diesel::insert_into(messages::table)
                 .values((
                     messages::conversation_id.eq(conversation_id),
                     messages::direction.eq(Direction::Outbound.as_str()),
-                    messages::text_ciphertext.eq(Some(&cipher)),
                     messages::created_at.eq(now),
                 ))
                 .returning(MessageRow::as_returning())
                 .get_result(c)?;
+            row.text_ciphertext = Some(seal_text!(self, c, row.id, &reply.text.0));
             diesel::update(conversations::table.find(conversation_id))
                 .set(conversations::updated_at.eq(now))
                 .execute(c)?;
-            super::outbox::insert_outbox!(c, keys, reply, now);
+            super::outbox::insert_outbox!(c, self, reply, now);
             let message = InboundMessage {
                 id: row.id,
                 conversation_id,

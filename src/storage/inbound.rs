@@ -98,23 +98,23 @@ const CLAIM_PG: &str = "UPDATE inbound_events SET lease_owner = $1, lease_until 
 /// The advisory lock key that serialises inbound claims on PostgreSQL.
 const CLAIM_LOCK: i64 = 0x4845_524f_4c44_0001;
 
-/// One event ready to store: its dedupe key (a keyed hash), its encrypted
-/// JSON and its sender's keyed hash.
-type EventRow = (String, Vec<u8>, Option<Vec<u8>>);
+/// One event ready to store: its dedupe key (a keyed hash), its JSON
+/// (sealed to its row when stored) and its sender's keyed hash.
+type EventRow = (String, zeroize::Zeroizing<Vec<u8>>, Option<Vec<u8>>);
 
 /// Inserts encrypted events as pending, skipping those the channel already
 /// has; a macro so the body compiles for both connection types inside one
 /// transaction.
 macro_rules! insert_events {
-    ($c:expr, $channel:expr, $rows:expr, $now:expr) => {{
+    ($c:expr, $db:expr, $channel:expr, $rows:expr, $now:expr) => {{
         let mut out = StoredInbound::default();
         let rows: &[EventRow] = $rows;
-        for (key, payload, sender) in rows {
-            let n = diesel::insert_into(ie::table)
+        for (key, json, sender) in rows {
+            let id: Option<i64> = diesel::insert_into(ie::table)
                 .values((
                     ie::channel.eq($channel.as_str()),
                     ie::dedupe_key.eq(key),
-                    ie::payload.eq(payload),
+                    ie::payload.eq(Vec::<u8>::new()),
                     ie::sender.eq(sender),
                     ie::received_at.eq($now),
                     ie::state.eq("pending"),
@@ -122,11 +122,18 @@ macro_rules! insert_events {
                 ))
                 .on_conflict((ie::channel, ie::dedupe_key))
                 .do_nothing()
-                .execute($c)?;
-            if n == 0 {
-                out.duplicates += 1;
-            } else {
-                out.new += 1;
+                .returning(ie::id)
+                .get_result($c)
+                .optional()?;
+            match id {
+                None => out.duplicates += 1,
+                Some(id) => {
+                    let payload = $db.seal(json, &$crate::storage::sealed::inbound_payload(id));
+                    diesel::update(ie::table.find(id))
+                        .set(ie::payload.eq(payload))
+                        .execute($c)?;
+                    out.new += 1;
+                }
             }
         }
         Ok::<StoredInbound, StorageError>(out)
@@ -170,7 +177,7 @@ impl Database {
     ) -> Result<StoredInbound, StorageError> {
         let now = time::to_db(now);
         let rows = self.encrypt_events(channel, events)?;
-        with_write_tx!(self, |c| insert_events!(c, channel, &rows, now))
+        with_write_tx!(self, |c| insert_events!(c, self, channel, &rows, now))
     }
 
     /// Stores polled events like [`Database::store_inbound`] and, in the
@@ -205,11 +212,11 @@ impl Database {
             if held == 0 {
                 return Ok(None);
             }
-            insert_events!(c, channel, &rows, now).map(Some)
+            insert_events!(c, self, channel, &rows, now).map(Some)
         })
     }
 
-    /// Each event's dedupe key, encrypted JSON and sender.
+    /// Each event's dedupe key, JSON and sender.
     fn encrypt_events(
         &self,
         channel: ChannelKind,
@@ -222,7 +229,7 @@ impl Database {
                     .map_err(|e| StorageError::Refused(format!("inbound event: {e}")))?;
                 Ok((
                     self.inbound_key(channel, e),
-                    self.keyring().encrypt(&json),
+                    zeroize::Zeroizing::new(json),
                     self.inbound_sender(channel, e),
                 ))
             })
@@ -285,8 +292,7 @@ impl Database {
     fn decode(&self, row: &ClaimRow) -> Result<ClaimedInbound, String> {
         let channel = row.channel.parse().map_err(|e| format!("{e}"))?;
         let json = self
-            .keyring()
-            .decrypt(&row.payload)
+            .open_sealed(&row.payload, &super::sealed::inbound_payload(row.id))
             .map_err(|e| e.to_string())?;
         // serde's message may quote the payload: keep only the position.
         let event = serde_json::from_slice(&json).map_err(|e| {

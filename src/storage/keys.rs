@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::{schema::meta, Pool, StorageError};
-use crate::crypto::Keyring;
+use base64::{engine::general_purpose::STANDARD, Engine as _};
+
+use crate::crypto::{CryptoError, Keyring};
 
 const FINGERPRINT_KEY: &str = "secret_key_fingerprint";
 
@@ -90,10 +92,113 @@ fn read_key_file(path: &Path) -> Result<Keyring, StorageError> {
                 ),
             })?,
         );
-    Keyring::from_encoded(&text).map_err(|_| StorageError::KeyFile {
+    Keyring::from_key_file(&text).map_err(|e| StorageError::KeyFile {
         path: path.display().to_string(),
-        reason: "does not hold a valid key; expected 32 random bytes as base64 (44 characters) or hex (64)".into(),
+        reason: match e {
+            CryptoError::BadKeyFile { .. } => e.to_string(),
+            _ => "does not hold a valid key; expected 32 random bytes as base64 (44 characters) or hex (64)".into(),
+        },
     })
+}
+
+/// A key file and when it was last read, so a process notices the keys
+/// `herold keys rotate` added.
+#[derive(Debug)]
+pub(super) struct WatchedKeyFile {
+    path: PathBuf,
+    modified: std::sync::Mutex<Option<std::time::SystemTime>>,
+}
+
+impl WatchedKeyFile {
+    pub(super) fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            modified: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn mtime(&self) -> Option<std::time::SystemTime> {
+        std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()
+    }
+
+    /// Records the file as read now.
+    pub(super) fn seen(&self) {
+        let now = self.mtime();
+        if let Ok(mut m) = self.modified.lock() {
+            *m = now;
+        }
+    }
+
+    /// Loads the file's keys into `keyring` if it changed since last read.
+    pub(super) fn reload_if_changed(&self, keyring: &Keyring) -> Result<bool, StorageError> {
+        let now = self.mtime();
+        let changed = match self.modified.lock() {
+            Ok(m) => *m != now,
+            Err(_) => true,
+        };
+        if !changed {
+            return Ok(false);
+        }
+        let text = Zeroizing::new(std::fs::read_to_string(&self.path).map_err(|e| {
+            StorageError::KeyFile {
+                path: self.path.display().to_string(),
+                reason: format!("cannot be read ({e})"),
+            }
+        })?);
+        let taken = keyring.reload(&text).map_err(|e| StorageError::KeyFile {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        if !taken {
+            return Err(StorageError::KeyFile {
+                path: self.path.display().to_string(),
+                reason: "now holds the keys of another installation (its first key changed); the keys in use stay".into(),
+            });
+        }
+        self.seen();
+        tracing::info!(version = keyring.current_version(), "key file re-read");
+        Ok(true)
+    }
+}
+
+/// Adds a new key version to the key file at `path` (written to a new file
+/// with mode 0600 and renamed over it, so no reader sees half a file);
+/// returns the new version.
+pub(super) fn append_key_version(path: &Path) -> Result<u8, StorageError> {
+    let err = |reason: String| StorageError::KeyFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| err(format!("cannot be read ({e})")))?,
+    );
+    let keys = crate::crypto::parse_key_file(&text).map_err(|e| err(e.to_string()))?;
+    let last = keys.last().map_or(1, |(v, _)| *v);
+    let version = last
+        .checked_add(1)
+        .ok_or_else(|| err("holds key version 255, the last there can be".into()))?;
+    let mut out = Zeroizing::new(String::from(
+        "# Herold's keys for personal data: the last one encrypts, all decrypt,\n\
+         # the first also makes the lookup hashes. Keep every line.\n",
+    ));
+    for (v, key) in &keys {
+        out.push_str(&format!("{v} {}\n", STANDARD.encode(key.as_ref())));
+    }
+    out.push_str(&format!(
+        "{version} {}\n",
+        Keyring::generate_encoded().as_str()
+    ));
+    let tmp = path.with_extension("key.new");
+    let _ = std::fs::remove_file(&tmp);
+    write_new_key(&tmp, out.trim_end())?;
+    std::fs::rename(&tmp, path).map_err(|e| err(format!("cannot be replaced ({e})")))?;
+    Ok(version)
 }
 
 fn stored_fingerprint(pool: &Pool) -> Result<Option<String>, StorageError> {

@@ -25,7 +25,9 @@ mod parity;
 mod photos;
 mod queue;
 mod retention;
+mod rotation;
 pub mod schema;
+pub mod sealed;
 mod staff;
 mod subscribers;
 mod time;
@@ -49,6 +51,7 @@ pub use queue::{
     Bounce, BroadcastCounts, ChannelResumed, Claim, Claimed, Control, FanoutLease, Grant, Outcome,
     QueueDepth,
 };
+pub use rotation::VersionCounts;
 pub use subscribers::NewSubscriber;
 pub use tokens::{IssuedToken, MailPolicy, Renewal, StoredToken};
 pub use websub::{
@@ -63,9 +66,9 @@ use diesel::{
     sqlite::SqliteConnection,
 };
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::{sync::Arc, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
-use crate::crypto::Keyring;
+use crate::crypto::{Aad, Keyring};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -140,6 +143,8 @@ pub(crate) use category_slugs;
 pub struct Database {
     pool: Pool,
     keyring: Arc<Keyring>,
+    /// The key file, re-read when it changes (`herold keys rotate`).
+    key_file: Option<Arc<keys::WatchedKeyFile>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -180,6 +185,10 @@ impl Database {
         // Read a given key before touching the database, so a bad key
         // changes nothing.
         let found = keys::configured_key(&key)?;
+        let key_file = match &key {
+            KeySource::File { path, .. } => Some(Arc::new(keys::WatchedKeyFile::new(path))),
+            KeySource::Inline(_) => None,
+        };
         let pool = Self::connect(url, pool_size)?;
         let migrated = Self::migrate_pool(&pool)?;
         if migrated > 0 {
@@ -190,9 +199,13 @@ impl Database {
             );
         }
         let keyring = keys::unlock(&pool, found)?;
+        if let Some(f) = &key_file {
+            f.seen();
+        }
         Ok(Self {
             pool,
             keyring: Arc::new(keyring),
+            key_file,
         })
     }
 
@@ -287,6 +300,39 @@ impl Database {
     /// The keys for personal data.
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
+    }
+
+    /// Encrypts `plain` for the place `aad` names (see [`Keyring::seal`]).
+    pub fn seal(&self, plain: &[u8], aad: &Aad) -> Vec<u8> {
+        self.keyring.seal(plain, aad)
+    }
+
+    /// Decrypts what [`Database::seal`] stored at `aad`; data sealed with a
+    /// key version this process does not know yet (another process rotated
+    /// the keys) makes it re-read the key file once.
+    pub fn open_sealed(&self, data: &[u8], aad: &Aad) -> Result<Vec<u8>, StorageError> {
+        match self.keyring.open(data, aad) {
+            Err(crate::crypto::CryptoError::UnknownVersion(_)) if self.reload_keys()? => {
+                Ok(self.keyring.open(data, aad)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Re-reads the key file if it changed since it was last read; `true`
+    /// if it did (new keys are in use). Called by the engine's maintenance
+    /// every few seconds, so every process encrypts with a new key soon
+    /// after `herold keys rotate` added it.
+    pub fn reload_keys(&self) -> Result<bool, StorageError> {
+        match &self.key_file {
+            Some(f) => f.reload_if_changed(&self.keyring),
+            None => Ok(false),
+        }
+    }
+
+    /// The key file, if the keys come from one.
+    pub fn key_file(&self) -> Option<&Path> {
+        self.key_file.as_deref().map(keys::WatchedKeyFile::path)
     }
 
     /// Checks the database answers (for `/readyz`).

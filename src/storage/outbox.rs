@@ -10,9 +10,9 @@ use herold_channel_api::ChannelKind;
 
 use super::{
     schema::{outbox, subscribers},
-    time, with_conn, with_write_tx, Database, Pool, StorageError,
+    sealed, time, with_conn, with_write_tx, Database, Pool, StorageError,
 };
-use crate::domain::Id;
+use crate::{crypto::Aad, domain::Id};
 
 /// Who a queued message goes to.
 #[derive(Clone, PartialEq, Eq)]
@@ -96,39 +96,50 @@ pub enum OutboxOutcome {
 }
 
 /// Inserts an outbox row on connection `$c` (inside the caller's
-/// transaction): `$m` is a [`NewOutboxMessage`], `$keys` the keyring.
+/// transaction): `$m` is a [`NewOutboxMessage`], `$db` the database (its
+/// keys seal address and text to the new row). Evaluates to the row's id,
+/// `None` when one answering the same source exists.
 macro_rules! insert_outbox {
-    ($c:expr, $keys:expr, $m:expr, $now:expr) => {{
+    ($c:expr, $db:expr, $m:expr, $now:expr) => {{
+        use $crate::storage::schema::outbox as o;
         let m: &$crate::storage::NewOutboxMessage = $m;
         let (subscriber_id, address) = match &m.to {
             $crate::storage::OutboxRecipient::Subscriber(id) => (Some(*id), None),
-            $crate::storage::OutboxRecipient::Address(a) => {
-                (None, Some($keys.encrypt(a.as_bytes())))
-            }
-            $crate::storage::OutboxRecipient::SubscriberAt(id, a) => {
-                (Some(*id), Some($keys.encrypt(a.as_bytes())))
-            }
+            $crate::storage::OutboxRecipient::Address(a) => (None, Some(a)),
+            $crate::storage::OutboxRecipient::SubscriberAt(id, a) => (Some(*id), Some(a)),
         };
-        let text = $keys.encrypt(m.text.0.as_bytes());
-        diesel::insert_into($crate::storage::schema::outbox::table)
+        let id: Option<i64> = diesel::insert_into(o::table)
             .values((
-                $crate::storage::schema::outbox::channel.eq(m.channel.as_str()),
-                $crate::storage::schema::outbox::subscriber_id.eq(subscriber_id),
-                $crate::storage::schema::outbox::address_ciphertext.eq(address),
-                $crate::storage::schema::outbox::text_ciphertext.eq(Some(text)),
-                $crate::storage::schema::outbox::locale.eq(&m.locale),
-                $crate::storage::schema::outbox::state.eq("queued"),
-                $crate::storage::schema::outbox::attempts.eq(0),
-                $crate::storage::schema::outbox::next_attempt_at.eq($now),
-                $crate::storage::schema::outbox::wait_settled.eq(m.wait_settled),
-                $crate::storage::schema::outbox::erase_after.eq(m.erase_after),
-                $crate::storage::schema::outbox::source.eq(&m.source),
-                $crate::storage::schema::outbox::created_at.eq($now),
+                o::channel.eq(m.channel.as_str()),
+                o::subscriber_id.eq(subscriber_id),
+                o::locale.eq(&m.locale),
+                o::state.eq("queued"),
+                o::attempts.eq(0),
+                o::next_attempt_at.eq($now),
+                o::wait_settled.eq(m.wait_settled),
+                o::erase_after.eq(m.erase_after),
+                o::source.eq(&m.source),
+                o::created_at.eq($now),
             ))
             .on_conflict_do_nothing()
-            .returning($crate::storage::schema::outbox::id)
+            .returning(o::id)
             .get_result::<i64>($c)
-            .optional()?
+            .optional()?;
+        if let Some(id) = id {
+            let address = address
+                .map(|a| $db.seal(a.as_bytes(), &$crate::storage::sealed::outbox_address(id)));
+            let text = $db.seal(
+                m.text.0.as_bytes(),
+                &$crate::storage::sealed::outbox_text(id),
+            );
+            diesel::update(o::table.find(id))
+                .set((
+                    o::address_ciphertext.eq(address),
+                    o::text_ciphertext.eq(Some(text)),
+                ))
+                .execute($c)?;
+        }
+        id
     }};
 }
 pub(super) use insert_outbox;
@@ -154,9 +165,8 @@ impl Database {
         m: &NewOutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<Option<Id>, StorageError> {
-        let keys = self.keyring();
         let now = time::to_db(now);
-        let id = with_conn!(self, |c| insert_outbox!(c, keys, m, now));
+        let id = with_write_tx!(self, |c| Ok(insert_outbox!(c, self, m, now)))?;
         Ok(id)
     }
 
@@ -232,10 +242,9 @@ impl Database {
                 c.transaction(|c| body!(c, due!().for_update().skip_locked().load(c)?))
             }
         }?;
-        let keys = self.keyring();
-        let text = |ct: Option<Vec<u8>>| -> Result<Option<Redacted>, StorageError> {
+        let text = |ct: Option<Vec<u8>>, at: Aad| -> Result<Option<Redacted>, StorageError> {
             ct.map(|ct| {
-                let plain = keys.decrypt(&ct)?;
+                let plain = self.open_sealed(&ct, &at)?;
                 Ok(Redacted(String::from_utf8_lossy(&plain).into_owned()))
             })
             .transpose()
@@ -249,8 +258,15 @@ impl Database {
                             StorageError::Refused(format!("outbox {id}: unknown channel {ch}"))
                         })?,
                         subscriber_id,
-                        address: text(own.or(theirs))?,
-                        text: text(body)?.unwrap_or(Redacted(String::new())),
+                        address: match (own, theirs, subscriber_id) {
+                            (Some(own), _, _) => text(Some(own), sealed::outbox_address(id))?,
+                            (None, Some(theirs), Some(s)) => {
+                                text(Some(theirs), sealed::subscriber_address(s))?
+                            }
+                            _ => None,
+                        },
+                        text: text(body, sealed::outbox_text(id))?
+                            .unwrap_or(Redacted(String::new())),
                         locale,
                         attempts: u32::try_from(attempts).unwrap_or(0),
                         wait_settled: wait,

@@ -51,10 +51,11 @@ impl TryFrom<PhotoRow> for Photo {
 /// its bytes encrypted with the keyring. A macro so it compiles for both
 /// connection types (see `with_conn!`).
 macro_rules! insert_photo_tx {
-    ($c:expr, $message_id:expr, $photo:expr, $ciphertext:expr, $now:expr) => {{
+    ($c:expr, $db:expr, $message_id:expr, $photo:expr, $now:expr) => {{
         use $crate::storage::schema::conversation_photos as p;
         let photo: &$crate::domain::NewPhoto = $photo;
-        diesel::insert_into(p::table)
+        // Sealed to its row, whose id the insert gives.
+        let id: i64 = diesel::insert_into(p::table)
             .values((
                 p::message_id.eq($message_id),
                 p::mime_type.eq(photo.format.mime_type()),
@@ -62,9 +63,13 @@ macro_rules! insert_photo_tx {
                 p::sha256.eq(&photo.sha256),
                 p::width.eq(i64::from(photo.width)),
                 p::height.eq(i64::from(photo.height)),
-                p::ciphertext.eq($ciphertext),
+                p::ciphertext.eq(Vec::<u8>::new()),
                 p::created_at.eq($now),
             ))
+            .returning(p::id)
+            .get_result($c)?;
+        diesel::update(p::table.find(id))
+            .set(p::ciphertext.eq($db.seal(&photo.bytes, &$crate::storage::sealed::photo(id))))
             .execute($c)?
     }};
 }
@@ -92,7 +97,7 @@ impl Database {
         let (row, ciphertext) = row.or_not_found(|| format!("photo {id}"))?;
         Ok(PhotoFile {
             photo: row.try_into()?,
-            bytes: self.keyring().decrypt(&ciphertext)?,
+            bytes: self.open_sealed(&ciphertext, &super::sealed::photo(id))?,
         })
     }
 }

@@ -11,7 +11,7 @@ use super::{
         consent_events, conversations, deliveries, inbound_events, outbox, subscriber_tokens,
         subscribers, subscriptions,
     },
-    time, with_conn, with_write_tx, AuditWith, Database, StorageError,
+    sealed, time, with_conn, with_write_tx, AuditWith, Database, StorageError,
 };
 use crate::domain::{
     normalize_address, ConsentKind, DeliveryState, ErasureRecord, Id, Pseudonym, Subscriber,
@@ -110,9 +110,9 @@ impl Database {
     /// in one transaction. An address already on the channel is a conflict.
     pub fn insert_subscriber(&self, new: &NewSubscriber) -> Result<Subscriber, StorageError> {
         let normalized = normalize_address(new.channel, &new.address)?;
-        let keys = self.keyring();
-        let cipher = keys.encrypt(normalized.as_bytes());
-        let lookup = keys.lookup_hash(new.channel.as_str(), &normalized);
+        let lookup = self
+            .keyring()
+            .lookup_hash(new.channel.as_str(), &normalized);
         let now = time::to_db(time::now());
         let channel = new.channel.as_str();
         let confirmed_at = (new.status == SubscriberStatus::Active).then_some(now);
@@ -133,7 +133,6 @@ impl Database {
                 let row: Row = diesel::insert_into(subscribers::table)
                     .values((
                         subscribers::channel.eq(channel),
-                        subscribers::address_ciphertext.eq(Some(&cipher)),
                         subscribers::address_hmac.eq(Some(&lookup)),
                         subscribers::pseudonym.eq(Some(pseudonym.as_str())),
                         subscribers::locale.eq(&new.locale),
@@ -143,6 +142,10 @@ impl Database {
                     ))
                     .returning(Row::as_returning())
                     .get_result(c)?;
+                let cipher = self.seal(normalized.as_bytes(), &sealed::subscriber_address(row.id));
+                diesel::update(subscribers::table.find(row.id))
+                    .set(subscribers::address_ciphertext.eq(Some(&cipher)))
+                    .execute(c)?;
                 for cat in &new.category_ids {
                     diesel::insert_into(subscriptions::table)
                         .values((
@@ -201,11 +204,12 @@ impl Database {
         let mut added = 0;
         for chunk in addresses.chunks(500) {
             let keys = self.keyring();
-            let prepared: Vec<(Vec<u8>, Vec<u8>)> = chunk
+            let prepared: Vec<(String, Vec<u8>)> = chunk
                 .iter()
                 .map(|a| {
                     let n = normalize_address(channel, a)?;
-                    Ok((keys.encrypt(n.as_bytes()), keys.lookup_hash(ch, &n)))
+                    let h = keys.lookup_hash(ch, &n);
+                    Ok((n, h))
                 })
                 .collect::<Result<_, StorageError>>()?;
             // Retried with fresh pseudonyms in the rare case one collides.
@@ -224,10 +228,9 @@ impl Database {
                     let rows: Vec<_> = prepared
                         .iter()
                         .zip(&pseudonyms)
-                        .map(|((ct, h), p)| {
+                        .map(|((_, h), p)| {
                             (
                                 subscribers::channel.eq(ch),
-                                subscribers::address_ciphertext.eq(Some(ct)),
                                 subscribers::address_hmac.eq(Some(h)),
                                 subscribers::pseudonym.eq(Some(p)),
                                 subscribers::locale.eq("de"),
@@ -241,6 +244,13 @@ impl Database {
                         .values(&rows)
                         .returning(subscribers::id)
                         .get_results(c)?;
+                    // Each address sealed to its row.
+                    for (id, (address, _)) in ids.iter().zip(&prepared) {
+                        let ct = self.seal(address.as_bytes(), &sealed::subscriber_address(*id));
+                        diesel::update(subscribers::table.find(*id))
+                            .set(subscribers::address_ciphertext.eq(Some(ct)))
+                            .execute(c)?;
+                    }
                     let subs: Vec<_> = ids
                         .iter()
                         .map(|id| {
@@ -354,7 +364,7 @@ impl Database {
             }),
             Some(None) => Ok(None),
             Some(Some(ct)) => {
-                let plain = self.keyring().decrypt(&ct)?;
+                let plain = self.open_sealed(&ct, &sealed::subscriber_address(id))?;
                 String::from_utf8(plain)
                     .map(Some)
                     .map_err(|_| StorageError::Crypto(crate::crypto::CryptoError::Decrypt))
@@ -419,9 +429,10 @@ impl Database {
                 .map_err(|e: herold_channel_api::UnknownChannel| {
                     StorageError::Refused(e.to_string())
                 })?;
-        let cipher = self
-            .keyring()
-            .encrypt(normalize_address(kind, address)?.as_bytes());
+        let cipher = self.seal(
+            normalize_address(kind, address)?.as_bytes(),
+            &sealed::subscriber_address(id),
+        );
         self.change_status(
             id,
             SubscriberStatus::Active,
@@ -513,7 +524,7 @@ impl Database {
                 })?;
         let normalized = normalize_address(kind, new_address)?;
         let keys = self.keyring();
-        let cipher = keys.encrypt(normalized.as_bytes());
+        let cipher = self.seal(normalized.as_bytes(), &sealed::subscriber_address(id));
         let lookup = keys.lookup_hash(&channel, &normalized);
         with_write_tx!(self, |c| {
             let taken: i64 = subscribers::table

@@ -10,7 +10,7 @@ use super::{
     category_slugs,
     error::OrNotFound,
     schema::{consent_events, subscriber_tokens, subscribers, subscriptions},
-    time, with_conn, with_write_tx, Database, StorageError,
+    sealed, time, with_conn, with_write_tx, Database, StorageError,
 };
 use crate::domain::{new_token, ConsentKind, Id, SubscriberStatus, TokenPurpose};
 
@@ -165,7 +165,7 @@ impl Database {
         policy: MailPolicy,
     ) -> Result<Option<IssuedToken>, StorageError> {
         let id = r.subscriber_id;
-        let cipher = self.keyring().encrypt(r.address.as_bytes());
+        let cipher = self.seal(r.address.as_bytes(), &sealed::subscriber_address(id));
         with_write_tx!(self, |c| {
             let (channel, pseudonym, status): (String, Option<String>, String) = subscribers::table
                 .find(id)
@@ -337,7 +337,7 @@ impl Database {
         let purpose = TokenPurpose::Manage.as_str();
         // Two first uses at once: one insert wins, the other reads its token.
         for _ in 0..2 {
-            let result: Result<Option<Vec<u8>>, StorageError> = with_write_tx!(self, |c| {
+            let result: Result<Option<(i64, Vec<u8>)>, StorageError> = with_write_tx!(self, |c| {
                 let status: String = subscribers::table
                     .find(id)
                     .select(subscribers::status)
@@ -375,31 +375,34 @@ impl Database {
                         let cipher = cipher.or_not_found(|| {
                             format!("the encrypted manage token of subscriber {id}")
                         })?;
-                        Ok(Some(cipher))
+                        Ok(Some((token_id, cipher)))
                     }
                     None => {
                         let token = new_token();
-                        let cipher = self.keyring().encrypt(token.as_bytes());
                         let now = time::to_db(mail.map_or_else(time::now, |p| p.now));
-                        diesel::insert_into(subscriber_tokens::table)
+                        let token_id: i64 = diesel::insert_into(subscriber_tokens::table)
                             .values((
                                 subscriber_tokens::subscriber_id.eq(id),
                                 subscriber_tokens::purpose.eq(purpose),
                                 subscriber_tokens::token_hash.eq(self.token_hash(&token)),
-                                subscriber_tokens::token_ciphertext.eq(Some(&cipher)),
                                 subscriber_tokens::created_at.eq(now),
                                 subscriber_tokens::mailed_at.eq(mailed_now),
                             ))
+                            .returning(subscriber_tokens::id)
+                            .get_result(c)?;
+                        let cipher = self.seal(token.as_bytes(), &sealed::manage_token(token_id));
+                        diesel::update(subscriber_tokens::table.find(token_id))
+                            .set(subscriber_tokens::token_ciphertext.eq(Some(&cipher)))
                             .execute(c)?;
-                        Ok(Some(cipher))
+                        Ok(Some((token_id, cipher)))
                     }
                 }
             });
             match result {
                 Err(StorageError::Conflict { .. }) => continue,
                 Ok(None) => return Ok(None),
-                Ok(Some(cipher)) => {
-                    let plain = self.keyring().decrypt(&cipher)?;
+                Ok(Some((token_id, cipher))) => {
+                    let plain = self.open_sealed(&cipher, &sealed::manage_token(token_id))?;
                     return String::from_utf8(plain)
                         .map(Some)
                         .map_err(|_| StorageError::Crypto(crate::crypto::CryptoError::Decrypt));

@@ -202,30 +202,39 @@ impl Database {
         &self,
         new: &NewWebsubSubscription<'_>,
     ) -> Result<WebsubSubscription, StorageError> {
-        let cipher = new.secret.map(|s| self.keyring().encrypt(s));
         let now = time::to_db(time::now());
         let expires = time::to_db(new.expires_at);
-        let row: Row = with_conn!(self, |c| diesel::insert_into(ws::table)
-            .values((
-                ws::topic.eq(new.topic),
-                ws::callback.eq(new.callback),
-                ws::secret_ciphertext.eq(&cipher),
-                ws::content_mark.eq(new.content_mark),
-                ws::expires_at.eq(expires),
-                ws::failures.eq(0),
-                ws::created_at.eq(now),
-                ws::updated_at.eq(now),
-            ))
-            .on_conflict((ws::topic, ws::callback))
-            .do_update()
-            .set((
-                ws::secret_ciphertext.eq(&cipher),
-                ws::expires_at.eq(expires),
-                ws::failures.eq(0),
-                ws::updated_at.eq(now),
-            ))
-            .returning(Row::as_returning())
-            .get_result(c)?);
+        // The secret is sealed to the row, whose id the upsert gives.
+        let row: Row = with_write_tx!(self, |c| {
+            let row: Row = diesel::insert_into(ws::table)
+                .values((
+                    ws::topic.eq(new.topic),
+                    ws::callback.eq(new.callback),
+                    ws::secret_ciphertext.eq(None::<Vec<u8>>),
+                    ws::content_mark.eq(new.content_mark),
+                    ws::expires_at.eq(expires),
+                    ws::failures.eq(0),
+                    ws::created_at.eq(now),
+                    ws::updated_at.eq(now),
+                ))
+                .on_conflict((ws::topic, ws::callback))
+                .do_update()
+                .set((
+                    ws::secret_ciphertext.eq(None::<Vec<u8>>),
+                    ws::expires_at.eq(expires),
+                    ws::failures.eq(0),
+                    ws::updated_at.eq(now),
+                ))
+                .returning(Row::as_returning())
+                .get_result(c)?;
+            let cipher = new
+                .secret
+                .map(|s| self.seal(s, &super::sealed::websub_secret(row.id)));
+            diesel::update(ws::table.find(row.id))
+                .set(ws::secret_ciphertext.eq(&cipher))
+                .execute(c)?;
+            Ok(row)
+        })?;
         Ok(row.into())
     }
 
@@ -433,7 +442,10 @@ impl Database {
             .map(|r| {
                 let secret = r
                     .secret_ciphertext
-                    .map(|ct| self.keyring().decrypt(&ct).map(Zeroizing::new))
+                    .map(|ct| {
+                        self.open_sealed(&ct, &super::sealed::websub_secret(r.subscription_id))
+                            .map(Zeroizing::new)
+                    })
                     .transpose()?;
                 Ok(WebsubClaim {
                     delivery_id: r.delivery_id,

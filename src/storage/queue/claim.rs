@@ -434,15 +434,17 @@ impl Database {
         out.reserve(claim.ciphertexts.len());
         for (id, ct) in &claim.ciphertexts {
             if let Some(ct) = ct {
-                out.insert(*id, self.decrypt_address(ct)?);
+                out.insert(*id, self.decrypt_address(*id, ct)?);
             }
         }
         Ok(out)
     }
 
-    fn decrypt_address(&self, ct: &[u8]) -> Result<String, StorageError> {
-        String::from_utf8(self.keyring().decrypt(ct)?)
-            .map_err(|_| StorageError::Crypto(crate::crypto::CryptoError::Decrypt))
+    fn decrypt_address(&self, subscriber: Id, ct: &[u8]) -> Result<String, StorageError> {
+        String::from_utf8(
+            self.open_sealed(ct, &crate::storage::sealed::subscriber_address(subscriber))?,
+        )
+        .map_err(|_| StorageError::Crypto(crate::crypto::CryptoError::Decrypt))
     }
 
     /// Decrypted addresses of the given subscribers (erased ones are absent).
@@ -458,7 +460,7 @@ impl Database {
                 .load(c)?);
             for (id, ct) in rows {
                 if let Some(ct) = ct {
-                    out.insert(id, self.decrypt_address(&ct)?);
+                    out.insert(id, self.decrypt_address(id, &ct)?);
                 }
             }
         }

@@ -1,0 +1,2 @@
+DROP INDEX conversations_subscriber;
+DROP INDEX subscribers_left_with_address;
