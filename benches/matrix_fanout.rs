@@ -127,7 +127,7 @@ fn main() -> Result<()> {
     // Herold: the same chats as subscribers, one announcement.
     let tmp = tempfile::tempdir()?;
     let key = tmp.path().join("bench.key");
-    std::fs::write(&key, Keyring::generate_encoded().as_bytes())?;
+    herold::storage::write_key_file(&key, &Keyring::generate_encoded())?;
     let mut config = Config {
         database_url: o
             .database_url

@@ -42,7 +42,7 @@ fn main() -> Result<()> {
     fake.accept_any_private_chat(true);
     let tmp = tempfile::tempdir()?;
     let key = tmp.path().join("bench.key");
-    std::fs::write(&key, Keyring::generate_encoded().as_bytes())?;
+    herold::storage::write_key_file(&key, &Keyring::generate_encoded())?;
     let mut config = Config {
         database_url: o
             .database_url

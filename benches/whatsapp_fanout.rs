@@ -49,7 +49,7 @@ fn main() -> Result<()> {
     fake.add_template("gemeinde_warnung", "de", "WARNUNG: {{1}}\n\n{{2}}\n\n{{3}}");
     let tmp = tempfile::tempdir()?;
     let key = tmp.path().join("bench.key");
-    std::fs::write(&key, Keyring::generate_encoded().as_bytes())?;
+    herold::storage::write_key_file(&key, &Keyring::generate_encoded())?;
     let mut config = Config {
         database_url: o
             .database_url

@@ -499,9 +499,9 @@ fn cli_works_on_postgres() {
             .args(args);
         c
     };
-    std::fs::write(
-        d.join("pg.key"),
-        herold::crypto::Keyring::generate_encoded().as_bytes(),
+    herold::storage::write_key_file(
+        &d.join("pg.key"),
+        &herold::crypto::Keyring::generate_encoded(),
     )
     .unwrap();
     run(&["category", "add", "abfall", "--name", "Abfall"])

@@ -38,9 +38,9 @@ fn ok(dir: &Path, database_url: Option<&str>, args: &[&str]) -> String {
 fn manual_posts(database_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("pg.key"),
-        herold::crypto::Keyring::generate_encoded().as_bytes(),
+    herold::storage::write_key_file(
+        &d.join("pg.key"),
+        &herold::crypto::Keyring::generate_encoded(),
     )
     .unwrap();
     ok(

@@ -245,9 +245,9 @@ fn csv_and_json_agree_with_html() {
 fn audit_log(database_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("pg.key"),
-        herold::crypto::Keyring::generate_encoded().as_bytes(),
+    herold::storage::write_key_file(
+        &d.join("pg.key"),
+        &herold::crypto::Keyring::generate_encoded(),
     )
     .unwrap();
     let run = |args: &[&str]| {

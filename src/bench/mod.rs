@@ -237,7 +237,7 @@ fn bench_config(
     // A fresh key for a fresh database.
     let key = key_file(tmp);
     if std::fs::metadata(&key).is_err() {
-        std::fs::write(&key, crate::crypto::Keyring::generate_encoded().as_bytes())
+        crate::storage::write_key_file(&key, &crate::crypto::Keyring::generate_encoded())
             .context("cannot write the benchmark key")?;
     }
     Ok(config)

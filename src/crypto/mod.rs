@@ -102,11 +102,14 @@ fn decode_key(s: &str) -> Option<Zeroizing<[u8; 32]>> {
     Some(Zeroizing::new(key))
 }
 
+/// A master key with its version number.
+pub type VersionedKey = (u8, Zeroizing<[u8; 32]>);
+
 /// Parses a key file: one key per line, optionally after its version
 /// (`2 BASE64`); a bare key is version 1 or one more than the line before.
 /// Blank lines and `#` comments are skipped.
-pub fn parse_key_file(text: &str) -> Result<Vec<(u8, Zeroizing<[u8; 32]>)>, CryptoError> {
-    let mut keys: Vec<(u8, Zeroizing<[u8; 32]>)> = Vec::new();
+pub fn parse_key_file(text: &str) -> Result<Vec<VersionedKey>, CryptoError> {
+    let mut keys: Vec<VersionedKey> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -157,7 +160,7 @@ impl Keyring {
         Zeroizing::new(STANDARD.encode(key))
     }
 
-    fn from_versions(keys: &[(u8, Zeroizing<[u8; 32]>)]) -> Self {
+    fn from_versions(keys: &[VersionedKey]) -> Self {
         // The first key: lookups and fingerprint, for as long as the
         // installation lives.
         let (_, first) = &keys[0];
@@ -173,7 +176,7 @@ impl Keyring {
         }
     }
 
-    fn versions(keys: &[(u8, Zeroizing<[u8; 32]>)]) -> Versions {
+    fn versions(keys: &[VersionedKey]) -> Versions {
         Versions {
             ciphers: keys.iter().map(|(v, k)| (*v, cipher_of(k))).collect(),
             current: keys.iter().map(|(v, _)| *v).max().unwrap_or(1),

@@ -250,6 +250,12 @@ pub(super) fn unlock(pool: &Pool, found: Found) -> Result<Keyring, StorageError>
     }
 }
 
+/// Writes a new key file at `path` holding `encoded`, readable only by its
+/// owner (mode 0600); an existing file is refused.
+pub fn write_key_file(path: &Path, encoded: &str) -> Result<(), StorageError> {
+    write_new_key(path, encoded)
+}
+
 fn write_new_key(path: &Path, encoded: &str) -> Result<(), StorageError> {
     use std::io::Write;
     let err = |e: std::io::Error| StorageError::KeyFile {

@@ -44,7 +44,7 @@ pub use deliveries::{StatusApplied, TransitionDetails};
 pub use digests::Compose;
 pub use error::StorageError;
 pub use inbound::{ClaimedInbound, InboundFinish, InboundState, StoredInbound};
-pub use keys::KeySource;
+pub use keys::{write_key_file, KeySource};
 pub use outbox::{NewOutboxMessage, OutboxItem, OutboxOutcome, OutboxRecipient, Redacted};
 pub use parity::{Handover, Published};
 pub use queue::{

@@ -206,7 +206,7 @@ impl Database {
         let expires = time::to_db(new.expires_at);
         // The secret is sealed to the row, whose id the upsert gives.
         let row: Row = with_write_tx!(self, |c| {
-            let row: Row = diesel::insert_into(ws::table)
+            let mut row: Row = diesel::insert_into(ws::table)
                 .values((
                     ws::topic.eq(new.topic),
                     ws::callback.eq(new.callback),
@@ -233,6 +233,7 @@ impl Database {
             diesel::update(ws::table.find(row.id))
                 .set(ws::secret_ciphertext.eq(&cipher))
                 .execute(c)?;
+            row.secret_ciphertext = cipher;
             Ok(row)
         })?;
         Ok(row.into())

@@ -77,7 +77,8 @@ impl Server {
         ];
         if let Some(url) = database_url {
             let key = dir.path().join("pg.key");
-            std::fs::write(&key, herold::crypto::Keyring::generate_encoded().as_bytes()).unwrap();
+            herold::storage::write_key_file(&key, &herold::crypto::Keyring::generate_encoded())
+                .unwrap();
             env.push(("HEROLD_DATABASE_URL".into(), url.into()));
             env.push(("HEROLD_SECRET_KEY_FILE".into(), key.display().to_string()));
         }
