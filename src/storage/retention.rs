@@ -21,6 +21,21 @@ use crate::domain::{ConversationStatus, DeliveryState, ErasureRecord, Subscriber
 /// Rows deleted per transaction.
 const BATCH: i64 = 2_000;
 
+/// Runs `batch` (one transaction deleting at most [`BATCH`] rows) until
+/// it deletes fewer; returns the total.
+fn in_batches(
+    mut batch: impl FnMut() -> Result<usize, StorageError>,
+) -> Result<usize, StorageError> {
+    let mut total = 0;
+    loop {
+        let n = batch()?;
+        total += n;
+        if (n as i64) < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
 /// Delivery states that no longer change.
 const FINAL_DELIVERY: [DeliveryState; 5] = [
     DeliveryState::Sent,
@@ -154,9 +169,8 @@ impl Database {
         record: ErasureRecord,
     ) -> Result<usize, StorageError> {
         let before = time::to_db(before);
-        let mut total = 0;
-        loop {
-            let n = with_write_tx!(self, |c| {
+        in_batches(|| {
+            with_write_tx!(self, |c| {
                 let ids: Vec<i64> = subscribers::table
                     .filter(subscribers::status.eq(SubscriberStatus::Pending.as_str()))
                     .filter(subscribers::created_at.lt(before))
@@ -191,12 +205,8 @@ impl Database {
                     diesel::delete(subscribers::table.filter(subscribers::id.eq_any(&ids)))
                         .execute(c)?,
                 )
-            })?;
-            total += n;
-            if (n as i64) < BATCH {
-                return Ok(total);
-            }
-        }
+            })
+        })
     }
 
     /// Deletes delivery records that reached a final state before `before`,
@@ -204,9 +214,8 @@ impl Database {
     pub fn delete_old_deliveries(&self, before: DateTime<Utc>) -> Result<usize, StorageError> {
         let before = time::to_db(before);
         let states: Vec<&str> = FINAL_DELIVERY.iter().map(|s| s.as_str()).collect();
-        let mut total = 0;
-        loop {
-            let n = with_write_tx!(self, |c| {
+        let total = in_batches(|| {
+            with_write_tx!(self, |c| {
                 let ids: Vec<i64> = deliveries::table
                     .filter(deliveries::state.eq_any(&states))
                     .filter(deliveries::updated_at.lt(before))
@@ -217,12 +226,8 @@ impl Database {
                     diesel::delete(deliveries::table.filter(deliveries::id.eq_any(&ids)))
                         .execute(c)?,
                 )
-            })?;
-            total += n;
-            if (n as i64) < BATCH {
-                break;
-            }
-        }
+            })
+        })?;
         with_write_tx!(self, |c| {
             diesel::delete(
                 outbox::table
@@ -238,9 +243,8 @@ impl Database {
     /// Deletes inbound events processed (or given up) before `before`.
     pub fn delete_old_inbound(&self, before: DateTime<Utc>) -> Result<usize, StorageError> {
         let before = time::to_db(before);
-        let mut total = 0;
-        loop {
-            let n = with_write_tx!(self, |c| {
+        in_batches(|| {
+            with_write_tx!(self, |c| {
                 let ids: Vec<i64> = inbound_events::table
                     .filter(inbound_events::state.eq_any(["done", "failed"]))
                     .filter(inbound_events::received_at.lt(before))
@@ -251,20 +255,15 @@ impl Database {
                     diesel::delete(inbound_events::table.filter(inbound_events::id.eq_any(&ids)))
                         .execute(c)?,
                 )
-            })?;
-            total += n;
-            if (n as i64) < BATCH {
-                return Ok(total);
-            }
-        }
+            })
+        })
     }
 
     /// Deletes audit log entries made before `before`.
     pub fn delete_old_audit(&self, before: DateTime<Utc>) -> Result<usize, StorageError> {
         let before = time::to_db(before);
-        let mut total = 0;
-        loop {
-            let n = with_write_tx!(self, |c| {
+        in_batches(|| {
+            with_write_tx!(self, |c| {
                 let ids: Vec<i64> = audit_events::table
                     .filter(audit_events::occurred_at.lt(before))
                     .select(audit_events::id)
@@ -274,11 +273,7 @@ impl Database {
                     diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&ids)))
                         .execute(c)?,
                 )
-            })?;
-            total += n;
-            if (n as i64) < BATCH {
-                return Ok(total);
-            }
-        }
+            })
+        })
     }
 }

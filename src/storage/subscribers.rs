@@ -407,6 +407,19 @@ impl Database {
         )
     }
 
+    /// The channel subscriber `id` is on.
+    fn channel_of(&self, id: Id) -> Result<ChannelKind, StorageError> {
+        let channel: String = with_conn!(self, |c| subscribers::table
+            .find(id)
+            .select(subscribers::channel)
+            .first(c)
+            .optional()?
+            .or_not_found(|| format!("subscriber {id}"))?);
+        channel
+            .parse()
+            .map_err(|e: herold_channel_api::UnknownChannel| StorageError::Refused(e.to_string()))
+    }
+
     /// Makes a former subscriber active again (they sent Start anew from
     /// `address`, which is stored again: the address of a resident who left
     /// is forgotten): a `given` consent event with the new evidence.
@@ -417,18 +430,7 @@ impl Database {
         wording_version: &str,
         evidence: Option<&str>,
     ) -> Result<Subscriber, StorageError> {
-        let channel: String = with_conn!(self, |c| subscribers::table
-            .find(id)
-            .select(subscribers::channel)
-            .first(c)
-            .optional()?
-            .or_not_found(|| format!("subscriber {id}"))?);
-        let kind: ChannelKind =
-            channel
-                .parse()
-                .map_err(|e: herold_channel_api::UnknownChannel| {
-                    StorageError::Refused(e.to_string())
-                })?;
+        let kind = self.channel_of(id)?;
         let cipher = self.seal(
             normalize_address(kind, address)?.as_bytes(),
             &sealed::subscriber_address(id),
@@ -510,25 +512,15 @@ impl Database {
         new_address: &str,
         audit: &AuditWith<'_, Subscriber>,
     ) -> Result<Subscriber, StorageError> {
-        let channel: String = with_conn!(self, |c| subscribers::table
-            .find(id)
-            .select(subscribers::channel)
-            .first(c)
-            .optional()?
-            .or_not_found(|| format!("subscriber {id}"))?);
-        let kind: ChannelKind =
-            channel
-                .parse()
-                .map_err(|e: herold_channel_api::UnknownChannel| {
-                    StorageError::Refused(e.to_string())
-                })?;
+        let kind = self.channel_of(id)?;
+        let channel = kind.as_str();
         let normalized = normalize_address(kind, new_address)?;
         let keys = self.keyring();
         let cipher = self.seal(normalized.as_bytes(), &sealed::subscriber_address(id));
-        let lookup = keys.lookup_hash(&channel, &normalized);
+        let lookup = keys.lookup_hash(channel, &normalized);
         with_write_tx!(self, |c| {
             let taken: i64 = subscribers::table
-                .filter(subscribers::channel.eq(&channel))
+                .filter(subscribers::channel.eq(channel))
                 .filter(subscribers::address_hmac.eq(&lookup))
                 .filter(subscribers::id.ne(id))
                 .count()
