@@ -7,6 +7,7 @@ use super::{
     AnnouncementsCommand, BroadcastTarget, BroadcastsCommand, CategoryCommand, ChannelsCommand,
     Cli, Command, ConfigCommand, DigestCommand, InboxCommand, KeysCommand, ManualCommand,
     PublishArgs, ReportFormat, ReportsCommand, ResidentArgs, RetentionCommand, SubscribersCommand,
+    UserCommand,
 };
 use crate::{
     app::App,
@@ -98,6 +99,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Manual(cmd) => manual(&Herold::open(config)?, cmd),
         Command::Reports(cmd) => reports(&Herold::open(config)?, cmd),
         Command::Keys(cmd) => keys(&Herold::open(config)?, cmd),
+        Command::User(cmd) => user(&Herold::open(config)?, cmd),
         Command::Retention(RetentionCommand::Run) => {
             let counts = Herold::open(config)?.run_retention(Utc::now())?;
             println!(
@@ -451,6 +453,74 @@ fn reports(app: &Herold, cmd: ReportsCommand) -> Result<()> {
     Ok(())
 }
 
+/// `herold user add | list | disable`.
+fn user(app: &Herold, cmd: UserCommand) -> Result<()> {
+    match cmd {
+        UserCommand::Add {
+            name,
+            role,
+            display_name,
+            password_file,
+        } => {
+            let role = crate::domain::Role::parse(&role)?;
+            let password = zeroize::Zeroizing::new(match password_file {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("--password-file {}: cannot be read", path.display()))?
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                    rpassword::prompt_password(format!("Password for {name}: "))?
+                }
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\n', '\r']).to_owned()
+                }
+            });
+            let shown = display_name.unwrap_or_else(|| name.clone());
+            let u = app.add_staff_user(&name, &shown, role, &password, &actor())?;
+            println!(
+                "staff user {} ({}) created; sign in at {}",
+                u.username,
+                u.role.as_str(),
+                app.public_url("staff/login")
+            );
+        }
+        UserCommand::List => {
+            let users = app.db().list_staff_users()?;
+            if users.is_empty() {
+                println!("no staff users yet: herold user add NAME --role admin");
+            }
+            for u in users {
+                println!(
+                    "{:<20} {:<10} {}{}",
+                    u.username,
+                    u.role.as_str(),
+                    u.display_name,
+                    if u.disabled { "  (disabled)" } else { "" }
+                );
+            }
+        }
+        UserCommand::Disable { name } => {
+            let u = app
+                .db()
+                .find_staff_user(&name)?
+                .ok_or_else(|| anyhow!("no staff user is called {name:?}"))?;
+            app.db().set_staff_disabled(u.id, true)?;
+            app.db().record_audit(&crate::domain::NewAuditEvent::new(
+                &actor(),
+                "user.disable",
+                format!("user:{name}"),
+                &serde_json::json!({}),
+            ))?;
+            println!("staff user {name} disabled");
+        }
+    }
+    Ok(())
+}
+
 /// How many ciphertexts a key version other than `current` sealed.
 fn older_ciphertexts(app: &Herold, current: u8) -> Result<u64> {
     Ok(app
@@ -555,14 +625,8 @@ fn report_period(
     to: &str,
     locale: &str,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let tz = app.config().tz();
-    let from_t = report_bound("--from", from, tz, false)?;
-    let to_t = report_bound("--to", to, tz, true)?;
-    if to_t <= from_t {
-        return Err(anyhow!(
-            "--to {to:?} is not after --from {from:?}: expected a period of at least one day"
-        ));
-    }
+    let (from_t, to_t) =
+        crate::service::period::period(("--from", from), ("--to", to), app.config().tz())?;
     if !matches!(locale, "de" | "en") {
         return Err(anyhow!("--locale {locale:?} is invalid: expected de or en"));
     }
@@ -659,25 +723,9 @@ fn audit(
 /// A report's `--from`/`--to`: a day in the configured time zone (its
 /// start; for `--to` the end, so the day is included) or an RFC 3339 time.
 fn report_bound(flag: &str, raw: &str, tz: chrono_tz::Tz, end: bool) -> Result<DateTime<Utc>> {
-    let raw = raw.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-        anyhow!("{flag} {raw:?} is not a date: expected YYYY-MM-DD or an RFC 3339 time")
-    })?;
-    let day = if end {
-        day.succ_opt().unwrap_or(day)
-    } else {
-        day
-    };
-    day.and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(tz).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| anyhow!("{flag} {raw:?} has no midnight in the configured time zone"))
+    Ok(crate::service::period::bound(flag, raw, tz, end)?)
 }
 
-/// `herold subscribers export`.
 /// The staff member at the command line: the login name, else `cli`.
 fn actor() -> String {
     std::env::var("USER")

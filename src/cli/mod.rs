@@ -69,6 +69,9 @@ pub enum Command {
     /// them.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Staff accounts for the web application.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -460,6 +463,35 @@ pub enum ReportsCommand {
         /// The language (`de` or `en`).
         #[arg(long, default_value = "de")]
         locale: String,
+    },
+}
+
+/// Staff account subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Creates a staff account; the password is asked for (not shown), or
+    /// read from `--password-file` or, when standard input is no terminal,
+    /// from its first line.
+    Add {
+        /// The user name to sign in with (a-z, 0-9, '.', '-', '_').
+        name: String,
+        /// admin, editor, moderator or dpo.
+        #[arg(long)]
+        role: String,
+        /// The name shown in the application and the audit log; default:
+        /// the user name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// A file holding the password (its first line).
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+    },
+    /// Lists staff accounts with their roles.
+    List,
+    /// Disables an account: it can no longer sign in, its sessions end.
+    Disable {
+        /// The user name.
+        name: String,
     },
 }
 

@@ -43,7 +43,7 @@ pub use manual::ManualPost;
 pub use parity::{flag_gaps, AnnouncementParity, ParityChannel, ParityKind, ParityReport};
 pub use photo::{NewPhoto, Photo, PhotoFile};
 pub use processing::{ProcessingActivity, ProcessingRecord, Recipient};
-pub use staff::{NewStaffUser, Role, StaffUser};
+pub use staff::{NewStaffUser, Permission, Role, StaffUser};
 pub use subscriber::{normalize_address, Pseudonym, Subscriber, SubscriberStatus, Subscription};
 pub use token::{is_token_shaped, new_token, TokenPurpose, TOKEN_BYTES, TOKEN_CHARS};
 

@@ -20,10 +20,25 @@ pub struct StaffUser {
 pub enum Role {
     /// Everything, including staff management.
     Admin,
-    /// Publish announcements and answer reports.
+    /// Compose and publish announcements.
     Editor,
-    /// The data-protection officer: reads consent and parity reports.
+    /// Answer residents' reports in the inbox.
+    Moderator,
+    /// The data-protection officer: reads the reports and the audit log.
     Dpo,
+}
+
+/// Something a role may or may not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Compose, preview and publish announcements.
+    Publish,
+    /// Read and answer residents' reports.
+    Moderate,
+    /// Read the consent, parity and processing reports and the audit log.
+    ReadReports,
+    /// Manage staff accounts, channels and categories.
+    Administer,
 }
 
 impl Role {
@@ -32,8 +47,22 @@ impl Role {
         match self {
             Self::Admin => "admin",
             Self::Editor => "editor",
+            Self::Moderator => "moderator",
             Self::Dpo => "dpo",
         }
+    }
+
+    /// Whether this role may do `p`: administrators everything, the others
+    /// their own part only (the data-protection officer reads, never
+    /// changes).
+    pub fn may(self, p: Permission) -> bool {
+        matches!(
+            (self, p),
+            (Self::Admin, _)
+                | (Self::Editor, Permission::Publish)
+                | (Self::Moderator, Permission::Moderate)
+                | (Self::Dpo, Permission::ReadReports)
+        )
     }
 
     /// Parses the storage name.
@@ -41,11 +70,12 @@ impl Role {
         match s {
             "admin" => Ok(Self::Admin),
             "editor" => Ok(Self::Editor),
+            "moderator" => Ok(Self::Moderator),
             "dpo" => Ok(Self::Dpo),
             _ => Err(DomainError::Invalid {
                 field: "role",
                 value: s.to_owned(),
-                expected: "admin, editor or dpo",
+                expected: "admin, editor, moderator or dpo",
             }),
         }
     }

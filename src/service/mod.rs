@@ -12,6 +12,7 @@ mod inbound;
 mod manual;
 mod media;
 mod pages;
+pub mod period;
 mod photos;
 mod processing;
 mod receipts;
@@ -19,6 +20,7 @@ mod reports;
 mod residents;
 mod retention;
 mod signup;
+mod staff;
 mod stop;
 
 pub use conversations::{ConversationView, InboxEntry};
@@ -35,6 +37,7 @@ pub use signup::{
     ConfirmOutcome, ManageLinks, ManageView, SignupError, SignupOutcome, UnsubscribeOutcome,
     EVIDENCE_ONE_CLICK, EVIDENCE_WEB_FORM,
 };
+pub use staff::{SignInAttempt, SignInError, SignedIn, StaffError};
 
 use chrono::{DateTime, Utc};
 use herold_channel_api::{ChannelKind, FollowRoute};

@@ -48,6 +48,9 @@ impl Herold {
             inbound_events: db.delete_old_inbound(now - days(r.inbound_event_days))?,
             audit_events: db.delete_old_audit(now - days(r.audit_days))?,
         };
+        // Sign-in failures count for 15 minutes, sessions end after 12
+        // hours: a day later neither is needed.
+        db.delete_old_sign_in_records(now - chrono::Duration::days(1))?;
         db.record_audit(&NewAuditEvent::new(
             "retention",
             "retention.run",

@@ -28,6 +28,7 @@ mod retention;
 mod rotation;
 pub mod schema;
 pub mod sealed;
+mod sessions;
 mod staff;
 mod subscribers;
 mod time;
@@ -52,6 +53,7 @@ pub use queue::{
     QueueDepth,
 };
 pub use rotation::VersionCounts;
+pub use sessions::StaffSession;
 pub use subscribers::NewSubscriber;
 pub use tokens::{IssuedToken, MailPolicy, Renewal, StoredToken};
 pub use websub::{

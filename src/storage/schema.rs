@@ -344,6 +344,36 @@ diesel::table! {
 
 diesel::joinable!(manual_posts -> announcements (announcement_id));
 
+diesel::table! {
+    staff_sessions (id) {
+        id -> BigInt,
+        token_hash -> Binary,
+        staff_user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_devices (id) {
+        id -> BigInt,
+        token_hash -> Binary,
+        staff_user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        scope -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(staff_sessions -> staff_users (staff_user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     meta,
     manual_posts,
@@ -369,4 +399,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     inbound_events,
     conversation_photos,
     inbound_cursors,
+    staff_sessions,
+    staff_devices,
+    login_failures,
 );

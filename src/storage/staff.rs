@@ -66,6 +66,16 @@ impl Database {
         row.map(TryInto::try_into).transpose()
     }
 
+    /// The staff user with `id`.
+    pub fn get_staff_user(&self, id: Id) -> Result<StaffUser, StorageError> {
+        let row: Option<Row> = with_conn!(self, |c| staff_users::table
+            .find(id)
+            .select(Row::as_select())
+            .first(c)
+            .optional()?);
+        row.or_not_found(|| format!("staff user {id}"))?.try_into()
+    }
+
     /// All staff users by name.
     pub fn list_staff_users(&self) -> Result<Vec<StaffUser>, StorageError> {
         let rows: Vec<Row> = with_conn!(self, |c| staff_users::table

@@ -57,7 +57,8 @@ impl ClientLimit {
             .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
     }
 
-    fn client(&self, req: &HttpRequest) -> Option<IpAddr> {
+    /// The client that sent `req` (see the module's notes).
+    pub(super) fn client(&self, req: &HttpRequest) -> Option<IpAddr> {
         let ip = match &self.header {
             Some(name) => req
                 .headers()

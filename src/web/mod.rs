@@ -2,7 +2,7 @@
 //! they parse the request, call [`crate::service`] on a blocking thread
 //! (diesel is synchronous) and shape the response.
 
-mod client_limit;
+pub(crate) mod client_limit;
 mod conditional;
 mod data;
 mod feeds;
@@ -11,6 +11,7 @@ mod media;
 mod metrics;
 mod pages;
 mod signup;
+mod staff;
 mod webhooks;
 mod websub;
 
@@ -65,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/data/{token}", web::get().to(data::page))
         .route("/data/{token}", web::post().to(data::by_link))
         .route("/websub", web::post().to(websub::hub))
+        .configure(staff::configure)
         .default_service(web::to(|| async {
             HttpResponse::NotFound().body("not found\n")
         }));

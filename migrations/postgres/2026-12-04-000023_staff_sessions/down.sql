@@ -1,0 +1,3 @@
+DROP TABLE login_failures;
+DROP TABLE staff_devices;
+DROP TABLE staff_sessions;

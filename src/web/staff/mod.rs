@@ -1,0 +1,228 @@
+//! The staff application: signing in and out, the start page, and the
+//! data-protection officer's reports and audit log. Every page is served
+//! with `no-store` and a strict Content-Security-Policy; sessions live in
+//! the database (the cookie holds a random token, `HttpOnly`,
+//! `SameSite=Strict`, `Secure` behind https, path `/staff`), every form
+//! carries a CSRF token, and each role sees only its own sections.
+
+mod pages;
+mod reports;
+
+use actix_web::{
+    cookie::{time::Duration as CookieDuration, Cookie, SameSite},
+    http::{header, StatusCode},
+    web, HttpRequest, HttpResponse,
+};
+use askama::Template;
+use subtle::ConstantTimeEq;
+
+use crate::{
+    domain::Permission,
+    i18n::Tr,
+    service::Herold,
+    storage::{StaffSession, StorageError},
+};
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "herold_staff";
+/// The trusted-device cookie (see service/staff.rs).
+pub const DEVICE_COOKIE: &str = "herold_device";
+/// The sign-in form's CSRF cookie (double submit: no session exists yet).
+pub const LOGIN_COOKIE: &str = "herold_login";
+
+/// The staff routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/staff", web::get().to(pages::home))
+        .route("/staff/login", web::get().to(pages::login_form))
+        .route("/staff/login", web::post().to(pages::login))
+        .route("/staff/logout", web::post().to(pages::logout))
+        .route("/staff/reports", web::get().to(reports::index))
+        .route("/staff/reports/consent", web::get().to(reports::consent))
+        .route("/staff/reports/parity", web::get().to(reports::parity))
+        .route(
+            "/staff/reports/processing",
+            web::get().to(reports::processing),
+        )
+        .route("/staff/audit", web::get().to(reports::audit));
+}
+
+/// What every staff page shows around its content.
+pub struct Chrome {
+    pub lang: String,
+    pub site: String,
+    pub t: Tr,
+    /// The signed-in user's display name.
+    pub user: Option<String>,
+    /// The token this page's forms carry.
+    pub csrf: String,
+    pub may_read_reports: bool,
+}
+
+impl Chrome {
+    fn new(app: &Herold, session: Option<&StaffSession>, csrf: &str) -> Self {
+        let lang = app.config().default_locale.clone();
+        Self {
+            t: Tr::new(&lang),
+            lang,
+            site: app.config().site_name.clone(),
+            user: session.map(|s| s.user.display_name.clone()),
+            csrf: csrf.to_owned(),
+            may_read_reports: session.is_some_and(|s| s.user.role.may(Permission::ReadReports)),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/notice.html")]
+struct NoticePage {
+    c: Chrome,
+    heading: String,
+    paragraphs: Vec<String>,
+    command: Option<String>,
+}
+
+/// A response built on the blocking pool (an `HttpResponse` cannot cross
+/// threads), turned into one with the staff pages' headers.
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: String,
+    pub location: Option<String>,
+    pub cookies: Vec<Cookie<'static>>,
+    /// A file name: the body is a download.
+    pub download: Option<&'static str>,
+}
+
+impl Reply {
+    fn html(status: StatusCode, body: String) -> Self {
+        Self {
+            status,
+            content_type: "text/html; charset=utf-8",
+            body,
+            location: None,
+            cookies: Vec::new(),
+            download: None,
+        }
+    }
+
+    fn redirect(to: &str) -> Self {
+        Self {
+            location: Some(to.to_owned()),
+            ..Self::html(StatusCode::SEE_OTHER, String::new())
+        }
+    }
+
+    fn into_response(self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status);
+        r.content_type(self.content_type)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .insert_header((header::REFERRER_POLICY, "same-origin"))
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'",
+            ));
+        if let Some(to) = &self.location {
+            r.insert_header((header::LOCATION, to.as_str()));
+        }
+        if let Some(name) = self.download {
+            r.insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ));
+        }
+        for c in self.cookies {
+            r.cookie(c);
+        }
+        r.body(self.body)
+    }
+}
+
+/// A cookie of the staff application: `HttpOnly`, `SameSite=Strict`, path
+/// `/staff`, `Secure` when the public address is https.
+fn cookie(app: &Herold, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/staff")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(app.config().public_url.scheme() == "https")
+        .finish()
+}
+
+/// The cookie that removes `name`.
+fn removal(app: &Herold, name: &'static str) -> Cookie<'static> {
+    let mut c = cookie(app, name, String::new());
+    c.set_max_age(CookieDuration::ZERO);
+    c
+}
+
+/// Whether `given` is `expected`, in constant time.
+fn same(given: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// A page with a heading and text.
+fn notice(
+    app: &Herold,
+    session: Option<&StaffSession>,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+    command: Option<String>,
+) -> Reply {
+    let c = Chrome::new(app, session, session.map_or("", |s| s.csrf_token.as_str()));
+    let page = NoticePage {
+        heading: c.t.get(heading),
+        paragraphs: vec![c.t.get(text)],
+        command,
+        c,
+    };
+    Reply::html(status, page.render().unwrap_or_default())
+}
+
+/// Runs `f` with the signed-in session on the blocking pool: without one
+/// the browser goes to the sign-in page, without `needed` it gets 403.
+async fn with_session<F>(
+    app: web::Data<Herold>,
+    req: &HttpRequest,
+    needed: Option<Permission>,
+    f: F,
+) -> HttpResponse
+where
+    F: FnOnce(&Herold, &StaffSession) -> Result<Reply, StorageError> + Send + 'static,
+{
+    let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let app = app.into_inner();
+    let reply = web::block(move || -> Result<Reply, StorageError> {
+        let session = match &token {
+            Some(t) => app.staff_session(t, chrono::Utc::now())?,
+            None => None,
+        };
+        let Some(session) = session else {
+            return Ok(Reply::redirect("/staff/login"));
+        };
+        if let Some(p) = needed {
+            if !session.user.role.may(p) {
+                return Ok(notice(
+                    &app,
+                    Some(&session),
+                    StatusCode::FORBIDDEN,
+                    "staff.forbidden",
+                    "staff.forbidden_text",
+                    None,
+                ));
+            }
+        }
+        f(&app, &session)
+    })
+    .await;
+    match reply {
+        Ok(Ok(r)) => r.into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "staff page failed");
+            HttpResponse::InternalServerError().finish()
+        }
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
