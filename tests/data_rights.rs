@@ -163,6 +163,7 @@ both!(
                 now: t0,
                 confirm_ttl: Duration::hours(48),
                 resend_after: Duration::minutes(10),
+                max_per_week: 3,
             },
         )
         .unwrap()

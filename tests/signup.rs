@@ -391,7 +391,14 @@ both!(one_click_unsubscribe_is_idempotent, |t: &TestDb| {
         app.confirm_subscription(&fresh, later).unwrap(),
         ConfirmOutcome::Confirmed(_)
     ));
-    let view = app.manage_view(&manage).unwrap();
+    // Confirming again rotates the manage link: the old one is dead.
+    assert!(matches!(
+        app.manage_view(&manage),
+        Err(SignupError::UnknownToken)
+    ));
+    let renewed = token_of(&app.manage_links(id).unwrap().manage);
+    assert_ne!(renewed, manage);
+    let view = app.manage_view(&renewed).unwrap();
     assert_eq!(view.status, SubscriberStatus::Active);
     assert_eq!(slugs(&view), ["kultur"]);
     let kinds: Vec<_> = app
@@ -607,4 +614,30 @@ both!(simultaneous_clicks_confirm_once, |t: &TestDb| {
             .count(),
         1
     );
+});
+
+both!(at_most_three_confirmation_mails_a_week, |t: &TestDb| {
+    let app = setup(t);
+    let now = Utc::now();
+    let mail = |at| {
+        matches!(
+            app.request_subscription(
+                ChannelKind::Email,
+                "woche@example.org",
+                &["abfall"],
+                "de",
+                at
+            )
+            .unwrap(),
+            SignupOutcome::SendConfirmation { .. }
+        )
+    };
+    // Hours apart (past the 10-minute resend window): three mails…
+    for h in 0..3 {
+        assert!(mail(now + Duration::hours(h)), "mail {h}");
+    }
+    // …then none for the rest of the week, however often it is entered.
+    assert!(!mail(now + Duration::hours(3)));
+    assert!(!mail(now + Duration::days(6)));
+    assert!(mail(now + Duration::days(8)));
 });

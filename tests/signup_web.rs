@@ -517,7 +517,12 @@ fn manage_categories_and_erase() {
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0].category_id, kultur.id);
 
+    // Erasing asks first; the confirmation's button erases.
     let (status, page) = post_form(&http, &format!("{manage}/erase"), "");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Wirklich alles löschen"), "{page}");
+    assert!(status_of(&app, "cem@example.org").is_some());
+    let (status, page) = post_form(&http, &format!("{manage}/erase?confirm=yes"), "");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Ihre Daten sind gelöscht"), "{page}");
     assert_eq!(status_of(&app, "cem@example.org"), None);

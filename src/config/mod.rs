@@ -100,6 +100,9 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// What the data-protection officer decides about records.
     pub privacy: PrivacyConfig,
+    /// Bearer token `/metrics` requires (`Authorization: Bearer …`); unset,
+    /// `/metrics` answers only to clients on this host (loopback).
+    pub metrics_token: Option<Secret>,
     /// Logging.
     pub log: LogConfig,
 }
@@ -157,6 +160,7 @@ impl Default for Config {
             conversations: ConversationsConfig::default(),
             retention: RetentionConfig::default(),
             privacy: PrivacyConfig::default(),
+            metrics_token: None,
             log: LogConfig::default(),
         }
     }

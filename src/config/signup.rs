@@ -11,12 +11,18 @@ pub struct SignupConfig {
     /// Repeated sign-ups of one address cause at most one mail per this
     /// many minutes.
     pub resend_after_minutes: u32,
+    /// Confirmation mails one address gets at most in 7 days, however
+    /// often it is entered.
+    pub max_mails_per_week: u32,
     /// Sign-ups one client (IP address, IPv6 by /64) may make per hour;
     /// 0: no limit.
     pub max_per_client_per_hour: u32,
     /// Behind a reverse proxy: the header it puts the client's address in
     /// (e.g. `X-Forwarded-For`; its last entry counts). Unset: the TCP peer.
     pub client_ip_header: Option<String>,
+    /// The proxies `client_ip_header` is believed from; from any other peer
+    /// the header is ignored (anyone can send it). Default: this host.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for SignupConfig {
@@ -24,8 +30,13 @@ impl Default for SignupConfig {
         Self {
             confirm_ttl_hours: 48,
             resend_after_minutes: 10,
+            max_mails_per_week: 3,
             max_per_client_per_hour: 20,
             client_ip_header: None,
+            trusted_proxies: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
         }
     }
 }
@@ -41,6 +52,7 @@ impl SignupConfig {
                 0,
                 1440,
             ),
+            ("signup.max_mails_per_week", self.max_mails_per_week, 1, 50),
             (
                 "signup.max_per_client_per_hour",
                 self.max_per_client_per_hour,

@@ -200,6 +200,7 @@ impl Herold {
             now,
             confirm_ttl: self.config.signup.confirm_ttl(),
             resend_after: self.config.signup.resend_after(),
+            max_per_week: self.config.signup.max_mails_per_week,
         }
     }
 

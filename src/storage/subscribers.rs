@@ -604,13 +604,20 @@ impl Database {
                 .returning(Row::as_returning())
                 .get_result(c)?;
             if to == SubscriberStatus::Active {
-                // A confirmed (again) address starts without bounces.
+                // A confirmed (again) address starts without bounces, and
+                // with a new manage link: links in older mails stop working.
                 diesel::update(subscribers::table.find(id))
                     .set((
                         subscribers::bounces.eq(0),
                         subscribers::last_bounce_at.eq(None::<chrono::NaiveDateTime>),
                     ))
                     .execute(c)?;
+                diesel::delete(
+                    subscriber_tokens::table
+                        .filter(subscriber_tokens::subscriber_id.eq(id))
+                        .filter(subscriber_tokens::purpose.eq("manage")),
+                )
+                .execute(c)?;
             }
             if let Some(cipher) = &address_ciphertext {
                 diesel::update(subscribers::table.find(id))

@@ -86,6 +86,8 @@ pub struct MailPolicy {
     pub confirm_ttl: Duration,
     /// No new mail while the last one is younger than this.
     pub resend_after: Duration,
+    /// At most this many confirmation mails to one address in 7 days.
+    pub max_per_week: u32,
 }
 
 /// A repeated sign-up of a pending or former subscriber.
@@ -102,7 +104,7 @@ pub struct Renewal<'a> {
 }
 
 /// Inserts a confirm token for `$sub` unless one was mailed within the
-/// resend window; evaluates to `Option<IssuedToken>`. A macro for the same
+/// resend window or the week's mails are used up; evaluates to `Option<IssuedToken>`. A macro for the same
 /// reason as `with_conn!`.
 macro_rules! issue_confirm {
     ($db:expr, $c:expr, $sub:expr, $policy:expr) => {{
@@ -114,7 +116,15 @@ macro_rules! issue_confirm {
             .filter(subscriber_tokens::mailed_at.gt(since))
             .count()
             .get_result($c)?;
-        if recent > 0 {
+        let week = time::to_db($policy.now - Duration::days(7));
+        let this_week: i64 = subscriber_tokens::table
+            .filter(subscriber_tokens::subscriber_id.eq($sub))
+            .filter(subscriber_tokens::purpose.eq(TokenPurpose::Confirm.as_str()))
+            .filter(subscriber_tokens::mailed_at.is_not_null())
+            .filter(subscriber_tokens::created_at.gt(week))
+            .count()
+            .get_result($c)?;
+        if recent > 0 || this_week >= i64::from($policy.max_per_week) {
             None
         } else {
             let token = new_token();

@@ -7,7 +7,8 @@
 //! A client is its IP address, IPv6 by its /64 prefix (what one line or
 //! device usually gets). Behind a reverse proxy the peer is the proxy, so
 //! `signup.client_ip_header` names the header the proxy sets (e.g.
-//! `X-Forwarded-For`, whose last entry is the one it appended). Counts are
+//! `X-Forwarded-For`, whose last entry is the one it appended), believed
+//! only from the peers in `signup.trusted_proxies`. Counts are
 //! kept in memory per process by `governor`'s keyed limiter.
 
 use std::{
@@ -29,6 +30,7 @@ const FORGET_ABOVE: usize = 10_000;
 pub struct ClientLimit {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     header: Option<String>,
+    trusted: Vec<IpAddr>,
 }
 
 impl ClientLimit {
@@ -39,6 +41,7 @@ impl ClientLimit {
             limiter: NonZeroU32::new(config.max_per_client_per_hour)
                 .map(|n| RateLimiter::keyed(Quota::per_hour(n))),
             header: config.client_ip_header.clone(),
+            trusted: config.trusted_proxies.clone(),
         }
     }
 
@@ -59,7 +62,13 @@ impl ClientLimit {
 
     /// The client that sent `req` (see the module's notes).
     pub(super) fn client(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let ip = match &self.header {
+        let peer = req.peer_addr().map(|a| a.ip());
+        // The header counts only when a trusted proxy sent the request.
+        let header = self
+            .header
+            .as_ref()
+            .filter(|_| peer.is_some_and(|p| self.trusted.contains(&p)));
+        let ip = match header {
             Some(name) => req
                 .headers()
                 .get_all(name.as_str())
@@ -67,7 +76,7 @@ impl ClientLimit {
                 .flat_map(|v| v.split(','))
                 .last()
                 .and_then(|v| v.trim().parse::<IpAddr>().ok())?,
-            None => req.peer_addr()?.ip(),
+            None => peer?,
         };
         Some(prefix(ip))
     }
@@ -134,6 +143,16 @@ mod tests {
         assert!(limit.check(&via_proxy("203.0.113.7")).is_ok());
         assert!(limit.check(&via_proxy("10.9.9.9, 203.0.113.7")).is_err());
         assert!(limit.check(&via_proxy("203.0.113.8")).is_ok());
+        // From a peer that is no trusted proxy the header is ignored: the
+        // peer itself is the client.
+        let direct = |xff: &str| {
+            TestRequest::default()
+                .peer_addr("198.51.100.1:4711".parse().unwrap())
+                .insert_header(("X-Forwarded-For", xff))
+                .to_http_request()
+        };
+        assert!(limit.check(&direct("203.0.113.50")).is_ok());
+        assert!(limit.check(&direct("203.0.113.51")).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod health;
 mod media;
 mod metrics;
 mod pages;
+pub(crate) mod security;
 mod signup;
 mod staff;
 mod webhooks;
@@ -135,6 +136,7 @@ pub async fn serve(app: &crate::app::App) -> std::io::Result<()> {
             .configure(|cfg| data.register(cfg))
             .app_data(web::PayloadConfig::new(1 << 20))
             .wrap(middleware::from_fn(websub::feed_links))
+            .wrap(middleware::from_fn(security::headers))
             .wrap(middleware::Compress::default())
             // Path only, and without the secret tokens of sign-up links.
             .wrap(

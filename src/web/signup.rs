@@ -188,6 +188,16 @@ pub async fn subscribe(
     body: web::Bytes,
 ) -> HttpResponse {
     let (email, cats) = form(&body);
+    // Another site's page must not sign anyone up (or mail them).
+    if !super::security::same_origin(&req, &app.config().public_url) {
+        return blocking_page(app, |app| {
+            Ok((
+                StatusCode::FORBIDDEN,
+                notice(app, "signup.title", "signup.cross_site", None)?,
+            ))
+        })
+        .await;
+    }
     if let Err(wait) = limit.check(&req) {
         // The form again with what was entered, and when to try again.
         let minutes = wait.as_secs().div_ceil(60).max(1);
@@ -448,9 +458,39 @@ pub async fn save_categories(
     .await
 }
 
-/// `POST /manage/{token}/erase`: erases the address and its history.
-pub async fn erase(app: web::Data<Herold>, token: web::Path<String>) -> HttpResponse {
+/// `POST /manage/{token}/erase`: asks to confirm; with `?confirm=yes`
+/// (the confirmation's button) erases the address and its history.
+pub async fn erase(
+    app: web::Data<Herold>,
+    token: web::Path<String>,
+    req: HttpRequest,
+) -> HttpResponse {
     let token = token.into_inner();
+    let confirmed = req.query_string() == "confirm=yes";
+    if !confirmed {
+        return blocking_page(app, move |app| {
+            if let Err(SignupError::UnknownToken | SignupError::Ended) = app.manage_view(&token) {
+                return Ok((
+                    StatusCode::NOT_FOUND,
+                    notice(app, "manage.title", "confirm.unknown", None)?,
+                ));
+            }
+            let action = Action {
+                url: format!("/manage/{token}/erase?confirm=yes"),
+                label: page_tr(app).get("manage.erase_confirm_button"),
+            };
+            Ok((
+                StatusCode::OK,
+                notice(
+                    app,
+                    "manage.erase_title",
+                    "manage.erase_confirm",
+                    Some(action),
+                )?,
+            ))
+        })
+        .await;
+    }
     blocking_page(app, move |app| match app.erase_by_token(&token) {
         Ok(()) => Ok((
             StatusCode::OK,

@@ -1,0 +1,103 @@
+//! Headers every answer carries, and the same-origin rule of forms that
+//! change something for residents.
+//!
+//! Every page gets a Content-Security-Policy without scripts and with
+//! `frame-ancestors 'none'` (no clickjacking), `X-Content-Type-Options:
+//! nosniff` and a `Referrer-Policy`; pages whose address carries a secret
+//! token (confirmation, unsubscribe, manage and download links) are never
+//! stored by caches (`no-store`) and never leak it as a referrer
+//! (`no-referrer`). Handlers that set their own values keep them.
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header::{self, HeaderValue},
+    middleware::Next,
+    HttpRequest,
+};
+
+/// The policy of Herold's own pages: no scripts, styles inline, images
+/// and forms from Herold only, never framed.
+pub const CSP: &str = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; \
+                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Paths whose next segment is a secret token.
+const TOKEN_PATHS: [&str; 5] = ["/confirm/", "/unsubscribe/", "/manage/", "/data/", "/staff"];
+
+/// Middleware: the headers above, where a handler did not set them.
+pub async fn headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let secret = TOKEN_PATHS.iter().any(|p| req.path().starts_with(p));
+    let mut res = next.call(req).await?;
+    let h = res.headers_mut();
+    let mut default = |name: header::HeaderName, value: &'static str| {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    default(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    default(header::CONTENT_SECURITY_POLICY, CSP);
+    if secret {
+        default(header::CACHE_CONTROL, "no-store");
+        default(header::REFERRER_POLICY, "no-referrer");
+    } else {
+        default(header::REFERRER_POLICY, "strict-origin-when-cross-origin");
+    }
+    Ok(res)
+}
+
+/// Whether a form post comes from Herold's own pages: a browser says
+/// where it comes from (`Sec-Fetch-Site`, or else `Origin`); another site's
+/// page posting to Herold is refused. Requests without either header
+/// (programs, not browsers) cannot be forged by another site and pass.
+pub fn same_origin(req: &HttpRequest, public_url: &url::Url) -> bool {
+    if let Some(site) = req.headers().get("sec-fetch-site") {
+        return matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    match req.headers().get(header::ORIGIN).map(|o| o.to_str()) {
+        None => true,
+        Some(Ok(origin)) => url::Url::parse(origin)
+            .is_ok_and(|o| o.origin() == public_url.origin() || is_own_address(req, &o)),
+        Some(Err(_)) => false,
+    }
+}
+
+/// Whether `origin` is the address this request was sent to (Herold
+/// reached directly, not through its public address).
+fn is_own_address(req: &HttpRequest, origin: &url::Url) -> bool {
+    let info = req.connection_info();
+    origin.host_str().is_some_and(|h| {
+        let host = match origin.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_owned(),
+        };
+        host == info.host() && origin.scheme() == info.scheme()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        let public = url::Url::parse("https://info.musterstadt.de/").unwrap();
+        let from = |headers: &[(&str, &str)]| {
+            let mut r = TestRequest::post().uri("/subscribe");
+            for (k, v) in headers {
+                r = r.insert_header((*k, *v));
+            }
+            same_origin(&r.to_http_request(), &public)
+        };
+        assert!(from(&[]));
+        assert!(from(&[("sec-fetch-site", "same-origin")]));
+        assert!(!from(&[("sec-fetch-site", "cross-site")]));
+        assert!(!from(&[("sec-fetch-site", "same-site")]));
+        assert!(from(&[("origin", "https://info.musterstadt.de")]));
+        assert!(!from(&[("origin", "https://evil.example")]));
+        assert!(!from(&[("origin", "null")]));
+    }
+}
