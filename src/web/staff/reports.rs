@@ -111,6 +111,14 @@ fn document(
     }
 }
 
+/// The query's period, or what is wrong with it.
+fn report_period(
+    app: &Herold,
+    q: &ReportQuery,
+) -> Result<(chrono::DateTime<Utc>, chrono::DateTime<Utc>), String> {
+    period::period(("from", &q.from), ("to", &q.to), app.config().tz()).map_err(|e| e.to_string())
+}
+
 fn internal(e: impl std::fmt::Display) -> StorageError {
     StorageError::Refused(format!("report could not be written: {e}"))
 }
@@ -131,16 +139,9 @@ pub async fn consent(
 ) -> HttpResponse {
     let q = q.into_inner();
     with_session(app, &req, Some(Permission::ReadReports), move |app, s| {
-        let (from, to) = match period::period(("from", &q.from), ("to", &q.to), app.config().tz()) {
+        let (from, to) = match report_period(app, &q) {
             Ok(p) => p,
-            Err(e) => {
-                return Ok(form_page(
-                    app,
-                    s,
-                    StatusCode::BAD_REQUEST,
-                    Some(e.to_string()),
-                ))
-            }
+            Err(e) => return Ok(form_page(app, s, StatusCode::BAD_REQUEST, Some(e))),
         };
         let r = app.consent_report(from, to).map_err(internal)?;
         let locale = &app.config().default_locale;
@@ -163,16 +164,9 @@ pub async fn parity(
 ) -> HttpResponse {
     let q = q.into_inner();
     with_session(app, &req, Some(Permission::ReadReports), move |app, s| {
-        let (from, to) = match period::period(("from", &q.from), ("to", &q.to), app.config().tz()) {
+        let (from, to) = match report_period(app, &q) {
             Ok(p) => p,
-            Err(e) => {
-                return Ok(form_page(
-                    app,
-                    s,
-                    StatusCode::BAD_REQUEST,
-                    Some(e.to_string()),
-                ))
-            }
+            Err(e) => return Ok(form_page(app, s, StatusCode::BAD_REQUEST, Some(e))),
         };
         let gap = q.gap_minutes.unwrap_or(10);
         if !(1..=10_080).contains(&gap) {
