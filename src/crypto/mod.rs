@@ -71,7 +71,6 @@ pub struct Keyring {
     versions: RwLock<Versions>,
 }
 
-#[derive(Clone)]
 struct Versions {
     ciphers: BTreeMap<u8, XChaCha20Poly1305>,
     current: u8,
@@ -199,11 +198,12 @@ impl Keyring {
         Ok(true)
     }
 
-    fn state(&self) -> Versions {
-        match self.versions.read() {
-            Ok(v) => v.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+    /// The key versions, read-locked (no copy: every address a batch
+    /// sends to is decrypted through here).
+    fn state(&self) -> std::sync::RwLockReadGuard<'_, Versions> {
+        self.versions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A short public value that identifies the key (not the key itself).
@@ -219,8 +219,14 @@ impl Keyring {
     /// The key version a ciphertext names; `None` for data from before
     /// versions (key 1, no associated data).
     pub fn version_of(data: &[u8]) -> Option<u8> {
-        match data {
-            [MAGIC, v, rest @ ..] if rest.len() > NONCE_LEN => Some(*v),
+        Self::version_of_head(data.get(..2).unwrap_or(data), data.len())
+    }
+
+    /// [`Keyring::version_of`] from a ciphertext's first two bytes and its
+    /// length (to count versions without reading whole photos).
+    pub fn version_of_head(head: &[u8], len: usize) -> Option<u8> {
+        match head {
+            [MAGIC, v] if len > 2 + NONCE_LEN => Some(*v),
             _ => None,
         }
     }

@@ -14,7 +14,7 @@ use super::{
         audit_events, conversations, deliveries, inbound_events, meta, outbox, subscriber_tokens,
         subscribers,
     },
-    time, with_write_tx, Database, StorageError,
+    time, with_conn, with_write_tx, Database, StorageError,
 };
 use crate::domain::{ConversationStatus, DeliveryState, ErasureRecord, SubscriberStatus};
 
@@ -85,7 +85,9 @@ impl Database {
         next: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         let next = next.to_rfc3339();
-        with_write_tx!(self, |c| {
+        // Asked every few seconds by every process: reads, and writes only
+        // when something is to be done (a compare-and-set needs no lock).
+        with_conn!(self, |c| {
             let stored: Option<String> = meta::table
                 .filter(meta::key.eq(key))
                 .select(meta::value)
@@ -123,31 +125,44 @@ impl Database {
         now: DateTime<Utc>,
     ) -> Result<usize, StorageError> {
         let (before, now) = (time::to_db(before), time::to_db(now));
+        // The residents whose address may go; a macro so the same query
+        // runs on either connection type.
+        macro_rules! due {
+            ($c:expr) => {
+                subscribers::table
+                    .filter(subscribers::status.eq(SubscriberStatus::Unsubscribed.as_str()))
+                    .filter(subscribers::address_ciphertext.is_not_null())
+                    .filter(subscribers::ended_at.lt(before))
+                    .filter(not(exists(
+                        outbox::table
+                            .filter(outbox::subscriber_id.eq(subscribers::id.nullable()))
+                            .filter(outbox::state.eq_any(["queued", "sending"])),
+                    )))
+                    .filter(not(exists(
+                        conversations::table
+                            .filter(conversations::subscriber_id.eq(subscribers::id.nullable()))
+                            .filter(conversations::status.ne(ConversationStatus::Closed.as_str())),
+                    )))
+                    .filter(not(exists(
+                        subscriber_tokens::table
+                            .filter(subscriber_tokens::subscriber_id.eq(subscribers::id))
+                            .filter(subscriber_tokens::purpose.eq("confirm"))
+                            .filter(subscriber_tokens::used_at.is_null())
+                            .filter(subscriber_tokens::expires_at.gt(now)),
+                    )))
+                    .select(subscribers::id)
+                    .limit(BATCH)
+                    .load::<i64>($c)?
+            };
+        }
+        // Run every few seconds by the engine: a read first, a write
+        // transaction only when an address is due (checked again inside).
+        let any = with_conn!(self, |c| !due!(c).is_empty());
+        if !any {
+            return Ok(0);
+        }
         with_write_tx!(self, |c| {
-            let ids: Vec<i64> = subscribers::table
-                .filter(subscribers::status.eq(SubscriberStatus::Unsubscribed.as_str()))
-                .filter(subscribers::address_ciphertext.is_not_null())
-                .filter(subscribers::ended_at.lt(before))
-                .filter(not(exists(
-                    outbox::table
-                        .filter(outbox::subscriber_id.eq(subscribers::id.nullable()))
-                        .filter(outbox::state.eq_any(["queued", "sending"])),
-                )))
-                .filter(not(exists(
-                    conversations::table
-                        .filter(conversations::subscriber_id.eq(subscribers::id.nullable()))
-                        .filter(conversations::status.ne(ConversationStatus::Closed.as_str())),
-                )))
-                .filter(not(exists(
-                    subscriber_tokens::table
-                        .filter(subscriber_tokens::subscriber_id.eq(subscribers::id))
-                        .filter(subscriber_tokens::purpose.eq("confirm"))
-                        .filter(subscriber_tokens::used_at.is_null())
-                        .filter(subscriber_tokens::expires_at.gt(now)),
-                )))
-                .select(subscribers::id)
-                .limit(BATCH)
-                .load(c)?;
+            let ids = due!(c);
             if ids.is_empty() {
                 return Ok(0);
             }

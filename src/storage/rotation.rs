@@ -22,6 +22,20 @@ struct Sealed {
     data: Vec<u8>,
 }
 
+/// The first bytes of a stored ciphertext and its length.
+#[derive(QueryableByName)]
+struct Head {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Binary)]
+    head: Vec<u8>,
+    #[diesel(sql_type = BigInt)]
+    len: i64,
+}
+
+/// Photos are large: fewer of them per transaction.
+const PHOTO_BATCH: i64 = 20;
+
 /// How many ciphertexts of one column are sealed with each key version
 /// (`None`: from before versions).
 pub type VersionCounts = BTreeMap<(String, String), BTreeMap<Option<u8>, u64>>;
@@ -53,7 +67,11 @@ impl Database {
     ) -> Result<Vec<(&'static str, &'static str, u64)>, StorageError> {
         let mut out = Vec::new();
         for (table, column) in sealed::ALL {
-            let n = self.reencrypt_column(table, column, batch.clamp(1, 10_000))?;
+            let batch = match table {
+                "conversation_photos" => batch.clamp(1, PHOTO_BATCH),
+                _ => batch.clamp(1, 10_000),
+            };
+            let n = self.reencrypt_column(table, column, batch)?;
             progress(table, column, n);
             out.push((table, column, n));
         }
@@ -113,15 +131,23 @@ impl Database {
         for (table, column) in sealed::ALL {
             let counts = out.entry((table.into(), column.into())).or_default();
             let mut after = 0_i64;
+            // Only the header of each ciphertext is read, not the photos.
+            let (head, len) = match self.backend() {
+                "postgres" => ("substring", "octet_length"),
+                _ => ("substr", "length"),
+            };
             loop {
                 let select = format!(
-                    "SELECT id, {column} AS data FROM {table} \
-                     WHERE id > {after} AND {column} IS NOT NULL ORDER BY id LIMIT 5000"
+                    "SELECT id, {head}({column}, 1, 2) AS head, CAST({len}({column}) AS BIGINT) AS len \
+                     FROM {table} WHERE id > {after} AND {column} IS NOT NULL ORDER BY id LIMIT 5000"
                 );
-                let rows: Vec<Sealed> = with_conn!(self, |c| diesel::sql_query(&select).load(c)?);
+                let rows: Vec<Head> = with_conn!(self, |c| diesel::sql_query(&select).load(c)?);
                 for row in &rows {
-                    if !row.data.is_empty() {
-                        *counts.entry(Keyring::version_of(&row.data)).or_default() += 1;
+                    if row.len > 0 {
+                        let len = usize::try_from(row.len).unwrap_or(0);
+                        *counts
+                            .entry(Keyring::version_of_head(&row.head, len))
+                            .or_default() += 1;
                     }
                 }
                 match rows.last() {
