@@ -137,6 +137,18 @@ fn category(app: &Herold, cmd: CategoryCommand) -> Result<()> {
             let ended = app.remove_category(&slug, "cli")?;
             println!("removed category {slug}; {ended} subscription(s) ended");
         }
+        CategoryCommand::Approval { slug, rule } => {
+            let required = rule == "required";
+            app.set_category_approval(&slug, required, &actor())?;
+            println!(
+                "category {slug}: {}",
+                if required {
+                    "a second editor must approve its announcements"
+                } else {
+                    "editors publish its announcements themselves"
+                }
+            );
+        }
     }
     Ok(())
 }

@@ -95,6 +95,15 @@ pub enum CategoryCommand {
         /// The category's slug.
         slug: String,
     },
+    /// Four-eyes approval: whether a second editor must release the
+    /// category's announcements in the staff application.
+    Approval {
+        /// The category's slug.
+        slug: String,
+        /// `required` or `none`.
+        #[arg(value_parser = ["required", "none"])]
+        rule: String,
+    },
 }
 
 /// Arguments of `publish`.

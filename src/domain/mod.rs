@@ -12,6 +12,7 @@ mod consent_report;
 mod conversation;
 mod delivery;
 mod digest;
+mod draft;
 mod email_address;
 mod error;
 mod event;
@@ -35,6 +36,10 @@ pub use consent_report::{
 pub use conversation::{Conversation, ConversationStatus, Direction, InboundMessage, NewMessage};
 pub use delivery::{Delivery, DeliveryState, NewDelivery};
 pub use digest::{next_slot, parse_local_time, parse_timezone, Digest};
+pub use draft::{
+    local_time_value, parse_event, parse_local_datetime, Draft, DraftFields, DraftImage,
+    DraftState, Problem,
+};
 pub use email_address::{check_email_address, EmailAddressError};
 pub use error::DomainError;
 pub use event::{Event, EventTime, LOCATION_MAX_CHARS};

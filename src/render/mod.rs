@@ -8,6 +8,7 @@ pub mod format;
 pub mod mail;
 mod markdown;
 pub mod message;
+pub mod preview;
 pub mod report;
 
 pub use event::event_when;

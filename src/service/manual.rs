@@ -72,24 +72,7 @@ impl Herold {
             locale: &self.config.default_locale,
             tz: self.config.tz(),
         };
-        let caps = Capabilities {
-            reach: Reach::Follow,
-            max_text_chars: Some(MAX_COPY_CHARS),
-            max_subject_chars: None,
-            formatting: match m.format {
-                ManualFormat::Plain => Formatting::Plain,
-                ManualFormat::WhatsApp => Formatting::WhatsApp,
-            },
-            outbound_media: Vec::new(),
-            inbound_media: Vec::new(),
-            default_rate: RateLimit::new(1.0, 1),
-            per_recipient_rate: None,
-            inbound: false,
-            delivery_receipts: false,
-            read_receipts: false,
-            idempotent_sends: false,
-            unsubscribe_links: false,
-        };
+        let caps = manual_capabilities(m.format);
         let rendered = crate::render::message::message(&a, &caps, &cx)
             .map_err(|e| ServiceError::Render(e.to_string()))?;
         Ok(rendered.text)
@@ -118,5 +101,28 @@ impl Herold {
             }),
         ))?;
         Ok(post)
+    }
+}
+
+/// What a manual channel takes: text in its format, no picture, at most
+/// [`MAX_COPY_CHARS`].
+pub(super) fn manual_capabilities(format: ManualFormat) -> Capabilities {
+    Capabilities {
+        reach: Reach::Follow,
+        max_text_chars: Some(MAX_COPY_CHARS),
+        max_subject_chars: None,
+        formatting: match format {
+            ManualFormat::Plain => Formatting::Plain,
+            ManualFormat::WhatsApp => Formatting::WhatsApp,
+        },
+        outbound_media: Vec::new(),
+        inbound_media: Vec::new(),
+        default_rate: RateLimit::new(1.0, 1),
+        per_recipient_rate: None,
+        inbound: false,
+        delivery_receipts: false,
+        read_receipts: false,
+        idempotent_sends: false,
+        unsubscribe_links: false,
     }
 }

@@ -2,6 +2,7 @@
 //! the model, call storage and record an audit trail.
 
 mod calendar;
+mod compose;
 mod control;
 mod conversations;
 mod digests;
@@ -15,6 +16,7 @@ mod pages;
 pub mod period;
 mod photos;
 mod processing;
+mod progress;
 mod receipts;
 mod reports;
 mod residents;
@@ -23,6 +25,7 @@ mod signup;
 mod staff;
 mod stop;
 
+pub use compose::{DraftOutcome, ImageUpload, SavedDraft};
 pub use conversations::{ConversationView, InboxEntry};
 pub use export::SubscriberExport;
 pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
@@ -30,6 +33,7 @@ pub use inbound::InboundOutcome;
 pub use media::image_path;
 pub use pages::PublicAnnouncement;
 pub use photos::PhotoFetch;
+pub use progress::{ChannelProgress, Progress};
 pub use receipts::ReceiptSummary;
 pub use residents::{CommandOutcome, ResidentCommand};
 pub use retention::RetentionCounts;
@@ -72,6 +76,15 @@ pub enum ServiceError {
     /// No manual channel has this id.
     #[error("unknown manual channel \"{id}\": expected one of {known}")]
     UnknownManualChannel { id: String, known: String },
+    /// A draft cannot be published as it is.
+    #[error("the draft has {} problem(s)", .0.len())]
+    Draft(Vec<crate::domain::Problem>),
+    /// The action does not fit the current state (the message says why).
+    #[error("{0}")]
+    Refused(String),
+    /// Four eyes: the author or submitter of a draft cannot release it.
+    #[error("a second editor must approve this draft: its author or submitter cannot")]
+    OwnApproval,
     /// A template failed to render.
     #[error("rendering failed: {0}")]
     Render(String),

@@ -74,9 +74,7 @@ impl From<ServiceError> for SignupError {
             ServiceError::UnknownCategory { slug, known } => Self::UnknownCategory { slug, known },
             ServiceError::Invalid(e) => Self::Invalid(e),
             ServiceError::Storage(e) => Self::Storage(e),
-            e @ (ServiceError::UnknownManualChannel { .. } | ServiceError::Render(_)) => {
-                Self::Internal(e.to_string())
-            }
+            e => Self::Internal(e.to_string()),
         }
     }
 }

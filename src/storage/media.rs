@@ -102,4 +102,17 @@ impl Database {
         })
         .transpose()
     }
+
+    /// The bytes of image `id`, whoever may see it (staff editing a
+    /// scheduled announcement).
+    pub fn image_bytes(&self, id: Id) -> Result<Vec<u8>, StorageError> {
+        let bytes: Option<Vec<u8>> = with_conn!(self, |c| media::table
+            .filter(media::id.eq(id))
+            .select(media::bytes)
+            .first(c)
+            .optional()?);
+        bytes.ok_or_else(|| StorageError::NotFound {
+            what: format!("image {id}"),
+        })
+    }
 }

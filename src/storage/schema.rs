@@ -16,6 +16,31 @@ diesel::table! {
         slug -> Text,
         name -> Text,
         created_at -> Timestamp,
+        requires_approval -> Bool,
+    }
+}
+
+diesel::table! {
+    drafts (id) {
+        id -> BigInt,
+        author -> Text,
+        category -> Text,
+        title -> Text,
+        body -> Text,
+        urgent -> Bool,
+        schedule -> Text,
+        event_start -> Text,
+        event_end -> Text,
+        event_location -> Text,
+        corrects_id -> Nullable<BigInt>,
+        replaces_id -> Nullable<BigInt>,
+        image_mime -> Nullable<Text>,
+        image_data -> Nullable<Binary>,
+        image_alt -> Text,
+        state -> Text,
+        submitted_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -376,6 +401,7 @@ diesel::joinable!(staff_sessions -> staff_users (staff_user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     meta,
+    drafts,
     manual_posts,
     categories,
     announcements,

@@ -10,7 +10,9 @@ use crate::{
     storage::{
         audit::audit_tx,
         error::OrNotFound,
-        schema::{announcements, broadcasts, deliveries, fanout_leases},
+        schema::{
+            announcements, broadcasts, deliveries, fanout_leases, subscribers, subscriptions,
+        },
         time, with_conn, with_write_tx, AuditWith, Database, StorageError,
     },
 };
@@ -42,6 +44,8 @@ type StateCount = (Option<i64>, String, i64);
 pub struct BroadcastCounts {
     pub broadcast: Broadcast,
     pub counts: HashMap<DeliveryState, i64>,
+    /// Active subscribers the fan-out has not reached yet (no row yet).
+    pub unmaterialised: i64,
 }
 
 /// Work waiting on one channel.
@@ -152,7 +156,9 @@ impl Database {
         &self,
         announcement_id: Id,
     ) -> Result<Vec<BroadcastCounts>, StorageError> {
-        let (rows, counts, leased): (Vec<BroadcastRow>, Vec<StateCount>, Vec<(i64, i32)>) =
+        type Leased = Vec<(i64, i32)>;
+        type Pending = Vec<(i64, i64)>;
+        let (rows, counts, leased, pending): (Vec<BroadcastRow>, Vec<StateCount>, Leased, Pending) =
             with_conn!(self, |c| {
                 let rows = broadcasts::table
                     .filter(broadcasts::announcement_id.eq(announcement_id))
@@ -178,7 +184,20 @@ impl Database {
                     )
                     .select((fanout_leases::broadcast_id, fanout_leases::size))
                     .load(c)?;
-                (rows, counts, leased)
+                // Subscribers past each running fan-out's cursor.
+                let mut pending = Vec::new();
+                for r in rows.iter().filter(|r: &&BroadcastRow| !r.fanout_done) {
+                    let n: i64 = subscriptions::table
+                        .inner_join(subscribers::table)
+                        .filter(subscriptions::category_id.eq(r.category_id))
+                        .filter(subscriptions::subscriber_id.gt(r.fanout_cursor))
+                        .filter(subscribers::channel.eq(&r.channel))
+                        .filter(subscribers::status.eq("active"))
+                        .count()
+                        .get_result(c)?;
+                    pending.push((r.id, n));
+                }
+                (rows, counts, leased, pending)
             });
         rows.into_iter()
             .map(|r| {
@@ -199,6 +218,11 @@ impl Database {
                 Ok(BroadcastCounts {
                     broadcast: r.try_into()?,
                     counts: map,
+                    unmaterialised: pending
+                        .iter()
+                        .filter(|(b, _)| *b == id)
+                        .map(|(_, n)| *n)
+                        .sum(),
                 })
             })
             .collect()

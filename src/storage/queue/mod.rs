@@ -34,15 +34,15 @@ use crate::domain::{Broadcast, BroadcastState};
 #[derive(Queryable, Selectable, Clone)]
 #[diesel(table_name = broadcasts)]
 pub(super) struct BroadcastRow {
-    id: i64,
+    pub(super) id: i64,
     announcement_id: i64,
-    category_id: i64,
-    channel: String,
+    pub(super) category_id: i64,
+    pub(super) channel: String,
     priority: i32,
     state: String,
     not_before: chrono::NaiveDateTime,
-    fanout_cursor: i64,
-    fanout_done: bool,
+    pub(super) fanout_cursor: i64,
+    pub(super) fanout_done: bool,
     created_at: chrono::NaiveDateTime,
     updated_at: chrono::NaiveDateTime,
 }

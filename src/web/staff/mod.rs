@@ -5,6 +5,8 @@
 //! `SameSite=Strict`, `Secure` behind https, path `/staff`), every form
 //! carries a CSRF token, and each role sees only its own sections.
 
+mod announcements;
+mod compose;
 mod pages;
 mod reports;
 
@@ -43,8 +45,62 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/staff/reports/processing",
             web::get().to(reports::processing),
         )
-        .route("/staff/audit", web::get().to(reports::audit));
+        .route("/staff/audit", web::get().to(reports::audit))
+        .route("/staff/compose", web::get().to(compose::new_form))
+        .route("/staff/compose", web::post().to(compose::save))
+        .route("/staff/drafts/{id}", web::get().to(compose::show))
+        .route(
+            "/staff/drafts/{id}/approve",
+            web::post().to(compose::approve),
+        )
+        .route(
+            "/staff/drafts/{id}/discard",
+            web::post().to(compose::discard),
+        )
+        .route("/staff/drafts/{id}/image", web::get().to(compose::image))
+        .route("/staff/drafts/{id}/email", web::get().to(compose::email))
+        .route("/staff/announcements", web::get().to(announcements::list))
+        .route(
+            "/staff/announcements/{id}",
+            web::get().to(announcements::show),
+        )
+        .route(
+            "/staff/announcements/{id}/events",
+            web::get().to(announcements::events),
+        )
+        .route(
+            "/staff/announcements/{id}/control",
+            web::post().to(announcements::control),
+        )
+        .route(
+            "/staff/announcements/{id}/edit",
+            web::post().to(announcements::edit),
+        )
+        .route(
+            "/staff/announcements/{id}/cancel",
+            web::post().to(announcements::cancel),
+        )
+        .route(
+            "/staff/announcements/{id}/manual/{channel}",
+            web::post().to(announcements::posted),
+        )
+        .route(
+            "/staff/assets/progress.js",
+            web::get().to(announcements::script),
+        );
 }
+
+/// The staff pages' Content-Security-Policy: their own scripts, images
+/// and frames (the e-mail preview) only.
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; \
+     frame-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
+
+/// The e-mail preview's policy: shown only in a staff page's frame, with
+/// no scripts, and its links not followed inside the frame.
+const FRAMED_CSP: &str = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; \
+     frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox allow-popups \
+     allow-popups-to-escape-sandbox";
 
 /// What every staff page shows around its content.
 pub struct Chrome {
@@ -56,6 +112,7 @@ pub struct Chrome {
     /// The token this page's forms carry.
     pub csrf: String,
     pub may_read_reports: bool,
+    pub may_publish: bool,
 }
 
 impl Chrome {
@@ -68,6 +125,7 @@ impl Chrome {
             user: session.map(|s| s.user.display_name.clone()),
             csrf: csrf.to_owned(),
             may_read_reports: session.is_some_and(|s| s.user.role.may(Permission::ReadReports)),
+            may_publish: session.is_some_and(|s| s.user.role.may(Permission::Publish)),
         }
     }
 }
@@ -86,7 +144,9 @@ struct NoticePage {
 pub struct Reply {
     pub status: StatusCode,
     pub content_type: &'static str,
-    pub body: String,
+    pub body: Vec<u8>,
+    /// The Content-Security-Policy.
+    pub csp: &'static str,
     pub location: Option<String>,
     pub cookies: Vec<Cookie<'static>>,
     /// A file name: the body is a download.
@@ -98,10 +158,28 @@ impl Reply {
         Self {
             status,
             content_type: "text/html; charset=utf-8",
-            body,
+            body: body.into_bytes(),
+            csp: CSP,
             location: None,
             cookies: Vec::new(),
             download: None,
+        }
+    }
+
+    /// Bytes of `content_type` (a draft's picture).
+    fn bytes(content_type: &'static str, body: Vec<u8>) -> Self {
+        Self {
+            content_type,
+            body,
+            ..Self::html(StatusCode::OK, String::new())
+        }
+    }
+
+    /// A page shown only inside a staff page's frame.
+    fn framed_html(body: String) -> Self {
+        Self {
+            csp: FRAMED_CSP,
+            ..Self::html(StatusCode::OK, body)
         }
     }
 
@@ -118,11 +196,7 @@ impl Reply {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .insert_header((header::REFERRER_POLICY, "same-origin"))
-            .insert_header((
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-                 frame-ancestors 'none'; base-uri 'none'",
-            ));
+            .insert_header((header::CONTENT_SECURITY_POLICY, self.csp));
         if let Some(to) = &self.location {
             r.insert_header((header::LOCATION, to.as_str()));
         }
@@ -179,6 +253,91 @@ fn notice(
         c,
     };
     Reply::html(status, page.render().unwrap_or_default())
+}
+
+/// The page for a staff action the service refused: storage failures are
+/// errors (500); anything else names what went wrong.
+fn service_failure(
+    app: &Herold,
+    session: &StaffSession,
+    e: crate::service::ServiceError,
+) -> Result<Reply, StorageError> {
+    use crate::service::ServiceError as E;
+    let (status, key, detail) = match e {
+        E::Storage(StorageError::NotFound { .. }) => {
+            (StatusCode::NOT_FOUND, "staff.not_found_text", None)
+        }
+        E::Storage(StorageError::Refused(m)) | E::Refused(m) => {
+            (StatusCode::CONFLICT, "staff.refused", Some(m))
+        }
+        E::Storage(e) => return Err(e),
+        E::OwnApproval => (StatusCode::FORBIDDEN, "compose.own_approval", None),
+        e => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "staff.refused",
+            Some(e.to_string()),
+        ),
+    };
+    let c = Chrome::new(app, Some(session), &session.csrf_token);
+    let page = NoticePage {
+        heading: c.t.get("staff.not_done"),
+        paragraphs: std::iter::once(c.t.get(key)).chain(detail).collect(),
+        command: None,
+        c,
+    };
+    Ok(Reply::html(status, page.render().unwrap_or_default()))
+}
+
+/// 404 for a draft or announcement that does not exist.
+fn not_found(app: &Herold, session: &StaffSession) -> Reply {
+    notice(
+        app,
+        Some(session),
+        StatusCode::NOT_FOUND,
+        "staff.not_found",
+        "staff.not_found_text",
+        None,
+    )
+}
+
+/// 400 for a form a page of Herold's never sends.
+fn bad_request(app: &Herold, session: &StaffSession) -> Reply {
+    notice(
+        app,
+        Some(session),
+        StatusCode::BAD_REQUEST,
+        "staff.not_done",
+        "staff.bad_request",
+        None,
+    )
+}
+
+/// [`with_session`] for a form: `needed` is required, and the form's
+/// `csrf` must be the session's token (else 403, nothing done).
+async fn with_form_session<F>(
+    app: web::Data<Herold>,
+    req: &HttpRequest,
+    needed: Permission,
+    csrf: String,
+    f: F,
+) -> HttpResponse
+where
+    F: FnOnce(&Herold, &StaffSession) -> Result<Reply, StorageError> + Send + 'static,
+{
+    with_session(app, req, Some(needed), move |app, session| {
+        if !same(&csrf, &session.csrf_token) {
+            return Ok(notice(
+                app,
+                Some(session),
+                StatusCode::FORBIDDEN,
+                "staff.forbidden",
+                "staff.expired",
+                None,
+            ));
+        }
+        f(app, session)
+    })
+    .await
 }
 
 /// Runs `f` with the signed-in session on the blocking pool: without one

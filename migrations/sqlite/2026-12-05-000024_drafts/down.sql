@@ -1,0 +1,2 @@
+DROP TABLE drafts;
+ALTER TABLE categories DROP COLUMN requires_approval;

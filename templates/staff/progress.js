@@ -1,0 +1,37 @@
+// Live progress of a broadcast (server-sent events). Without JavaScript
+// the page reloads itself every five seconds instead.
+"use strict";
+(function () {
+  const table = document.getElementById("progress");
+  if (!table || !window.EventSource) return;
+  const status = document.getElementById("progress-status");
+  const noscriptRefresh = document.querySelector("meta[http-equiv=refresh]");
+  if (noscriptRefresh) noscriptRefresh.remove();
+  const eta = (s) => {
+    if (s === null || s === undefined) return "–";
+    if (s < 60) return table.dataset.etaSeconds.replace("{n}", Math.max(1, s));
+    return table.dataset.etaMinutes.replace("{n}", Math.ceil(s / 60));
+  };
+  const source = new EventSource(table.dataset.events);
+  source.onmessage = (e) => {
+    const p = JSON.parse(e.data);
+    for (const c of p.channels) {
+      const row = table.querySelector('tr[data-channel="' + c.channel + '"]');
+      if (!row) continue;
+      const set = (k, v) => {
+        const cell = row.querySelector('[data-k="' + k + '"]');
+        if (cell) cell.textContent = String(v);
+      };
+      set("queued", c.queued + c.sending);
+      for (const k of ["sent", "delivered", "read", "failed", "total", "percent"]) set(k, c[k]);
+      set("eta", eta(c.eta_seconds));
+      const bar = row.querySelector('[data-k="bar"]');
+      if (bar) bar.value = c.percent;
+    }
+    if (p.finished) {
+      source.close();
+      status.textContent = status.dataset.finished;
+    }
+  };
+  source.addEventListener("failed", () => source.close());
+})();
