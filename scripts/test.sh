@@ -8,6 +8,9 @@
 #   - Synapse, a real Matrix homeserver, in its own virtualenv
 #     .test-peers/synapse with the pins of tests/support/requirements-synapse.txt
 #     (the tests start one per test, see tests/common/synapse.rs)
+#   - Chromium and chromedriver (Debian packages chromium, chromium-driver)
+#     for the browser tests, and axe-core (npm, pinned in
+#     tests/support/browser/package-lock.json) for their accessibility checks
 #   - PostgreSQL 15 on 127.0.0.1:5432 (started if it is installed but stopped)
 # then runs every test of every crate on SQLite and on PostgreSQL.
 #
@@ -38,6 +41,24 @@ if ! cmp -s "$SYNAPSE_REQUIREMENTS" "$PEERS/synapse/installed-requirements.txt";
     python3 -m venv "$PEERS/synapse"
     "$PEERS/synapse/bin/pip" install --quiet --disable-pip-version-check -r "$SYNAPSE_REQUIREMENTS"
     cp "$SYNAPSE_REQUIREMENTS" "$PEERS/synapse/installed-requirements.txt"
+fi
+
+# 1c. The browser tests' peers: Debian's Chromium and chromedriver (apt,
+#     as root or through sudo), and axe-core from npm (npm ci: exactly the
+#     locked version, reinstalled only when the lock changes).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    step "installing Chromium and chromedriver (Debian packages)"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+if ! cmp -s tests/support/browser/package-lock.json "$PEERS/browser/installed-lock.json"; then
+    step "installing axe-core into $PEERS/browser"
+    mkdir -p "$PEERS/browser"
+    cp tests/support/browser/package.json tests/support/browser/package-lock.json "$PEERS/browser/"
+    (cd "$PEERS/browser" && npm ci --silent --no-audit --no-fund)
+    cp tests/support/browser/package-lock.json "$PEERS/browser/installed-lock.json"
 fi
 
 # 2. PostgreSQL.
@@ -71,4 +92,5 @@ fi
 step "running the test suite (SQLite and PostgreSQL)"
 export HEROLD_TEST_PYTHON="$PWD/$PEERS/venv/bin/python"
 export HEROLD_TEST_SYNAPSE="$PWD/$PEERS/synapse/bin/python"
+export HEROLD_TEST_AXE="$PWD/$PEERS/browser/node_modules/axe-core/axe.min.js"
 cargo test --workspace --locked --features herold/fake-providers "$@"

@@ -6,6 +6,7 @@
 //! unreachable server fails the test: the suite never silently skips a backend.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fake_telegram;
 pub mod fake_whatsapp;
 pub mod server;
