@@ -48,7 +48,7 @@ async fn setup() -> Setup {
     let port = smtp_port.to_string();
     let uri = bot_api.uri();
     let s = tokio::task::spawn_blocking(move || {
-        Server::start_with(
+        let s = Server::start_with(
             None,
             &[
                 ("HEROLD_DELIVERY__CHANNELS", r#"["email", "telegram"]"#),
@@ -66,10 +66,80 @@ async fn setup() -> Setup {
                 ("HEROLD_MANUAL", MANUAL),
                 ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
             ],
-        )
+        );
+        prepare(&s);
+        s
     })
     .await
     .unwrap();
+    Setup {
+        s,
+        smtp,
+        _bot_api: bot_api,
+    }
+}
+
+/// The administrator adds a reply template, then answers the report with
+/// it.
+async fn answer_with_template(b: &Browser, setup: &Setup, shots: bool) {
+    let s = &setup.s;
+    b.click("form[action='/staff/logout'] button").await;
+    b.wait_for_text("Anmelden", Duration::from_secs(10)).await;
+    b.fill("#username", "ada").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("form[action='/staff/login'] button[type=submit]")
+        .await;
+    b.wait_for_text("Willkommen", Duration::from_secs(10)).await;
+    b.goto(&s.url("/staff/templates")).await;
+    b.fill("#name", "Spielplatz").await;
+    b.fill(
+        "#body",
+        "Danke für Ihre Meldung (Vorgang {case}). Der Bauhof sieht sich die Schaukel diese Woche an.",
+    )
+    .await;
+    b.click("form[action='/staff/templates'] button[value=save]:last-of-type")
+        .await;
+    b.wait_for_text("Vorlage gespeichert.", Duration::from_secs(10))
+        .await;
+    b.assert_accessible().await;
+    b.click("a[href='/staff/inbox']").await;
+    b.wait_for_text("Vorgang", Duration::from_secs(10)).await;
+    b.assert_accessible().await;
+    if shots {
+        b.screenshot("staff-inbox").await;
+    }
+    b.click("table a[href^='/staff/inbox/']").await;
+    b.wait_for_text("kaputte Schaukel", Duration::from_secs(10))
+        .await;
+    b.find("#template")
+        .await
+        .select_by_label("Spielplatz")
+        .await
+        .unwrap();
+    b.click("form[method=get] button[type=submit]").await;
+    b.wait_for_text("Der Bauhof sieht sich", Duration::from_secs(10))
+        .await;
+    let text = b
+        .find("#text")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(text.contains("(Vorgang "), "{text}");
+    assert!(!text.contains("{case}"), "{text}");
+    b.assert_accessible().await;
+    if shots {
+        b.screenshot("staff-conversation").await;
+    }
+    b.click("form[action$='/reply'] button[type=submit]").await;
+    b.wait_for_text("Antwort gesendet.", Duration::from_secs(10))
+        .await;
+    b.assert_accessible().await;
+}
+
+/// Categories, two staff accounts and a resident's report (blocking).
+fn prepare(s: &Server) {
     s.cli(&[
         "category",
         "add",
@@ -97,11 +167,29 @@ async fn setup() -> Setup {
         "--password-file",
         file.to_str().unwrap(),
     ]);
-    Setup {
-        s,
-        smtp,
-        _bot_api: bot_api,
-    }
+    let file = s.dir.path().join("ada.pw");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+    s.cli(&[
+        "user",
+        "add",
+        "ada",
+        "--role",
+        "admin",
+        "--password-file",
+        file.to_str().unwrap(),
+    ]);
+    // A resident's report on Telegram.
+    let update = json!({
+        "update_id": 40_001,
+        "message": {
+            "message_id": 1, "date": 1_764_400_000,
+            "chat": {"id": 77, "type": "private", "first_name": "Erika"},
+            "from": {"id": 77, "is_bot": false, "first_name": "Erika"},
+            "text": "Der Spielplatz am Lindenweg hat eine kaputte Schaukel."
+        }
+    });
+    let (status, _) = s.post_telegram(SECRET, &update);
+    assert_eq!(status, 200);
 }
 
 /// A resident subscribes on the public page and confirms from the mail.
@@ -242,6 +330,7 @@ async fn staff_and_residents_in_a_browser_with_javascript() {
     );
     subscribe_by_email(&b, &setup, "erika@example.org", true).await;
     compose_and_publish(&b, &setup, "Biotonne erst am Samstag", true).await;
+    answer_with_template(&b, &setup, true).await;
     // The subscriber got the announcement by e-mail.
     common::poll_until(Duration::from_secs(30), || {
         setup
@@ -264,5 +353,6 @@ async fn staff_and_residents_in_a_browser_without_javascript() {
     b.find("#off").await;
     subscribe_by_email(&b, &setup, "ohne-skript@example.org", false).await;
     compose_and_publish(&b, &setup, "Straßensperrung ohne Skript", false).await;
+    answer_with_template(&b, &setup, false).await;
     b.close().await;
 }

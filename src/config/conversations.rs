@@ -9,6 +9,11 @@ pub struct ConversationsConfig {
     /// When staff answer, as residents should read it in the automatic
     /// first reply, e.g. `Mo–Fr 8–12 Uhr`; unset, the reply names no hours.
     pub office_hours: Option<String>,
+    /// The same hours as a schedule Herold can read, e.g. `Mo-Fr
+    /// 08:00-12:00; Do 14:00-18:00` (town time zone): a report outside them
+    /// gets a reply naming the next opening, and the inbox shows whether
+    /// the office is open.
+    pub office_schedule: Option<String>,
     /// Largest photo a resident may send, in bytes (as the provider serves
     /// it, before metadata is stripped); larger ones are refused politely
     /// and never downloaded whole.
@@ -25,12 +30,20 @@ impl Default for ConversationsConfig {
     fn default() -> Self {
         Self {
             office_hours: None,
+            office_schedule: None,
             max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES,
         }
     }
 }
 
 impl ConversationsConfig {
+    /// The office schedule, if one is configured (checked at start).
+    pub fn schedule(&self) -> Option<crate::domain::OfficeHours> {
+        self.office_schedule
+            .as_deref()
+            .and_then(|s| crate::domain::OfficeHours::parse(s).ok())
+    }
+
     /// One short line, if set.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(h) = &self.office_hours {
@@ -41,6 +54,13 @@ impl ConversationsConfig {
                     expected: "one line of at most 200 characters, e.g. \"Mo–Fr 8–12 Uhr\"".into(),
                 });
             }
+        }
+        if let Some(s) = &self.office_schedule {
+            crate::domain::OfficeHours::parse(s).map_err(|e| ConfigError::Invalid {
+                key: "conversations.office_schedule",
+                value: s.chars().take(60).collect(),
+                expected: e.to_string(),
+            })?;
         }
         if !(1024..=MAX_MAX_PHOTO_BYTES).contains(&self.max_photo_bytes) {
             return Err(ConfigError::Invalid {

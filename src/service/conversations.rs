@@ -86,6 +86,26 @@ impl Herold {
                 .as_deref()
                 .map(|h| t(locale, "conversation.office_hours", &[("hours", h)]))
                 .unwrap_or_default();
+            // Outside the office schedule: when the next answer can come.
+            let tz = self.config().tz();
+            let now = Utc::now();
+            let hours = match self.config().conversations.schedule() {
+                Some(s) if !s.is_open(now, tz) => match s.next_opening(now, tz) {
+                    Some(next) => format!(
+                        "{hours}{}",
+                        t(
+                            locale,
+                            "conversation.outside_hours",
+                            &[(
+                                "next",
+                                &next.with_timezone(&tz).format("%d.%m. %H:%M").to_string()
+                            )]
+                        )
+                    ),
+                    None => hours,
+                },
+                _ => hours,
+            };
             let reply = t(
                 locale,
                 "conversation.received",

@@ -18,6 +18,7 @@ mod photos;
 mod processing;
 mod progress;
 mod receipts;
+mod reply_templates;
 mod reports;
 mod residents;
 mod retention;

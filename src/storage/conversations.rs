@@ -117,6 +117,31 @@ impl Database {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    /// The direction of each conversation's latest message (`Outbound`:
+    /// staff answered last).
+    pub fn last_directions(
+        &self,
+        ids: &[Id],
+    ) -> Result<std::collections::HashMap<Id, Direction>, StorageError> {
+        let rows: Vec<(i64, i64, String)> = with_conn!(self, |c| messages::table
+            .filter(messages::conversation_id.eq_any(ids))
+            .select((messages::conversation_id, messages::id, messages::direction))
+            .load(c)?);
+        let mut latest: std::collections::HashMap<Id, (i64, String)> = Default::default();
+        for (conversation, id, direction) in rows {
+            let e = latest
+                .entry(conversation)
+                .or_insert((id, direction.clone()));
+            if id >= e.0 {
+                *e = (id, direction);
+            }
+        }
+        latest
+            .into_iter()
+            .map(|(k, (_, d))| Ok((k, Direction::parse(&d)?)))
+            .collect()
+    }
+
     /// A subscriber's conversations, oldest first.
     pub fn conversations_of(&self, subscriber_id: Id) -> Result<Vec<Conversation>, StorageError> {
         let rows: Vec<Row> = with_conn!(self, |c| conversations::table

@@ -25,6 +25,7 @@ mod outbox;
 mod parity;
 mod photos;
 mod queue;
+mod reply_templates;
 mod retention;
 mod rotation;
 pub mod schema;
@@ -54,6 +55,7 @@ pub use queue::{
     Bounce, BroadcastCounts, ChannelResumed, Claim, Claimed, Control, FanoutLease, Grant, Outcome,
     QueueDepth,
 };
+pub use reply_templates::ReplyTemplateRow;
 pub use rotation::VersionCounts;
 pub use sessions::StaffSession;
 pub use subscribers::NewSubscriber;

@@ -21,6 +21,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    reply_templates (id) {
+        id -> BigInt,
+        name -> Text,
+        body -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     drafts (id) {
         id -> BigInt,
         author -> Text,
@@ -402,6 +412,7 @@ diesel::joinable!(staff_sessions -> staff_users (staff_user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     meta,
     drafts,
+    reply_templates,
     manual_posts,
     categories,
     announcements,

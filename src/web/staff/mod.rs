@@ -7,6 +7,7 @@
 
 mod announcements;
 mod compose;
+mod inbox;
 mod pages;
 mod reports;
 
@@ -84,6 +85,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/staff/announcements/{id}/manual/{channel}",
             web::post().to(announcements::posted),
         )
+        .route("/staff/inbox", web::get().to(inbox::list))
+        .route("/staff/inbox/{id}", web::get().to(inbox::show))
+        .route("/staff/inbox/{id}/reply", web::post().to(inbox::reply))
+        .route("/staff/inbox/{id}/close", web::post().to(inbox::close))
+        .route(
+            "/staff/inbox/messages/{id}/delete",
+            web::post().to(inbox::delete_message),
+        )
+        .route("/staff/inbox/photos/{id}", web::get().to(inbox::photo))
+        .route("/staff/templates", web::get().to(inbox::templates))
+        .route("/staff/templates", web::post().to(inbox::save_template))
         .route(
             "/staff/assets/progress.js",
             web::get().to(announcements::script),
@@ -113,6 +125,7 @@ pub struct Chrome {
     pub csrf: String,
     pub may_read_reports: bool,
     pub may_publish: bool,
+    pub may_moderate: bool,
 }
 
 impl Chrome {
@@ -126,6 +139,7 @@ impl Chrome {
             csrf: csrf.to_owned(),
             may_read_reports: session.is_some_and(|s| s.user.role.may(Permission::ReadReports)),
             may_publish: session.is_some_and(|s| s.user.role.may(Permission::Publish)),
+            may_moderate: session.is_some_and(|s| s.user.role.may(Permission::Moderate)),
         }
     }
 }
