@@ -87,6 +87,7 @@ fn main() -> Result<()> {
             urgent: Some(template("gemeinde_warnung")),
             digest: None,
         },
+        display_number: None,
     });
     let app = App::build(config)?;
     let herold = app.herold().clone();

@@ -63,6 +63,8 @@ async fn setup() -> Setup {
                 ("HEROLD_TELEGRAM__TOKEN", TOKEN),
                 ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET),
                 ("HEROLD_TELEGRAM__MODE", "webhook"),
+                ("HEROLD_TELEGRAM__BOT_USERNAME", "musterstadt_bot"),
+                ("HEROLD_TELEGRAM__CHANNEL", "@musterstadt_info"),
                 ("HEROLD_MANUAL", MANUAL),
                 ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
             ],
@@ -200,13 +202,19 @@ async fn subscribe_by_email(b: &Browser, setup: &Setup, address: &str, shots: bo
     if shots {
         b.screenshot("public-start").await;
     }
+    // The English page and the privacy notice pass the checks too.
+    b.goto(&s.url("/subscribe?lang=en")).await;
+    b.find("svg").await;
+    b.assert_accessible().await;
+    b.goto(&s.url("/privacy")).await;
+    b.assert_accessible().await;
     b.goto(&s.url("/subscribe")).await;
     b.assert_accessible().await;
-    b.fill("#email", address).await;
-    b.click("#c-abfall").await;
     if shots {
         b.screenshot("public-subscribe").await;
     }
+    b.fill("#email", address).await;
+    b.click("#c-abfall").await;
     b.click("form[action='/subscribe'] button[type=submit]")
         .await;
     b.wait_for_text(

@@ -23,11 +23,36 @@ pub struct PrivacyConfig {
     pub email_provider: Option<String>,
     /// What the consent ledger keeps of an erased resident.
     pub erasure_record: ErasureRecord,
+    /// The town's own privacy notice (https URL); unset, the public pages
+    /// link to `/privacy`, generated from the record of processing
+    /// activities.
+    pub notice_url: Option<String>,
+    /// The town's imprint (Impressum, https URL), linked from every public
+    /// page.
+    pub imprint_url: Option<String>,
 }
 
 impl PrivacyConfig {
-    /// Each text is one line of reasonable length.
+    /// Each text is one line of reasonable length; links are http(s) URLs.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, v) in [
+            ("privacy.notice_url", &self.notice_url),
+            ("privacy.imprint_url", &self.imprint_url),
+        ] {
+            if let Some(v) = v {
+                let ok = url::Url::parse(v).is_ok_and(|u| {
+                    matches!(u.scheme(), "https" | "http") && u.host_str().is_some()
+                });
+                if !ok {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        value: v.chars().take(60).collect(),
+                        expected: "an http(s) URL such as https://www.musterstadt.de/impressum"
+                            .into(),
+                    });
+                }
+            }
+        }
         for (key, v) in [
             ("privacy.controller", &self.controller),
             ("privacy.dpo_contact", &self.dpo_contact),

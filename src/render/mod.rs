@@ -9,6 +9,7 @@ pub mod mail;
 mod markdown;
 pub mod message;
 pub mod preview;
+pub mod qr;
 pub mod report;
 
 pub use event::event_when;

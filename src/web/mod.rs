@@ -45,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(webhooks::webhook))
                 .route(web::get().to(webhooks::handshake)),
         )
+        .route("/privacy", get_or_head().to(pages::privacy))
         .route("/subscribe", web::get().to(signup::form_page))
         .route("/subscribe", web::post().to(signup::subscribe))
         .route(

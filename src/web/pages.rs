@@ -109,6 +109,44 @@ fn tr(app: &Herold) -> Tr {
     Tr::new(&app.config().default_locale)
 }
 
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct PrivacyPage {
+    lang: String,
+    site: String,
+    t: Tr,
+    categories: Vec<crate::domain::Category>,
+    record: crate::domain::ProcessingRecord,
+}
+
+/// `GET /privacy[?lang=en]`: the privacy notice residents read (Art. 13
+/// GDPR), generated from the same record of processing activities the
+/// data-protection officer keeps — so it is as current as the
+/// configuration.
+pub async fn privacy(
+    app: web::Data<Herold>,
+    query: web::Query<super::signup::LangQuery>,
+) -> HttpResponse {
+    let app = app.into_inner();
+    let requested = query.into_inner().lang;
+    let result = web::block(move || -> Result<String, crate::storage::StorageError> {
+        let lang = super::signup::page_lang(&app, requested.as_deref());
+        let page = PrivacyPage {
+            record: app.processing_record(&lang),
+            t: Tr::new(&lang),
+            lang,
+            site: app.config().site_name.clone(),
+            categories: app.db().list_categories()?,
+        };
+        Ok(page.render().unwrap_or_default())
+    })
+    .await;
+    match result {
+        Ok(Ok(body)) => html(Ok(body)),
+        _ => HttpResponse::InternalServerError().finish(),
+    }
+}
+
 /// `/`: recent announcements and feed links.
 pub async fn index(app: web::Data<Herold>) -> HttpResponse {
     let app = app.into_inner();

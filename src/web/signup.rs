@@ -44,6 +44,86 @@ struct SubscribePage {
     choices: Vec<Choice>,
     email: String,
     error: Option<String>,
+    /// The messengers with their links and QR codes.
+    sections: Vec<JoinSection>,
+    /// E-mail sign-up is configured.
+    email_available: bool,
+    /// The other language: its code and its name in itself.
+    other_lang: (&'static str, &'static str),
+    privacy_url: String,
+    imprint_url: Option<String>,
+}
+
+/// One public link with its QR code.
+struct JoinView {
+    url: String,
+    label: String,
+    qr: Option<String>,
+    /// What following it starts, in words.
+    kind: String,
+    /// The categories a public channel carries, if not all.
+    categories: Option<String>,
+}
+
+/// A messenger on the subscribe page.
+struct JoinSection {
+    id: &'static str,
+    name: String,
+    links: Vec<JoinView>,
+}
+
+/// The languages of the public pages: German first, then English.
+const LANGUAGES: [(&str, &str); 2] = [("de", "Deutsch"), ("en", "English")];
+
+/// The page language: `requested` if supported, else the site's default.
+pub(super) fn page_lang(app: &Herold, requested: Option<&str>) -> String {
+    requested
+        .and_then(|r| LANGUAGES.iter().find(|(code, _)| *code == r))
+        .map(|(code, _)| (*code).to_owned())
+        .unwrap_or_else(|| app.config().default_locale.clone())
+}
+
+/// Every configured messenger's join links, by channel.
+fn join_sections(registry: &Registry, t: &Tr, categories: &[Category]) -> Vec<JoinSection> {
+    registry
+        .channels()
+        .filter_map(|ch| {
+            let links = ch.join_links();
+            if links.is_empty() {
+                return None;
+            }
+            let kind = ch.kind();
+            let links = links
+                .into_iter()
+                .map(|l| JoinView {
+                    qr: crate::render::qr::svg(&l.url),
+                    kind: t.get(match l.kind {
+                        herold_channel_api::JoinKind::Chat => "join.chat",
+                        herold_channel_api::JoinKind::Follow => "join.follow",
+                    }),
+                    categories: (!l.categories.is_empty()).then(|| {
+                        l.categories
+                            .iter()
+                            .map(|slug| {
+                                categories
+                                    .iter()
+                                    .find(|c| c.slug.as_str() == slug)
+                                    .map_or(slug.clone(), |c| c.name.clone())
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }),
+                    url: l.url,
+                    label: l.label,
+                })
+                .collect();
+            Some(JoinSection {
+                id: kind.as_str(),
+                name: t.get(&format!("channel.{}", kind.as_str())),
+                links,
+            })
+        })
+        .collect()
 }
 
 /// A button that POSTs.
@@ -100,9 +180,20 @@ pub(super) fn notice(
     text: &str,
     action: Option<Action>,
 ) -> Result<String, SignupError> {
-    let t = page_tr(app);
+    notice_in(app, &app.config().default_locale, heading, text, action)
+}
+
+/// [`notice`] in language `lang`.
+pub(super) fn notice_in(
+    app: &Herold,
+    lang: &str,
+    heading: &str,
+    text: &str,
+    action: Option<Action>,
+) -> Result<String, SignupError> {
+    let t = Tr::new(lang);
     Ok(NoticePage {
-        lang: app.config().default_locale.clone(),
+        lang: lang.to_owned(),
         site: app.config().site_name.clone(),
         categories: app.db().list_categories()?,
         heading: t.get(heading),
@@ -127,31 +218,48 @@ fn error_text(t: &Tr, e: &SignupError) -> String {
     })
 }
 
-/// Form fields, with repeated `category` keys.
-fn form(body: &[u8]) -> (String, Vec<String>) {
+/// Form fields, with repeated `category` keys, and the page's language.
+fn form(body: &[u8]) -> (String, Vec<String>, Option<String>) {
     let mut email = String::new();
     let mut cats = Vec::new();
+    let mut lang = None;
     for (k, v) in url::form_urlencoded::parse(body) {
         match k.as_ref() {
             "email" => email = v.into_owned(),
             "category" => cats.push(v.into_owned()),
+            "lang" => lang = Some(v.into_owned()),
             _ => {}
         }
     }
-    (email, cats)
+    (email, cats, lang)
 }
 
 fn subscribe_page(
     app: &Herold,
+    registry: &Registry,
+    lang: &str,
     email: &str,
     checked: &[String],
     error: Option<String>,
 ) -> Result<String, SignupError> {
     let categories = app.db().list_categories()?;
+    let t = Tr::new(lang);
+    let privacy = &app.config().privacy;
     Ok(SubscribePage {
-        lang: app.config().default_locale.clone(),
+        lang: lang.to_owned(),
         site: app.config().site_name.clone(),
-        t: page_tr(app),
+        sections: join_sections(registry, &t, &categories),
+        email_available: registry.link_signup().is_some(),
+        other_lang: LANGUAGES
+            .into_iter()
+            .find(|(code, _)| *code != lang)
+            .unwrap_or(LANGUAGES[0]),
+        privacy_url: privacy
+            .notice_url
+            .clone()
+            .unwrap_or_else(|| format!("/privacy?lang={lang}")),
+        imprint_url: privacy.imprint_url.clone(),
+        t,
         choices: choices(&categories, checked),
         categories,
         email: email.to_owned(),
@@ -161,19 +269,28 @@ fn subscribe_page(
     .unwrap_or_default())
 }
 
-/// `GET /subscribe`: the form.
-/// Without a channel that signs up by link (e-mail) nobody could confirm:
-/// a notice instead.
-pub async fn form_page(app: web::Data<Herold>, registry: web::Data<Registry>) -> HttpResponse {
-    let available = registry.link_signup().is_some();
+/// The subscribe page's query: its language.
+#[derive(serde::Deserialize)]
+pub struct LangQuery {
+    #[serde(default)]
+    pub(super) lang: Option<String>,
+}
+
+/// `GET /subscribe[?lang=en]`: every way to receive announcements — each
+/// messenger's links with QR codes, the e-mail form, feeds and calendars.
+pub async fn form_page(
+    app: web::Data<Herold>,
+    registry: web::Data<Registry>,
+    query: web::Query<LangQuery>,
+) -> HttpResponse {
+    let registry = registry.into_inner();
+    let requested = query.into_inner().lang;
     blocking_page(app, move |app| {
-        if !available {
-            return Ok((
-                StatusCode::SERVICE_UNAVAILABLE,
-                notice(app, "signup.title", "signup.unavailable", None)?,
-            ));
-        }
-        Ok((StatusCode::OK, subscribe_page(app, "", &[], None)?))
+        let lang = page_lang(app, requested.as_deref());
+        Ok((
+            StatusCode::OK,
+            subscribe_page(app, &registry, &lang, "", &[], None)?,
+        ))
     })
     .await
 }
@@ -187,7 +304,9 @@ pub async fn subscribe(
     limit: web::Data<ClientLimit>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (email, cats) = form(&body);
+    let (email, cats, lang) = form(&body);
+    let lang = page_lang(&app, lang.as_deref());
+    let registry_page = registry.clone().into_inner();
     // Another site's page must not sign anyone up (or mail them).
     if !super::security::same_origin(&req, &app.config().public_url) {
         return blocking_page(app, |app| {
@@ -202,14 +321,14 @@ pub async fn subscribe(
         // The form again with what was entered, and when to try again.
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let msg = crate::i18n::t(
-            &app.config().default_locale,
+            &lang,
             "signup.error.too_many",
             &[("minutes", &minutes.to_string())],
         );
         let mut page = blocking_page(app, move |app| {
             Ok((
                 StatusCode::TOO_MANY_REQUESTS,
-                subscribe_page(app, &email, &cats, Some(msg))?,
+                subscribe_page(app, &registry_page, &lang, &email, &cats, Some(msg))?,
             ))
         })
         .await;
@@ -230,7 +349,7 @@ pub async fn subscribe(
     };
     let a = app.clone().into_inner();
     let (e2, c2) = (email.clone(), cats.clone());
-    let locale = a.config().default_locale.clone();
+    let locale = lang.clone();
     let outcome =
         web::block(move || a.request_subscription(channel, &e2, &c2, &locale, Utc::now())).await;
     let outcome = match outcome {
@@ -241,11 +360,11 @@ pub async fn subscribe(
         }
         // Bad input: the form again, with what was entered and why.
         Ok(Err(e)) => {
-            let msg = error_text(&page_tr(&app), &e);
+            let msg = error_text(&Tr::new(&lang), &e);
             return blocking_page(app, move |app| {
                 Ok((
                     StatusCode::BAD_REQUEST,
-                    subscribe_page(app, &email, &cats, Some(msg))?,
+                    subscribe_page(app, &registry_page, &lang, &email, &cats, Some(msg))?,
                 ))
             })
             .await;
@@ -270,7 +389,7 @@ pub async fn subscribe(
         SignupOutcome::Throttled => None,
     };
     if let Some((to, kind, link, token_id)) = mail {
-        let t = page_tr(&app);
+        let t = Tr::new(&lang);
         let sent = match (
             registry.link_signup(),
             link_mail(kind, &t, &app.config().site_name, &link),
@@ -307,20 +426,32 @@ pub async fn subscribe(
                 let a = app.clone().into_inner();
                 let _ = web::block(move || a.db().forget_mailed(id)).await;
             }
-            return blocking_page(app, |app| {
+            return blocking_page(app, move |app| {
                 Ok((
                     StatusCode::SERVICE_UNAVAILABLE,
-                    notice(app, "signup.check_inbox_title", "signup.mail_failed", None)?,
+                    notice_in(
+                        app,
+                        &lang,
+                        "signup.check_inbox_title",
+                        "signup.mail_failed",
+                        None,
+                    )?,
                 ))
             })
             .await;
         }
     }
     // The same text whatever happened: nobody learns whether an address is known.
-    blocking_page(app, |app| {
+    blocking_page(app, move |app| {
         Ok((
             StatusCode::OK,
-            notice(app, "signup.check_inbox_title", "signup.check_inbox", None)?,
+            notice_in(
+                app,
+                &lang,
+                "signup.check_inbox_title",
+                "signup.check_inbox",
+                None,
+            )?,
         ))
     })
     .await
@@ -439,7 +570,7 @@ pub async fn save_categories(
     body: web::Bytes,
 ) -> HttpResponse {
     let token = token.into_inner();
-    let (_, cats) = form(&body);
+    let (_, cats, _) = form(&body);
     blocking_page(app, move |app| match app.set_categories(&token, &cats) {
         Ok(_) => {
             let saved = page_tr(app).get("manage.saved");

@@ -81,6 +81,13 @@ pub trait Channel: Send + Sync {
         Vec::new()
     }
 
+    /// The public links residents follow to start receiving this channel
+    /// (a chat with the bot, a public channel or room), for the subscribe
+    /// page. None by default.
+    fn join_links(&self) -> Vec<crate::join::JoinLink> {
+        Vec::new()
+    }
+
     /// The limit for one recipient: [`Capabilities::per_recipient_rate`]
     /// by default; a channel whose limits differ by kind of chat (Telegram:
     /// groups and channels slower than private chats) says so here.

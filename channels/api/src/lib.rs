@@ -185,6 +185,7 @@ pub mod config;
 pub mod error;
 pub mod event_time;
 pub mod inbound;
+pub mod join;
 pub mod kind;
 pub mod media;
 pub mod message;
@@ -201,6 +202,7 @@ pub use inbound::{
     DeliveryStatus, InboundContent, InboundError, InboundEvent, InboundParser, InboundRequest,
     InboundVerifier,
 };
+pub use join::{JoinKind, JoinLink};
 pub use kind::{ChannelKind, UnknownChannel};
 pub use media::{FetchError, FetchedMedia};
 pub use message::{

@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use herold_channel_api::{
     Capabilities, Channel, ChannelKind, Destination, FetchError, FetchedMedia, FollowRoute,
-    FollowTarget, Formatting, MediaKind, OutboundMessage, RateLimit, Reach, Receipt, SendError,
+    FollowTarget, Formatting, JoinLink, MediaKind, OutboundMessage, RateLimit, Reach, Receipt,
+    SendError,
 };
 use matrix_sdk::config::RequestConfig;
 use matrix_sdk::ruma::api::client::room::create_room::v3::{Request as CreateRoom, RoomPreset};
@@ -481,6 +482,29 @@ impl Channel for MatrixChannel {
 
     fn follow_routes(&self) -> Vec<FollowRoute> {
         self.inner.config.follow_routes()
+    }
+
+    /// A direct chat with the bot, and each public room with an alias
+    /// (a room id is no address residents can use), through matrix.to.
+    fn join_links(&self) -> Vec<JoinLink> {
+        let c = &self.inner.config;
+        let mut links = vec![JoinLink::chat(
+            format!("https://matrix.to/#/{}", c.user_id),
+            c.user_id.clone(),
+        )];
+        let rooms = c
+            .follow_all_room
+            .iter()
+            .map(|r| (r, Vec::new()))
+            .chain(c.follow_rooms.iter().map(|(cat, r)| (r, vec![cat.clone()])));
+        for (room, categories) in rooms.filter(|(r, _)| r.starts_with('#')) {
+            links.push(JoinLink::follow(
+                format!("https://matrix.to/#/{room}"),
+                room.clone(),
+                categories,
+            ));
+        }
+        links
     }
 
     /// Leaves the erased resident's direct chat and forgets it: the

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use herold_channel_api::{
     async_trait, Capabilities, Channel, ChannelKind, Destination, FetchError, FetchedMedia,
-    FollowRoute, FollowTarget, Formatting, MediaKind, OutboundMessage, RateLimit, Reach, Receipt,
-    SendError,
+    FollowRoute, FollowTarget, Formatting, JoinLink, MediaKind, OutboundMessage, RateLimit, Reach,
+    Receipt, SendError,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -37,6 +37,7 @@ pub struct TelegramChannel {
     files: Zeroizing<String>,
     channel: Option<String>,
     channel_categories: Vec<String>,
+    bot_username: Option<String>,
     /// Sent to Telegram by [`Channel::setup`]; it comes back with every update.
     webhook_secret: Option<Zeroizing<String>>,
     caps: Capabilities,
@@ -163,6 +164,7 @@ impl TelegramChannel {
             files,
             channel: config.channel,
             channel_categories: config.channel_categories,
+            bot_username: config.bot_username,
             webhook_secret: config.webhook_secret.map(Zeroizing::new),
             caps: Capabilities {
                 reach: Reach::Both,
@@ -297,6 +299,24 @@ impl Channel for TelegramChannel {
                 categories: self.channel_categories.clone(),
             })
             .collect()
+    }
+
+    /// The bot (Telegram shows a Start button that sends `/start`) and the
+    /// public channel when it has a name (a numeric id has no public link).
+    fn join_links(&self) -> Vec<JoinLink> {
+        let mut links: Vec<JoinLink> = self
+            .bot_username
+            .iter()
+            .map(|bot| JoinLink::chat(format!("https://t.me/{bot}"), format!("@{bot}")))
+            .collect();
+        if let Some(name) = self.channel.as_deref().and_then(|c| c.strip_prefix('@')) {
+            links.push(JoinLink::follow(
+                format!("https://t.me/{name}"),
+                format!("@{name}"),
+                self.channel_categories.clone(),
+            ));
+        }
+        links
     }
 
     /// One message a second to a private chat; twenty a minute to a group

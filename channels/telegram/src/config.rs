@@ -59,6 +59,11 @@ pub struct TelegramConfig {
     /// every announcement.
     #[serde(default)]
     pub channel_categories: Vec<String>,
+    /// The bot's public username without `@`, e.g. `musterstadt_bot`: the
+    /// subscribe page links to `https://t.me/<name>` and shows
+    /// its QR code. Unset, the page shows no link to the bot.
+    #[serde(default)]
+    pub bot_username: Option<String>,
     /// Telegram's limit of messages per second for this bot (30; more with
     /// paid broadcasts): the engine sends at most that many in any second,
     /// evenly at one below it.
@@ -96,6 +101,7 @@ impl fmt::Debug for TelegramConfig {
             )
             .field("channel", &self.channel)
             .field("channel_categories", &self.channel_categories)
+            .field("bot_username", &self.bot_username)
             .field("rate_per_second", &self.rate_per_second)
             .field("mode", &self.mode)
             .field("poll_timeout_seconds", &self.poll_timeout_seconds)
@@ -155,6 +161,7 @@ impl TelegramConfig {
             webhook_secret: None,
             channel: None,
             channel_categories: Vec::new(),
+            bot_username: None,
             rate_per_second: DEFAULT_RATE_PER_SECOND,
             mode: Mode::Auto,
             poll_timeout_seconds: DEFAULT_POLL_TIMEOUT_SECONDS,
@@ -226,6 +233,18 @@ impl TelegramConfig {
                 return Err(ConfigError::invalid(
                     "channel",
                     "a public channel name such as @musterstadt_info (5 to 32 letters, digits or _) or a numeric chat id",
+                ));
+            }
+        }
+        if let Some(name) = &self.bot_username {
+            let n = name.len();
+            let valid = (5..=32).contains(&n)
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && name.to_ascii_lowercase().ends_with("bot");
+            if !valid {
+                return Err(ConfigError::invalid(
+                    "bot_username",
+                    "the bot's username without @, 5 to 32 letters, digits or _, ending in \"bot\" (e.g. musterstadt_bot)",
                 ));
             }
         }

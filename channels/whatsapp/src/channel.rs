@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use herold_channel_api::{
     async_trait, Address, Capabilities, Channel, ChannelKind, Destination, FetchError,
-    FetchedMedia, Formatting, MediaKind, OutboundMessage, RateLimit, Reach, Receipt,
+    FetchedMedia, Formatting, JoinLink, MediaKind, OutboundMessage, RateLimit, Reach, Receipt,
     RenderedMessage, SendError, TemplateFields,
 };
 use serde_json::{json, Value};
@@ -326,6 +326,20 @@ impl Channel for WhatsAppChannel {
 
     fn capabilities(&self) -> &Capabilities {
         &self.caps
+    }
+
+    /// A chat with the business number, "Start" prefilled.
+    fn join_links(&self) -> Vec<JoinLink> {
+        self.config
+            .display_digits()
+            .map(|digits| {
+                JoinLink::chat(
+                    format!("https://wa.me/{digits}?text=Start"),
+                    self.config.display_number.clone().unwrap_or_default(),
+                )
+            })
+            .into_iter()
+            .collect()
     }
 
     fn conversation_window(&self) -> Option<Duration> {

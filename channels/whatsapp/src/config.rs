@@ -123,6 +123,12 @@ pub struct WhatsAppConfig {
     pub pair_spacing_seconds: u32,
     /// The templates for residents outside the 24-hour window.
     pub templates: Templates,
+    /// The business number as residents dial it, in international form
+    /// (`+49 171 2345678`): the subscribe page links to
+    /// `https://wa.me/<digits>?text=Start` and shows its QR code. Unset,
+    /// the page shows no WhatsApp link.
+    #[serde(default)]
+    pub display_number: Option<String>,
 }
 
 /// A string, or an integer read as its digits.
@@ -170,6 +176,7 @@ impl fmt::Debug for WhatsAppConfig {
             .field("api_version", &self.api_version)
             .field("rate_per_second", &self.rate_per_second)
             .field("pair_spacing_seconds", &self.pair_spacing_seconds)
+            .field("display_number", &self.display_number)
             .field("templates", &self.templates)
             .finish()
     }
@@ -219,9 +226,31 @@ pub(crate) struct Secrets {
 }
 
 impl WhatsAppConfig {
+    /// The digits of `display_number` (country code first), if it is one.
+    pub fn display_digits(&self) -> Option<String> {
+        let n = self.display_number.as_deref()?.trim();
+        let rest = n.strip_prefix('+')?;
+        if !rest
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+        {
+            return None;
+        }
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        (8..=15).contains(&digits.len()).then_some(digits)
+    }
+
     /// Checks every key and reads the secret files.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.secrets()?;
+        if let Some(n) = &self.display_number {
+            if self.display_digits().is_none() {
+                return Err(ConfigError::invalid(
+                    "display_number",
+                    format!("an international number such as +49 171 2345678 (8 to 15 digits after +), not {n:?}"),
+                ));
+            }
+        }
         let url = reqwest::Url::parse(&self.api_url).ok();
         if !url.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some()) {
             return Err(ConfigError::invalid(
