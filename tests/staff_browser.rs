@@ -322,6 +322,14 @@ async fn compose_and_publish(b: &Browser, setup: &Setup, title: &str, shots: boo
     b.click("a[href='/staff/announcements']").await;
     b.wait_for_text(title, Duration::from_secs(10)).await;
     b.assert_accessible().await;
+    b.click("nav a[href='/staff/statistics']").await;
+    b.wait_for_text("Empfänger je Kanal", Duration::from_secs(10))
+        .await;
+    b.find("#channels svg").await;
+    b.assert_accessible().await;
+    if shots {
+        b.screenshot("staff-statistics").await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,6 +39,8 @@ pub enum Permission {
     ReadReports,
     /// Manage staff accounts, channels and categories.
     Administer,
+    /// See the statistics (reach per channel and category).
+    ReadStatistics,
 }
 
 impl Role {
@@ -62,6 +64,7 @@ impl Role {
                 | (Self::Editor, Permission::Publish)
                 | (Self::Moderator, Permission::Moderate)
                 | (Self::Dpo, Permission::ReadReports)
+                | (Self::Editor | Self::Dpo, Permission::ReadStatistics)
         )
     }
 

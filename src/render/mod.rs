@@ -3,6 +3,7 @@
 //! its event time in the reader's language and the town's time zone, and
 //! the whole message in each chat channel's own form ([`format`](mod@format)).
 
+pub mod chart;
 mod event;
 pub mod format;
 pub mod mail;

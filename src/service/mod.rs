@@ -24,6 +24,7 @@ mod residents;
 mod retention;
 mod signup;
 mod staff;
+mod statistics;
 mod stop;
 
 pub use compose::{DraftOutcome, ImageUpload, SavedDraft};
@@ -43,6 +44,7 @@ pub use signup::{
     EVIDENCE_ONE_CLICK, EVIDENCE_WEB_FORM,
 };
 pub use staff::{SignInAttempt, SignInError, SignedIn, StaffError};
+pub use statistics::{Reach, Span, Statistics};
 
 use chrono::{DateTime, Utc};
 use herold_channel_api::{ChannelKind, FollowRoute};

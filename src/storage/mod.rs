@@ -32,6 +32,7 @@ pub mod schema;
 pub mod sealed;
 mod sessions;
 mod staff;
+mod statistics;
 mod subscribers;
 mod time;
 mod tokens;

@@ -10,6 +10,7 @@ mod compose;
 mod inbox;
 mod pages;
 mod reports;
+mod statistics;
 
 use actix_web::{
     cookie::{time::Duration as CookieDuration, Cookie, SameSite},
@@ -85,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/staff/announcements/{id}/manual/{channel}",
             web::post().to(announcements::posted),
         )
+        .route("/staff/statistics", web::get().to(statistics::page))
         .route("/staff/inbox", web::get().to(inbox::list))
         .route("/staff/inbox/{id}", web::get().to(inbox::show))
         .route("/staff/inbox/{id}/reply", web::post().to(inbox::reply))
@@ -126,6 +128,7 @@ pub struct Chrome {
     pub may_read_reports: bool,
     pub may_publish: bool,
     pub may_moderate: bool,
+    pub may_see_statistics: bool,
 }
 
 impl Chrome {
@@ -140,6 +143,8 @@ impl Chrome {
             may_read_reports: session.is_some_and(|s| s.user.role.may(Permission::ReadReports)),
             may_publish: session.is_some_and(|s| s.user.role.may(Permission::Publish)),
             may_moderate: session.is_some_and(|s| s.user.role.may(Permission::Moderate)),
+            may_see_statistics: session
+                .is_some_and(|s| s.user.role.may(Permission::ReadStatistics)),
         }
     }
 }
