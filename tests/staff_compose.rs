@@ -413,6 +413,98 @@ fn compose_publish_and_watch(database_url: Option<&str>) {
         .cli(&["reports", "audit", "--action", "draft.publish"])
         .contains("erik"));
 
+    // Test sends: erik links his own Telegram subscription by its
+    // pseudonym and the code Herold sends to it, then sends a draft.
+    let pseudonym = s
+        .cli(&["subscribers", "list", "--channel", "telegram"])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let me = get(&s, &erik, "/staff/me");
+    let r = erik
+        .post(s.url("/staff/me"))
+        .form(&[
+            ("csrf", csrf(&me).as_str()),
+            ("action", "link"),
+            ("pseudonym", pseudonym.to_lowercase().as_str()),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(location(&r), "/staff/me?notice=sent");
+    let code = common::poll_until(Duration::from_secs(30), || {
+        rt.block_on(bot_api.received_requests())
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+            .filter_map(|b| b["text"].as_str().map(str::to_owned))
+            .find_map(|t| {
+                t.split("Code für Testsendungen: ")
+                    .nth(1)
+                    .map(|c| c[..6].to_owned())
+            })
+            .ok_or_else(|| "no code reached the chat".to_owned())
+    });
+    let me = get(&s, &erik, "/staff/me");
+    assert!(me.contains("wartet auf den Code"), "{me}");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for (given, notice) in [(wrong, "wrong"), (code.as_str(), "confirmed")] {
+        let r = erik
+            .post(s.url("/staff/me"))
+            .form(&[
+                ("csrf", csrf(&me).as_str()),
+                ("action", "confirm"),
+                ("pseudonym", pseudonym.as_str()),
+                ("code", given),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(location(&r), format!("/staff/me?notice={notice}"));
+    }
+    let form = get(&s, &erik, "/staff/compose");
+    let r = compose(
+        &s,
+        &erik,
+        &form,
+        &[
+            ("category", "abfall"),
+            ("title", "Probelauf Sirenen"),
+            ("body", "Am Samstag um 12 Uhr."),
+            ("action", "preview"),
+        ],
+        None,
+    );
+    let draft_page = get(&s, &erik, &location(&r));
+    let test_draft = hidden(&draft_page, "draft").unwrap();
+    let r = erik
+        .post(s.url(&format!("/staff/drafts/{test_draft}/test")))
+        .form(&[("csrf", csrf(&draft_page).as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(
+        location(&r).contains("notice=tested&n=1&failed=0"),
+        "{}",
+        location(&r)
+    );
+    let test = rt
+        .block_on(bot_api.received_requests())
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .find(|b| {
+            b["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("[Test]") && t.contains("Probelauf Sirenen"))
+        });
+    assert!(
+        test.is_some(),
+        "the test message did not reach the editor's chat"
+    );
+    assert!(get(&s, &erik, &location(&r)).contains("Testsendung verschickt: 1 Nachricht"));
+    // The draft is still a draft: nothing was published.
+    assert!(!s.cli(&["announcements", "list"]).contains("Probelauf"));
+
     // Four eyes: a "rat" announcement waits for a second editor.
     let form = get(&s, &erik, "/staff/compose");
     let r = compose(

@@ -175,11 +175,33 @@ impl Herold {
         } else {
             ConversationStatus::Open
         };
-        self.db()
-            .list_conversations(status, limit)?
+        let conversations = self.db().list_conversations(status, limit)?;
+        // The residents of the whole page in one query.
+        let ids: Vec<Id> = conversations
+            .iter()
+            .filter_map(|c| c.subscriber_id)
+            .collect();
+        let subscribers: std::collections::HashMap<Id, crate::domain::Subscriber> = self
+            .db()
+            .subscribers_by_ids(&ids)?
             .into_iter()
-            .map(|c| self.inbox_entry(c))
-            .collect()
+            .map(|s| (s.id, s))
+            .collect();
+        Ok(conversations
+            .into_iter()
+            .map(|conversation| {
+                let s = conversation
+                    .subscriber_id
+                    .and_then(|id| subscribers.get(&id));
+                InboxEntry {
+                    pseudonym: s
+                        .filter(|s| s.status != SubscriberStatus::Erased)
+                        .map(|s| s.pseudonym.clone()),
+                    channel: s.map(|s| s.channel),
+                    conversation,
+                }
+            })
+            .collect())
     }
 
     /// One conversation with its messages.

@@ -26,6 +26,7 @@ mod signup;
 mod staff;
 mod statistics;
 mod stop;
+mod test_send;
 
 pub use compose::{DraftOutcome, ImageUpload, SavedDraft};
 pub use conversations::{ConversationView, InboxEntry};
@@ -45,6 +46,7 @@ pub use signup::{
 };
 pub use staff::{SignInAttempt, SignInError, SignedIn, StaffError};
 pub use statistics::{Reach, Span, Statistics};
+pub use test_send::TestMessage;
 
 use chrono::{DateTime, Utc};
 use herold_channel_api::{ChannelKind, FollowRoute};

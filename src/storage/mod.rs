@@ -34,6 +34,7 @@ mod sessions;
 mod staff;
 mod statistics;
 mod subscribers;
+mod test_recipients;
 mod time;
 mod tokens;
 mod websub;
@@ -60,6 +61,7 @@ pub use reply_templates::ReplyTemplateRow;
 pub use rotation::VersionCounts;
 pub use sessions::StaffSession;
 pub use subscribers::NewSubscriber;
+pub use test_recipients::TestRecipient;
 pub use tokens::{IssuedToken, MailPolicy, Renewal, StoredToken};
 pub use websub::{
     CategoryActivity, MarkChange, NewWebsubSubscription, PendingDistribution, WebsubClaim,

@@ -21,6 +21,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    staff_test_recipients (id) {
+        id -> BigInt,
+        staff_user_id -> BigInt,
+        subscriber_id -> BigInt,
+        code_hash -> Nullable<Binary>,
+        confirmed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     reply_templates (id) {
         id -> BigInt,
         name -> Text,
@@ -413,6 +424,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     meta,
     drafts,
     reply_templates,
+    staff_test_recipients,
     manual_posts,
     categories,
     announcements,

@@ -341,6 +341,15 @@ impl Database {
         row.map(TryInto::try_into).transpose()
     }
 
+    /// The subscribers with these ids (those that exist).
+    pub fn subscribers_by_ids(&self, ids: &[Id]) -> Result<Vec<Subscriber>, StorageError> {
+        let rows: Vec<Row> = with_conn!(self, |c| subscribers::table
+            .filter(subscribers::id.eq_any(ids))
+            .select(Row::as_select())
+            .load(c)?);
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
     /// One subscriber.
     pub fn get_subscriber(&self, id: Id) -> Result<Subscriber, StorageError> {
         let row: Option<Row> = with_conn!(self, |c| subscribers::table
@@ -698,6 +707,12 @@ impl Database {
                 .execute(c)?;
             // Messages still queued for them, with their text.
             diesel::delete(outbox::table.filter(outbox::subscriber_id.eq(id))).execute(c)?;
+            // A staff member's link to this subscription for test sends.
+            diesel::delete(
+                super::schema::staff_test_recipients::table
+                    .filter(super::schema::staff_test_recipients::subscriber_id.eq(id)),
+            )
+            .execute(c)?;
             // What they sent, as stored by the webhook (found by the same
             // keyed hash as their address).
             let lookup: Option<Vec<u8>> = subscribers::table

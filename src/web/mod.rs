@@ -147,6 +147,14 @@ pub async fn serve(app: &crate::app::App) -> std::io::Result<()> {
             )
             .configure(configure)
     })
+    // Responses go out at once: without TCP_NODELAY a response written in
+    // two parts waits for the client's delayed ACK (about 40 ms) on
+    // keep-alive connections.
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
     .bind(listen)
     .map_err(|e| {
         std::io::Error::new(

@@ -182,7 +182,12 @@ pub async fn show(
 ) -> HttpResponse {
     let registry = registry.into_inner();
     let id = path.into_inner();
-    let notice = query.into_inner().notice;
+    let q = query.into_inner();
+    let notice = match q.notice.as_deref() {
+        Some("tested") if q.failed == 0 => Some(format!("tested:{}", q.n)),
+        Some("tested") => Some(format!("test_failed:{}:{}", q.n, q.failed)),
+        _ => q.notice,
+    };
     with_session(app, &req, Some(Permission::Publish), move |app, session| {
         let draft = match app.db().get_draft(id) {
             Err(StorageError::NotFound { .. }) => return Ok(super::not_found(app, session)),
@@ -198,6 +203,11 @@ pub async fn show(
 pub struct NoticeQuery {
     #[serde(default)]
     notice: Option<String>,
+    /// After a test send: messages sent and failed.
+    #[serde(default)]
+    n: usize,
+    #[serde(default)]
+    failed: usize,
 }
 
 /// `POST /staff/compose`: saves the draft, then previews, publishes or
@@ -296,6 +306,61 @@ pub async fn approve(
                 ))),
                 Err(e) => service_failure(app, session, e),
             }
+        },
+    )
+    .await
+}
+
+/// `POST /staff/drafts/{id}/test`: the draft, rendered for each channel,
+/// to the editor's own confirmed test recipients at once.
+pub async fn test_send(
+    app: web::Data<Herold>,
+    registry: web::Data<Registry>,
+    runtime: web::Data<tokio::runtime::Handle>,
+    req: HttpRequest,
+    path: web::Path<Id>,
+    form: web::Form<DraftAction>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let registry = registry.into_inner();
+    let runtime = runtime.into_inner();
+    with_form_session(
+        app,
+        &req,
+        Permission::Publish,
+        form.csrf,
+        move |app, session| {
+            let draft = match app.db().get_draft(id) {
+                Err(StorageError::NotFound { .. }) => return Ok(super::not_found(app, session)),
+                r => r?,
+            };
+            let messages = match app.test_messages(&draft, &session.user, &registry) {
+                Ok(m) => m,
+                Err(crate::service::ServiceError::Draft(p)) => {
+                    return page(app, &registry, session, Some(&draft), p, None)
+                }
+                Err(e) => return service_failure(app, session, e),
+            };
+            let total = messages.len();
+            // On the process's runtime, where the adapters' connections live
+            // (this is a blocking-pool thread, so waiting here is fine).
+            let failed = runtime.block_on(async {
+                let mut failed = 0usize;
+                for m in messages {
+                    let sent =
+                        crate::engine::send_transactional(app, &m.channel, &m.to, &m.message).await;
+                    if let Err(e) = sent {
+                        tracing::warn!(channel = %m.channel.kind(), error = %e, "test send failed");
+                        failed += 1;
+                    }
+                }
+                failed
+            });
+            Ok(Reply::redirect(&format!(
+                "/staff/drafts/{id}?notice=tested&n={}&failed={failed}#preview",
+                total - failed
+            )))
         },
     )
     .await
@@ -438,10 +503,19 @@ fn page(
             ),
         })
         .collect();
-    let notice = notice.map(|n| match n.as_str() {
-        "saved" => c.t.get("compose.notice.saved"),
-        "submitted" => c.t.get("compose.notice.submitted"),
-        _ => String::new(),
+    let notice = notice.map(|n| {
+        let parts: Vec<&str> = n.split(':').collect();
+        match parts.as_slice() {
+            ["saved"] => c.t.get("compose.notice.saved"),
+            ["submitted"] => c.t.get("compose.notice.submitted"),
+            ["tested", n] => t(&locale, "compose.notice.tested", &[("n", n)]),
+            ["test_failed", n, f] => t(
+                &locale,
+                "compose.notice.test_failed",
+                &[("n", n), ("failed", f)],
+            ),
+            _ => String::new(),
+        }
     });
     let awaiting = draft
         .filter(|d| d.state == DraftState::AwaitingApproval)

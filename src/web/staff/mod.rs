@@ -8,6 +8,7 @@
 mod announcements;
 mod compose;
 mod inbox;
+mod me;
 mod pages;
 mod reports;
 mod statistics;
@@ -87,6 +88,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(announcements::posted),
         )
         .route("/staff/statistics", web::get().to(statistics::page))
+        .route("/staff/me", web::get().to(me::page))
+        .route("/staff/me", web::post().to(me::save))
+        .route(
+            "/staff/drafts/{id}/test",
+            web::post().to(compose::test_send),
+        )
         .route("/staff/inbox", web::get().to(inbox::list))
         .route("/staff/inbox/{id}", web::get().to(inbox::show))
         .route("/staff/inbox/{id}/reply", web::post().to(inbox::reply))
