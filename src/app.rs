@@ -39,6 +39,8 @@ pub struct App {
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
     hub: Arc<Hub>,
+    /// `herold demo`: what the sandbox channels sent.
+    sandbox: Option<Arc<crate::demo::Sandbox>>,
 }
 
 impl App {
@@ -59,7 +61,20 @@ impl App {
             registry: Arc::new(registry),
             metrics: Arc::new(Metrics::new()),
             hub: Arc::new(hub),
+            sandbox: None,
         })
+    }
+
+    /// The same application as a demo whose channels record into
+    /// `sandbox` (its `/demo` pages show it, every page says "Demo").
+    pub fn with_sandbox(mut self, sandbox: Arc<crate::demo::Sandbox>) -> Self {
+        self.sandbox = Some(sandbox);
+        self
+    }
+
+    /// The demo's sandbox, when this is `herold demo`.
+    pub fn sandbox(&self) -> Option<&Arc<crate::demo::Sandbox>> {
+        self.sandbox.as_ref()
     }
 
     /// The service layer (use cases over the database).

@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve => serve(config),
+        Command::Demo(args) => demo(config, &args),
         Command::Bench(args) => {
             let report = crate::bench::run(
                 config,
@@ -984,6 +985,38 @@ fn warn_about(app: &App) {
 fn serve(config: Config) -> Result<()> {
     let app = App::build(config)?;
     warn_about(&app);
+    run_serving(app)
+}
+
+/// `herold demo`: the demo's own database (seeded when new, refused when it
+/// holds real residents), sandbox channels, and `serve`.
+fn demo(mut config: Config, args: &crate::cli::DemoArgs) -> Result<()> {
+    let db = &args.database;
+    config.database_url = db.display().to_string();
+    config.secret_key = None;
+    let key = db.with_extension("key");
+    if !key.exists() {
+        crate::storage::write_key_file(&key, &crate::crypto::Keyring::generate_encoded())?;
+    }
+    config.secret_key_file = Some(key);
+    config.delivery.channels = crate::demo::CHANNELS.to_vec();
+    let herold = Herold::open(config)?;
+    let seeded = crate::demo::prepare(&herold)?;
+    let sandbox = std::sync::Arc::new(crate::demo::Sandbox::default());
+    let registry = crate::registry::Registry::from_channels(crate::demo::channels(&sandbox));
+    let app = App::assemble(herold, registry)?.with_sandbox(sandbox);
+    let base = app.herold().config().public_url.clone();
+    println!(
+        "Demo {} at {base}\n  what residents received: {base}demo\n  staff application: {base}staff — accounts admin, redaktion, redaktion2, moderation, datenschutz; password {}",
+        if seeded { "seeded and running" } else { "running" },
+        crate::demo::PASSWORD
+    );
+    run_serving(app)
+}
+
+/// Serves `app` with its engine, inbound processor, pollers and WebSub
+/// distributor until SIGINT/SIGTERM.
+fn run_serving(app: App) -> Result<()> {
     let rt = runtime()?;
     rt.block_on(async move {
         let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -27,6 +27,9 @@ pub enum Command {
     Serve,
     /// Run delivery workers only (no web server); several may share a PostgreSQL database.
     Worker,
+    /// Run a demo municipality: its own database, sandbox channels whose
+    /// messages appear on /demo, staff accounts for every role.
+    Demo(DemoArgs),
     /// Measure the delivery engine against a built-in fake provider.
     Bench(BenchArgs),
     /// Apply pending database migrations and exit.
@@ -104,6 +107,15 @@ pub enum CategoryCommand {
         #[arg(value_parser = ["required", "none"])]
         rule: String,
     },
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The demo's SQLite database (created and seeded when missing); never
+    /// one with real residents.
+    #[arg(long, value_name = "FILE", default_value = "herold-demo.db")]
+    pub database: std::path::PathBuf,
 }
 
 /// Arguments of `publish`.

@@ -14,6 +14,7 @@ mod conversations;
 mod cursors;
 mod database_url;
 mod deliveries;
+mod demo;
 mod digests;
 mod drafts;
 mod error;

@@ -5,6 +5,7 @@
 pub(crate) mod client_limit;
 mod conditional;
 mod data;
+mod demo;
 mod feeds;
 mod health;
 mod media;
@@ -68,6 +69,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/data/{token}", web::get().to(data::page))
         .route("/data/{token}", web::post().to(data::by_link))
         .route("/websub", web::post().to(websub::hub))
+        .route("/demo", web::get().to(demo::index))
+        .route("/demo/mail/{id}", web::get().to(demo::mail))
+        .route("/demo/{channel}", web::get().to(demo::conversation))
         .configure(staff::configure)
         .default_service(web::to(|| async {
             HttpResponse::NotFound().body("not found\n")
@@ -98,6 +102,7 @@ pub fn app_data(app: &crate::app::App, runtime: tokio::runtime::Handle) -> AppDa
         client_limit: web::Data::new(client_limit::ClientLimit::new(
             &app.herold().config().signup,
         )),
+        sandbox: app.sandbox().map(|s| web::Data::new(s.clone())),
     }
 }
 
@@ -110,6 +115,8 @@ pub struct AppData {
     metrics: web::Data<Arc<Metrics>>,
     hub: web::Data<crate::websub::Hub>,
     client_limit: web::Data<client_limit::ClientLimit>,
+    /// `herold demo`: what the sandbox channels sent.
+    sandbox: Option<web::Data<Arc<crate::demo::Sandbox>>>,
 }
 
 impl AppData {
@@ -121,6 +128,14 @@ impl AppData {
             .app_data(self.metrics.clone())
             .app_data(self.hub.clone())
             .app_data(self.client_limit.clone());
+        if let Some(s) = &self.sandbox {
+            cfg.app_data(s.clone());
+        }
+    }
+
+    /// Whether this is `herold demo`.
+    pub fn is_demo(&self) -> bool {
+        self.sandbox.is_some()
     }
 }
 
@@ -138,6 +153,10 @@ pub async fn serve(app: &crate::app::App) -> std::io::Result<()> {
             .app_data(web::PayloadConfig::new(1 << 20))
             .wrap(middleware::from_fn(websub::feed_links))
             .wrap(middleware::from_fn(security::headers))
+            .wrap(middleware::Condition::new(
+                data.is_demo(),
+                middleware::from_fn(demo::banner),
+            ))
             .wrap(middleware::Compress::default())
             // Path only, and without the secret tokens of sign-up links.
             .wrap(
