@@ -372,3 +372,52 @@ async fn staff_and_residents_in_a_browser_without_javascript() {
     answer_with_template(&b, &setup, false).await;
     b.close().await;
 }
+
+/// `herold demo`'s pages in the browser: the overview and a resident's
+/// chat and mailbox pass axe-core too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::server::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = common::herold(dir.path())
+        .arg("demo")
+        .env("HEROLD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HEROLD_PUBLIC_URL", format!("{base}/"))
+        .env("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let b = Browser::start(true).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if b.client
+            .goto(&format!("{base}/demo/telegram?to=710000001"))
+            .await
+            .is_ok()
+            && b.text().await.contains("Unwetterwarnung")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo delivered nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    b.assert_accessible().await;
+    b.screenshot("demo-chat").await;
+    b.goto(&format!("{base}/demo")).await;
+    b.assert_accessible().await;
+    b.screenshot("demo-overview").await;
+    b.goto(&format!(
+        "{base}/demo/email?to=erika.mustermann%40example.org"
+    ))
+    .await;
+    b.find("iframe").await;
+    b.assert_accessible().await;
+    b.close().await;
+    let _ = child.kill();
+    let _ = child.wait();
+}

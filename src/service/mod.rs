@@ -124,6 +124,8 @@ pub struct Herold {
     /// starts on them at once; events stored by another process are
     /// found by the processor's poll (`inbound.poll_interval_ms`).
     inbound_stored: Arc<tokio::sync::Notify>,
+    /// The statistics last computed, per span (see service/statistics.rs).
+    statistics: Arc<statistics::Cache>,
 }
 
 /// Each channel's public follow routes, from its adapter (set by the
@@ -140,6 +142,7 @@ impl Herold {
             db,
             follow: Arc::default(),
             inbound_stored: Arc::default(),
+            statistics: Arc::default(),
         })
     }
 

@@ -9,7 +9,7 @@ use super::{Herold, ServiceError};
 use crate::domain::{DeliveryState, Id};
 
 /// How far back the statistics look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Span {
     /// The last 12 weeks, one point per week.
     Weeks,
@@ -74,9 +74,80 @@ fn moments(span: Span, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Vec<DateTime<Ut
     out
 }
 
+/// Statistics younger than this are served as they are.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+/// Older ones (up to this age) are served while a new computation runs
+/// in the background; older still, the request computes them.
+const USABLE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The statistics last computed per span, and whether a computation runs.
+/// Counting 100,000 subscribers takes longer than a page may (about 0.2 s
+/// on SQLite), so pages show figures at most a few seconds old instead.
+#[derive(Debug, Default)]
+pub struct Cache {
+    entries:
+        std::sync::Mutex<std::collections::HashMap<Span, (std::time::Instant, Arc<Statistics>)>>,
+    refreshing: std::sync::Mutex<std::collections::HashSet<Span>>,
+}
+
+use std::sync::Arc;
+
 impl Herold {
+    /// The statistics over `span` (reach of the last `recent`
+    /// announcements), at most [`FRESH`] old — or, while a fresh set is
+    /// computed in the background, at most [`USABLE`] old.
+    pub fn statistics_cached(
+        &self,
+        span: Span,
+        recent: i64,
+    ) -> Result<Arc<Statistics>, ServiceError> {
+        let cached = self
+            .statistics
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&span)
+            .cloned();
+        match cached {
+            Some((at, s)) if at.elapsed() < FRESH => Ok(s),
+            Some((at, s)) if at.elapsed() < USABLE => {
+                let start = self
+                    .statistics
+                    .refreshing
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(span);
+                if start {
+                    let app = self.clone();
+                    std::thread::spawn(move || {
+                        if let Err(e) = app.refresh_statistics(span, recent) {
+                            tracing::warn!(error = %e, "statistics not refreshed");
+                        }
+                        app.statistics
+                            .refreshing
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&span);
+                    });
+                }
+                Ok(s)
+            }
+            _ => self.refresh_statistics(span, recent),
+        }
+    }
+
+    fn refresh_statistics(&self, span: Span, recent: i64) -> Result<Arc<Statistics>, ServiceError> {
+        let s = Arc::new(self.statistics(span, recent)?);
+        self.statistics
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(span, (std::time::Instant::now(), s.clone()));
+        Ok(s)
+    }
+
     /// The statistics over `span`, with the reach of the last `recent`
-    /// announcements.
+    /// announcements, computed now.
     pub fn statistics(&self, span: Span, recent: i64) -> Result<Statistics, ServiceError> {
         let now = Utc::now();
         let moments = moments(span, now, self.config.tz());

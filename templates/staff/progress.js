@@ -1,8 +1,22 @@
 // Live progress of a broadcast (server-sent events). Without JavaScript
 // the page reloads itself every five seconds instead.
 "use strict";
+// Manual channels: a button that copies the text to paste.
+for (const area of document.querySelectorAll("textarea[data-copy]")) {
+  if (!navigator.clipboard) break;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = area.dataset.copy;
+  button.addEventListener("click", () => {
+    navigator.clipboard.writeText(area.value).then(() => {
+      button.textContent = area.dataset.copied;
+    });
+  });
+  area.after(button);
+}
 (function () {
   const table = document.getElementById("progress");
+  if (!table || table.dataset.finished === "true") return;
   if (!table || !window.EventSource) return;
   const status = document.getElementById("progress-status");
   const noscriptRefresh = document.querySelector("meta[http-equiv=refresh]");

@@ -30,6 +30,8 @@ struct Figure {
 #[template(path = "staff/statistics.html")]
 struct StatisticsPage {
     c: Chrome,
+    /// When the figures were counted.
+    as_of: String,
     weeks: bool,
     figures: Vec<Figure>,
 }
@@ -54,8 +56,8 @@ pub async fn page(
         Some(Permission::ReadStatistics),
         move |app, session| {
             let span = if weeks { Span::Weeks } else { Span::Months };
-            let stats = match app.statistics(span, RECENT) {
-                Ok(s) => s,
+            let stats = match app.statistics_cached(span, RECENT) {
+                Ok(s) => (*s).clone(),
                 Err(e) => return service_failure(app, session, e),
             };
             let c = Chrome::new(app, Some(session), &session.csrf_token);
@@ -146,7 +148,17 @@ pub async fn page(
                     .map(|(i, t)| (t.clone(), per_channel.iter().map(|(_, v)| v[i]).collect()))
                     .collect(),
             });
-            let page = StatisticsPage { c, weeks, figures };
+            let as_of = stats
+                .moments
+                .last()
+                .map(|m| m.with_timezone(&tz).format("%d.%m.%Y %H:%M:%S").to_string())
+                .unwrap_or_default();
+            let page = StatisticsPage {
+                c,
+                as_of,
+                weeks,
+                figures,
+            };
             Ok(Reply::html(
                 StatusCode::OK,
                 page.render().unwrap_or_default(),
