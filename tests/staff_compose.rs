@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::staff::{add_user, client, csrf, signed_in};
+
 use common::{fake_whatsapp::FakeWhatsApp, server::Server};
 use reqwest::blocking::{multipart, Client, Response};
 use serde_json::{json, Value};
@@ -21,69 +23,17 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-const PASSWORD: &str = "lange-geheime-Phrase-2026";
 const TOKEN: &str = "123456:compose-test";
 const SECRET: &str = "compose_hook-secret";
 const CHAT: i64 = 8150;
 const MANUAL: &str =
     r#"[{id = "kanal", name = "WhatsApp-Kanal der Gemeinde", format = "whatsapp"}]"#;
 
-fn client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The CSRF token of the first form on `page`.
-fn csrf(page: &str) -> String {
-    let at = page
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    page[at + 19..].split('"').next().unwrap().to_owned()
-}
-
 /// The value of hidden input `name` on `page`.
 fn hidden(page: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let at = page.find(&marker)?;
     Some(page[at + marker.len()..].split('"').next()?.to_owned())
-}
-
-fn add_user(s: &Server, name: &str, role: &str) {
-    let file = s.dir.path().join(format!("{name}.pw"));
-    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
-    s.cli(&[
-        "user",
-        "add",
-        name,
-        "--role",
-        role,
-        "--password-file",
-        file.to_str().unwrap(),
-    ]);
-}
-
-fn signed_in(s: &Server, user: &str) -> Client {
-    let http = client();
-    let form = http
-        .get(s.url("/staff/login"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    let r = http
-        .post(s.url("/staff/login"))
-        .form(&[
-            ("csrf", csrf(&form).as_str()),
-            ("username", user),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303, "{user} signs in");
-    http
 }
 
 fn location(r: &Response) -> String {

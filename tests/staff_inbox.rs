@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::staff::{add_user, csrf, signed_in};
+
 use chrono::{Datelike, Duration as Days, Utc};
 use common::server::Server;
 use reqwest::blocking::Client;
@@ -22,25 +24,9 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-const PASSWORD: &str = "lange-geheime-Phrase-2026";
 const TOKEN: &str = "123456789:AAinbox-token";
 const SECRET: &str = "inbox_hook-secret";
 const CHAT: i64 = 5150;
-
-fn client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf(page: &str) -> String {
-    let at = page
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    page[at + 19..].split('"').next().unwrap().to_owned()
-}
 
 /// The first number after `marker` on `page`.
 fn number_after(page: &str, marker: &str) -> String {
@@ -51,41 +37,6 @@ fn number_after(page: &str, marker: &str) -> String {
         .chars()
         .take_while(char::is_ascii_digit)
         .collect()
-}
-
-fn add_user(s: &Server, name: &str, role: &str) {
-    let file = s.dir.path().join(format!("{name}.pw"));
-    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
-    s.cli(&[
-        "user",
-        "add",
-        name,
-        "--role",
-        role,
-        "--password-file",
-        file.to_str().unwrap(),
-    ]);
-}
-
-fn signed_in(s: &Server, user: &str) -> Client {
-    let http = client();
-    let form = http
-        .get(s.url("/staff/login"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    let r = http
-        .post(s.url("/staff/login"))
-        .form(&[
-            ("csrf", csrf(&form).as_str()),
-            ("username", user),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    http
 }
 
 fn get(s: &Server, http: &Client, path: &str) -> (u16, String) {

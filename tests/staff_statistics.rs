@@ -9,10 +9,11 @@
 
 mod common;
 
+use common::staff::{add_user, signed_in};
+
 use common::server::Server;
 use herold::service::CONSENT_WORDING_VERSION;
 use herold_channel_api::ChannelKind;
-use reqwest::blocking::Client;
 use serde_json::json;
 use std::time::Duration;
 use wiremock::{
@@ -20,49 +21,7 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-const PASSWORD: &str = "lange-geheime-Phrase-2026";
 const TOKEN: &str = "123456:statistics";
-
-fn csrf(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").unwrap();
-    page[at + 19..].split('"').next().unwrap().to_owned()
-}
-
-fn signed_in(s: &Server, user: &str, role: &str) -> Client {
-    let file = s.dir.path().join(format!("{user}.pw"));
-    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
-    s.cli(&[
-        "user",
-        "add",
-        user,
-        "--role",
-        role,
-        "--password-file",
-        file.to_str().unwrap(),
-    ]);
-    let http = Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let form = http
-        .get(s.url("/staff/login"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    let r = http
-        .post(s.url("/staff/login"))
-        .form(&[
-            ("csrf", csrf(&form).as_str()),
-            ("username", user),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    http
-}
 
 /// The table row headed `label` in the section `id` of `page`: its cells.
 fn row(page: &str, id: &str, label: &str) -> Vec<String> {
@@ -150,7 +109,8 @@ fn statistics(database_url: Option<&str>) {
         }
     });
 
-    let moderator = signed_in(&s, "mo", "moderator");
+    add_user(&s, "mo", "moderator");
+    let moderator = signed_in(&s, "mo");
     assert_eq!(
         moderator
             .get(s.url("/staff/statistics"))
@@ -160,7 +120,8 @@ fn statistics(database_url: Option<&str>) {
             .as_u16(),
         403
     );
-    let dpo = signed_in(&s, "dora", "dpo");
+    add_user(&s, "dora", "dpo");
+    let dpo = signed_in(&s, "dora");
     let page = common::poll_until(Duration::from_secs(30), || {
         let page = dpo
             .get(s.url("/staff/statistics"))

@@ -11,6 +11,7 @@ pub mod fake_telegram;
 pub mod fake_whatsapp;
 pub mod server;
 pub mod smtp;
+pub mod staff;
 pub mod synapse;
 pub mod validate;
 

@@ -13,7 +13,9 @@ use herold_channel_api::ChannelKind;
 use serde::Deserialize;
 use std::time::Duration;
 
-use super::{service_failure, with_form_session, with_session, Chrome, Reply, SESSION_COOKIE};
+use super::{
+    act, service_failure, with_form_session, with_session, Chrome, CsrfOnly, Reply, SESSION_COOKIE,
+};
 use crate::{
     domain::{AnnouncementStatus, DraftState, Id, Permission},
     i18n::t,
@@ -395,13 +397,6 @@ pub async fn control(
     .await
 }
 
-/// The form of a button that needs only the CSRF token.
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /staff/announcements/{id}/edit`: a draft to change a scheduled
 /// announcement.
 pub async fn edit(
@@ -411,14 +406,14 @@ pub async fn edit(
     form: web::Form<CsrfOnly>,
 ) -> HttpResponse {
     let id = path.into_inner();
-    with_form_session(
+    act(
         app,
         &req,
         Permission::Publish,
         form.into_inner().csrf,
-        move |app, session| match app.edit_scheduled(id, &session.user.username) {
-            Ok(draft) => Ok(Reply::redirect(&format!("/staff/drafts/{draft}"))),
-            Err(e) => service_failure(app, session, e),
+        move |app, user| {
+            let draft = app.edit_scheduled(id, &user.username)?;
+            Ok(format!("/staff/drafts/{draft}"))
         },
     )
     .await
@@ -433,16 +428,14 @@ pub async fn cancel(
     form: web::Form<CsrfOnly>,
 ) -> HttpResponse {
     let id = path.into_inner();
-    with_form_session(
+    act(
         app,
         &req,
         Permission::Publish,
         form.into_inner().csrf,
-        move |app, session| match app.cancel_announcement(id, &session.user.username) {
-            Ok(_) => Ok(Reply::redirect(&format!(
-                "/staff/announcements/{id}?notice=cancelled"
-            ))),
-            Err(e) => service_failure(app, session, e),
+        move |app, user| {
+            app.cancel_announcement(id, &user.username)?;
+            Ok(format!("/staff/announcements/{id}?notice=cancelled"))
         },
     )
     .await
@@ -457,16 +450,14 @@ pub async fn posted(
     form: web::Form<CsrfOnly>,
 ) -> HttpResponse {
     let (id, channel) = path.into_inner();
-    with_form_session(
+    act(
         app,
         &req,
         Permission::Publish,
         form.into_inner().csrf,
-        move |app, session| match app.confirm_manual_post(id, &channel, &session.user.username) {
-            Ok(_) => Ok(Reply::redirect(&format!(
-                "/staff/announcements/{id}?notice=posted"
-            ))),
-            Err(e) => service_failure(app, session, e),
+        move |app, user| {
+            app.confirm_manual_post(id, &channel, &user.username)?;
+            Ok(format!("/staff/announcements/{id}?notice=posted"))
         },
     )
     .await

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use herold_channel_api::Formatting;
 use serde::Deserialize;
 
-use super::{service_failure, with_form_session, with_session, Chrome, Reply};
+use super::{act, service_failure, with_form_session, with_session, Chrome, Reply};
 use crate::{
     domain::{Draft, DraftFields, DraftState, Id, Permission, Problem},
     i18n::t,
@@ -292,20 +292,15 @@ pub async fn approve(
 ) -> HttpResponse {
     let id = path.into_inner();
     let form = form.into_inner();
-    with_form_session(
+    act(
         app,
         &req,
         Permission::Publish,
         form.csrf,
-        move |app, session| {
+        move |app, user| {
             let seen = DateTime::<Utc>::from_timestamp_micros(form.version).unwrap_or_default();
-            match app.approve_draft(id, &session.user.username, seen) {
-                Ok(a) => Ok(Reply::redirect(&format!(
-                    "/staff/announcements/{}?notice=published",
-                    a.id
-                ))),
-                Err(e) => service_failure(app, session, e),
-            }
+            let a = app.approve_draft(id, &user.username, seen)?;
+            Ok(format!("/staff/announcements/{}?notice=published", a.id))
         },
     )
     .await
@@ -374,15 +369,14 @@ pub async fn discard(
     form: web::Form<DraftAction>,
 ) -> HttpResponse {
     let id = path.into_inner();
-    let form = form.into_inner();
-    with_form_session(
+    act(
         app,
         &req,
         Permission::Publish,
-        form.csrf,
-        move |app, session| match app.discard_draft(id, &session.user.username) {
-            Ok(()) => Ok(Reply::redirect("/staff/announcements?notice=discarded")),
-            Err(e) => service_failure(app, session, e),
+        form.into_inner().csrf,
+        move |app, user| {
+            app.discard_draft(id, &user.username)?;
+            Ok("/staff/announcements?notice=discarded".to_owned())
         },
     )
     .await

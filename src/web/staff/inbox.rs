@@ -8,7 +8,7 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{service_failure, with_form_session, with_session, Chrome, Reply};
+use super::{act, service_failure, with_form_session, with_session, Chrome, CsrfOnly, Reply};
 use crate::{
     domain::{ConversationStatus, Direction, Id, Permission},
     i18n::t,
@@ -369,13 +369,6 @@ pub async fn reply(
     .await
 }
 
-/// The form of a button that needs only the CSRF token.
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /staff/inbox/{id}/close`.
 pub async fn close(
     app: web::Data<Herold>,
@@ -384,14 +377,14 @@ pub async fn close(
     form: web::Form<CsrfOnly>,
 ) -> HttpResponse {
     let id = path.into_inner();
-    with_form_session(
+    act(
         app,
         &req,
         Permission::Moderate,
         form.into_inner().csrf,
-        move |app, session| match app.close_conversation(id, &session.user.username) {
-            Ok(_) => Ok(Reply::redirect(&format!("/staff/inbox/{id}?notice=closed"))),
-            Err(e) => service_failure(app, session, e),
+        move |app, user| {
+            app.close_conversation(id, &user.username)?;
+            Ok(format!("/staff/inbox/{id}?notice=closed"))
         },
     )
     .await
@@ -406,16 +399,14 @@ pub async fn delete_message(
     form: web::Form<CsrfOnly>,
 ) -> HttpResponse {
     let id = path.into_inner();
-    with_form_session(
+    act(
         app,
         &req,
         Permission::Moderate,
         form.into_inner().csrf,
-        move |app, session| match app.delete_message(id, &session.user.username) {
-            Ok(conversation) => Ok(Reply::redirect(&format!(
-                "/staff/inbox/{conversation}?notice=deleted"
-            ))),
-            Err(e) => service_failure(app, session, e),
+        move |app, user| {
+            let conversation = app.delete_message(id, &user.username)?;
+            Ok(format!("/staff/inbox/{conversation}?notice=deleted"))
         },
     )
     .await

@@ -366,6 +366,37 @@ where
     .await
 }
 
+/// The form of a button that needs only the CSRF token.
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A staff action from a form: [`with_form_session`], then `f` with the
+/// signed-in user; its `Ok` is where the browser goes next, its error the
+/// page [`service_failure`] makes.
+async fn act<F>(
+    app: web::Data<Herold>,
+    req: &HttpRequest,
+    needed: Permission,
+    csrf: String,
+    f: F,
+) -> HttpResponse
+where
+    F: FnOnce(&Herold, &crate::domain::StaffUser) -> Result<String, crate::service::ServiceError>
+        + Send
+        + 'static,
+{
+    with_form_session(app, req, needed, csrf, move |app, session| {
+        match f(app, &session.user) {
+            Ok(to) => Ok(Reply::redirect(&to)),
+            Err(e) => service_failure(app, session, e),
+        }
+    })
+    .await
+}
+
 /// Runs `f` with the signed-in session on the blocking pool: without one
 /// the browser goes to the sign-in page, without `needed` it gets 403.
 async fn with_session<F>(
