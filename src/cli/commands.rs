@@ -1000,6 +1000,9 @@ fn demo(mut config: Config, args: &crate::cli::DemoArgs) -> Result<()> {
     }
     config.secret_key_file = Some(key);
     config.delivery.channels = crate::demo::CHANNELS.to_vec();
+    if config.site_name == Config::default().site_name {
+        config.site_name = "Gemeinde Musterstadt".into();
+    }
     let herold = Herold::open(config)?;
     let seeded = crate::demo::prepare(&herold)?;
     let sandbox = std::sync::Arc::new(crate::demo::Sandbox::default());
