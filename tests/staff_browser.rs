@@ -282,9 +282,17 @@ async fn compose_and_publish(b: &Browser, setup: &Setup, title: &str, shots: boo
         "Die **Biotonne** wird wegen des Feiertags erst am Samstag geleert.\n\nDetails im [Abfallkalender](https://musterstadt.example/abfall).",
     )
     .await;
-    b.click("button[value=preview]").await;
-    b.wait_for_text("Vorschau je Kanal", Duration::from_secs(10))
-        .await;
+    if b.javascript() {
+        // The live preview: saved and shown while typing, no button.
+        b.wait_for_text("Vorschau je Kanal", Duration::from_secs(15))
+            .await;
+        b.wait_for_text("Abfallkalender", Duration::from_secs(15))
+            .await;
+    } else {
+        b.click("button[value=preview]").await;
+        b.wait_for_text("Vorschau je Kanal", Duration::from_secs(10))
+            .await;
+    }
     for id in [
         "preview-page",
         "preview-email",
@@ -321,6 +329,12 @@ async fn compose_and_publish(b: &Browser, setup: &Setup, title: &str, shots: boo
     }
     b.click("a[href='/staff/announcements']").await;
     b.wait_for_text(title, Duration::from_secs(10)).await;
+    // Saving while typing left no second draft behind.
+    assert!(
+        b.text().await.contains("Keine Entwürfe."),
+        "{}",
+        b.text().await
+    );
     b.assert_accessible().await;
     b.click("nav a[href='/staff/statistics']").await;
     b.wait_for_text("Empfänger je Kanal", Duration::from_secs(10))

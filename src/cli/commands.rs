@@ -517,17 +517,7 @@ fn user(app: &Herold, cmd: UserCommand) -> Result<()> {
             }
         }
         UserCommand::Disable { name } => {
-            let u = app
-                .db()
-                .find_staff_user(&name)?
-                .ok_or_else(|| anyhow!("no staff user is called {name:?}"))?;
-            app.db().set_staff_disabled(u.id, true)?;
-            app.db().record_audit(&crate::domain::NewAuditEvent::new(
-                &actor(),
-                "user.disable",
-                format!("user:{name}"),
-                &serde_json::json!({}),
-            ))?;
+            app.disable_staff_user(&name, &actor())?;
             println!("staff user {name} disabled");
         }
     }

@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use thiserror::Error;
 
-use super::Herold;
+use super::{Herold, ServiceError};
 use crate::{
     domain::{NewAuditEvent, NewStaffUser, Role, StaffUser},
     storage::{StaffSession, StorageError},
@@ -252,6 +252,27 @@ impl Herold {
     }
 
     /// Ends the session of `token`.
+    /// Disables `username` (their sessions end at once), audited as done by
+    /// `actor`; nobody disables themselves.
+    pub fn disable_staff_user(&self, username: &str, actor: &str) -> Result<(), ServiceError> {
+        if username == actor {
+            return Err(ServiceError::Refused(
+                "you cannot disable your own account".into(),
+            ));
+        }
+        let u = self.db.find_staff_user(username)?.ok_or_else(|| {
+            ServiceError::Refused(format!("no staff user is called {username:?}"))
+        })?;
+        self.db.set_staff_disabled(u.id, true)?;
+        self.db.record_audit(&crate::domain::NewAuditEvent::new(
+            actor,
+            "user.disable",
+            format!("user:{username}"),
+            &serde_json::json!({}),
+        ))?;
+        Ok(())
+    }
+
     pub fn sign_out(&self, token: &str) -> Result<(), StorageError> {
         self.db.end_staff_session(token)
     }

@@ -89,6 +89,11 @@ impl Browser {
         panic!("chromedriver did not start a session: {last}");
     }
 
+    /// Whether pages run JavaScript.
+    pub fn javascript(&self) -> bool {
+        self.javascript
+    }
+
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }

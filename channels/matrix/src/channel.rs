@@ -484,27 +484,8 @@ impl Channel for MatrixChannel {
         self.inner.config.follow_routes()
     }
 
-    /// A direct chat with the bot, and each public room with an alias
-    /// (a room id is no address residents can use), through matrix.to.
     fn join_links(&self) -> Vec<JoinLink> {
-        let c = &self.inner.config;
-        let mut links = vec![JoinLink::chat(
-            format!("https://matrix.to/#/{}", c.user_id),
-            c.user_id.clone(),
-        )];
-        let rooms = c
-            .follow_all_room
-            .iter()
-            .map(|r| (r, Vec::new()))
-            .chain(c.follow_rooms.iter().map(|(cat, r)| (r, vec![cat.clone()])));
-        for (room, categories) in rooms.filter(|(r, _)| r.starts_with('#')) {
-            links.push(JoinLink::follow(
-                format!("https://matrix.to/#/{room}"),
-                room.clone(),
-                categories,
-            ));
-        }
-        links
+        self.inner.config.join_links()
     }
 
     /// Leaves the erased resident's direct chat and forgets it: the

@@ -312,6 +312,28 @@ impl MatrixConfig {
         }
         routes
     }
+
+    /// The subscribe page's links: a direct chat with the bot, and each
+    /// follow room given by alias (a room id is no address residents can
+    /// use), through matrix.to.
+    pub fn join_links(&self) -> Vec<herold_channel_api::JoinLink> {
+        use herold_channel_api::JoinLink;
+        let mut links = vec![JoinLink::chat(
+            format!("https://matrix.to/#/{}", self.user_id),
+            self.user_id.clone(),
+        )];
+        for route in self.follow_routes() {
+            let room = route.target.as_str();
+            if room.starts_with('#') {
+                links.push(JoinLink::follow(
+                    format!("https://matrix.to/#/{room}"),
+                    room,
+                    route.categories,
+                ));
+            }
+        }
+        links
+    }
 }
 
 fn read_secret(field: &'static str, path: &Path) -> Result<Zeroizing<String>, ConfigError> {
@@ -350,6 +372,35 @@ fn valid_room(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn join_links_for_the_bot_and_rooms_with_an_alias() {
+        let mut c = MatrixConfig::with_password(
+            "https://matrix.example.org",
+            "@herold:example.org",
+            "pw",
+            "/tmp/store",
+        );
+        c.follow_rooms
+            .insert("abfall".into(), "#abfall:example.org".into());
+        c.follow_rooms
+            .insert("kultur".into(), "!xyz:example.org".into());
+        c.follow_all_room = Some("#alles:example.org".into());
+        let links = c.join_links();
+        let urls: Vec<&str> = links.iter().map(|l| l.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://matrix.to/#/@herold:example.org",
+                "https://matrix.to/#/#abfall:example.org",
+                "https://matrix.to/#/#alles:example.org",
+            ]
+        );
+        assert_eq!(links[1].categories, ["abfall"]);
+        assert!(links[2].categories.is_empty());
+        assert_eq!(links[0].kind, herold_channel_api::JoinKind::Chat);
+    }
+
     use super::*;
 
     fn parse(toml_text: &str) -> Result<MatrixConfig, toml::de::Error> {

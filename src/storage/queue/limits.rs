@@ -220,3 +220,32 @@ impl Database {
         Ok(r.flatten())
     }
 }
+
+/// A channel that is paused or held: its name, the end of the pause and
+/// the reason it is held.
+pub type ChannelHold = (String, Option<DateTime<Utc>>, Option<String>);
+
+impl Database {
+    /// Every channel that is paused (until a time still ahead) or held,
+    /// with its pause end and hold reason.
+    pub fn channel_holds(&self) -> Result<Vec<ChannelHold>, StorageError> {
+        let now = time::to_db(time::now());
+        let rows: Vec<(String, Option<chrono::NaiveDateTime>, Option<String>)> =
+            with_conn!(self, |c| channel_limits::table
+                .filter(
+                    channel_limits::held_reason
+                        .is_not_null()
+                        .or(channel_limits::paused_until.gt(now))
+                )
+                .select((
+                    channel_limits::channel,
+                    channel_limits::paused_until,
+                    channel_limits::held_reason
+                ))
+                .load(c)?);
+        Ok(rows
+            .into_iter()
+            .map(|(c, until, reason)| (c, time::from_db_opt(until), reason))
+            .collect())
+    }
+}

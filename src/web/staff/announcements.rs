@@ -463,10 +463,16 @@ pub async fn posted(
     .await
 }
 
-/// `GET /staff/assets/progress.js`: the progress page's live updates.
-pub async fn script() -> HttpResponse {
+/// `GET /staff/assets/{name}.js`: the staff pages' two scripts — the
+/// progress page's live updates and the composer's live preview.
+pub async fn script(name: web::Path<String>) -> HttpResponse {
+    let body = match name.as_str() {
+        "progress" => include_str!("../../../templates/staff/progress.js"),
+        "compose" => include_str!("../../../templates/staff/compose.js"),
+        _ => return HttpResponse::NotFound().finish(),
+    };
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .insert_header(("Cache-Control", "max-age=3600"))
-        .body(include_str!("../../../templates/staff/progress.js"))
+        .body(body)
 }

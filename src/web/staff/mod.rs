@@ -5,6 +5,7 @@
 //! `SameSite=Strict`, `Secure` behind https, path `/staff`), every form
 //! carries a CSRF token, and each role sees only its own sections.
 
+mod admin;
 mod announcements;
 mod compose;
 mod inbox;
@@ -88,6 +89,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(announcements::posted),
         )
         .route("/staff/statistics", web::get().to(statistics::page))
+        .route("/staff/admin", web::get().to(admin::page))
+        .route("/staff/admin", web::post().to(admin::save))
         .route("/staff/me", web::get().to(me::page))
         .route("/staff/me", web::post().to(me::save))
         .route(
@@ -106,7 +109,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/staff/templates", web::get().to(inbox::templates))
         .route("/staff/templates", web::post().to(inbox::save_template))
         .route(
-            "/staff/assets/progress.js",
+            "/staff/assets/{name}.js",
             web::get().to(announcements::script),
         );
 }
@@ -136,6 +139,7 @@ pub struct Chrome {
     pub may_publish: bool,
     pub may_moderate: bool,
     pub may_see_statistics: bool,
+    pub may_administer: bool,
 }
 
 impl Chrome {
@@ -152,6 +156,7 @@ impl Chrome {
             may_moderate: session.is_some_and(|s| s.user.role.may(Permission::Moderate)),
             may_see_statistics: session
                 .is_some_and(|s| s.user.role.may(Permission::ReadStatistics)),
+            may_administer: session.is_some_and(|s| s.user.role.may(Permission::Administer)),
         }
     }
 }
