@@ -323,6 +323,13 @@ async fn compose_and_publish(b: &Browser, setup: &Setup, title: &str, shots: boo
         .await
         .unwrap();
     assert_eq!(e_mail_row, "100");
+    let state = b
+        .find("tr[data-channel=email] [data-k=state]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state, "fertig");
     b.assert_accessible().await;
     if shots {
         b.screenshot("staff-progress").await;

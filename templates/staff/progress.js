@@ -39,12 +39,19 @@ for (const area of document.querySelectorAll("textarea[data-copy]")) {
       set("queued", c.queued + c.sending);
       for (const k of ["sent", "delivered", "read", "failed", "total", "percent"]) set(k, c[k]);
       set("eta", eta(c.eta_seconds));
+      const label = table.dataset["state" + c.state.charAt(0).toUpperCase() + c.state.slice(1)];
+      if (label) set("state", label);
+      if (c.state === "done" || c.state === "cancelled") {
+        for (const f of row.querySelectorAll("form")) f.remove();
+      }
       const bar = row.querySelector('[data-k="bar"]');
       if (bar) bar.value = c.percent;
     }
     if (p.finished) {
       source.close();
       status.textContent = status.dataset.finished;
+      const bulk = document.getElementById("bulk-controls");
+      if (bulk) bulk.remove();
     }
   };
   source.addEventListener("failed", () => source.close());
