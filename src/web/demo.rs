@@ -10,7 +10,7 @@ use actix_web::{
     web, HttpResponse,
 };
 use askama::Template;
-use herold_channel_api::{ChannelKind, Formatting};
+use herold_channel_api::ChannelKind;
 use std::sync::Arc;
 
 use crate::{demo::Sandbox, i18n::Tr, service::Herold};
@@ -147,9 +147,7 @@ pub async fn conversation(
             let html = match (channel, &fm.html) {
                 (ChannelKind::Matrix, Some(h)) => h.clone(),
                 (ChannelKind::Telegram, _) => fm.text.clone(),
-                _ => crate::render::format::plain_message(&fm.text, Formatting::MatrixHtml)
-                    .html
-                    .unwrap_or_default(),
+                _ => crate::render::format::html_lines(&fm.text),
             };
             Shown {
                 id: m.id,

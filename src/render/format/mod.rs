@@ -25,6 +25,12 @@ use herold_channel_api::Formatting;
 use ir::{Block, BlockKind, Span};
 use truncate::BodyIndex;
 
+/// `text` as HTML shown exactly as written: escaped, lines kept (`<br>`).
+/// For showing a channel's plain or WhatsApp text in a page.
+pub fn html_lines(text: &str) -> String {
+    html::escape_lines(text)
+}
+
 /// A service message (a reply to a resident's command, a staff answer) in
 /// `formatting`: plain text with no markup of its own, escaped or
 /// neutralised so that the channel shows it exactly as written.

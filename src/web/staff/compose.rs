@@ -582,7 +582,9 @@ fn preview_view(app: &Herold, locale: &str, p: ChannelPreview) -> PreviewView {
         Formatting::TelegramHtml => p.message.text.clone(),
         Formatting::MatrixHtml => p.message.html.clone().unwrap_or_default(),
         Formatting::Html => String::new(),
-        Formatting::WhatsApp | Formatting::Plain => escape(&p.message.text),
+        Formatting::WhatsApp | Formatting::Plain => {
+            crate::render::format::html_lines(&p.message.text)
+        }
     };
     let count = match p.max_chars {
         Some(max) => t(
@@ -602,11 +604,4 @@ fn preview_view(app: &Herold, locale: &str, p: ChannelPreview) -> PreviewView {
         template: p.template.map(|f| (f.title, f.summary, f.link)),
         id: p.id.replace(':', "-"),
     }
-}
-
-/// `s` with the five HTML special characters escaped.
-fn escape(s: &str) -> String {
-    askama::filters::escape(s, askama::filters::Html)
-        .map(|e| e.to_string())
-        .unwrap_or_default()
 }
