@@ -67,6 +67,10 @@ pub struct Config {
     pub secret_key_file: Option<PathBuf>,
     /// Database connections kept open per process.
     pub pool_size: u32,
+    /// How often (milliseconds) a server asks the database whether the
+    /// public feeds and pages changed, e.g. by a publication of another
+    /// process; 0 asks before every request (src/web/public_cache.rs).
+    pub public_refresh_ms: u64,
     /// Limits on announcement text.
     pub limits: Limits,
     /// The delivery engine.
@@ -146,6 +150,7 @@ impl Default for Config {
             secret_key: None,
             secret_key_file: None,
             pool_size: 8,
+            public_refresh_ms: 250,
             limits: Limits::default(),
             delivery: DeliveryConfig::default(),
             inbound: InboundConfig::default(),
@@ -239,6 +244,13 @@ impl Config {
                 key: "pool_size",
                 value: self.pool_size.to_string(),
                 expected: "a number from 1 to 256".into(),
+            });
+        }
+        if self.public_refresh_ms > 1000 {
+            return Err(ConfigError::Invalid {
+                key: "public_refresh_ms",
+                value: self.public_refresh_ms.to_string(),
+                expected: "a number from 0 to 1000 (milliseconds)".into(),
             });
         }
         for (key, v) in [

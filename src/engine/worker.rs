@@ -32,6 +32,9 @@ const HOLD: Duration = Duration::from_secs(365 * 24 * 3600);
 /// out evenly at the rate instead of in bursts after each refill, and an
 /// urgent batch waits behind at most this much of another's.
 const AHEAD: Duration = Duration::from_millis(250);
+/// Longest pause of a channel whose provider is down; after it, one batch
+/// tries again.
+const OUTAGE_PAUSE_MAX: Duration = Duration::from_secs(60);
 
 pub(super) struct ChannelWorker {
     engine: Engine,
@@ -45,6 +48,10 @@ pub(super) struct ChannelWorker {
     /// it, they share the connections, finish together and leave them idle
     /// while both wait for the database.
     turn: tokio::sync::Mutex<()>,
+    /// Batches in a row whose every send failed transiently (the provider
+    /// is down): each doubles the channel's pause, up to
+    /// [`OUTAGE_PAUSE_MAX`]; a success starts again.
+    outages: std::sync::atomic::AtomicU32,
 }
 
 enum Sent {
@@ -65,6 +72,7 @@ impl ChannelWorker {
             messages: tokio::sync::Mutex::new(HashMap::new()),
             spacing,
             turn: tokio::sync::Mutex::new(()),
+            outages: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -198,8 +206,21 @@ impl ChannelWorker {
                 .collect();
             let results = self.send_all(&items, to, &due, &links, &last_wrote).await?;
             let mut stop_channel = None;
+            let outage = self.outage(&results);
+            if let Some(until) = outage {
+                stop_channel = Some((until, None));
+            }
             let finished = std::time::Instant::now();
             for (&i, result) in now_batch.iter().zip(results) {
+                if let (Some(until), Sent::Err(e)) = (outage, &result) {
+                    // Not the recipient's fault: no attempt is used up.
+                    outcomes[i] = Some(Outcome::Retry {
+                        at: until,
+                        error: format!("provider unavailable: {e}"),
+                        counts: false,
+                    });
+                    continue;
+                }
                 if let (Sent::Ok(_), Some(to)) = (&result, &destinations[i]) {
                     if let Some(who) = recipient(&claim.items[i]) {
                         self.spacing
@@ -227,6 +248,8 @@ impl ChannelWorker {
                     .await?;
                 if let Some(r) = reason {
                     tracing::error!(channel = %kind, reason = %r, "channel held: fix its configuration, then run `herold channels resume {kind}`");
+                } else if outage.is_some() {
+                    tracing::warn!(channel = %kind, until = %until, "provider unavailable: every send of a batch failed; channel paused, then one batch tries again");
                 } else {
                     tracing::warn!(channel = %kind, until = %until, "provider throttled the channel; paused");
                 }
@@ -670,6 +693,32 @@ impl ChannelWorker {
                 error: err.to_string(),
             },
         }
+    }
+
+    /// Whether `results` show the provider down: at least two sends, each
+    /// failed with an error worth retrying (connection refused, timeouts,
+    /// 5xx). Then the channel pauses — every worker's sends, not each
+    /// recipient's attempts, wait out the outage — until the returned time,
+    /// doubling with each such batch in a row up to [`OUTAGE_PAUSE_MAX`].
+    /// Any success ends the series.
+    fn outage(&self, results: &[Sent]) -> Option<DateTime<Utc>> {
+        let down = results.len() >= 2
+            && results.iter().all(|r| {
+                matches!(r, Sent::Err(e) if matches!(e.disposition(), Disposition::Retry { .. }))
+            });
+        if !down {
+            if results.iter().any(|r| matches!(r, Sent::Ok(_))) {
+                self.outages.store(0, Ordering::Relaxed);
+            }
+            return None;
+        }
+        let n = self.outages.fetch_add(1, Ordering::Relaxed).min(16);
+        let base = Duration::from_millis(self.engine.app.config().delivery.backoff_base_ms);
+        let pause = base
+            .saturating_mul(1 << n)
+            .min(OUTAGE_PAUSE_MAX)
+            .max(Duration::from_millis(100));
+        Some(Utc::now() + chrono::Duration::from_std(pause).unwrap_or_default())
     }
 
     fn count(&self, claimed: &[Claimed], outcomes: &[Outcome]) {

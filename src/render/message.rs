@@ -232,4 +232,54 @@ mod tests {
         assert!(matrix.html.is_some());
         assert!(matrix.text.contains("Informationsdienst"));
     }
+
+    /// Script injection in a title and body: every channel's form shows
+    /// it as text. HTML forms (e-mail, Telegram, Matrix) escape it and keep
+    /// no tag, attribute or link the text did not make through Markdown;
+    /// plain forms carry it literally (their clients show no HTML).
+    #[test]
+    fn script_in_title_and_body_stays_text_in_every_channel() {
+        let mut a = announcement(
+            "<script>alert('b')</script> <img src=x onerror=alert(2)> \
+             [klick](javascript:alert(3)) <a href=\"javascript:alert(4)\">x</a> \
+             <iframe src=//evil.example></iframe>",
+        );
+        a.title = "<script>alert('t')</script>\"><svg onload=alert(1)>".into();
+        for formatting in [
+            Formatting::Html,
+            Formatting::TelegramHtml,
+            Formatting::MatrixHtml,
+            Formatting::WhatsApp,
+            Formatting::Plain,
+        ] {
+            let m = message(&a, &caps(formatting, Some(4096), true), &cx()).unwrap();
+            let markup: Vec<&str> = match formatting {
+                Formatting::Html | Formatting::MatrixHtml => {
+                    vec![m.html.as_deref().unwrap()]
+                }
+                Formatting::TelegramHtml => vec![m.text.as_str()],
+                Formatting::WhatsApp | Formatting::Plain => vec![],
+            };
+            for html in markup {
+                let lower = html.to_lowercase();
+                for raw in ["<script", "<img", "<svg", "<iframe", "javascript:"] {
+                    assert!(!lower.contains(raw), "{formatting:?}: {raw} in\n{html}");
+                }
+                for attribute in [" onerror=", " onload="] {
+                    let in_tag = lower
+                        .split('<')
+                        .skip(1)
+                        .any(|tag| tag.split('>').next().unwrap_or("").contains(attribute));
+                    assert!(!in_tag, "{formatting:?}: {attribute} in a tag\n{html}");
+                }
+                assert!(html.contains("&lt;script&gt;"), "{formatting:?}:\n{html}");
+            }
+            if matches!(formatting, Formatting::WhatsApp | Formatting::Plain) {
+                assert!(m.text.contains("<script>alert('t')</script>"), "{formatting:?}");
+            }
+            if let Some(subject) = &m.subject {
+                assert_eq!(subject, &a.title, "subjects are plain text");
+            }
+        }
+    }
 }

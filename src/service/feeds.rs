@@ -212,7 +212,7 @@ impl Herold {
 
 /// When a feed of `rows` last changed: its newest announcement, but never
 /// before its category was created (an empty feed still has a date).
-pub(super) fn last_modified<T>(
+pub fn last_modified<T>(
     rows: &[(Announcement, T)],
     category: Option<&Category>,
 ) -> DateTime<Utc> {

@@ -31,7 +31,7 @@ mod test_send;
 pub use compose::{DraftOutcome, ImageUpload, SavedDraft};
 pub use conversations::{ConversationView, InboxEntry};
 pub use export::SubscriberExport;
-pub use feeds::{FeedDocument, FeedFormat, FeedName, FeedScope};
+pub use feeds::{last_modified, FeedDocument, FeedFormat, FeedName, FeedScope};
 pub use inbound::InboundOutcome;
 pub use media::image_path;
 pub use pages::PublicAnnouncement;

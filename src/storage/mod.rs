@@ -25,6 +25,7 @@ mod media;
 mod outbox;
 mod parity;
 mod photos;
+mod public_version;
 mod queue;
 mod reply_templates;
 mod retention;
@@ -54,6 +55,7 @@ pub use inbound::{ClaimedInbound, InboundFinish, InboundState, StoredInbound};
 pub use keys::{write_key_file, KeySource};
 pub use outbox::{NewOutboxMessage, OutboxItem, OutboxOutcome, OutboxRecipient, Redacted};
 pub use parity::{Handover, Published};
+pub use public_version::PublicState;
 pub use queue::{
     Bounce, BroadcastCounts, ChannelResumed, Claim, Claimed, Control, FanoutLease, Grant, Outcome,
     QueueDepth,

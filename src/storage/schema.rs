@@ -420,7 +420,15 @@ diesel::table! {
 
 diesel::joinable!(staff_sessions -> staff_users (staff_user_id));
 
+diesel::table! {
+    public_version (id) {
+        id -> BigInt,
+        version -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    public_version,
     meta,
     drafts,
     reply_templates,

@@ -10,30 +10,6 @@ use actix_web::{
 use chrono::{DateTime, Utc};
 use std::time::{Duration, SystemTime};
 
-/// How long feeds may be cached without asking again.
-const FEED_CACHE_CONTROL: &str = "public, max-age=60";
-
-/// Answers 200 with validators, or 304 if the request's validators match.
-pub fn respond(
-    req: &HttpRequest,
-    etag: &str,
-    last_modified: DateTime<Utc>,
-    content_type: &str,
-    body: String,
-) -> HttpResponse {
-    respond_with(
-        req,
-        &Validators {
-            etag,
-            last_modified,
-            cache_control: FEED_CACHE_CONTROL,
-        },
-        content_type,
-        body,
-        |_| {},
-    )
-}
-
 /// What a conditional response is validated and cached by.
 pub struct Validators<'a> {
     /// Strong entity tag, with or without quotes.
@@ -43,8 +19,9 @@ pub struct Validators<'a> {
     pub cache_control: &'a str,
 }
 
-/// Like [`respond`], with any body, cache policy and extra headers (added
-/// to 200 and 304 alike).
+/// Answers 200 with validators, or 304 if the request's validators match;
+/// with any body, cache policy and extra headers (added to 200 and 304
+/// alike).
 pub fn respond_with(
     req: &HttpRequest,
     v: &Validators<'_>,

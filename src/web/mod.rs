@@ -11,6 +11,7 @@ mod health;
 mod media;
 mod metrics;
 mod pages;
+pub mod public_cache;
 pub(crate) mod security;
 mod signup;
 mod staff;
@@ -103,6 +104,9 @@ pub fn app_data(app: &crate::app::App, runtime: tokio::runtime::Handle) -> AppDa
             &app.herold().config().signup,
         )),
         sandbox: app.sandbox().map(|s| web::Data::new(s.clone())),
+        public_cache: web::Data::new(public_cache::PublicCache::new(
+            std::time::Duration::from_millis(app.herold().config().public_refresh_ms),
+        )),
     }
 }
 
@@ -117,6 +121,8 @@ pub struct AppData {
     client_limit: web::Data<client_limit::ClientLimit>,
     /// `herold demo`: what the sandbox channels sent.
     sandbox: Option<web::Data<Arc<crate::demo::Sandbox>>>,
+    /// Rendered feeds and public pages.
+    public_cache: web::Data<public_cache::PublicCache>,
 }
 
 impl AppData {
@@ -127,7 +133,8 @@ impl AppData {
             .app_data(self.registry.clone())
             .app_data(self.metrics.clone())
             .app_data(self.hub.clone())
-            .app_data(self.client_limit.clone());
+            .app_data(self.client_limit.clone())
+            .app_data(self.public_cache.clone());
         if let Some(s) = &self.sandbox {
             cfg.app_data(s.clone());
         }
@@ -153,6 +160,7 @@ pub async fn serve(app: &crate::app::App) -> std::io::Result<()> {
             .app_data(web::PayloadConfig::new(1 << 20))
             .wrap(middleware::from_fn(websub::feed_links))
             .wrap(middleware::from_fn(security::headers))
+            .wrap(middleware::from_fn(security::body_deadline))
             .wrap(middleware::Condition::new(
                 data.is_demo(),
                 middleware::from_fn(demo::banner),

@@ -2,9 +2,11 @@
 //! target of feed entries). Rendered with askama; all text through the
 //! message catalogues.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+
+use super::public_cache::{PublicCache, Rendered};
 
 use crate::{
     domain::{Announcement, Category},
@@ -147,101 +149,156 @@ pub async fn privacy(
     }
 }
 
-/// `/`: recent announcements and feed links.
-pub async fn index(app: web::Data<Herold>) -> HttpResponse {
-    let app = app.into_inner();
+/// Pages may be kept by browsers, but asked again each time (a 304 when
+/// unchanged), so a correction is seen at once.
+const PAGE_CACHE_CONTROL: &str = "public, no-cache";
+
+/// `/`: recent announcements and feed links, from the cache of public
+/// documents.
+pub async fn index(
+    req: HttpRequest,
+    app: web::Data<Herold>,
+    cache: web::Data<PublicCache>,
+) -> HttpResponse {
+    let herold = app.into_inner();
+    let h = herold.clone();
+    let found = cache
+        .into_inner()
+        .get_or_render(&herold, req.path(), move || render_index(&h).map(Some))
+        .await;
+    match found {
+        Ok(Some(doc)) => doc.respond(&req),
+        Ok(None) => HttpResponse::NotFound().finish(),
+        Err(e) => {
+            tracing::error!(error = %e, "index failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+fn render_index(app: &Herold) -> Result<Rendered, crate::service::ServiceError> {
+    let t = tr(app);
+    let rows = app.db().feed_announcements(&crate::storage::FeedQuery {
+        category_id: None,
+        now: Utc::now(),
+        limit: 30,
+    })?;
+    let items = rows
+        .iter()
+        .map(|(a, c)| Item::new(app, a, &c.name, &t))
+        .collect();
+    let page = IndexPage {
+        lang: app.config().default_locale.clone(),
+        site: app.config().site_name.clone(),
+        categories: app.db().list_categories()?,
+        t,
+        items,
+    };
+    Ok(Rendered {
+        status: StatusCode::OK,
+        content_type: HTML,
+        cache_control: PAGE_CACHE_CONTROL,
+        last_modified: crate::service::last_modified(&rows, None),
+        body: page.render().map_err(template_failed)?,
+    })
+}
+
+/// `/announcements/{id}`: one published announcement, from the cache of
+/// public documents; a page saying so for anything else.
+pub async fn announcement(
+    req: HttpRequest,
+    app: web::Data<Herold>,
+    cache: web::Data<PublicCache>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let herold = app.into_inner();
+    let found = match id.into_inner().parse::<i64>() {
+        Ok(id) => {
+            let h = herold.clone();
+            cache
+                .into_inner()
+                .get_or_render(&herold, req.path(), move || {
+                    render_announcement(&h, id)
+                })
+                .await
+        }
+        Err(_) => Ok(None),
+    };
+    match found {
+        Ok(Some(doc)) => doc.respond(&req),
+        Ok(None) => not_found(herold).await,
+        Err(e) => {
+            tracing::error!(error = %e, "announcement page failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+fn render_announcement(
+    app: &Herold,
+    id: i64,
+) -> Result<Option<Rendered>, crate::service::ServiceError> {
+    let Some(p) = app.public_announcement(id, Utc::now())? else {
+        return Ok(None);
+    };
+    let t = tr(app);
+    let item = Item::new(app, &p.announcement, &p.category.name, &t);
+    let corrects = p
+        .corrects
+        .as_ref()
+        .map(|a| Item::new(app, a, &p.category.name, &t));
+    let corrected_by = p
+        .corrected_by
+        .iter()
+        .map(|a| Item::new(app, a, &p.category.name, &t))
+        .collect();
+    let last_modified = p
+        .corrected_by
+        .iter()
+        .map(|a| a.publish_at)
+        .fold(p.announcement.publish_at, DateTime::max);
+    let page = AnnouncementPage {
+        lang: app.config().default_locale.clone(),
+        site: app.config().site_name.clone(),
+        categories: app.db().list_categories()?,
+        t,
+        item,
+        corrects,
+        corrected_by,
+    };
+    Ok(Some(Rendered {
+        status: StatusCode::OK,
+        content_type: HTML,
+        cache_control: PAGE_CACHE_CONTROL,
+        last_modified,
+        body: page.render().map_err(template_failed)?,
+    }))
+}
+
+/// The "not found" page (not kept: anyone can ask for any number).
+async fn not_found(app: std::sync::Arc<Herold>) -> HttpResponse {
     let result = web::block(move || -> Result<String, crate::service::ServiceError> {
-        let t = tr(&app);
-        let rows = app.db().feed_announcements(&crate::storage::FeedQuery {
-            category_id: None,
-            now: Utc::now(),
-            limit: 30,
-        })?;
-        let items = rows
-            .iter()
-            .map(|(a, c)| Item::new(&app, a, &c.name, &t))
-            .collect();
-        let page = IndexPage {
+        let page = NotFoundPage {
             lang: app.config().default_locale.clone(),
             site: app.config().site_name.clone(),
+            t: tr(&app),
             categories: app.db().list_categories()?,
-            t,
-            items,
         };
-        Ok(page
-            .render()
-            .unwrap_or_else(|e| format!("template error: {e}")))
+        page.render().map_err(template_failed)
     })
     .await;
     match result {
-        Ok(Ok(body)) => html(Ok(body)),
+        Ok(Ok(body)) => HttpResponse::NotFound().content_type(HTML).body(body),
         Ok(Err(e)) => {
-            tracing::error!(error = %e, "index failed");
+            tracing::error!(error = %e, "not-found page failed");
             HttpResponse::InternalServerError().finish()
         }
         Err(_) => HttpResponse::InternalServerError().finish(),
     }
 }
 
-/// `/announcements/{id}`: one published announcement.
-pub async fn announcement(app: web::Data<Herold>, id: web::Path<String>) -> HttpResponse {
-    let app = app.into_inner();
-    let id = id.into_inner().parse::<i64>().ok();
-    let result = web::block(
-        move || -> Result<(bool, String), crate::service::ServiceError> {
-            let t = tr(&app);
-            let categories = app.db().list_categories()?;
-            let lang = app.config().default_locale.clone();
-            let site = app.config().site_name.clone();
-            let found = match id {
-                Some(id) => app.public_announcement(id, Utc::now())?,
-                None => None,
-            };
-            let Some(p) = found else {
-                let page = NotFoundPage {
-                    lang,
-                    site,
-                    t,
-                    categories,
-                };
-                return Ok((false, page.render().unwrap_or_default()));
-            };
-            let item = Item::new(&app, &p.announcement, &p.category.name, &t);
-            let corrects = p
-                .corrects
-                .as_ref()
-                .map(|a| Item::new(&app, a, &p.category.name, &t));
-            let corrected_by = p
-                .corrected_by
-                .iter()
-                .map(|a| Item::new(&app, a, &p.category.name, &t))
-                .collect();
-            let page = AnnouncementPage {
-                lang,
-                site,
-                t,
-                categories,
-                item,
-                corrects,
-                corrected_by,
-            };
-            Ok((
-                true,
-                page.render()
-                    .unwrap_or_else(|e| format!("template error: {e}")),
-            ))
-        },
-    )
-    .await;
-    match result {
-        Ok(Ok((true, body))) => html(Ok(body)),
-        Ok(Ok((false, body))) => HttpResponse::NotFound()
-            .content_type("text/html; charset=utf-8")
-            .body(body),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "announcement page failed");
-            HttpResponse::InternalServerError().finish()
-        }
-        Err(_) => HttpResponse::InternalServerError().finish(),
-    }
+const HTML: &str = "text/html; charset=utf-8";
+
+fn template_failed(e: askama::Error) -> crate::service::ServiceError {
+    crate::service::ServiceError::Render(format!("template failed: {e}"))
 }

@@ -48,6 +48,45 @@ pub async fn headers(
     Ok(res)
 }
 
+/// How long a client may take to send a request body. actix-web limits
+/// the time to the end of the request head (`client_request_timeout`), not
+/// the body: without this, a client sending a byte now and then would hold
+/// a connection and a handler for ever.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Middleware: a request body not complete within [`BODY_TIMEOUT`] of the
+/// head ends in an error (the extractor's 400) and the connection is
+/// closed.
+pub async fn body_deadline(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use futures_util::StreamExt;
+    if matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
+        return next.call(req).await;
+    }
+    let deadline = tokio::time::Instant::now() + BODY_TIMEOUT;
+    let payload = req.take_payload();
+    let limited = futures_util::stream::unfold(Some(payload), move |state| async move {
+        let mut payload = state?;
+        match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(Some(chunk)) => Some((chunk, Some(payload))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(actix_web::error::PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "request body too slow",
+                ))),
+                None,
+            )),
+        }
+    });
+    req.set_payload(actix_web::dev::Payload::from(
+        Box::pin(limited) as std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>>
+    ));
+    next.call(req).await
+}
+
 /// Whether a form post comes from Herold's own pages: a browser says
 /// where it comes from (`Sec-Fetch-Site`, or else `Origin`); another site's
 /// page posting to Herold is refused. Requests without either header

@@ -74,6 +74,9 @@ impl Server {
                 "HEROLD_SITE_NAME".to_owned(),
                 "Gemeinde Musterstadt".to_owned(),
             ),
+            // Public documents reflect the CLI's publications at once
+            // (tests/public_documents.rs runs the default of 250 ms).
+            ("HEROLD_PUBLIC_REFRESH_MS".to_owned(), "0".to_owned()),
         ];
         if let Some(url) = database_url {
             let key = dir.path().join("pg.key");
@@ -158,6 +161,30 @@ impl Server {
         let _ = self.child.wait();
         self.child = Self::spawn_serve(self.dir.path(), &self.env);
         self.wait_healthy();
+    }
+
+    /// Sends SIGTERM and waits for the process to end; how long that took
+    /// and its exit status. [`Server::start_again`] starts it again.
+    pub fn terminate(&mut self) -> (Duration, std::process::ExitStatus) {
+        let started = std::time::Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        (started.elapsed(), exit)
+    }
+
+    /// Starts `herold serve` again after [`Server::terminate`], unchanged.
+    pub fn start_again(&mut self) {
+        self.child = Self::spawn_serve(self.dir.path(), &self.env);
+        self.wait_healthy();
+    }
+
+    /// The process id, e.g. to read its CPU time.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn command(dir: &Path, env: &[(String, String)]) -> Command {

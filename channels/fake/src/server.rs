@@ -6,7 +6,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use std::{
     net::TcpListener,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Mutex,
     },
     thread::JoinHandle,
@@ -33,6 +33,10 @@ struct State {
     received: Mutex<Vec<Received>>,
     accepted: AtomicU64,
     throttled: AtomicU64,
+    /// An outage: every request is answered 503.
+    down: AtomicBool,
+    /// Requests answered 503 during outages.
+    unavailable: AtomicU64,
 }
 
 impl State {
@@ -65,6 +69,10 @@ struct Message {
 }
 
 async fn messages(state: web::Data<State>, body: web::Json<Message>) -> HttpResponse {
+    if state.down.load(Ordering::Relaxed) {
+        state.unavailable.fetch_add(1, Ordering::Relaxed);
+        return HttpResponse::ServiceUnavailable().finish();
+    }
     if !state.admit() {
         state.throttled.fetch_add(1, Ordering::Relaxed);
         return HttpResponse::TooManyRequests()
@@ -153,6 +161,17 @@ impl FakeServer {
     /// Requests answered with 429.
     pub fn throttled(&self) -> u64 {
         self.state.throttled.load(Ordering::Relaxed)
+    }
+
+    /// Starts (`true`) or ends an outage: meanwhile every message is
+    /// answered 503 Service Unavailable.
+    pub fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::Relaxed);
+    }
+
+    /// Requests answered 503 during outages.
+    pub fn unavailable(&self) -> u64 {
+        self.state.unavailable.load(Ordering::Relaxed)
     }
 
     /// Recorded messages (with `record`).

@@ -1,0 +1,10 @@
+DROP TRIGGER announcements_insert_public_version;
+DROP TRIGGER announcements_update_public_version;
+DROP TRIGGER announcements_delete_public_version;
+DROP TRIGGER categories_insert_public_version;
+DROP TRIGGER categories_update_public_version;
+DROP TRIGGER categories_delete_public_version;
+DROP TRIGGER media_insert_public_version;
+DROP TRIGGER media_update_public_version;
+DROP TRIGGER media_delete_public_version;
+DROP TABLE public_version;
