@@ -40,6 +40,11 @@ pub enum WebsubCapReached {
     },
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on SQLite and PostgreSQL (for ASCII).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// The host of a callback URL (lower case, without port), if it has one.
 pub(crate) fn callback_host(callback: &str) -> Option<String> {
     url::Url::parse(callback)
@@ -70,7 +75,7 @@ macro_rules! cap_reached {
                 // LIKE narrows the candidates (a superset: `_` matches any
                 // character); the parsed host decides.
                 let candidates: Vec<String> = ws::table
-                    .filter(ws::callback.like(format!("%{host}%")))
+                    .filter(lower(ws::callback).like(format!("%{host}%")))
                     .select(ws::callback)
                     .load($c)?;
                 let same_host = candidates
