@@ -1105,3 +1105,27 @@ fn delivery_errors_do_not_name_the_callback() {
         );
     }
 }
+
+/// `X-Forwarded-Proto` counts only from a trusted proxy
+/// (`signup.trusted_proxies`): a browser's `https` origin is Herold's own
+/// address only if a trusted proxy says the request came over HTTPS.
+#[test]
+fn forwarded_scheme_counts_only_from_trusted_proxies() {
+    for (trusted, refused) in [(r#"["10.9.9.9"]"#, true), (r#"["127.0.0.1"]"#, false)] {
+        let s = Server::start_with(None, &[("HEROLD_SIGNUP__TRUSTED_PROXIES", trusted)]);
+        let origin = s.url("").replace("http://", "https://");
+        let r = Client::new()
+            .post(s.url("/subscribe"))
+            .header(header::ORIGIN, origin)
+            .header("X-Forwarded-Proto", "https")
+            .form(&[("email", "anna@example.org")])
+            .send()
+            .unwrap();
+        assert_eq!(
+            r.status() == StatusCode::FORBIDDEN,
+            refused,
+            "trusted {trusted}: {}",
+            r.status()
+        );
+    }
+}
