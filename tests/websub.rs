@@ -309,67 +309,80 @@ both!(activity_follows_visible_announcements, |t: &TestDb| {
     assert_eq!(one, mark(&abfall, at + TimeDelta::seconds(1)));
 });
 
-both!(caps_refuse_new_subscriptions_but_renew_existing_ones, |t: &TestDb| {
-    let caps = WebsubCaps {
-        per_host: 2,
-        total: 3,
-    };
-    let new = |callback: &'static str| NewWebsubSubscription {
-        topic: TOPIC,
-        callback,
-        secret: None,
-        expires_at: Utc::now() + TimeDelta::hours(1),
-        content_mark: "0:-:-",
-    };
-    let db = t.app.db();
-    let store = |callback| db.upsert_websub_subscription_capped(&new(callback), &caps).unwrap();
-    let first = store("https://a.example/cb/1").unwrap();
-    store("https://A.example:8443/cb/2?x=1").unwrap();
-    // A third on the host: refused, nothing changes.
-    let third = new("https://a.example/cb/3");
-    assert_eq!(
-        db.websub_cap_reached(&third, &caps).unwrap(),
-        Some(WebsubCapReached::PerHost { max: 2 })
-    );
-    assert_eq!(store("https://a.example/cb/3"), Err(WebsubCapReached::PerHost { max: 2 }));
-    // A host whose name contains the other's is another host.
-    store("https://a.example.org/cb").unwrap();
-    assert_eq!(db.list_websub_subscriptions().unwrap().len(), 3);
-    // The total is reached.
-    assert_eq!(
-        store("https://b.example/cb"),
-        Err(WebsubCapReached::Total { max: 3 })
-    );
-    // Renewals still work at both caps, and keep the subscription.
-    let later = Utc::now() + TimeDelta::days(2);
-    let renewed = db
-        .upsert_websub_subscription_capped(
-            &NewWebsubSubscription {
-                expires_at: later,
-                ..new("https://a.example/cb/1")
-            },
-            &caps,
-        )
-        .unwrap()
-        .unwrap();
-    assert_eq!(renewed.id, first.id);
-    assert!((renewed.expires_at - later).num_milliseconds().abs() < 1);
-    assert_eq!(db.websub_cap_reached(&new("https://a.example/cb/1"), &caps).unwrap(), None);
-    let callbacks: Vec<String> = db
-        .list_websub_subscriptions()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.callback)
-        .collect();
-    assert_eq!(
-        callbacks,
-        [
-            "https://a.example/cb/1",
-            "https://A.example:8443/cb/2?x=1",
-            "https://a.example.org/cb"
-        ]
-    );
-});
+both!(
+    caps_refuse_new_subscriptions_but_renew_existing_ones,
+    |t: &TestDb| {
+        let caps = WebsubCaps {
+            per_host: 2,
+            total: 3,
+        };
+        let new = |callback: &'static str| NewWebsubSubscription {
+            topic: TOPIC,
+            callback,
+            secret: None,
+            expires_at: Utc::now() + TimeDelta::hours(1),
+            content_mark: "0:-:-",
+        };
+        let db = t.app.db();
+        let store = |callback| {
+            db.upsert_websub_subscription_capped(&new(callback), &caps)
+                .unwrap()
+        };
+        let first = store("https://a.example/cb/1").unwrap();
+        store("https://A.example:8443/cb/2?x=1").unwrap();
+        // A third on the host: refused, nothing changes.
+        let third = new("https://a.example/cb/3");
+        assert_eq!(
+            db.websub_cap_reached(&third, &caps).unwrap(),
+            Some(WebsubCapReached::PerHost { max: 2 })
+        );
+        assert_eq!(
+            store("https://a.example/cb/3"),
+            Err(WebsubCapReached::PerHost { max: 2 })
+        );
+        // A host whose name contains the other's is another host.
+        store("https://a.example.org/cb").unwrap();
+        assert_eq!(db.list_websub_subscriptions().unwrap().len(), 3);
+        // The total is reached.
+        assert_eq!(
+            store("https://b.example/cb"),
+            Err(WebsubCapReached::Total { max: 3 })
+        );
+        // Renewals still work at both caps, and keep the subscription.
+        let later = Utc::now() + TimeDelta::days(2);
+        let renewed = db
+            .upsert_websub_subscription_capped(
+                &NewWebsubSubscription {
+                    expires_at: later,
+                    ..new("https://a.example/cb/1")
+                },
+                &caps,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(renewed.id, first.id);
+        assert!((renewed.expires_at - later).num_milliseconds().abs() < 1);
+        assert_eq!(
+            db.websub_cap_reached(&new("https://a.example/cb/1"), &caps)
+                .unwrap(),
+            None
+        );
+        let callbacks: Vec<String> = db
+            .list_websub_subscriptions()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.callback)
+            .collect();
+        assert_eq!(
+            callbacks,
+            [
+                "https://a.example/cb/1",
+                "https://A.example:8443/cb/2?x=1",
+                "https://a.example.org/cb"
+            ]
+        );
+    }
+);
 
 // ---------------------------------------------------------------------------
 // End to end: `herold serve`, a subscriber, the CLI.
@@ -846,7 +859,6 @@ fn scheduled_announcement_is_pushed_when_due() {
     assert!(!push[0].headers.contains_key("x-hub-signature"));
 }
 
-
 /// A URL on loopback where nothing listens.
 fn closed_port_url(path: &str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -867,12 +879,16 @@ fn subscribe_via_hub(s: &Server, db: &Herold, topic: &str, callback: &str) {
         ],
     );
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
-    wait_until("the subscription is stored", Duration::from_secs(10), || {
-        db.db()
-            .find_websub_subscription(topic, callback)
-            .unwrap()
-            .is_some()
-    });
+    wait_until(
+        "the subscription is stored",
+        Duration::from_secs(10),
+        || {
+            db.db()
+                .find_websub_subscription(topic, callback)
+                .unwrap()
+                .is_some()
+        },
+    );
 }
 
 /// New subscriptions beyond a cap get 403 naming the cap; what is stored
@@ -891,7 +907,15 @@ fn hub_caps_subscriptions_per_host_and_in_total() {
     let db = s.open_database(None);
     let topic = s.url("/feeds/abfall.atom");
     let reader = Subscriber::start("/cb");
-    let port = reader.callback.rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
+    let port = reader
+        .callback
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let on_ip = |n: u32| format!("http://127.0.0.1:{port}/cb{n}");
     let on_name = |n: u32| format!("http://localhost:{port}/cb{n}");
     let subscribe = |callback: &str| {
@@ -1052,7 +1076,10 @@ fn delivery_errors_do_not_name_the_callback() {
         &[
             ("hub.mode", "subscribe"),
             ("hub.topic", &topic),
-            ("hub.callback", &closed_port_url("/verify-path-1234?v=v3r-s3cret")),
+            (
+                "hub.callback",
+                &closed_port_url("/verify-path-1234?v=v3r-s3cret"),
+            ),
         ],
     );
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -1081,14 +1108,30 @@ fn delivery_errors_do_not_name_the_callback() {
             errors.len() == 2
         },
     );
-    wait_until("the failed verification is logged", Duration::from_secs(15), || {
-        s.log().contains("websub request not verified")
-    });
+    wait_until(
+        "the failed verification is logged",
+        Duration::from_secs(15),
+        || s.log().contains("websub request not verified"),
+    );
     errors.sort();
-    assert_eq!(errors, ["connection failed", "the callback answered HTTP 503"]);
+    assert_eq!(
+        errors,
+        ["connection failed", "the callback answered HTTP 503"]
+    );
     let log = s.log();
-    assert!(log.contains("websub distribution failed; will retry"), "{log}");
-    let busy_port = busy.callback.rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
+    assert!(
+        log.contains("websub distribution failed; will retry"),
+        "{log}"
+    );
+    let busy_port = busy
+        .callback
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
     for secret in [
         "private-path-4711",
         "t0p-s3cret",

@@ -30,8 +30,8 @@ pub struct HubLimit(ClientLimit);
 impl HubLimit {
     /// From `config.websub`; clients told apart as `[signup]` says.
     pub fn new(config: &Config) -> Self {
-        let quota =
-            NonZeroU32::new(config.websub.max_requests_per_client_per_minute).map(Quota::per_minute);
+        let quota = NonZeroU32::new(config.websub.max_requests_per_client_per_minute)
+            .map(Quota::per_minute);
         Self(ClientLimit::with_quota(quota, &config.signup))
     }
 }

@@ -163,7 +163,12 @@ mod tests {
     fn six_to_four_is_refused() {
         // 2002:c0a8:0101:: embeds 192.168.1.1, 2002:5db8:d822:: a public one:
         // both are refused, since a 6to4 relay decides where they lead.
-        for a in ["2002::1", "2002:c0a8:101::1", "2002:5db8:d822::1", "2002:ffff:ffff::"] {
+        for a in [
+            "2002::1",
+            "2002:c0a8:101::1",
+            "2002:5db8:d822::1",
+            "2002:ffff:ffff::",
+        ] {
             assert!(!is_public_ip(ip(a)), "{a} should be refused");
         }
         assert!(is_public_ip(ip("2003::1")));
@@ -171,7 +176,11 @@ mod tests {
 
     #[test]
     fn teredo_is_refused() {
-        for a in ["2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:0:ffff::"] {
+        for a in [
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:0:ffff::",
+        ] {
             assert!(!is_public_ip(ip(a)), "{a} should be refused");
         }
         // Neighbours of 2001::/32 stay public.

@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use herold_websub::{
-    build_client, check_callback, distribute, parse_hub_request, signed_delivery, verify_intent, verify_signature,
-    Bytes, ClientConfig, DistributeError, HubPolicy, HubRequest, LeaseLimits, Secret, Subscription,
-    Transport, Verified, VerifyError,
+    build_client, check_callback, distribute, parse_hub_request, signed_delivery, verify_intent,
+    verify_signature, Bytes, ClientConfig, DistributeError, HubPolicy, HubRequest, LeaseLimits,
+    Secret, Subscription, Transport, Verified, VerifyError,
 };
 use url::Url;
 use wiremock::matchers::{method, path, query_param};
@@ -477,8 +477,10 @@ async fn connection_errors_do_not_name_the_callback() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let callback =
-        Url::parse(&format!("http://127.0.0.1:{port}/private-path?token=t0p-s3cret")).unwrap();
+    let callback = Url::parse(&format!(
+        "http://127.0.0.1:{port}/private-path?token=t0p-s3cret"
+    ))
+    .unwrap();
     let err = distribute(&client(), &callback, &unsigned(b"<feed/>"), TIMEOUT)
         .await
         .unwrap_err();

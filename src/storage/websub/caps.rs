@@ -31,9 +31,7 @@ pub enum WebsubCapReached {
         max: u32,
     },
     /// Too many subscriptions in all.
-    #[error(
-        "the hub has reached its limit of {max} subscriptions (websub.max_subscriptions)"
-    )]
+    #[error("the hub has reached its limit of {max} subscriptions (websub.max_subscriptions)")]
     Total {
         /// The limit.
         max: u32,
