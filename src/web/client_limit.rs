@@ -20,7 +20,7 @@ use std::{
 use actix_web::HttpRequest;
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::SignupConfig;
+use crate::config::{SignupConfig, TrustedProxy};
 
 /// Above this many remembered clients, those that are back to a full quota
 /// are forgotten.
@@ -31,7 +31,7 @@ const FORGET_ABOVE: usize = 10_000;
 pub struct ClientLimit {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     header: Option<String>,
-    trusted: Vec<IpAddr>,
+    trusted: Vec<TrustedProxy>,
 }
 
 impl ClientLimit {

@@ -7,11 +7,9 @@
 //! `signup.trusted_proxies`; from any other peer the scheme is that of the
 //! connection itself and the host that of the `Host` header.
 
-use std::net::IpAddr;
-
 use actix_web::{http::header, web, HttpRequest};
 
-use crate::service::Herold;
+use crate::{config::TrustedProxy, service::Herold};
 
 /// Scheme and host (with port, if any) a request was sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +21,9 @@ pub struct RequestOrigin {
 }
 
 /// Whether the TCP peer of `req` is one of `trusted`.
-pub fn from_trusted_proxy(req: &HttpRequest, trusted: &[IpAddr]) -> bool {
+pub fn from_trusted_proxy(req: &HttpRequest, trusted: &[TrustedProxy]) -> bool {
     req.peer_addr()
-        .is_some_and(|peer| trusted.contains(&peer.ip()))
+        .is_some_and(|peer| trusted.iter().any(|t| t.contains(peer.ip())))
 }
 
 /// [`request_origin_with`] the configured `signup.trusted_proxies` (none
@@ -39,7 +37,7 @@ pub fn request_origin(req: &HttpRequest) -> RequestOrigin {
 
 /// Scheme and host of `req`: as the forwarding headers say when the peer is
 /// one of `trusted`, else as the connection and its `Host` header say.
-pub fn request_origin_with(req: &HttpRequest, trusted: &[IpAddr]) -> RequestOrigin {
+pub fn request_origin_with(req: &HttpRequest, trusted: &[TrustedProxy]) -> RequestOrigin {
     if from_trusted_proxy(req, trusted) {
         let info = req.connection_info();
         return RequestOrigin {
@@ -67,8 +65,8 @@ mod tests {
     use super::*;
     use actix_web::test::TestRequest;
 
-    fn trusted() -> Vec<IpAddr> {
-        vec!["127.0.0.1".parse().unwrap(), "10.0.0.7".parse().unwrap()]
+    fn trusted() -> Vec<TrustedProxy> {
+        vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/24".parse().unwrap()]
     }
 
     fn request(peer: &str, headers: &[(&str, &str)]) -> HttpRequest {
