@@ -26,8 +26,11 @@ pub struct ClientConfig {
     /// Default `false`: host names are resolved by a resolver that drops such
     /// addresses, so a callback cannot reach the internal network through DNS.
     /// Proxies from the environment are then not used either, since a proxy
-    /// would resolve names itself. IP literals are not resolved; they are
-    /// checked by [`crate::parse_hub_request`] instead.
+    /// would resolve names itself. The connection goes only to the addresses
+    /// that resolver checked, so a DNS answer that changes in between cannot
+    /// redirect it. IP literals are not resolved; they are checked by
+    /// [`crate::parse_hub_request`] and, before each delivery, by
+    /// [`crate::check_callback`] instead.
     pub allow_private_networks: bool,
 }
 
