@@ -12,7 +12,8 @@ use common::{server::Server, wait_until, TestDb};
 use herold::{
     service::{Herold, PublishRequest},
     storage::{
-        MarkChange, NewWebsubSubscription, Pool, WebsubClaim, WebsubOutcome, WebsubSubscription,
+        MarkChange, NewWebsubSubscription, Pool, WebsubCapReached, WebsubCaps, WebsubClaim,
+        WebsubOutcome, WebsubSubscription,
     },
     websub::content_mark,
 };
@@ -307,6 +308,81 @@ both!(activity_follows_visible_announcements, |t: &TestDb| {
     app.cancel_announcement(id, "test").unwrap();
     assert_eq!(one, mark(&abfall, at + TimeDelta::seconds(1)));
 });
+
+both!(
+    caps_refuse_new_subscriptions_but_renew_existing_ones,
+    |t: &TestDb| {
+        let caps = WebsubCaps {
+            per_host: 2,
+            total: 3,
+        };
+        let new = |callback: &'static str| NewWebsubSubscription {
+            topic: TOPIC,
+            callback,
+            secret: None,
+            expires_at: Utc::now() + TimeDelta::hours(1),
+            content_mark: "0:-:-",
+        };
+        let db = t.app.db();
+        let store = |callback| {
+            db.upsert_websub_subscription_capped(&new(callback), &caps)
+                .unwrap()
+        };
+        let first = store("https://a.example/cb/1").unwrap();
+        store("https://A.example:8443/cb/2?x=1").unwrap();
+        // A third on the host: refused, nothing changes.
+        let third = new("https://a.example/cb/3");
+        assert_eq!(
+            db.websub_cap_reached(&third, &caps).unwrap(),
+            Some(WebsubCapReached::PerHost { max: 2 })
+        );
+        assert_eq!(
+            store("https://a.example/cb/3"),
+            Err(WebsubCapReached::PerHost { max: 2 })
+        );
+        // A host whose name contains the other's is another host.
+        store("https://a.example.org/cb").unwrap();
+        assert_eq!(db.list_websub_subscriptions().unwrap().len(), 3);
+        // The total is reached.
+        assert_eq!(
+            store("https://b.example/cb"),
+            Err(WebsubCapReached::Total { max: 3 })
+        );
+        // Renewals still work at both caps, and keep the subscription.
+        let later = Utc::now() + TimeDelta::days(2);
+        let renewed = db
+            .upsert_websub_subscription_capped(
+                &NewWebsubSubscription {
+                    expires_at: later,
+                    ..new("https://a.example/cb/1")
+                },
+                &caps,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(renewed.id, first.id);
+        assert!((renewed.expires_at - later).num_milliseconds().abs() < 1);
+        assert_eq!(
+            db.websub_cap_reached(&new("https://a.example/cb/1"), &caps)
+                .unwrap(),
+            None
+        );
+        let callbacks: Vec<String> = db
+            .list_websub_subscriptions()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.callback)
+            .collect();
+        assert_eq!(
+            callbacks,
+            [
+                "https://a.example/cb/1",
+                "https://A.example:8443/cb/2?x=1",
+                "https://a.example.org/cb"
+            ]
+        );
+    }
+);
 
 // ---------------------------------------------------------------------------
 // End to end: `herold serve`, a subscriber, the CLI.
@@ -781,4 +857,318 @@ fn scheduled_announcement_is_pushed_when_due() {
     let push = reader.wait_for("POST", 1, Duration::from_secs(10));
     assert!(String::from_utf8_lossy(&push[0].body).contains("Sperrmüll"));
     assert!(!push[0].headers.contains_key("x-hub-signature"));
+}
+
+/// A URL on loopback where nothing listens.
+fn closed_port_url(path: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+/// Subscribes `callback` to `topic` through the hub and waits until it is
+/// stored.
+fn subscribe_via_hub(s: &Server, db: &Herold, topic: &str, callback: &str) {
+    let (status, text) = hub_request(
+        s,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", topic),
+            ("hub.callback", callback),
+        ],
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    wait_until(
+        "the subscription is stored",
+        Duration::from_secs(10),
+        || {
+            db.db()
+                .find_websub_subscription(topic, callback)
+                .unwrap()
+                .is_some()
+        },
+    );
+}
+
+/// New subscriptions beyond a cap get 403 naming the cap; what is stored
+/// stays, and renewals still work.
+#[test]
+fn hub_caps_subscriptions_per_host_and_in_total() {
+    let s = Server::start_with(
+        None,
+        &[
+            ("HEROLD_WEBSUB__ALLOW_PRIVATE_CALLBACKS", "true"),
+            ("HEROLD_WEBSUB__MAX_SUBSCRIPTIONS_PER_HOST", "2"),
+            ("HEROLD_WEBSUB__MAX_SUBSCRIPTIONS", "3"),
+        ],
+    );
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let db = s.open_database(None);
+    let topic = s.url("/feeds/abfall.atom");
+    let reader = Subscriber::start("/cb");
+    let port = reader
+        .callback
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let on_ip = |n: u32| format!("http://127.0.0.1:{port}/cb{n}");
+    let on_name = |n: u32| format!("http://localhost:{port}/cb{n}");
+    let subscribe = |callback: &str| {
+        hub_request(
+            &s,
+            &[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", &topic),
+                ("hub.callback", callback),
+            ],
+        )
+    };
+    subscribe_via_hub(&s, &db, &topic, &on_ip(1));
+    subscribe_via_hub(&s, &db, &topic, &on_ip(2));
+    let (status, text) = subscribe(&on_ip(3));
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("websub.max_subscriptions_per_host"), "{text}");
+    // Another host is still welcome, up to the total.
+    subscribe_via_hub(&s, &db, &topic, &on_name(1));
+    let (status, text) = subscribe(&on_name(2));
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("(websub.max_subscriptions)"), "{text}");
+    // A renewal at the cap: accepted, verified, the lease extended.
+    let before = db
+        .db()
+        .find_websub_subscription(&topic, &on_ip(1))
+        .unwrap()
+        .unwrap();
+    let gets = reader.requests("GET").len();
+    let (status, text) = hub_request(
+        &s,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &topic),
+            ("hub.callback", &on_ip(1)),
+            ("hub.lease_seconds", "86400"),
+        ],
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    reader.wait_for("GET", gets + 1, Duration::from_secs(10));
+    // (The first lease was the default 10 days; the renewal asked for 1.)
+    wait_until("the lease is renewed", Duration::from_secs(10), || {
+        db.db()
+            .find_websub_subscription(&topic, &on_ip(1))
+            .unwrap()
+            .is_some_and(|s| {
+                let day = Utc::now() + TimeDelta::days(1);
+                s.id == before.id && (s.expires_at - day).num_seconds().abs() < 60
+            })
+    });
+    let mut stored: Vec<String> = db
+        .db()
+        .list_websub_subscriptions()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.callback)
+        .collect();
+    stored.sort();
+    assert_eq!(stored, [on_ip(1), on_ip(2), on_name(1)]);
+    // The refused callbacks were never asked to verify.
+    let asked: Vec<String> = reader
+        .requests("GET")
+        .iter()
+        .map(|r| r.query["hub.mode"].clone())
+        .collect();
+    assert_eq!(asked.len(), 4, "{asked:?}");
+}
+
+/// One client's requests to the hub are limited per minute: 429 with
+/// Retry-After beyond.
+#[test]
+fn hub_limits_requests_per_client() {
+    let s = Server::start_with(
+        None,
+        &[("HEROLD_WEBSUB__MAX_REQUESTS_PER_CLIENT_PER_MINUTE", "3")],
+    );
+    let bad = [("hub.mode", "subscribe")];
+    for _ in 0..3 {
+        assert_eq!(hub_request(&s, &bad).0, StatusCode::BAD_REQUEST);
+    }
+    let r = Client::new()
+        .post(s.url("/websub"))
+        .form(&bad)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+}
+
+/// Callbacks stored while loopback was allowed are checked again before
+/// each delivery: with the switch off, nothing is sent to them and their
+/// subscriptions end.
+#[test]
+fn stored_callbacks_are_checked_again_before_delivery() {
+    let mut s = start_server(None);
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let db = s.open_database(None);
+    let topic = s.url("/feeds/abfall.atom");
+    let reader = Subscriber::start("/cb");
+    let by_name = reader.callback.replace("127.0.0.1", "localhost");
+    subscribe_via_hub(&s, &db, &topic, &reader.callback);
+    subscribe_via_hub(&s, &db, &topic, &by_name);
+
+    s.crash_and_restart(&[("HEROLD_WEBSUB__ALLOW_PRIVATE_CALLBACKS", "false")]);
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Biotonne",
+        "--body",
+        "Text.",
+    ]);
+    wait_until(
+        "both subscriptions are ended",
+        Duration::from_secs(15),
+        || db.db().list_websub_subscriptions().unwrap().is_empty(),
+    );
+    assert!(reader.requests("POST").is_empty());
+    let log = s.log();
+    assert!(
+        log.contains("the callback's address is not public"),
+        "{log}"
+    );
+}
+
+/// Failed deliveries and verifications are recorded and logged without the
+/// callback's address (host, port, path or query).
+#[test]
+fn delivery_errors_do_not_name_the_callback() {
+    let s = start_server(None);
+    s.cli(&["category", "add", "abfall", "--name", "Abfall"]);
+    let db = s.open_database(None);
+    let topic = s.url("/feeds/abfall.atom");
+    // Nothing listens there by the time it is used.
+    let unreachable = closed_port_url("/private-path-4711?token=t0p-s3cret");
+    let busy = Subscriber::start("/busy-path-0815?key=k3y-s3cret");
+    busy.post_status.store(503, Ordering::SeqCst);
+    for callback in [&unreachable, &busy.callback] {
+        db.db()
+            .upsert_websub_subscription(&NewWebsubSubscription {
+                topic: &topic,
+                callback,
+                secret: None,
+                expires_at: Utc::now() + TimeDelta::hours(1),
+                content_mark: "0:-:-",
+            })
+            .unwrap();
+    }
+    // A verification that cannot connect either.
+    let (status, _) = hub_request(
+        &s,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &topic),
+            (
+                "hub.callback",
+                &closed_port_url("/verify-path-1234?v=v3r-s3cret"),
+            ),
+        ],
+    );
+    assert_eq!(status, StatusCode::ACCEPTED);
+    s.cli(&[
+        "publish",
+        "--category",
+        "abfall",
+        "--title",
+        "Biotonne",
+        "--body",
+        "Text.",
+    ]);
+    let mut errors = Vec::new();
+    wait_until(
+        "both distributions failed once",
+        Duration::from_secs(15),
+        || {
+            errors = db
+                .db()
+                .list_websub_subscriptions()
+                .unwrap()
+                .iter()
+                .filter_map(|sub| db.db().websub_pending(sub.id).unwrap())
+                .filter_map(|p| p.last_error)
+                .collect();
+            errors.len() == 2
+        },
+    );
+    wait_until(
+        "the failed verification is logged",
+        Duration::from_secs(15),
+        || s.log().contains("websub request not verified"),
+    );
+    errors.sort();
+    assert_eq!(
+        errors,
+        ["connection failed", "the callback answered HTTP 503"]
+    );
+    let log = s.log();
+    assert!(
+        log.contains("websub distribution failed; will retry"),
+        "{log}"
+    );
+    let busy_port = busy
+        .callback
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    for secret in [
+        "private-path-4711",
+        "t0p-s3cret",
+        "busy-path-0815",
+        "k3y-s3cret",
+        "verify-path-1234",
+        "v3r-s3cret",
+        &format!(":{busy_port}"),
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+        assert!(
+            !errors.iter().any(|e| e.contains(secret)),
+            "{secret} in {errors:?}"
+        );
+    }
+}
+
+/// `X-Forwarded-Proto` counts only from a trusted proxy
+/// (`signup.trusted_proxies`): a browser's `https` origin is Herold's own
+/// address only if a trusted proxy says the request came over HTTPS.
+#[test]
+fn forwarded_scheme_counts_only_from_trusted_proxies() {
+    for (trusted, refused) in [(r#"["10.9.9.9"]"#, true), (r#"["127.0.0.1"]"#, false)] {
+        let s = Server::start_with(None, &[("HEROLD_SIGNUP__TRUSTED_PROXIES", trusted)]);
+        let origin = s.url("").replace("http://", "https://");
+        let r = Client::new()
+            .post(s.url("/subscribe"))
+            .header(header::ORIGIN, origin)
+            .header("X-Forwarded-Proto", "https")
+            .form(&[("email", "anna@example.org")])
+            .send()
+            .unwrap();
+        assert_eq!(
+            r.status() == StatusCode::FORBIDDEN,
+            refused,
+            "trusted {trusted}: {}",
+            r.status()
+        );
+    }
 }

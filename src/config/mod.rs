@@ -21,7 +21,7 @@ pub use media::{MediaConfig, DEFAULT_MAX_IMAGE_BYTES};
 pub use privacy::PrivacyConfig;
 pub use retention::RetentionConfig;
 pub use secret::Secret;
-pub use signup::SignupConfig;
+pub use signup::{SignupConfig, TrustedProxy};
 pub use websub::WebsubConfig;
 
 use figment::{

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use super::ConfigError;
+use crate::storage::WebsubCaps;
 
 /// Herold's WebSub hub (`[websub]`, `HEROLD_WEBSUB__*`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +30,15 @@ pub struct WebsubConfig {
     pub concurrency: u32,
     /// Verifications of intent in flight at once; more requests get 503.
     pub max_pending_verifications: u32,
+    /// Subscriptions whose callbacks share one host; a new one beyond gets
+    /// 403 (renewals still work).
+    pub max_subscriptions_per_host: u32,
+    /// Subscriptions in all; a new one beyond gets 403.
+    pub max_subscriptions: u32,
+    /// `POST /websub` requests one client (IP address, IPv6 by /64; behind
+    /// a proxy as `signup.client_ip_header` names it) may make per minute;
+    /// more get 429. 0: no limit.
+    pub max_requests_per_client_per_minute: u32,
 }
 
 impl Default for WebsubConfig {
@@ -43,6 +53,9 @@ impl Default for WebsubConfig {
             timeout_seconds: 10,
             concurrency: 32,
             max_pending_verifications: 64,
+            max_subscriptions_per_host: 100,
+            max_subscriptions: 10_000,
+            max_requests_per_client_per_minute: 30,
         }
     }
 }
@@ -63,6 +76,14 @@ impl WebsubConfig {
         HubPolicy {
             lease: self.lease_limits(),
             allow_private_callbacks: self.allow_private_callbacks,
+        }
+    }
+
+    /// The limits on stored subscriptions.
+    pub fn caps(&self) -> WebsubCaps {
+        WebsubCaps {
+            per_host: self.max_subscriptions_per_host,
+            total: self.max_subscriptions,
         }
     }
 
@@ -101,6 +122,16 @@ impl WebsubConfig {
                 u64::from(self.max_pending_verifications),
                 10_000,
             ),
+            (
+                "websub.max_subscriptions_per_host",
+                u64::from(self.max_subscriptions_per_host),
+                1_000_000,
+            ),
+            (
+                "websub.max_subscriptions",
+                u64::from(self.max_subscriptions),
+                10_000_000,
+            ),
         ] {
             if v == 0 || v > max {
                 return Err(ConfigError::Invalid {
@@ -109,6 +140,13 @@ impl WebsubConfig {
                     expected: format!("a number from 1 to {max}"),
                 });
             }
+        }
+        if self.max_requests_per_client_per_minute > 100_000 {
+            return Err(ConfigError::Invalid {
+                key: "websub.max_requests_per_client_per_minute",
+                value: self.max_requests_per_client_per_minute.to_string(),
+                expected: "a number from 0 to 100000".into(),
+            });
         }
         Ok(())
     }
@@ -135,5 +173,34 @@ mod tests {
         };
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("websub.lease_default_seconds"), "{e}");
+    }
+
+    #[test]
+    fn limits_have_defaults_and_ranges() {
+        let c = WebsubConfig::default();
+        assert_eq!(
+            c.caps(),
+            WebsubCaps {
+                per_host: 100,
+                total: 10_000
+            }
+        );
+        assert_eq!(c.max_requests_per_client_per_minute, 30);
+        for bad in [
+            WebsubConfig {
+                max_subscriptions: 0,
+                ..WebsubConfig::default()
+            },
+            WebsubConfig {
+                max_subscriptions_per_host: 0,
+                ..WebsubConfig::default()
+            },
+            WebsubConfig {
+                max_requests_per_client_per_minute: 100_001,
+                ..WebsubConfig::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
     }
 }

@@ -67,8 +67,8 @@ pub use subscribers::NewSubscriber;
 pub use test_recipients::TestRecipient;
 pub use tokens::{IssuedToken, MailPolicy, Renewal, StoredToken};
 pub use websub::{
-    CategoryActivity, MarkChange, NewWebsubSubscription, PendingDistribution, WebsubClaim,
-    WebsubMark, WebsubOutcome, WebsubSubscription,
+    CategoryActivity, MarkChange, NewWebsubSubscription, PendingDistribution, WebsubCapReached,
+    WebsubCaps, WebsubClaim, WebsubMark, WebsubOutcome, WebsubSubscription,
 };
 
 use diesel::{

@@ -195,6 +195,51 @@ struct ClaimRow {
     secret_ciphertext: Option<Vec<u8>>,
 }
 
+/// The upsert of [`Database::upsert_websub_subscription`] inside a write
+/// transaction on `$c`; the [`Row`]. A macro for the same reason as
+/// `with_conn!`: the body is compiled once per backend.
+macro_rules! upsert_row {
+    ($db:expr, $c:expr, $new:expr) => {{
+        let new: &NewWebsubSubscription<'_> = $new;
+        let now = $crate::storage::time::to_db($crate::storage::time::now());
+        let expires = $crate::storage::time::to_db(new.expires_at);
+        // The secret is sealed to the row, whose id the upsert gives.
+        let mut row: Row = diesel::insert_into(ws::table)
+            .values((
+                ws::topic.eq(new.topic),
+                ws::callback.eq(new.callback),
+                ws::secret_ciphertext.eq(None::<Vec<u8>>),
+                ws::content_mark.eq(new.content_mark),
+                ws::expires_at.eq(expires),
+                ws::failures.eq(0),
+                ws::created_at.eq(now),
+                ws::updated_at.eq(now),
+            ))
+            .on_conflict((ws::topic, ws::callback))
+            .do_update()
+            .set((
+                ws::secret_ciphertext.eq(None::<Vec<u8>>),
+                ws::expires_at.eq(expires),
+                ws::failures.eq(0),
+                ws::updated_at.eq(now),
+            ))
+            .returning(Row::as_returning())
+            .get_result($c)?;
+        let cipher = new
+            .secret
+            .map(|s| $db.seal(s, &$crate::storage::sealed::websub_secret(row.id)));
+        diesel::update(ws::table.find(row.id))
+            .set(ws::secret_ciphertext.eq(&cipher))
+            .execute($c)?;
+        row.secret_ciphertext = cipher;
+        row
+    }};
+}
+
+// After the macro, which it uses.
+mod caps;
+pub use caps::{WebsubCapReached, WebsubCaps};
+
 impl Database {
     /// Creates a subscription, or renews the one for (topic, callback) with
     /// the new secret and lease.
@@ -202,40 +247,7 @@ impl Database {
         &self,
         new: &NewWebsubSubscription<'_>,
     ) -> Result<WebsubSubscription, StorageError> {
-        let now = time::to_db(time::now());
-        let expires = time::to_db(new.expires_at);
-        // The secret is sealed to the row, whose id the upsert gives.
-        let row: Row = with_write_tx!(self, |c| {
-            let mut row: Row = diesel::insert_into(ws::table)
-                .values((
-                    ws::topic.eq(new.topic),
-                    ws::callback.eq(new.callback),
-                    ws::secret_ciphertext.eq(None::<Vec<u8>>),
-                    ws::content_mark.eq(new.content_mark),
-                    ws::expires_at.eq(expires),
-                    ws::failures.eq(0),
-                    ws::created_at.eq(now),
-                    ws::updated_at.eq(now),
-                ))
-                .on_conflict((ws::topic, ws::callback))
-                .do_update()
-                .set((
-                    ws::secret_ciphertext.eq(None::<Vec<u8>>),
-                    ws::expires_at.eq(expires),
-                    ws::failures.eq(0),
-                    ws::updated_at.eq(now),
-                ))
-                .returning(Row::as_returning())
-                .get_result(c)?;
-            let cipher = new
-                .secret
-                .map(|s| self.seal(s, &super::sealed::websub_secret(row.id)));
-            diesel::update(ws::table.find(row.id))
-                .set(ws::secret_ciphertext.eq(&cipher))
-                .execute(c)?;
-            row.secret_ciphertext = cipher;
-            Ok(row)
-        })?;
+        let row: Row = with_write_tx!(self, |c| Ok(upsert_row!(self, c, new)))?;
         Ok(row.into())
     }
 

@@ -20,26 +20,35 @@ use std::{
 use actix_web::HttpRequest;
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::SignupConfig;
+use crate::config::{SignupConfig, TrustedProxy};
 
 /// Above this many remembered clients, those that are back to a full quota
 /// are forgotten.
 const FORGET_ABOVE: usize = 10_000;
 
-/// The per-client limit of `POST /subscribe`.
+/// A per-client limit: of `POST /subscribe` and staff sign-ins
+/// ([`ClientLimit::new`]), of `POST /websub` ([`ClientLimit::with_quota`]).
 pub struct ClientLimit {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     header: Option<String>,
-    trusted: Vec<IpAddr>,
+    trusted: Vec<TrustedProxy>,
 }
 
 impl ClientLimit {
     /// From `[signup]`: `max_per_client_per_hour` (0: no limit) and
     /// `client_ip_header`.
     pub fn new(config: &SignupConfig) -> Self {
+        Self::with_quota(
+            NonZeroU32::new(config.max_per_client_per_hour).map(Quota::per_hour),
+            config,
+        )
+    }
+
+    /// `quota` per client (`None`: no limit), clients told apart as
+    /// `[signup]`'s `client_ip_header` and `trusted_proxies` say.
+    pub fn with_quota(quota: Option<Quota>, config: &SignupConfig) -> Self {
         Self {
-            limiter: NonZeroU32::new(config.max_per_client_per_hour)
-                .map(|n| RateLimiter::keyed(Quota::per_hour(n))),
+            limiter: quota.map(RateLimiter::keyed),
             header: config.client_ip_header.clone(),
             trusted: config.trusted_proxies.clone(),
         }
@@ -67,7 +76,7 @@ impl ClientLimit {
         let header = self
             .header
             .as_ref()
-            .filter(|_| peer.is_some_and(|p| self.trusted.contains(&p)));
+            .filter(|_| super::proxy::from_trusted_proxy(req, &self.trusted));
         let ip = match header {
             Some(name) => req
                 .headers()

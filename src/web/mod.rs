@@ -11,6 +11,7 @@ mod health;
 mod media;
 mod metrics;
 mod pages;
+mod proxy;
 pub mod public_cache;
 pub(crate) mod security;
 mod signup;
@@ -103,6 +104,7 @@ pub fn app_data(app: &crate::app::App, runtime: tokio::runtime::Handle) -> AppDa
         client_limit: web::Data::new(client_limit::ClientLimit::new(
             &app.herold().config().signup,
         )),
+        hub_limit: web::Data::new(websub::HubLimit::new(app.herold().config())),
         sandbox: app.sandbox().map(|s| web::Data::new(s.clone())),
         public_cache: web::Data::new(public_cache::PublicCache::new(
             std::time::Duration::from_millis(app.herold().config().public_refresh_ms),
@@ -119,6 +121,7 @@ pub struct AppData {
     metrics: web::Data<Arc<Metrics>>,
     hub: web::Data<crate::websub::Hub>,
     client_limit: web::Data<client_limit::ClientLimit>,
+    hub_limit: web::Data<websub::HubLimit>,
     /// `herold demo`: what the sandbox channels sent.
     sandbox: Option<web::Data<Arc<crate::demo::Sandbox>>>,
     /// Rendered feeds and public pages.
@@ -134,6 +137,7 @@ impl AppData {
             .app_data(self.metrics.clone())
             .app_data(self.hub.clone())
             .app_data(self.client_limit.clone())
+            .app_data(self.hub_limit.clone())
             .app_data(self.public_cache.clone());
         if let Some(s) = &self.sandbox {
             cfg.app_data(s.clone());

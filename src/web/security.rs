@@ -104,15 +104,16 @@ pub fn same_origin(req: &HttpRequest, public_url: &url::Url) -> bool {
 }
 
 /// Whether `origin` is the address this request was sent to (Herold
-/// reached directly, not through its public address).
+/// reached directly, not through its public address). Forwarded scheme and
+/// host count only from a trusted proxy ([`super::proxy`]).
 fn is_own_address(req: &HttpRequest, origin: &url::Url) -> bool {
-    let info = req.connection_info();
+    let own = super::proxy::request_origin(req);
     origin.host_str().is_some_and(|h| {
         let host = match origin.port() {
             Some(p) => format!("{h}:{p}"),
             None => h.to_owned(),
         };
-        host == info.host() && origin.scheme() == info.scheme()
+        host == own.host && origin.scheme() == own.scheme
     })
 }
 
@@ -138,5 +139,32 @@ mod tests {
         assert!(from(&[("origin", "https://info.musterstadt.de")]));
         assert!(!from(&[("origin", "https://evil.example")]));
         assert!(!from(&[("origin", "null")]));
+    }
+
+    #[test]
+    fn own_address_ignores_forged_forwarding_headers() {
+        // Herold reached directly at http://herold.internal:8080 by a peer
+        // that is no trusted proxy: an https origin is not its own, however
+        // the request claims to have been forwarded.
+        let public = url::Url::parse("https://info.musterstadt.de/").unwrap();
+        let req = |origin: &str, proto: Option<&str>| {
+            let mut r = TestRequest::post()
+                .uri("/subscribe")
+                .peer_addr("198.51.100.9:4711".parse().unwrap())
+                .insert_header(("host", "herold.internal:8080"))
+                .insert_header(("origin", origin));
+            if let Some(p) = proto {
+                r = r.insert_header(("x-forwarded-proto", p));
+            }
+            r.to_http_request()
+        };
+        assert!(same_origin(
+            &req("http://herold.internal:8080", None),
+            &public
+        ));
+        assert!(!same_origin(
+            &req("https://herold.internal:8080", Some("https")),
+            &public
+        ));
     }
 }

@@ -10,7 +10,8 @@ use std::{
 use chrono::{TimeDelta, Utc};
 use futures_util::future::join_all;
 use herold_websub::{
-    build_client, distribute, signed_delivery, Bytes, ClientConfig, DistributeError, MAX_ATTEMPTS,
+    build_client, check_callback, distribute, signed_delivery, Bytes, ClientConfig,
+    DistributeError, MAX_ATTEMPTS,
 };
 use tokio::sync::watch;
 use url::Url;
@@ -42,6 +43,9 @@ pub struct Distributor {
     timeout: Duration,
     poll: Duration,
     batch: usize,
+    /// `websub.allow_private_callbacks`; otherwise every stored callback is
+    /// checked against the public-address rule again before each delivery.
+    allow_private: bool,
 }
 
 /// What one round did.
@@ -75,6 +79,7 @@ impl Distributor {
             timeout: w.timeout(),
             poll: w.poll_interval(),
             batch: w.concurrency as usize,
+            allow_private: w.allow_private_callbacks,
             client,
             hub_url,
             app: Arc::new(app),
@@ -233,7 +238,17 @@ impl Distributor {
             doc.body.clone(),
             claim.secret.as_ref().map(|s| s.as_slice()),
         );
-        let result = distribute(&self.client, &callback, &delivery, self.timeout).await;
+        // The callback was checked when subscribing, but its address may
+        // have changed since: IP literals are checked here, names by the
+        // client's resolver, which connects only to what it checked.
+        let result = match self.allow_private {
+            true => Ok(()),
+            false => check_callback(&callback),
+        };
+        let result = match result {
+            Ok(()) => distribute(&self.client, &callback, &delivery, self.timeout).await,
+            Err(e) => Err(e),
+        };
         let reason = result.as_ref().err().map(failure).unwrap_or_default();
         let outcome = decide(claim.attempts, result);
         match &outcome {
@@ -290,12 +305,11 @@ pub fn decide(failed_before: u32, result: Result<(), DistributeError>) -> Websub
                 _ => WebsubOutcome::Ended,
             }
         }
-        DistributeError::Gone | DistributeError::Permanent { .. } | DistributeError::Redirected => {
-            WebsubOutcome::Ended
-        }
-        DistributeError::InvalidRequest { .. } => WebsubOutcome::Dropped {
-            error: e.to_string(),
-        },
+        DistributeError::Gone
+        | DistributeError::Permanent { .. }
+        | DistributeError::Redirected
+        | DistributeError::NotPublic => WebsubOutcome::Ended,
+        DistributeError::InvalidRequest { .. } => WebsubOutcome::Dropped { error: failure(&e) },
     }
 }
 
@@ -309,6 +323,8 @@ fn failure(e: &DistributeError) -> String {
         }
         DistributeError::Retryable { reason, .. } if reason.contains("in time") => "timeout".into(),
         DistributeError::Retryable { .. } => "connection failed".into(),
+        // Its reason is reqwest's, which may name the request.
+        DistributeError::InvalidRequest { .. } => "invalid delivery request".into(),
         other => other.to_string(),
     }
 }
@@ -353,6 +369,21 @@ mod tests {
     fn outcomes_follow_the_retry_policy() {
         assert_eq!(decide(0, Ok(())), WebsubOutcome::Delivered);
         assert_eq!(decide(0, Err(DistributeError::Gone)), WebsubOutcome::Ended);
+        assert_eq!(
+            decide(0, Err(DistributeError::NotPublic)),
+            WebsubOutcome::Ended
+        );
+        assert_eq!(
+            decide(
+                0,
+                Err(DistributeError::InvalidRequest {
+                    reason: "builder error for url (http://secret.example/cb?token=1)".into()
+                })
+            ),
+            WebsubOutcome::Dropped {
+                error: "invalid delivery request".into()
+            }
+        );
         assert_eq!(
             decide(0, Err(DistributeError::Permanent { status: 400 })),
             WebsubOutcome::Ended

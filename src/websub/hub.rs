@@ -55,8 +55,9 @@ impl Hub {
     }
 
     /// Checks a form-encoded request against Herold's feeds: `all` and the
-    /// existing categories, as Atom, RSS or iCalendar. Blocking (reads the
-    /// categories).
+    /// existing categories, as Atom, RSS or iCalendar; a new subscription
+    /// also against the caps (`Err(WebsubError::Cap)`), which the store
+    /// checks again. Blocking (reads the database).
     pub fn check(
         &self,
         app: &Herold,
@@ -74,7 +75,23 @@ impl Hub {
             parse_topic(public, topic)
                 .is_some_and(|t| t.scope.category().is_none_or(|c| categories.contains(c)))
         };
-        Ok(parse_hub_request(form, &self.policy, &accepts, transport)?)
+        let request = parse_hub_request(form, &self.policy, &accepts, transport)?;
+        if let HubRequest::Subscribe(sub) = &request {
+            let probe = NewWebsubSubscription {
+                topic: sub.topic.as_str(),
+                callback: sub.callback.as_str(),
+                secret: None,
+                expires_at: Utc::now(),
+                content_mark: "",
+            };
+            if let Some(cap) = app
+                .db()
+                .websub_cap_reached(&probe, &app.config().websub.caps())?
+            {
+                return Err(cap.into());
+            }
+        }
+        Ok(request)
     }
 
     /// A slot for one background verification, or `None` while
@@ -142,6 +159,12 @@ impl Hub {
                 reason = verify_failure(&e),
                 "websub request not verified; nothing changed"
             ),
+            Err(WebsubError::Cap(cap)) => tracing::warn!(
+                %topic,
+                %mode,
+                reason = %cap,
+                "websub subscription verified but not stored: a cap is reached"
+            ),
             Err(e) => tracing::error!(%topic, %mode, error = %e, "websub request failed"),
         }
     }
@@ -149,7 +172,7 @@ impl Hub {
 
 /// Creates or renews a verified subscription. A new one starts at the
 /// topic's current state, so the next change is pushed; a renewal keeps
-/// its state.
+/// its state. A new one beyond a cap is not stored (`WebsubError::Cap`).
 fn store(
     app: &Herold,
     sub: &Subscription,
@@ -161,15 +184,16 @@ fn store(
         }
     })?;
     let mark = content_mark(&topic.scope, &app.db().category_activity(Utc::now())?);
+    let new = NewWebsubSubscription {
+        topic: sub.topic.as_str(),
+        callback: sub.callback.as_str(),
+        secret: sub.secret.as_ref().map(|s| s.as_bytes()),
+        expires_at,
+        content_mark: &mark,
+    };
     Ok(app
         .db()
-        .upsert_websub_subscription(&NewWebsubSubscription {
-            topic: sub.topic.as_str(),
-            callback: sub.callback.as_str(),
-            secret: sub.secret.as_ref().map(|s| s.as_bytes()),
-            expires_at,
-            content_mark: &mark,
-        })?)
+        .upsert_websub_subscription_capped(&new, &app.config().websub.caps())??)
 }
 
 /// Why a verification failed, without the callback's address (connection

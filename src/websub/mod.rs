@@ -37,6 +37,10 @@ pub enum WebsubError {
     /// The request to the hub is invalid (answered `400`).
     #[error(transparent)]
     Request(#[from] herold_websub::HubRequestError),
+    /// A new subscription would exceed a cap (answered `403`); nothing
+    /// stored changed.
+    #[error(transparent)]
+    Cap(#[from] crate::storage::WebsubCapReached),
     /// The database failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

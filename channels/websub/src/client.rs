@@ -26,8 +26,11 @@ pub struct ClientConfig {
     /// Default `false`: host names are resolved by a resolver that drops such
     /// addresses, so a callback cannot reach the internal network through DNS.
     /// Proxies from the environment are then not used either, since a proxy
-    /// would resolve names itself. IP literals are not resolved; they are
-    /// checked by [`crate::parse_hub_request`] instead.
+    /// would resolve names itself. The connection goes only to the addresses
+    /// that resolver checked, so a DNS answer that changes in between cannot
+    /// redirect it. IP literals are not resolved; they are checked by
+    /// [`crate::parse_hub_request`] and, before each delivery, by
+    /// [`crate::check_callback`] instead.
     pub allow_private_networks: bool,
 }
 
@@ -71,21 +74,34 @@ impl Resolve for PublicOnlyResolver {
                 .map_err(|e| Box::new(e) as Box<dyn Error + Send + Sync>)?;
             let public: Vec<SocketAddr> = all.filter(|a| is_public_ip(a.ip())).collect();
             if public.is_empty() {
-                return Err(Box::new(NonPublicHost(host)) as Box<dyn Error + Send + Sync>);
+                return Err(Box::new(NonPublicHost) as Box<dyn Error + Send + Sync>);
             }
             Ok(Box::new(public.into_iter()) as Addrs)
         })
     }
 }
 
-/// A host name resolved only to non-public addresses.
+/// A host name resolved only to non-public addresses. The message does not
+/// name the host: it ends up in logs and stored errors.
 #[derive(Debug)]
-struct NonPublicHost(String);
+pub(crate) struct NonPublicHost;
 
 impl fmt::Display for NonPublicHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} resolves to no public address", self.0)
+        f.write_str("the host resolves to no public address")
     }
+}
+
+/// Whether `e` or one of its sources is [`NonPublicHost`].
+pub(crate) fn is_non_public_host(e: &(dyn Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(e) = current {
+        if e.is::<NonPublicHost>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 impl Error for NonPublicHost {}

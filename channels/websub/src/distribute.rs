@@ -8,8 +8,10 @@ use herold_channel_api::{retry_after_from_header, retry_delay};
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE, LINK, RETRY_AFTER};
 use url::Url;
 
+use crate::client::is_non_public_host;
+use crate::net::is_private_host;
 use crate::signature::sign;
-use crate::verify::error_chain;
+use crate::verify::reqwest_error_chain;
 
 /// Most delivery attempts per update and subscription, the first one included.
 /// With [`DistributeError::suggested_delay`] they span roughly 1.5 to 3 hours. The spec says a hub
@@ -92,6 +94,10 @@ pub enum DistributeError {
         /// The HTTP status code.
         status: u16,
     },
+    /// The callback's host is (or now resolves to) no public address: a
+    /// loopback, private or otherwise non-public one. End the subscription.
+    #[error("the callback's address is not public")]
+    NotPublic,
     /// The HTTP client followed a redirect; build it with [`crate::build_client`].
     #[error("the callback redirected, which is not allowed")]
     Redirected,
@@ -133,6 +139,21 @@ impl DistributeError {
     }
 }
 
+/// Checks a stored callback again before a delivery, with a client that
+/// refuses non-public addresses: IP literals and `localhost` names are
+/// judged here, other host names when the client of [`crate::build_client`]
+/// resolves them for the connection ([`distribute`] then answers
+/// [`DistributeError::NotPublic`]). That client connects only to the public
+/// addresses its own lookup returned, so a DNS answer that changes between
+/// the check and the connection cannot lead elsewhere.
+pub fn check_callback(callback: &Url) -> Result<(), DistributeError> {
+    if is_private_host(callback) {
+        Err(DistributeError::NotPublic)
+    } else {
+        Ok(())
+    }
+}
+
 /// POSTs `delivery` to `callback` (query string included, as the spec requires).
 /// A 2xx status is success; the response body is ignored. `timeout` bounds the
 /// whole exchange.
@@ -164,9 +185,11 @@ pub async fn distribute(
         .send()
         .await
         .map_err(|e| {
-            if e.is_builder() {
+            if is_non_public_host(&e) {
+                DistributeError::NotPublic
+            } else if e.is_builder() {
                 DistributeError::InvalidRequest {
-                    reason: error_chain(&e),
+                    reason: reqwest_error_chain(e),
                 }
             } else if e.is_timeout() {
                 DistributeError::Retryable {
@@ -175,7 +198,7 @@ pub async fn distribute(
                 }
             } else {
                 DistributeError::Retryable {
-                    reason: format!("could not reach the callback: {}", error_chain(&e)),
+                    reason: format!("could not reach the callback: {}", reqwest_error_chain(e)),
                     retry_after: None,
                 }
             }

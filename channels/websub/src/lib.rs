@@ -35,8 +35,8 @@ mod verify;
 pub use bytes::Bytes;
 pub use client::{build_client, ClientConfig, USER_AGENT};
 pub use distribute::{
-    distribute, signed_delivery, DeliveryRequest, DistributeError, MAX_ATTEMPTS, MAX_RETRY_DELAY,
-    RETRY_BASE_DELAY,
+    check_callback, distribute, signed_delivery, DeliveryRequest, DistributeError, MAX_ATTEMPTS,
+    MAX_RETRY_DELAY, RETRY_BASE_DELAY,
 };
 pub use lease::{Lease, LeaseLimits, LeaseLimitsError};
 pub use request::{

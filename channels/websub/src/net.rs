@@ -9,7 +9,9 @@ use url::{Host, Url};
 ///
 /// Loopback, private, link-local, shared (CGNAT), documentation, benchmarking,
 /// multicast, broadcast, reserved and unspecified addresses are not public.
-/// IPv6 addresses embedding an IPv4 address are judged by that address.
+/// IPv6 addresses embedding an IPv4 address are judged by that address;
+/// tunnel and translation prefixes that can lead anywhere (6to4 `2002::/16`,
+/// Teredo `2001::/32`, local-use NAT64 `64:ff9b:1::/48`) are not public.
 pub(crate) fn is_public_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -51,6 +53,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfe80 // link local
         || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] == 0) // Teredo 2001::/32: tunnels to any IPv4 host
+        || s[0] == 0x2002 // 6to4 2002::/16: embeds an IPv4 address, private ones too
+        || s[..3] == [0x64, 0xff9b, 1] // local-use NAT64 64:ff9b:1::/48, RFC 8215
         || s[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible (deprecated)
 }
 
@@ -152,6 +157,45 @@ mod tests {
         ] {
             assert!(!is_public_ip(ip(private)), "{private} should be private");
         }
+    }
+
+    #[test]
+    fn six_to_four_is_refused() {
+        // 2002:c0a8:0101:: embeds 192.168.1.1, 2002:5db8:d822:: a public one:
+        // both are refused, since a 6to4 relay decides where they lead.
+        for a in [
+            "2002::1",
+            "2002:c0a8:101::1",
+            "2002:5db8:d822::1",
+            "2002:ffff:ffff::",
+        ] {
+            assert!(!is_public_ip(ip(a)), "{a} should be refused");
+        }
+        assert!(is_public_ip(ip("2003::1")));
+    }
+
+    #[test]
+    fn teredo_is_refused() {
+        for a in [
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:0:ffff::",
+        ] {
+            assert!(!is_public_ip(ip(a)), "{a} should be refused");
+        }
+        // Neighbours of 2001::/32 stay public.
+        assert!(is_public_ip(ip("2001:1::1")));
+        assert!(is_public_ip(ip("2001:4860:4860::8888")));
+    }
+
+    #[test]
+    fn local_use_nat64_is_refused() {
+        for a in ["64:ff9b:1::1", "64:ff9b:1::5db8:d822", "64:ff9b:1:ffff::1"] {
+            assert!(!is_public_ip(ip(a)), "{a} should be refused");
+        }
+        // The well-known prefix 64:ff9b::/96 is judged by its IPv4 address.
+        assert!(is_public_ip(ip("64:ff9b::5db8:d822")));
+        assert!(!is_public_ip(ip("64:ff9b::7f00:1")));
     }
 
     #[test]

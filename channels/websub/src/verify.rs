@@ -172,9 +172,15 @@ fn request_error(e: reqwest::Error) -> VerifyError {
         VerifyError::Timeout
     } else {
         VerifyError::Connection {
-            reason: error_chain(&e),
+            reason: reqwest_error_chain(e),
         }
     }
+}
+
+/// [`error_chain`] of a reqwest error without the URL it names: the callback
+/// (with its query) must not reach logs or stored errors.
+pub(crate) fn reqwest_error_chain(e: reqwest::Error) -> String {
+    error_chain(&e.without_url())
 }
 
 /// The error and its sources, joined: reqwest's top-level message alone is vague.

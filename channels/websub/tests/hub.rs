@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use herold_websub::{
-    build_client, distribute, parse_hub_request, signed_delivery, verify_intent, verify_signature,
-    Bytes, ClientConfig, DistributeError, HubPolicy, HubRequest, LeaseLimits, Secret, Subscription,
-    Transport, Verified, VerifyError,
+    build_client, check_callback, distribute, parse_hub_request, signed_delivery, verify_intent,
+    verify_signature, Bytes, ClientConfig, DistributeError, HubPolicy, HubRequest, LeaseLimits,
+    Secret, Subscription, Transport, Verified, VerifyError,
 };
 use url::Url;
 use wiremock::matchers::{method, path, query_param};
@@ -422,6 +422,80 @@ async fn invalid_content_type_is_the_hubs_fault() {
         "{err:?}"
     );
     assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+fn unsigned(body: &'static [u8]) -> herold_websub::DeliveryRequest {
+    signed_delivery(
+        &Url::parse(TOPIC).unwrap(),
+        &Url::parse(HUB).unwrap(),
+        "application/atom+xml",
+        Bytes::from_static(body),
+        None,
+    )
+}
+
+#[tokio::test]
+async fn stored_callbacks_are_checked_again_before_delivery() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    // IP literals and localhost names: refused before any connection.
+    for callback in [
+        format!("http://127.0.0.1:{port}/cb"),
+        format!("http://[::1]:{port}/cb"),
+        format!("http://localhost:{port}/cb"),
+        "http://10.0.0.1/cb".to_owned(),
+    ] {
+        let url = Url::parse(&callback).unwrap();
+        assert_eq!(
+            check_callback(&url),
+            Err(DistributeError::NotPublic),
+            "{callback}"
+        );
+    }
+    assert_eq!(
+        check_callback(&Url::parse("https://reader.example/cb").unwrap()),
+        Ok(())
+    );
+    // A name that resolves to loopback when the delivery is made: the
+    // guarded client's resolver drops the address, nothing is sent.
+    let guarded = build_client(&ClientConfig::default()).unwrap();
+    let by_name = Url::parse(&format!("http://localhost:{port}/cb")).unwrap();
+    let err = distribute(&guarded, &by_name, &unsigned(b"<feed/>"), TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(err, DistributeError::NotPublic);
+    assert!(!err.to_string().contains("localhost"), "{err}");
+}
+
+#[tokio::test]
+async fn connection_errors_do_not_name_the_callback() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let callback = Url::parse(&format!(
+        "http://127.0.0.1:{port}/private-path?token=t0p-s3cret"
+    ))
+    .unwrap();
+    let err = distribute(&client(), &callback, &unsigned(b"<feed/>"), TIMEOUT)
+        .await
+        .unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(err.is_retryable(), "{text}");
+    for part in ["private-path", "t0p-s3cret", &port.to_string(), "127.0.0.1"] {
+        assert!(!text.contains(part), "{part} in {text}");
+    }
+    let req = subscribe(callback.as_str(), Duration::from_secs(3600), None);
+    let err = verify_intent(&client(), &req, TIMEOUT).await.unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(matches!(err, VerifyError::Connection { .. }), "{text}");
+    for part in ["private-path", "t0p-s3cret", &port.to_string()] {
+        assert!(!text.contains(part), "{part} in {text}");
+    }
 }
 
 /// The whole flow as the main crate runs it: form → verify → deliver.
