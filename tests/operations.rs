@@ -371,7 +371,7 @@ fn migrate_to_postgres_keeps_everything() {
     let out = cli(&["migrate-to", &pg.url]);
     for table in schema_tables() {
         assert!(
-            out.lines().any(|l| l.split_whitespace().next() == Some(&table)),
+            out.lines().any(|l| l.split_whitespace().next() == Some(table.as_str())),
             "table {table} of schema.rs not copied:\n{out}"
         );
     }
@@ -428,7 +428,13 @@ fn migrate_to_postgres_keeps_everything() {
     ]);
     assert!(published.starts_with("announcement 4 published"), "{published}");
     server.cli(&["category", "add", "kultur", "--name", "Kultur"]);
-    let app = server.open_database(Some(&pg.url));
+    let app = herold::service::Herold::open(herold::config::Config {
+        database_url: pg.url.clone(),
+        secret_key_file: Some(d.join("herold.key")),
+        pool_size: 2,
+        ..Default::default()
+    })
+    .unwrap();
     let kultur = app.db().find_category("kultur").unwrap().unwrap();
     assert_eq!(kultur.id, 3);
     app.db()

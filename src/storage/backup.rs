@@ -94,7 +94,7 @@ pub fn backup_sqlite(pool: &Pool, target: &Path, force: bool) -> Result<BackupRe
         if partial.exists() {
             std::fs::remove_file(&partial).map_err(|e| io(&partial, &e))?;
         }
-        let result = (|| {
+        let result = (|| -> Result<BackupReport, BackupError> {
             let mut conn = pool.get().map_err(StorageError::from)?;
             diesel::sql_query("VACUUM INTO ?")
                 .bind::<Text, _>(partial.to_string_lossy().into_owned())

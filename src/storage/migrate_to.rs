@@ -159,10 +159,12 @@ impl Database {
         let Pool::Postgres(target_pool) = target_pool else {
             return Err(MigrateError::TargetNotPostgres(DatabaseUrl::redact(target)));
         };
-        let mut pg = target_pool.get()?;
-        let mut sqlite = source.get()?;
-        let tables = tables_in_order(&mut pg)?;
-        check_columns(&mut sqlite, &tables)?;
+        let mut pg_guard = target_pool.get()?;
+        let pg: &mut PgConnection = &mut pg_guard;
+        let mut sqlite_guard = source.get()?;
+        let sqlite: &mut SqliteConnection = &mut sqlite_guard;
+        let tables = tables_in_order(pg)?;
+        check_columns(sqlite, &tables)?;
         pg.transaction::<_, MigrateError, _>(|pg| {
             for t in &tables {
                 let found: Exists = diesel::sql_query(format!(
