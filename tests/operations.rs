@@ -496,7 +496,7 @@ fn env_name(key: &str) -> String {
 #[test]
 fn systemd_unit_loads_every_secret_as_a_credential() {
     let directives = unit_directives();
-    let get = |k: &str| directives.iter().filter(move |d| d.key == k);
+    let get = |k: &'static str| directives.iter().filter(move |d| d.key == k);
     let credentials: Vec<(&str, bool)> = get("LoadCredential")
         .map(|d| (d.value.split(':').next().unwrap(), d.commented))
         .collect();
