@@ -276,14 +276,39 @@ fn image_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media/gps.jpg")
 }
 
+/// Waits until `herold_deliveries_total{channel="email",outcome="sent"}`
+/// of `server` is `n`.
+fn wait_sent(server: &Server, n: usize) {
+    let sent = format!(r#"herold_deliveries_total{{channel="email",outcome="sent"}} {n}"#);
+    common::poll_until(Duration::from_secs(30), || {
+        let text = reqwest::blocking::get(server.url("/metrics"))
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        if text.contains(&sent) {
+            Ok(())
+        } else {
+            Err(format!("never saw {sent} in\n{text}"))
+        }
+    });
+}
+
+/// The engine in `herold serve`, sending e-mail to an in-memory provider.
+const ENGINE: [(&str, &str); 3] = [
+    ("HEROLD_DELIVERY__CHANNELS", r#"["email"]"#),
+    ("HEROLD_FAKE_PROVIDER", "memory"),
+    ("HEROLD_DELIVERY__POLL_INTERVAL_MS", "20"),
+];
+
 #[test]
 fn migrate_to_postgres_keeps_everything() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let cli = |args: &[&str]| ok(herold(d).args(args));
-    cli(&["category", "add", "abfall", "--name", "Abfall"]);
-    cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
-    cli(&[
+    // SQLite filled through the real paths: the CLI, and `herold serve`
+    // delivering two announcements to 20 residents.
+    let sqlite = Server::start_with(None, &ENGINE);
+    let d = sqlite.dir.path();
+    let residents = addresses(20);
+    drop(sqlite.email_subscribers(None, "abfall", &residents));
+    sqlite.cli(&["category", "add", "verkehr", "--name", "Verkehr"]);
+    sqlite.cli(&[
         "publish",
         "--category",
         "verkehr",
@@ -293,7 +318,7 @@ fn migrate_to_postgres_keeps_everything() {
         "--body",
         "Umleitung über die Bahnhofstraße.",
     ]);
-    ok(herold(d).args([
+    sqlite.cli(&[
         "publish",
         "--category",
         "abfall",
@@ -305,9 +330,9 @@ fn migrate_to_postgres_keeps_everything() {
         "Eine Biotonne",
         "--image",
         image_fixture().to_str().unwrap(),
-    ]));
+    ]);
     // A correction refers to an older row of its own table.
-    cli(&[
+    sqlite.cli(&[
         "publish",
         "--category",
         "abfall",
@@ -319,7 +344,7 @@ fn migrate_to_postgres_keeps_everything() {
         "Sonntag.",
     ]);
     std::fs::write(d.join("pw"), "ein-langes-passwort-2026\n").unwrap();
-    cli(&[
+    sqlite.cli(&[
         "user",
         "add",
         "ada",
@@ -328,30 +353,20 @@ fn migrate_to_postgres_keeps_everything() {
         "--password-file",
         d.join("pw").to_str().unwrap(),
     ]);
-    let residents = addresses(20);
-    {
-        let app = herold::service::Herold::open(herold::config::Config {
-            database_url: d.join("herold.db").display().to_string(),
-            ..Default::default()
-        })
-        .unwrap();
-        let cat = app.db().find_category("abfall").unwrap().unwrap();
-        app.db()
-            .import_subscribers(
-                ChannelKind::Email,
-                &residents,
-                cat.id,
-                herold::service::CONSENT_WORDING_VERSION,
-                "test",
-            )
-            .unwrap();
-    }
-    let before = [
-        cli(&["announcements", "list"]),
-        cli(&["category", "list"]),
-        cli(&["subscribers", "list"]),
-        cli(&["user", "list"]),
-    ];
+    wait_sent(&sqlite, 40);
+    let listings = |s: &Server| {
+        [
+            &["announcements", "list"][..],
+            &["category", "list"],
+            &["subscribers", "list"],
+            &["user", "list"],
+            &["broadcasts", "show", "2"],
+            &["broadcasts", "show", "3"],
+        ]
+        .map(|args| s.cli(args))
+    };
+    let before = listings(&sqlite);
+    assert!(before[4].contains("sent      20"), "{}", before[4]);
     let image: Vec<u8> = {
         #[derive(QueryableByName)]
         struct Bytes {
@@ -366,39 +381,44 @@ fn migrate_to_postgres_keeps_everything() {
             .bytes
     };
 
-    // Into a database that does not exist yet: created, migrated, filled.
+    // Into a database that does not exist yet: created, migrated, filled
+    // (from one snapshot, so even with `serve` still running).
     let pg = PgDatabase::unique_name();
-    let out = cli(&["migrate-to", &pg.url]);
+    let migrate = |extra: &[(&str, &str)]| {
+        let mut cmd = Server::command(d, &sqlite.env);
+        cmd.envs(extra.iter().copied()).args(["migrate-to", &pg.url]);
+        cmd
+    };
+    let out = ok(&mut migrate(&[]));
     for table in schema_tables() {
         assert!(
-            out.lines().any(|l| l.split_whitespace().next() == Some(table.as_str())),
+            out.lines()
+                .any(|l| l.split_whitespace().next() == Some(table.as_str())),
             "table {table} of schema.rs not copied:\n{out}"
         );
     }
-    assert!(out.contains("subscribers") && out.contains("20 rows"), "{out}");
+    for (table, rows) in [("subscribers", 20), ("deliveries", 40), ("media", 1)] {
+        assert!(
+            out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == [table, &rows.to_string(), "rows"]),
+            "{table}: expected {rows} rows copied:\n{out}"
+        );
+    }
     assert!(out.contains("secret_key_file"), "{out}");
 
     // A second run is refused: the target is no longer empty.
-    let err = fails(herold(d).args(["migrate-to", &pg.url]));
+    let err = fails(&mut migrate(&[]));
     assert!(err.contains("not empty"), "{err}");
     // Only from SQLite.
-    let err = fails(
-        herold(d)
-            .env("HEROLD_DATABASE_URL", &pg.url)
-            .args(["migrate-to", &pg.url]),
-    );
+    let err = fails(&mut migrate(&[("HEROLD_DATABASE_URL", &pg.url)]));
     assert!(err.contains("copies an SQLite database"), "{err}");
 
     // Herold on PostgreSQL with the same key sees the same data.
     let key = d.join("herold.key").display().to_string();
-    let server = Server::start_with(Some(&pg.url), &[("HEROLD_SECRET_KEY_FILE", &key)]);
-    let after = [
-        server.cli(&["announcements", "list"]),
-        server.cli(&["category", "list"]),
-        server.cli(&["subscribers", "list"]),
-        server.cli(&["user", "list"]),
-    ];
-    assert_eq!(before, after);
+    let mut env = ENGINE.to_vec();
+    env.push(("HEROLD_SECRET_KEY_FILE", &key));
+    let server = Server::start_with(Some(&pg.url), &env);
+    assert_eq!(before, listings(&server));
     let shown = server.cli(&["announcements", "show", "3"]);
     assert!(shown.contains("corrects:   2"), "{shown}");
     let media = reqwest::blocking::get(server.url("/media/1.jpg"))
@@ -416,17 +436,21 @@ fn migrate_to_postgres_keeps_everything() {
     ]);
     assert!(export.contains(&residents[3]), "{export}");
 
-    // New rows get fresh ids after the copied ones.
+    // New rows get fresh ids after the copied ones: an announcement, its
+    // broadcast and 20 deliveries, a category, a subscriber.
     let published = server.cli(&[
         "publish",
         "--category",
-        "verkehr",
+        "abfall",
         "--title",
         "Neu auf PostgreSQL",
         "--body",
         "x",
     ]);
     assert!(published.starts_with("announcement 4 published"), "{published}");
+    wait_sent(&server, 20);
+    let shown = server.cli(&["broadcasts", "show", "4"]);
+    assert!(shown.contains("sent      20"), "{shown}");
     server.cli(&["category", "add", "kultur", "--name", "Kultur"]);
     let app = herold::service::Herold::open(herold::config::Config {
         database_url: pg.url.clone(),
