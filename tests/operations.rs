@@ -154,7 +154,8 @@ fn backup_while_serving_then_restore() {
     // A snapshot: everything written before the command started is in it,
     // and nothing that came after the command returned.
     let in_backup = count(&backup, "announcements");
-    assert!(in_backup >= 1 + 3, "{in_backup}");
+    // The first announcement and at least three of the writer's.
+    assert!(in_backup > 3, "{in_backup}");
     assert!(
         in_backup <= 1 + written_after_backup as i64,
         "{in_backup} > {written_after_backup}"
@@ -167,7 +168,10 @@ fn backup_while_serving_then_restore() {
             .args(["backup"])
             .arg(&backup),
     );
-    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(count(&backup, "announcements"), in_backup);
     ok(Server::command(server.dir.path(), &server.env)
         .args(["backup", "--force"])
@@ -373,8 +377,8 @@ fn migrate_to_postgres_keeps_everything() {
             #[diesel(sql_type = Binary)]
             bytes: Vec<u8>,
         }
-        let mut c = SqliteConnection::establish(&d.join("herold.db").display().to_string())
-            .unwrap();
+        let mut c =
+            SqliteConnection::establish(&d.join("herold.db").display().to_string()).unwrap();
         diesel::sql_query("SELECT bytes FROM media WHERE id = 1")
             .get_result::<Bytes>(&mut c)
             .unwrap()
@@ -386,7 +390,8 @@ fn migrate_to_postgres_keeps_everything() {
     let pg = PgDatabase::unique_name();
     let migrate = |extra: &[(&str, &str)]| {
         let mut cmd = Server::command(d, &sqlite.env);
-        cmd.envs(extra.iter().copied()).args(["migrate-to", &pg.url]);
+        cmd.envs(extra.iter().copied())
+            .args(["migrate-to", &pg.url]);
         cmd
     };
     let out = ok(&mut migrate(&[]));
@@ -399,8 +404,9 @@ fn migrate_to_postgres_keeps_everything() {
     }
     for (table, rows) in [("subscribers", 20), ("deliveries", 40), ("media", 1)] {
         assert!(
-            out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
-                == [table, &rows.to_string(), "rows"]),
+            out.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == [table, &rows.to_string(), "rows"]),
             "{table}: expected {rows} rows copied:\n{out}"
         );
     }
@@ -447,7 +453,10 @@ fn migrate_to_postgres_keeps_everything() {
         "--body",
         "x",
     ]);
-    assert!(published.starts_with("announcement 4 published"), "{published}");
+    assert!(
+        published.starts_with("announcement 4 published"),
+        "{published}"
+    );
     wait_sent(&server, 20);
     let shown = server.cli(&["broadcasts", "show", "4"]);
     assert!(shown.contains("sent      20"), "{shown}");
@@ -501,12 +510,10 @@ fn unit_directives() -> Vec<Directive> {
             };
             let (key, value) = l.split_once('=')?;
             let key = key.trim();
-            (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric())).then(|| {
-                Directive {
-                    key: key.to_owned(),
-                    value: value.trim().to_owned(),
-                    commented,
-                }
+            (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric())).then(|| Directive {
+                key: key.to_owned(),
+                value: value.trim().to_owned(),
+                commented,
             })
         })
         .collect()
@@ -580,10 +587,7 @@ fn systemd_unit_loads_every_secret_as_a_credential() {
         "PrivateTmp",
         "ProtectHome",
     ] {
-        assert!(
-            get(hardening).any(|d| !d.commented),
-            "{hardening}= missing"
-        );
+        assert!(get(hardening).any(|d| !d.commented), "{hardening}= missing");
     }
     assert!(get("ProtectSystem").any(|d| d.value == "strict"));
 }
@@ -598,7 +602,7 @@ fn systemd_unit_environment_configures_herold() {
     let c = creds.path();
     std::fs::write(
         c.join("herold.key"),
-        herold::crypto::Keyring::generate_encoded().to_string(),
+        herold::crypto::Keyring::generate_encoded().as_str(),
     )
     .unwrap();
     std::fs::write(c.join("metrics_token"), "scrape-token-2026\n").unwrap();
@@ -640,7 +644,10 @@ fn systemd_unit_environment_configures_herold() {
         "{out}"
     );
     assert!(out.contains("metrics_token = \"<redacted>\""), "{out}");
-    assert!(!out.contains("scrape-token") && !out.contains("smtp-geheim"), "{out}");
+    assert!(
+        !out.contains("scrape-token") && !out.contains("smtp-geheim"),
+        "{out}"
+    );
     // Without the credential the password is missing, so it came from there.
     let mut without = herold(state.path());
     without
@@ -649,8 +656,74 @@ fn systemd_unit_environment_configures_herold() {
     let err = fails(without.args(["config", "check"]));
     assert!(err.contains("password"), "{err}");
 
+    // The Telegram and WhatsApp lines uncommented: each `*_FILE` variable
+    // reaches its key (the channels' checks read the files) and the
+    // webhook secret comes from its credential.
+    for (name, value) in [
+        ("telegram-token", "123456789:AAtelegram-token-2026"),
+        ("telegram.webhook_secret", "hook_secret-2026"),
+        ("whatsapp-access-token", "EAAwhatsapptoken2026"),
+        ("whatsapp-app-secret", "app-secret-2026"),
+        ("whatsapp-verify-token", "verify-token-2026"),
+    ] {
+        std::fs::write(c.join(name), format!("{value}\n")).unwrap();
+    }
+    let channels = state.path().join("channels.toml");
+    std::fs::write(
+        &channels,
+        format!(
+            "{}[telegram]\n[whatsapp]\nphone_number_id = \"1234567890\"\n\
+             [whatsapp.templates.broadcast]\nname = \"ankuendigung\"\n",
+            std::fs::read_to_string(&config).unwrap()
+        ),
+    )
+    .unwrap();
+    let messenger = |d: &&Directive| {
+        !d.commented || d.value.contains("telegram") || d.value.contains("whatsapp")
+    };
+    let mut cmd = herold(state.path());
+    cmd.env("CREDENTIALS_DIRECTORY", c);
+    for d in unit_directives().iter().filter(messenger) {
+        match d.key.as_str() {
+            "Environment" => {
+                let (k, v) = d.value.split_once('=').unwrap();
+                cmd.env(k, v.replace("%d", &c.display().to_string()));
+            }
+            "LoadCredential" => {
+                let name = d.value.split(':').next().unwrap();
+                assert!(c.join(name).exists(), "test lacks credential {name}");
+            }
+            _ => {}
+        }
+    }
+    cmd.env("HEROLD_CONFIG", &channels).env(
+        "HEROLD_DATABASE_URL",
+        state.path().join("herold.db").display().to_string(),
+    );
+    let out = ok(cmd.args(["config", "check"]));
+    for file in [
+        "telegram-token",
+        "whatsapp-access-token",
+        "whatsapp-app-secret",
+        "whatsapp-verify-token",
+    ] {
+        assert!(
+            out.contains(&format!("\"{}\"", c.join(file).display())),
+            "{file} not configured:\n{out}"
+        );
+    }
+    assert!(!out.contains("2026\""), "a secret shown:\n{out}");
+    // Without the webhook-secret credential Telegram has no webhook secret.
+    std::fs::remove_file(c.join("telegram.webhook_secret")).unwrap();
+    let without = ok(&mut cmd);
+    assert_ne!(out, without);
+
     // systemd's own check, where systemd is installed.
-    if Command::new("systemd-analyze").arg("--version").output().is_ok() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
         let dir = tempfile::tempdir().unwrap();
         let unit = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/herold.service"),

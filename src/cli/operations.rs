@@ -143,10 +143,9 @@ fn companions(config: &Config, config_file: Option<&Path>) -> Vec<String> {
 pub fn migrate_to(config: &Config, args: &MigrateToArgs) -> Result<()> {
     let path = match DatabaseUrl::parse(&config.database_url)? {
         DatabaseUrl::Postgres(_) => {
-            return Err(MigrateError::SourceNotSqlite(DatabaseUrl::redact(
-                &config.database_url,
-            ))
-            .into())
+            return Err(
+                MigrateError::SourceNotSqlite(DatabaseUrl::redact(&config.database_url)).into(),
+            )
         }
         DatabaseUrl::Sqlite(path) => path,
     };
@@ -158,11 +157,7 @@ pub fn migrate_to(config: &Config, args: &MigrateToArgs) -> Result<()> {
     }
     // Opening checks the key and brings the source to this version's
     // schema, which the target gets too.
-    let db = Database::open(
-        &DatabaseUrl::Sqlite(path.clone()),
-        2,
-        config.key_source(),
-    )?;
+    let db = Database::open(&DatabaseUrl::Sqlite(path.clone()), 2, config.key_source())?;
     let report = db.copy_to_postgres(&args.url)?;
     for (table, rows) in &report.tables {
         println!("{table:<28} {rows:>9} rows");

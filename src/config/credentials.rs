@@ -40,9 +40,7 @@ pub const SECRET_FILE_KEYS: &[&str] = &[
 
 /// The settings found in `dir` (the credentials directory), as a provider
 /// to merge over the configuration file.
-pub(super) fn provider(
-    dir: Option<&Path>,
-) -> Result<Serialized<serde_json::Value>, ConfigError> {
+pub(super) fn provider(dir: Option<&Path>) -> Result<Serialized<serde_json::Value>, ConfigError> {
     let mut root = serde_json::Map::new();
     if let Some(dir) = dir {
         for key in CREDENTIAL_KEYS {

@@ -68,64 +68,61 @@ impl Database {
 /// runs no migrations, so a backup taken before an upgrade is of the
 /// database as it was.
 pub fn backup_sqlite(pool: &Pool, target: &Path, force: bool) -> Result<BackupReport, BackupError> {
-        let Pool::Sqlite(pool) = pool else {
-            return Err(BackupError::Postgres);
-        };
-        if target.exists() && !force {
-            return Err(BackupError::Exists(target.to_owned()));
-        }
-        let dir = match target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            Some(d) => d.to_owned(),
-            None => PathBuf::from("."),
-        };
-        if !dir.is_dir() {
-            return Err(BackupError::NoDirectory(target.to_owned()));
-        }
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "herold-backup.db".into());
-        let partial = dir.join(format!(".{name}.partial-{}", std::process::id()));
-        let io = |path: &Path, e: &dyn std::fmt::Display| BackupError::Io {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        };
-        // A leftover of an earlier interrupted run of this process id.
-        if partial.exists() {
-            std::fs::remove_file(&partial).map_err(|e| io(&partial, &e))?;
-        }
-        let result = (|| -> Result<BackupReport, BackupError> {
-            let mut conn = pool.get().map_err(StorageError::from)?;
-            diesel::sql_query("VACUUM INTO ?")
-                .bind::<Text, _>(partial.to_string_lossy().into_owned())
-                .execute(&mut *conn)
-                .map_err(StorageError::from)?;
-            drop(conn);
-            check_integrity(&partial)?;
-            restrict_permissions(&partial).map_err(|e| io(&partial, &e))?;
-            std::fs::rename(&partial, target).map_err(|e| io(target, &e))?;
-            let bytes = std::fs::metadata(target)
-                .map_err(|e| io(target, &e))?
-                .len();
-            Ok(BackupReport {
-                path: target.to_owned(),
-                bytes,
-            })
-        })();
-        if result.is_err() && partial.exists() {
-            let _ = std::fs::remove_file(&partial);
-        }
-        result
+    let Pool::Sqlite(pool) = pool else {
+        return Err(BackupError::Postgres);
+    };
+    if target.exists() && !force {
+        return Err(BackupError::Exists(target.to_owned()));
+    }
+    let dir = match target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_owned(),
+        None => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(BackupError::NoDirectory(target.to_owned()));
+    }
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "herold-backup.db".into());
+    let partial = dir.join(format!(".{name}.partial-{}", std::process::id()));
+    let io = |path: &Path, e: &dyn std::fmt::Display| BackupError::Io {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    // A leftover of an earlier interrupted run of this process id.
+    if partial.exists() {
+        std::fs::remove_file(&partial).map_err(|e| io(&partial, &e))?;
+    }
+    let result = (|| -> Result<BackupReport, BackupError> {
+        let mut conn = pool.get().map_err(StorageError::from)?;
+        diesel::sql_query("VACUUM INTO ?")
+            .bind::<Text, _>(partial.to_string_lossy().into_owned())
+            .execute(&mut *conn)
+            .map_err(StorageError::from)?;
+        drop(conn);
+        check_integrity(&partial)?;
+        restrict_permissions(&partial).map_err(|e| io(&partial, &e))?;
+        std::fs::rename(&partial, target).map_err(|e| io(target, &e))?;
+        let bytes = std::fs::metadata(target).map_err(|e| io(target, &e))?.len();
+        Ok(BackupReport {
+            path: target.to_owned(),
+            bytes,
+        })
+    })();
+    if result.is_err() && partial.exists() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
 }
 
 /// Opens `file` on its own connection and runs `PRAGMA integrity_check`.
 pub fn check_integrity(file: &Path) -> Result<(), BackupError> {
-    let mut conn = SqliteConnection::establish(&file.to_string_lossy()).map_err(|e| {
-        BackupError::Io {
+    let mut conn =
+        SqliteConnection::establish(&file.to_string_lossy()).map_err(|e| BackupError::Io {
             path: file.to_owned(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     let rows: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
         .load(&mut conn)
         .map_err(StorageError::from)?;

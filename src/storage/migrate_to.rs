@@ -36,7 +36,9 @@ pub enum MigrateError {
     #[error("herold migrate-to copies an SQLite database; the configured database_url is {0}")]
     SourceNotSqlite(String),
     /// The target URL is not PostgreSQL.
-    #[error("the target {0:?} is not a PostgreSQL URL: expected postgres://USER@HOST:PORT/DATABASE")]
+    #[error(
+        "the target {0:?} is not a PostgreSQL URL: expected postgres://USER@HOST:PORT/DATABASE"
+    )]
     TargetNotPostgres(String),
     /// The target already holds data.
     #[error(
