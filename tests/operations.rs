@@ -394,6 +394,40 @@ fn migrate_to_postgres_keeps_everything() {
             .args(["migrate-to", &pg.url]);
         cmd
     };
+    // One transaction: a row PostgreSQL refuses (a subscription of a
+    // subscriber who does not exist, which SQLite without its foreign-key
+    // checks takes) fails the copy and leaves every table empty.
+    let sqlite_file = d.join("herold.db").display().to_string();
+    let raw_sqlite = |sql: &str| {
+        let mut c = SqliteConnection::establish(&sqlite_file).unwrap();
+        diesel::sql_query("PRAGMA foreign_keys = OFF")
+            .execute(&mut c)
+            .unwrap();
+        diesel::sql_query(sql).execute(&mut c).unwrap();
+    };
+    raw_sqlite(
+        "INSERT INTO subscriptions (subscriber_id, category_id, created_at) \
+         VALUES (999, 1, '2026-12-05 00:00:00')",
+    );
+    let err = fails(&mut migrate(&[]));
+    assert!(err.contains("subscriptions"), "{err}");
+    {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = diesel::PgConnection::establish(&pg.url).unwrap();
+        for table in schema_tables() {
+            let n = diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+                .get_result::<N>(&mut c)
+                .unwrap()
+                .n;
+            assert_eq!(n, 0, "{table} kept rows of a failed copy");
+        }
+    }
+    raw_sqlite("DELETE FROM subscriptions WHERE subscriber_id = 999");
+
     let out = ok(&mut migrate(&[]));
     for table in schema_tables() {
         assert!(
