@@ -118,6 +118,13 @@ pub fn backup_sqlite(pool: &Pool, target: &Path, force: bool) -> Result<BackupRe
 
 /// Opens `file` on its own connection and runs `PRAGMA integrity_check`.
 pub fn check_integrity(file: &Path) -> Result<(), BackupError> {
+    // Opening a missing file would create an empty database.
+    if !file.is_file() {
+        return Err(BackupError::Io {
+            path: file.to_owned(),
+            reason: "no such file".into(),
+        });
+    }
     let mut conn =
         SqliteConnection::establish(&file.to_string_lossy()).map_err(|e| BackupError::Io {
             path: file.to_owned(),
