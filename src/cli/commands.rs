@@ -100,6 +100,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Manual(cmd) => manual(&Herold::open(config)?, cmd),
         Command::Reports(cmd) => reports(&Herold::open(config)?, cmd),
         Command::Keys(cmd) => keys(&Herold::open(config)?, cmd),
+        Command::Backup(args) => super::operations::backup(&config, cli.config.as_deref(), &args),
+        Command::MigrateTo(args) => super::operations::migrate_to(&config, &args),
         Command::User(cmd) => user(&Herold::open(config)?, cmd),
         Command::Retention(RetentionCommand::Run) => {
             let counts = Herold::open(config)?.run_retention(Utc::now())?;

@@ -2,6 +2,7 @@
 //! [`crate::service`]; output goes to stdout, logs and errors to stderr.
 
 mod commands;
+mod operations;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -78,6 +79,33 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write a consistent copy of the SQLite database to FILE, also while
+    /// Herold runs (PostgreSQL: pg_dump, see docs/operations.md). Back up
+    /// the key file as well: the command says where it is.
+    Backup(BackupArgs),
+    /// Copy every table of the configured SQLite database into a new,
+    /// empty PostgreSQL database (ids kept); stop Herold first.
+    MigrateTo(MigrateToArgs),
+}
+
+/// Arguments of `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup file to create, e.g. /var/backups/herold/herold-2026-12-05.db.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `migrate-to`.
+#[derive(Debug, Args)]
+pub struct MigrateToArgs {
+    /// The new PostgreSQL database, e.g. postgres://herold@db.internal:5432/herold
+    /// (created if missing; must be empty).
+    #[arg(value_name = "URL")]
+    pub url: String,
 }
 
 /// Category subcommands.

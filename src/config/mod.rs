@@ -3,6 +3,7 @@
 //! `HEROLD_LIMITS__BODY_MAX_CHARS`). Secrets may come from files.
 
 mod conversations;
+mod credentials;
 mod delivery;
 mod inbound;
 mod manual;
@@ -14,6 +15,7 @@ mod signup;
 mod websub;
 
 pub use conversations::ConversationsConfig;
+pub use credentials::{CREDENTIAL_KEYS, SECRET_FILE_KEYS};
 pub use delivery::{DeliveryConfig, RateConfig};
 pub use inbound::InboundConfig;
 pub use manual::{ManualChannelConfig, ManualFormat};
@@ -201,6 +203,12 @@ impl Config {
         };
         let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
+            // systemd credentials named after a secret key (config/credentials.rs).
+            .merge(credentials::provider(
+                std::env::var_os("CREDENTIALS_DIRECTORY")
+                    .as_deref()
+                    .map(Path::new),
+            )?)
             // HEROLD_FAKE_PROVIDER(_SECRET) are not configuration: test builds
             // read them (herold-channel-fake), release builds refuse them.
             .merge(

@@ -7,6 +7,7 @@
 
 mod announcements;
 mod audit;
+mod backup;
 mod bounces;
 mod categories;
 mod consent;
@@ -22,6 +23,7 @@ mod inbound;
 mod keys;
 mod manual;
 mod media;
+mod migrate_to;
 mod outbox;
 mod parity;
 mod photos;
@@ -43,6 +45,7 @@ mod websub;
 
 pub use announcements::FeedQuery;
 pub use audit::{AuditFilter, AuditWith};
+pub use backup::{backup_sqlite, check_integrity, BackupError, BackupReport};
 pub use categories::Removed;
 pub use conversations::Wrote;
 pub use cursors::InboundCursor;
@@ -53,6 +56,7 @@ pub use drafts::{DraftSummary, ImageUpdate};
 pub use error::StorageError;
 pub use inbound::{ClaimedInbound, InboundFinish, InboundState, StoredInbound};
 pub use keys::{write_key_file, KeySource};
+pub use migrate_to::{MigrateError, MigrateReport};
 pub use outbox::{NewOutboxMessage, OutboxItem, OutboxOutcome, OutboxRecipient, Redacted};
 pub use parity::{Handover, Published};
 pub use public_version::PublicState;
