@@ -193,6 +193,11 @@ impl Database {
     }
 }
 
+/// Tables whose rows the migrations write and each database keeps its
+/// own (the change counter of the public documents): neither copied nor
+/// required empty.
+const SEEDED: &[&str] = &["public_version"];
+
 /// The target's tables with their columns, parents before children.
 fn tables_in_order(pg: &mut PgConnection) -> Result<Vec<Table>, MigrateError> {
     let columns: Vec<PgColumn> = diesel::sql_query(
@@ -203,7 +208,7 @@ fn tables_in_order(pg: &mut PgConnection) -> Result<Vec<Table>, MigrateError> {
     )
     .load(pg)?;
     let mut by_table: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
-    for c in columns {
+    for c in columns.into_iter().filter(|c| !SEEDED.contains(&c.table_name.as_str())) {
         by_table
             .entry(c.table_name)
             .or_default()
@@ -269,6 +274,7 @@ fn check_columns(sqlite: &mut SqliteConnection, tables: &[Table]) -> Result<(), 
     .load::<Name>(sqlite)?
     .into_iter()
     .map(|n| n.name)
+    .filter(|n| !SEEDED.contains(&n.as_str()))
     .collect();
     let target_tables: BTreeSet<String> = tables.iter().map(|t| t.name.clone()).collect();
     if source_tables != target_tables {
