@@ -46,7 +46,6 @@ cleanup() {
 trap cleanup EXIT
 
 export HEROLD_DATABASE_URL="$WORK/herold.db"
-export HEROLD_SECRET_KEY_FILE="$WORK/herold.key"
 export HEROLD_LISTEN="127.0.0.1:$PORT"
 export HEROLD_PUBLIC_URL="https://info.musterstadt.de/"
 export HEROLD_SITE_NAME="Gemeinde Musterstadt"
@@ -57,8 +56,7 @@ step "seeding 30 announcements"
 BODY="Die Abholung der **Wertstofftonnen** verschiebt sich wegen des Feiertags um einen Tag. \
 Bitte stellen Sie die Tonnen bis 6 Uhr an den Straßenrand. Weitere Termine finden Sie im \
 [Abfallkalender](https://info.musterstadt.de/abfall). Bei Fragen hilft das Bürgerbüro \
-montags bis freitags von 8 bis 12 Uhr weiter. Sperrmüll kann wie gewohnt online angemeldet \
-werden; Grünschnitt nimmt der Wertstoffhof am Samstag ab 9 Uhr an."
+montags bis freitags von 8 bis 12 Uhr weiter."
 for i in $(seq 1 30); do
     cat=abfall; [ $((i % 3)) -eq 0 ] && cat=verkehr
     extra=()

@@ -61,6 +61,7 @@ pub async fn body_deadline(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
     use futures_util::StreamExt;
     if matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
         return next.call(req).await;
