@@ -418,7 +418,8 @@ fn migrate_to_postgres_keeps_everything() {
             n: i64,
         }
         let mut c = diesel::PgConnection::establish(&pg.url).unwrap();
-        for table in schema_tables() {
+        // public_version: the target's own counter row (see below).
+        for table in schema_tables().into_iter().filter(|t| t != "public_version") {
             let n = diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
                 .get_result::<N>(&mut c)
                 .unwrap()
