@@ -175,8 +175,10 @@ fn a_five_minute_provider_outage_pauses_the_channel_and_loses_nothing() {
         "during the outage: {cpu:.2} s of CPU ({:.1} % of a core), {refused} requests refused",
         share * 100.0
     );
+    // A retry loop keeps a core busy; waiting costs the idle polling of a
+    // debug build (about 3 % here).
     assert!(
-        share < 0.05,
+        share < 0.10,
         "herold serve used {:.1} % of a core while the provider was down",
         share * 100.0
     );
