@@ -43,6 +43,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(folded.trim(), folded);
     let at = Utc.timestamp_opt(1_764_400_000, 0).unwrap();
     let event = InboundEvent::from_text(Address::new("4711"), text.as_ref(), None, at);
-    assert_eq!(matches!(event, InboundEvent::Command { .. }), parsed.is_some());
+    assert_eq!(
+        matches!(event, InboundEvent::Command { .. }),
+        parsed.is_some()
+    );
     check_events(&[event]);
 });

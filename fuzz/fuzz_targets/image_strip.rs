@@ -26,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(out) = strip_image(format, data.to_vec()) {
-        assert_eq!(sniff_image(&out), Ok(format), "the stripped file changed format");
+        assert_eq!(
+            sniff_image(&out),
+            Ok(format),
+            "the stripped file changed format"
+        );
         let again = strip_image(format, out.clone())
             .unwrap_or_else(|e| panic!("a stripped {format:?} is refused: {e}"));
         assert!(again == out, "stripping a stripped {format:?} changes it");

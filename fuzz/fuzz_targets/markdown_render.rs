@@ -54,8 +54,25 @@ fn check(out: &Formatted, f: Formatting, what: &str) {
 
 /// Tags pulldown-cmark writes for the subset Herold enables.
 const PAGE_TAGS: &[&str] = &[
-    "p", "br", "hr", "strong", "em", "del", "a", "ul", "ol", "li", "blockquote", "code", "pre",
-    "h1", "h2", "h3", "h4", "h5", "h6",
+    "p",
+    "br",
+    "hr",
+    "strong",
+    "em",
+    "del",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "code",
+    "pre",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
 ];
 
 /// Page HTML: known tags only, and every link target either relative or
@@ -64,7 +81,9 @@ fn check_page(html: &str) {
     let mut rest = html;
     while let Some(i) = rest.find('<') {
         let tail = &rest[i + 1..];
-        let end = tail.find('>').unwrap_or_else(|| panic!("unclosed < in {html}"));
+        let end = tail
+            .find('>')
+            .unwrap_or_else(|| panic!("unclosed < in {html}"));
         let inner = tail[..end].trim_end_matches('/').trim_end();
         let inner = inner.strip_prefix('/').unwrap_or(inner);
         let name = inner.split(' ').next().unwrap_or("");
@@ -109,7 +128,11 @@ fuzz_target!(|data: &[u8]| {
         } else {
             &f[4]
         },
-        read_more: if f[5].is_empty() { "Weiterlesen" } else { &f[5] },
+        read_more: if f[5].is_empty() {
+            "Weiterlesen"
+        } else {
+            &f[5]
+        },
         footer: &f[6],
     };
     for formatting in ALL {
@@ -127,5 +150,8 @@ fuzz_target!(|data: &[u8]| {
     check_page(&to_html(&f[1]));
     let _ = to_plain(&f[1]);
     let short = summary(&f[1], max % 400);
-    assert!(short.chars().count() <= max % 400 + 1, "summary too long: {short:?}");
+    assert!(
+        short.chars().count() <= max % 400 + 1,
+        "summary too long: {short:?}"
+    );
 });
