@@ -16,6 +16,8 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod i18n;
 pub mod inbound;
 pub mod media;

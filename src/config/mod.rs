@@ -216,6 +216,21 @@ impl Config {
                     .ignore(&["CONFIG", "FAKE_PROVIDER", "FAKE_PROVIDER_SECRET"])
                     .split("__"),
             );
+        Self::extract(figment)
+    }
+
+    /// Defaults, then the TOML `text` (no file, no environment), validated:
+    /// what [`Config::load`] does with a file's contents, for the fuzz
+    /// targets (`fuzz/`).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Self::extract(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
+    }
+
+    /// The typed configuration from `figment`, validated.
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Parse(describe(e)))?;

@@ -20,18 +20,31 @@ pub(super) fn clean(data: &[u8]) -> Result<Bytes, String> {
     let mut out = Vec::with_capacity(data.len());
     // Start of the bytes not yet copied (or dropped).
     let mut start = 0;
+    // Where the fill bytes (0xFF) right before the marker at `i` start.
+    // They go with a dropped segment: kept, they would join the bytes after
+    // it into a marker that was not there (`FF` + `E1 …` is an APP1).
+    let mut fill: Option<usize> = None;
     let mut i = 0;
     while i < data.len() {
         if data[i] != 0xFF {
             i += 1;
+            fill = None;
             continue;
         }
         let Some(&marker) = data.get(i + 1) else {
             break;
         };
         match marker {
-            // A stuffed 0xFF in entropy-coded data, or a fill byte.
-            0x00 | 0xFF => i += if marker == 0x00 { 2 } else { 1 },
+            // A stuffed 0xFF in entropy-coded data.
+            0x00 => {
+                i += 2;
+                fill = None;
+            }
+            // A fill byte before a marker.
+            0xFF => {
+                fill.get_or_insert(i);
+                i += 1;
+            }
             // End of image: keep the marker, drop whatever follows.
             0xD9 => {
                 out.extend_from_slice(&data[start..i + 2]);
@@ -51,13 +64,17 @@ pub(super) fn clean(data: &[u8]) -> Result<Bytes, String> {
                 let end = i + 2 + len;
                 let contents = data.get(i + 4..end).ok_or_else(truncated)?;
                 if !keep_jpeg_segment(marker, contents) {
-                    out.extend_from_slice(&data[start..i]);
+                    out.extend_from_slice(&data[start..fill.unwrap_or(i)]);
                     start = end;
                 }
                 i = end;
+                fill = None;
             }
             // Restart markers and others without a length.
-            _ => i += 2,
+            _ => {
+                i += 2;
+                fill = None;
+            }
         }
     }
     Err(truncated())
@@ -87,6 +104,30 @@ mod tests {
         let mut expected = vec![0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56];
         expected.extend_from_slice(&kept);
         expected.extend_from_slice(&[0xFF, 0xFF, 0xD9]);
+        assert_eq!(&clean(&tail).unwrap()[..], &expected[..]);
+    }
+
+    /// Found by fuzzing (`jpeg_tail`): fill bytes kept before a dropped
+    /// comment joined the data after it into a new marker, here an APP1
+    /// segment with EXIF that the input did not have.
+    #[test]
+    fn fill_bytes_go_with_a_dropped_segment() {
+        let mut tail = vec![0x12, 0xFF, 0xFF];
+        tail.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x04, b'h', b'i']);
+        tail.extend_from_slice(&[0xE1, 0x00, 0x08, b'E', b'x', b'i', b'f', 0, 0]);
+        tail.extend_from_slice(&[0xFF, 0xD9]);
+        let out = clean(&tail).unwrap();
+        let mut expected = vec![0x12];
+        expected.extend_from_slice(&[0xE1, 0x00, 0x08, b'E', b'x', b'i', b'f', 0, 0]);
+        expected.extend_from_slice(&[0xFF, 0xD9]);
+        assert_eq!(&out[..], &expected[..]);
+        assert_eq!(&clean(&out).unwrap()[..], &out[..]);
+        // A kept segment ending in 0xFF keeps it.
+        let kept = [0xFF, 0xC4, 0x00, 0x03, 0xFF];
+        let mut tail = kept.to_vec();
+        tail.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x02, 0x34, 0xFF, 0xD9]);
+        let mut expected = kept.to_vec();
+        expected.extend_from_slice(&[0x34, 0xFF, 0xD9]);
         assert_eq!(&clean(&tail).unwrap()[..], &expected[..]);
     }
 

@@ -126,6 +126,27 @@ fn sniff(bytes: &[u8]) -> Result<ImageFormat, String> {
     }
 }
 
+/// Entry points for the fuzz targets (`fuzz/`), through [`crate::fuzzing`].
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing {
+    use crate::domain::ImageFormat;
+
+    /// The JPEG tail walker on `data` (what follows a first scan header).
+    pub(crate) fn jpeg_tail(data: &[u8]) -> Result<Vec<u8>, String> {
+        super::jpeg_tail::clean(data).map(|b| b.to_vec())
+    }
+
+    /// The format by magic bytes, as uploads and photos are recognised.
+    pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat, String> {
+        super::sniff(bytes)
+    }
+
+    /// The metadata stripper for `format`.
+    pub(crate) fn strip(format: ImageFormat, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+        super::strip::strip(format, bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,7 +196,12 @@ fn choices(rest: &str) -> Option<Vec<Choice>> {
         if !plausible {
             return None;
         }
-        let choice = Choice::Name(fold(part));
+        // A part of combining marks alone folds to nothing: no name.
+        let name = fold(part);
+        if name.is_empty() {
+            continue;
+        }
+        let choice = Choice::Name(name);
         if !out.contains(&choice) {
             out.push(choice);
         }
@@ -407,6 +412,18 @@ mod tests {
             Some(Language::En)
         );
         assert_eq!(fold("  Straße  der   Einheit "), "strasse der einheit");
+    }
+
+    /// Found by fuzzing (`command`): a "category" of combining marks
+    /// alone became an empty name, answered as an unknown category "".
+    #[test]
+    fn names_that_fold_to_nothing_are_no_choice() {
+        assert_eq!(p("Start \u{F9D}"), None);
+        assert_eq!(p("stop \u{301}\u{308}"), None);
+        assert_eq!(
+            p("Start Kultur, \u{F9D}"),
+            Some(Command::Start(vec![Choice::Name("kultur".into())]))
+        );
     }
 
     #[test]
