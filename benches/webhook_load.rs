@@ -165,7 +165,10 @@ fn main() -> Result<()> {
         ("HEROLD_SECRET_KEY_FILE", key.display().to_string()),
         ("HEROLD_LISTEN", format!("127.0.0.1:{port}")),
         ("HEROLD_PUBLIC_URL", format!("{base}/")),
-        ("HEROLD_DELIVERY__CHANNELS", r#"["telegram","whatsapp"]"#.into()),
+        (
+            "HEROLD_DELIVERY__CHANNELS",
+            r#"["telegram","whatsapp"]"#.into(),
+        ),
         ("HEROLD_TELEGRAM__API_URL", telegram.url().to_owned()),
         ("HEROLD_TELEGRAM__TOKEN", TOKEN.into()),
         ("HEROLD_TELEGRAM__WEBHOOK_SECRET", SECRET.into()),
@@ -179,7 +182,10 @@ fn main() -> Result<()> {
             "HEROLD_WHATSAPP__TEMPLATES__BROADCAST__NAME",
             "gemeinde_info".into(),
         ),
-        ("HEROLD_WHATSAPP__TEMPLATES__BROADCAST__LANGUAGE", "de".into()),
+        (
+            "HEROLD_WHATSAPP__TEMPLATES__BROADCAST__LANGUAGE",
+            "de".into(),
+        ),
         ("RUST_LOG", "warn".into()),
     ];
     let mut serve = Command::new(env!("CARGO_BIN_EXE_herold"))
@@ -310,10 +316,5 @@ async fn run(
         all.extend(t.await?);
     }
     let span = started.elapsed();
-    Ok((
-        all.len() as u64,
-        errors.load(Ordering::Relaxed),
-        all,
-        span,
-    ))
+    Ok((all.len() as u64, errors.load(Ordering::Relaxed), all, span))
 }

@@ -111,7 +111,11 @@ fn sigterm_mid_broadcast(database_url: Option<&str>) {
     // provider accepted is recorded as sent.
     let (state, c) = counts(&app, id);
     assert_eq!(state, BroadcastState::Active);
-    assert_eq!(c.get(&DeliveryState::Sending).copied().unwrap_or(0), 0, "{c:?}");
+    assert_eq!(
+        c.get(&DeliveryState::Sending).copied().unwrap_or(0),
+        0,
+        "{c:?}"
+    );
     assert_eq!(
         c.get(&DeliveryState::Sent).copied().unwrap_or(0),
         at_stop as i64,
@@ -188,13 +192,20 @@ fn a_five_minute_provider_outage_pauses_the_channel_and_loses_nothing() {
         refused < 200,
         "{refused} requests while the provider was down: a retry loop"
     );
-    assert!(provider.accepted() < N as u64, "delivered during the outage");
+    assert!(
+        provider.accepted() < N as u64,
+        "delivered during the outage"
+    );
 
     // Back: everything is delivered within about the longest pause.
     wait_until("the broadcast to finish", Duration::from_secs(150), || {
         counts(&app, id).0 == BroadcastState::Done
     });
     let (_, c) = counts(&app, id);
-    assert_eq!(c.get(&DeliveryState::Failed).copied().unwrap_or(0), 0, "{c:?}");
+    assert_eq!(
+        c.get(&DeliveryState::Failed).copied().unwrap_or(0),
+        0,
+        "{c:?}"
+    );
     each_exactly_once(&provider, &addresses);
 }

@@ -419,7 +419,10 @@ fn migrate_to_postgres_keeps_everything() {
         }
         let mut c = diesel::PgConnection::establish(&pg.url).unwrap();
         // public_version: the target's own counter row (see below).
-        for table in schema_tables().into_iter().filter(|t| t != "public_version") {
+        for table in schema_tables()
+            .into_iter()
+            .filter(|t| t != "public_version")
+        {
             let n = diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
                 .get_result::<N>(&mut c)
                 .unwrap()
@@ -432,7 +435,10 @@ fn migrate_to_postgres_keeps_everything() {
     let out = ok(&mut migrate(&[]));
     // public_version is each database's own change counter, written by
     // the migrations (src/storage/migrate_to.rs, SEEDED).
-    for table in schema_tables().into_iter().filter(|t| t != "public_version") {
+    for table in schema_tables()
+        .into_iter()
+        .filter(|t| t != "public_version")
+    {
         assert!(
             out.lines()
                 .any(|l| l.split_whitespace().next() == Some(table.as_str())),

@@ -204,7 +204,10 @@ fn gzip_and_not_modified_answers_carry_their_own_validators() {
         let plain_tag = plain.headers()[header::ETAG].to_str().unwrap().to_owned();
         assert_eq!(plain.headers()[header::VARY], "accept-encoding", "{path}");
         assert!(
-            plain.headers().get(header::CONTENT_ENCODING).is_none_or(|e| e == "identity"),
+            plain
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .is_none_or(|e| e == "identity"),
             "{path}"
         );
         let plain_body = plain.bytes().unwrap();

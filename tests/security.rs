@@ -120,7 +120,11 @@ fn forged_webhooks_are_refused_and_replays_answered_once() {
     );
     let message = wa.text_message(NUMBER, "Start").to_string().into_bytes();
     let signature = wa.sign(&message);
-    assert_ne!(post(&http, &whatsapp, &[], message.clone()), 200, "unsigned");
+    assert_ne!(
+        post(&http, &whatsapp, &[], message.clone()),
+        200,
+        "unsigned"
+    );
     let other = wa.text_message(NUMBER, "Stop").to_string().into_bytes();
     assert_ne!(
         post(
@@ -241,7 +245,11 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
 #[test]
 fn slow_clients_are_cut_off_while_others_are_served() {
     let Setup { s, .. } = setup();
-    let addr = s.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let addr = s
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     // A head that never ends.
     let mut slow_head = TcpStream::connect(&addr).unwrap();
     slow_head
@@ -277,7 +285,10 @@ fn slow_clients_are_cut_off_while_others_are_served() {
     assert!(started.elapsed() < Duration::from_secs(1));
 
     let head = closed_within(&mut slow_head, Duration::from_secs(15));
-    assert!(head.is_some(), "a request head open for 15 s was not cut off");
+    assert!(
+        head.is_some(),
+        "a request head open for 15 s was not cut off"
+    );
     let body = closed_within(&mut slow_body, Duration::from_secs(20));
     assert!(body.is_some(), "a body trickling for 20 s was not cut off");
     trickle.join().unwrap();
@@ -295,7 +306,10 @@ fn script_in_announcements_is_text_on_every_page_and_in_every_message() {
         &[("X-Telegram-Bot-Api-Secret-Token", SECRET)],
         telegram_update(1, "Start abfall"),
     );
-    let start = wa.text_message(NUMBER, "Start abfall").to_string().into_bytes();
+    let start = wa
+        .text_message(NUMBER, "Start abfall")
+        .to_string()
+        .into_bytes();
     let signature = wa.sign(&start);
     post(
         &http,
@@ -341,11 +355,23 @@ fn script_in_announcements_is_text_on_every_page_and_in_every_message() {
                 .join("\n");
         }
         let lower = body.to_lowercase();
-        for raw in ["<script", "<img src=x", "<svg", "<iframe", "javascript:", "<b onmouseover"] {
+        for raw in [
+            "<script",
+            "<img src=x",
+            "<svg",
+            "<iframe",
+            "javascript:",
+            "<b onmouseover",
+        ] {
             assert!(!lower.contains(raw), "{path}: {raw} in\n{body}");
         }
     }
-    let page = http.get(s.url("/announcements/1")).send().unwrap().text().unwrap();
+    let page = http
+        .get(s.url("/announcements/1"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(
         page.contains("&lt;script&gt;alert(") || page.contains("&#60;script&#62;alert("),
         "the title is shown as text:\n{page}"

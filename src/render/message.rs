@@ -282,7 +282,10 @@ mod tests {
                 assert!(html.contains("&lt;script&gt;"), "{formatting:?}:\n{html}");
             }
             if matches!(formatting, Formatting::WhatsApp | Formatting::Plain) {
-                assert!(m.text.contains("<script>alert('t')</script>"), "{formatting:?}");
+                assert!(
+                    m.text.contains("<script>alert('t')</script>"),
+                    "{formatting:?}"
+                );
             }
             if let Some(subject) = &m.subject {
                 assert_eq!(subject, &a.title, "subjects are plain text");

@@ -212,10 +212,7 @@ impl Herold {
 
 /// When a feed of `rows` last changed: its newest announcement, but never
 /// before its category was created (an empty feed still has a date).
-pub fn last_modified<T>(
-    rows: &[(Announcement, T)],
-    category: Option<&Category>,
-) -> DateTime<Utc> {
+pub fn last_modified<T>(rows: &[(Announcement, T)], category: Option<&Category>) -> DateTime<Utc> {
     let floor = category.map_or(DateTime::<Utc>::UNIX_EPOCH, |c| c.created_at);
     rows.iter()
         .map(|(a, _)| a.publish_at)

@@ -208,7 +208,10 @@ fn tables_in_order(pg: &mut PgConnection) -> Result<Vec<Table>, MigrateError> {
     )
     .load(pg)?;
     let mut by_table: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
-    for c in columns.into_iter().filter(|c| !SEEDED.contains(&c.table_name.as_str())) {
+    for c in columns
+        .into_iter()
+        .filter(|c| !SEEDED.contains(&c.table_name.as_str()))
+    {
         by_table
             .entry(c.table_name)
             .or_default()

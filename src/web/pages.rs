@@ -217,9 +217,7 @@ pub async fn announcement(
             let h = herold.clone();
             cache
                 .into_inner()
-                .get_or_render(&herold, req.path(), move || {
-                    render_announcement(&h, id)
-                })
+                .get_or_render(&herold, req.path(), move || render_announcement(&h, id))
                 .await
         }
         Err(_) => Ok(None),

@@ -21,6 +21,7 @@
 //! generation number driven by the database, not per-entry time-to-live,
 //! and what is kept is a finished HTTP representation.
 
+use actix_web::web::Bytes;
 use actix_web::{
     http::{
         header::{self, HeaderValue},
@@ -28,7 +29,6 @@ use actix_web::{
     },
     web, HttpRequest, HttpResponse,
 };
-use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::{
@@ -150,9 +150,9 @@ fn matches_etag(list: &str, etag: &HeaderValue) -> bool {
     let Ok(etag) = etag.to_str() else {
         return false;
     };
-    list.split(',').map(str::trim).any(|t| {
-        t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
-    })
+    list.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 /// Whether `Accept-Encoding` takes gzip (with a q-value above zero).
@@ -311,7 +311,9 @@ impl PublicCache {
                 // Another request may have refreshed while this one waited.
                 let fresh = guard.at.is_some_and(|at| at.elapsed() < self.fresh);
                 if !fresh {
-                    self.refresh(guard, herold).await.map_err(CacheError::Check)?;
+                    self.refresh(guard, herold)
+                        .await
+                        .map_err(CacheError::Check)?;
                 }
             }
         }
@@ -348,9 +350,9 @@ impl PublicCache {
 }
 
 fn stripe(key: &str) -> usize {
-    key.bytes()
-        .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)))
-        % 16
+    key.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    }) % 16
 }
 
 /// Why a document could not be answered.

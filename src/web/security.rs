@@ -63,7 +63,10 @@ pub async fn body_deadline(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     use actix_web::HttpMessage;
     use futures_util::StreamExt;
-    if matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
+    if matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    ) {
         return next.call(req).await;
     }
     let deadline = tokio::time::Instant::now() + BODY_TIMEOUT;

@@ -120,6 +120,12 @@ impl InboundParser for FakeWebhook {
         let p: Payload = serde_json::from_slice(&req.body).map_err(|e| {
             InboundError::Malformed(format!("expected {{\"statuses\": [...]}}: {e}"))
         })?;
+        // An empty id would be the dedupe key of every such event: all but
+        // the first would be dropped as repeats (found by fuzzing).
+        if p.statuses.iter().any(|s| s.id.is_empty()) || p.messages.iter().any(|m| m.id.is_empty())
+        {
+            return Err(InboundError::Malformed("an empty \"id\"".into()));
+        }
         let statuses = p
             .statuses
             .into_iter()
@@ -159,6 +165,20 @@ mod tests {
             headers.insert(SIGNATURE_HEADER, s.parse().unwrap());
         }
         InboundRequest::new(headers, None, body.to_vec())
+    }
+
+    #[test]
+    fn empty_ids_are_refused() {
+        let w = FakeWebhook::new("geheim");
+        for body in [
+            &br#"{"statuses":[{"id":"","status":"read","timestamp":"2026-11-23T08:00:00Z"}]}"#[..],
+            br#"{"messages":[{"id":"","from":"4711","text":"Start","timestamp":"2026-11-23T08:00:00Z"}]}"#,
+        ] {
+            assert!(matches!(
+                w.parse(&req(body, None)),
+                Err(InboundError::Malformed(_))
+            ));
+        }
     }
 
     #[test]

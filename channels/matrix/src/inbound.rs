@@ -59,9 +59,14 @@ pub fn read_event(room_id: &str, bot: &str, event: &Value) -> Read {
         "m.poll.start" | "org.matrix.msc3381.poll.start" => Some("poll"),
         _ => return Read::Skip,
     };
+    // An empty id would be every such event's dedupe key: all but the
+    // first would be dropped as repeats (found by fuzzing).
     let (Some(sender), Some(event_id)) = (
         event.get("sender").and_then(Value::as_str),
-        event.get("event_id").and_then(Value::as_str),
+        event
+            .get("event_id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty()),
     ) else {
         return Read::Malformed;
     };
@@ -201,6 +206,13 @@ mod tests {
             "type": "m.room.message", "sender": "@anna:example.org",
             "event_id": "$e1", "origin_server_ts": 1_764_400_000_000i64, "content": content
         })
+    }
+
+    #[test]
+    fn an_empty_event_id_is_malformed() {
+        let mut e = msg(json!({"msgtype": "m.text", "body": "Start"}));
+        e["event_id"] = json!("");
+        assert!(matches!(read_event(ROOM, BOT, &e), Read::Malformed));
     }
 
     #[test]
