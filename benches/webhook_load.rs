@@ -15,10 +15,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/common/fake_telegram.rs"]
-#[allow(dead_code)]
 mod fake_telegram;
 #[path = "../tests/common/fake_whatsapp.rs"]
-#[allow(dead_code)]
 mod fake_whatsapp;
 
 use anyhow::{anyhow, Context, Result};
@@ -106,7 +104,7 @@ struct Hook {
 fn hook(n: u64, residents: u64, wa: &FakeWhatsApp) -> Hook {
     let resident = n / 2 % residents;
     let text = TEXTS[(n / 2 / residents % TEXTS.len() as u64) as usize];
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         let chat = 1_000_000 + resident as i64;
         let body = json!({
             "update_id": 900_000_000 + n,
