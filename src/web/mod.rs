@@ -108,6 +108,7 @@ pub fn app_data(app: &crate::app::App, runtime: tokio::runtime::Handle) -> AppDa
         sandbox: app.sandbox().map(|s| web::Data::new(s.clone())),
         public_cache: web::Data::new(public_cache::PublicCache::new(
             std::time::Duration::from_millis(app.herold().config().public_refresh_ms),
+            app.sandbox().is_none(),
         )),
     }
 }

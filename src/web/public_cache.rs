@@ -75,13 +75,13 @@ pub struct Rendered {
 }
 
 impl Document {
-    /// Prepares `r`: validators and the gzip copy.
-    pub fn new(r: Rendered) -> Self {
+    /// Prepares `r`: validators and, with `gzip`, the gzip copy.
+    pub fn new(r: Rendered, gzip: bool) -> Self {
         let digest = Sha256::digest(r.body.as_bytes());
         let tag = hex::encode(&digest[..16]);
         let body = Bytes::from(r.body);
-        let gzip = (body.len() >= GZIP_MIN_BYTES)
-            .then(|| gzip(&body))
+        let gzip = (gzip && body.len() >= GZIP_MIN_BYTES)
+            .then(|| compress(&body))
             .flatten()
             .map(|gz| (header_value(&format!("\"{tag}-gz\"")), gz));
         let secs = r.last_modified.timestamp().max(0);
@@ -176,7 +176,7 @@ fn accepts_gzip(req: &HttpRequest) -> bool {
     })
 }
 
-fn gzip(body: &[u8]) -> Option<Bytes> {
+fn compress(body: &[u8]) -> Option<Bytes> {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 3),
         flate2::Compression::default(),
@@ -202,6 +202,9 @@ pub struct PublicCache {
     /// Milliseconds since `epoch` of the last read, for the lock-free check.
     checked_ms: AtomicU64,
     epoch: Instant,
+    /// Whether documents get a gzip copy (not in `herold demo`, whose
+    /// banner is written into each page on its way out).
+    gzip: bool,
     /// How long a read of the change counter is trusted without asking.
     fresh: Duration,
     /// After this long without a read, a request waits for one.
@@ -214,9 +217,11 @@ pub struct PublicCache {
 }
 
 impl PublicCache {
-    /// An empty cache that reads the change counter every `refresh`.
-    pub fn new(refresh: Duration) -> Self {
+    /// An empty cache that reads the change counter every `refresh`;
+    /// `gzip`: keep a gzip copy of each document.
+    pub fn new(refresh: Duration, gzip: bool) -> Self {
         Self {
+            gzip,
             fresh: refresh,
             stale: refresh * 3,
             generation: AtomicU64::new(0),
@@ -252,7 +257,8 @@ impl PublicCache {
         if let Some(doc) = self.lookup(key, generation) {
             return Ok(Some(doc));
         }
-        let rendered = web::block(move || render().map(|r| r.map(Document::new)))
+        let gzip = self.gzip;
+        let rendered = web::block(move || render().map(|r| r.map(|r| Document::new(r, gzip))))
             .await
             .map_err(|_| CacheError::Blocking)?
             .map_err(CacheError::Render)?;
