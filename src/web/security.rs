@@ -85,8 +85,10 @@ pub async fn body_deadline(
             )),
         }
     });
+    // Fused: readers such as multipart poll again after the end, which an
+    // unfolded stream does not allow.
     req.set_payload(actix_web::dev::Payload::from(
-        Box::pin(limited) as std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>>
+        Box::pin(limited.fuse()) as std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>>
     ));
     next.call(req).await
 }
