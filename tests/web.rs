@@ -420,7 +420,10 @@ fn receipts_update_deliveries(database_url: Option<&str>) {
     assert_eq!(stored["stored"], 11, "{stored}");
     assert_eq!(stored["duplicates"], 0, "{stored}");
     use herold::domain::DeliveryState as D;
-    common::wait_until("the receipts processed", Duration::from_secs(30), || {
+    // The status for an unknown id is looked at six times, with a backoff
+    // of 0.5–1 s doubling each time (15.5–31 s in all) before it counts as
+    // unknown; the wait leaves room for a loaded machine.
+    common::wait_until("the receipts processed", Duration::from_secs(90), || {
         app.db()
             .inbound_states()
             .unwrap()
