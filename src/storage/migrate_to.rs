@@ -5,7 +5,8 @@
 //! and their column types come from the migrated target's catalogue
 //! (`information_schema`), which `tests/schema_parity.rs` keeps identical
 //! to SQLite's tables and to `schema.rs`. Tables are copied parents first
-//! (from the foreign keys in `pg_constraint`), rows in `rowid` order (so a
+//! (from the foreign keys of both: PostgreSQL checks the references of
+//! `deliveries` with triggers instead), rows in `rowid` order (so a
 //! row referring to an older row of its own table, such as a correction,
 //! comes after it), in batches: SQLite turns each batch into one JSON array
 //! (`json_object`, binary columns as `\x…` hex, booleans as 0/1) and
@@ -165,7 +166,7 @@ impl Database {
         let pg: &mut PgConnection = &mut pg_guard;
         let mut sqlite_guard = source.get()?;
         let sqlite: &mut SqliteConnection = &mut sqlite_guard;
-        let tables = tables_in_order(pg)?;
+        let tables = tables_in_order(pg, sqlite)?;
         check_columns(sqlite, &tables)?;
         pg.transaction::<_, MigrateError, _>(|pg| {
             for t in &tables {
@@ -198,8 +199,12 @@ impl Database {
 /// required empty.
 const SEEDED: &[&str] = &["public_version"];
 
-/// The target's tables with their columns, parents before children.
-fn tables_in_order(pg: &mut PgConnection) -> Result<Vec<Table>, MigrateError> {
+/// The target's tables with their columns, parents before children (by
+/// the foreign keys of both databases).
+fn tables_in_order(
+    pg: &mut PgConnection,
+    sqlite: &mut SqliteConnection,
+) -> Result<Vec<Table>, MigrateError> {
     let columns: Vec<PgColumn> = diesel::sql_query(
         "SELECT table_name::text, column_name::text, data_type::text \
          FROM information_schema.columns \
@@ -217,7 +222,7 @@ fn tables_in_order(pg: &mut PgConnection) -> Result<Vec<Table>, MigrateError> {
             .or_default()
             .push((c.column_name, c.data_type == "bytea"));
     }
-    let keys: Vec<ForeignKey> = diesel::sql_query(
+    let mut keys: Vec<ForeignKey> = diesel::sql_query(
         "SELECT DISTINCT child.relname::text AS child, parent.relname::text AS parent \
          FROM pg_constraint c \
          JOIN pg_class child ON child.oid = c.conrelid \
@@ -226,13 +231,23 @@ fn tables_in_order(pg: &mut PgConnection) -> Result<Vec<Table>, MigrateError> {
          WHERE c.contype = 'f' AND n.nspname = 'public'",
     )
     .load(pg)?;
+    // PostgreSQL checks some references with triggers, not foreign keys
+    // (migration `000028_delivery_reference_checks`); SQLite has them all.
+    keys.extend(
+        diesel::sql_query(
+            "SELECT DISTINCT m.name AS child, f.\"table\" AS parent \
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
+             WHERE m.type = 'table'",
+        )
+        .load::<ForeignKey>(sqlite)?,
+    );
     let mut parents: BTreeMap<&str, BTreeSet<&str>> = by_table
         .keys()
         .map(|t| (t.as_str(), BTreeSet::new()))
         .collect();
     for k in &keys {
         // A table referring to itself is ordered by rowid instead.
-        if k.child != k.parent {
+        if k.child != k.parent && parents.contains_key(k.parent.as_str()) {
             if let Some(p) = parents.get_mut(k.child.as_str()) {
                 p.insert(k.parent.as_str());
             }
