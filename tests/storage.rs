@@ -430,6 +430,82 @@ both!(subscribers_erase, |t: &TestDb| {
     );
 });
 
+/// A delivery row names only rows that exist: foreign keys on SQLite,
+/// statement-level checks on PostgreSQL (migration
+/// `000028_delivery_reference_checks`), with the same effect.
+both!(deliveries_name_existing_rows, |t: &TestDb| {
+    let db = t.app.db();
+    let c = cat(db, "abfall");
+    let a = announce(db, c.id, "T", None);
+    let at = "'2026-01-01 00:00:00'";
+    raw(
+        db,
+        &format!(
+            "INSERT INTO broadcasts (id, announcement_id, category_id, channel, priority, state, \
+             not_before, created_at, updated_at) \
+             VALUES (4711, {}, {}, 'email', 0, 'active', {at}, {at}, {at})",
+            a.id, c.id
+        ),
+    )
+    .unwrap();
+    // Without consent records or subscriptions, so raw SQL may delete it.
+    raw(
+        db,
+        &format!(
+            "INSERT INTO subscribers (id, channel, locale, status, created_at, bounces) \
+             VALUES (815, 'email', 'de', 'pending', {at}, 0)"
+        ),
+    )
+    .unwrap();
+    let insert = |announcement: i64, broadcast: i64, subscriber: i64| {
+        raw(
+            db,
+            &format!(
+                "INSERT INTO deliveries (announcement_id, channel, subscriber_id, state, \
+                 attempts, created_at, updated_at, broadcast_id, priority, next_attempt_at) \
+                 VALUES ({announcement}, 'email', {subscriber}, 'sent', 1, {at}, {at}, \
+                 {broadcast}, 0, {at})"
+            ),
+        )
+    };
+    let refused = |r: Result<usize, diesel::result::Error>| {
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.contains("FOREIGN KEY") || e.contains("does not exist"),
+            "{e}"
+        );
+    };
+    refused(insert(a.id + 100, 4711, 815));
+    refused(insert(a.id, 4712, 815));
+    refused(insert(a.id, 4711, 816));
+    assert_eq!(insert(a.id, 4711, 815).unwrap(), 1);
+    // Several rows in one statement, one of them wrong: none is written.
+    refused(raw(
+        db,
+        &format!(
+            "INSERT INTO deliveries (announcement_id, channel, subscriber_id, state, attempts, \
+             created_at, updated_at, broadcast_id, priority, next_attempt_at) \
+             SELECT {}, 'email', s, 'sent', 1, {at}, {at}, 4711, 0, {at} \
+             FROM (SELECT 815 AS s UNION ALL SELECT 999) AS x",
+            a.id
+        ),
+    ));
+    assert_eq!(db.deliveries_of(a.id).unwrap().len(), 1);
+    refused(raw(db, "UPDATE deliveries SET subscriber_id = 816"));
+    refused(raw(db, "UPDATE deliveries SET broadcast_id = 4712"));
+    // A broadcast that deliveries name stays.
+    refused(raw(db, "DELETE FROM broadcasts WHERE id = 4711"));
+    // Deleting the subscriber clears the reference, keeping the record.
+    assert_eq!(
+        raw(db, "DELETE FROM subscribers WHERE id = 815").unwrap(),
+        1
+    );
+    let left = db.deliveries_of(a.id).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].subscriber_id, None);
+    assert_eq!(left[0].state, DeliveryState::Sent);
+});
+
 both!(subscriptions_add_remove_list, |t: &TestDb| {
     let db = t.app.db();
     let a = cat(db, "abfall");

@@ -23,12 +23,13 @@ ALTER TABLE deliveries
 
 CREATE FUNCTION deliveries_check_references() RETURNS trigger AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM changed_deliveries n
+    -- A batch names one announcement and broadcast: each looked up once.
+    IF EXISTS (SELECT 1 FROM (SELECT DISTINCT announcement_id FROM changed_deliveries) n
                WHERE NOT EXISTS (SELECT 1 FROM announcements a WHERE a.id = n.announcement_id)) THEN
         RAISE EXCEPTION 'a delivery names an announcement that does not exist'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    IF EXISTS (SELECT 1 FROM changed_deliveries n
+    IF EXISTS (SELECT 1 FROM (SELECT DISTINCT broadcast_id FROM changed_deliveries) n
                WHERE n.broadcast_id IS NOT NULL
                  AND NOT EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = n.broadcast_id)) THEN
         RAISE EXCEPTION 'a delivery names a broadcast that does not exist'
