@@ -4,6 +4,8 @@
 
 use crate::{config::Config, config::ConfigError, domain::ImageFormat, media};
 
+pub use crate::render::format::markup_check::{check_markup, Markup, MATRIX, TELEGRAM};
+
 /// The hand-written JPEG tail walker (`media::jpeg_tail`) on `data`, the
 /// bytes after a first scan header: the kept bytes, or why it refused.
 pub fn jpeg_tail(data: &[u8]) -> Result<Vec<u8>, String> {

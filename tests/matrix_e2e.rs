@@ -439,6 +439,12 @@ async fn residents_on_matrix(database_url: Option<&str>) {
         &[room_id.as_str(), anna_user.user_id.as_str()],
         "Abfall",
     );
+    // Neither her room, her user id nor her report is in the log.
+    s.assert_log_private(&[
+        room_id.as_str(),
+        anna_user.user_id.as_str(),
+        "Schlagloch vor Hausnummer",
+    ]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -307,6 +307,17 @@ fn residents_on_telegram(database_url: Option<&str>) {
     common::assert_nowhere_in_database(s.dir.path(), database_url, &[&ERIKA.to_string()], "Abfall");
     // Within every limit: Telegram never had to say 429.
     assert_eq!(bot.throttled(), 0);
+    // Neither chat id nor anything written is in the log, at debug level.
+    s.assert_log_private(&[
+        &ERIKA.to_string(),
+        &BERT.to_string(),
+        "Schlagloch vor Hausnummer",
+        "dritte Mal",
+        "Bauhof",
+        "Abholung am",
+        TOKEN,
+        SECRET,
+    ]);
 }
 
 #[test]

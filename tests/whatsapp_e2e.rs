@@ -433,6 +433,8 @@ fn residents_on_whatsapp(database_url: Option<&str>) {
     // Within Meta's throughput; no webhook of the fake was refused.
     assert_eq!(wa.refused(130429), 0);
     assert_eq!(wa.webhook_failures(), 0);
+    // Neither number nor anything written is in the log.
+    s.assert_log_private(&[ANNA, BERND, "Schlagloch vor Nr", "Anmeldung bis Montag"]);
 }
 
 #[test]

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use herold_channel_rss::{ical_calendar, Attachment, CalendarEvent, CalendarMeta, EventStatus};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
 use super::{FeedDocument, FeedFormat, Herold, ServiceError};
@@ -50,9 +49,7 @@ impl Herold {
         meta.source_url =
             Some(self.public_url(&format!("feeds/{name}.{}", FeedFormat::Ical.extension())));
         let body = ical_calendar(&meta, &events);
-        let digest = Sha256::digest(body.as_bytes());
         Ok(FeedDocument {
-            etag: format!("\"{}\"", hex::encode(&digest[..16])),
             body,
             content_type: FeedFormat::Ical.content_type(),
             last_modified,

@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use herold_channel_rss::{atom_feed, rss_feed, Enclosure, FeedEntry, FeedMeta};
-use sha2::{Digest, Sha256};
 
 use super::{Herold, ServiceError};
 use crate::{
@@ -99,10 +98,9 @@ impl FeedName {
 pub struct FeedDocument {
     pub body: String,
     pub content_type: &'static str,
-    /// Time of the newest change the feed shows.
+    /// Time of the newest change the feed shows (the web layer adds the
+    /// entity tag, a hash of the body, when it caches the document).
     pub last_modified: DateTime<Utc>,
-    /// Strong validator: a hash of the body, quoted.
-    pub etag: String,
 }
 
 impl Herold {
@@ -174,9 +172,7 @@ impl Herold {
             FeedFormat::Atom => atom_feed(&meta, &entries),
             FeedFormat::Rss | FeedFormat::Ical => rss_feed(&meta, &entries),
         };
-        let digest = Sha256::digest(body.as_bytes());
         Ok(Some(FeedDocument {
-            etag: format!("\"{}\"", hex::encode(&digest[..16])),
             body,
             content_type: format.content_type(),
             last_modified,

@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod fake_telegram;
 pub mod fake_whatsapp;
+pub mod log_privacy;
 pub mod server;
 pub mod smtp;
 pub mod staff;

@@ -77,6 +77,9 @@ impl Server {
             // Public documents reflect the CLI's publications at once
             // (tests/public_documents.rs runs the default of 250 ms).
             ("HEROLD_PUBLIC_REFRESH_MS".to_owned(), "0".to_owned()),
+            // Herold's own debug lines too: they must be as free of
+            // personal data and secrets as the rest (checked on drop).
+            ("HEROLD_LOG__FILTER".to_owned(), "info,herold=debug".to_owned()),
         ];
         if let Some(url) = database_url {
             let key = dir.path().join("pg.key");
@@ -273,9 +276,35 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Fails the test if the log holds a secret of the server's
+    /// environment, an e-mail address, a phone number or one of `markers`
+    /// (residents' chat ids, message texts). Without markers it runs for
+    /// every server when it is dropped.
+    pub fn assert_log_private(&self, markers: &[&str]) {
+        // The staff accounts' password is a secret too.
+        let mut markers = markers.to_vec();
+        markers.push(super::staff::PASSWORD);
+        let found = super::log_privacy::findings(
+            &self.log(),
+            &super::log_privacy::secrets(&self.env),
+            &markers,
+        );
+        assert!(
+            found.is_empty(),
+            "the log of `herold serve` holds what it must never hold:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Not while a test is failing already (a second panic aborts).
+        if !std::thread::panicking() {
+            self.assert_log_private(&[]);
+        }
     }
 }

@@ -12,6 +12,8 @@
 
 mod html;
 mod ir;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod markup_check;
 mod plain;
 mod telegram;
 mod truncate;
