@@ -430,9 +430,9 @@ both!(subscribers_erase, |t: &TestDb| {
     );
 });
 
-/// A delivery row names only rows that exist: foreign keys on SQLite,
-/// statement-level checks on PostgreSQL (migration
-/// `000028_delivery_reference_checks`), with the same effect.
+// A delivery row names only rows that exist: foreign keys on SQLite,
+// statement-level checks on PostgreSQL (migration
+// `000028_delivery_reference_checks`), with the same effect.
 both!(deliveries_name_existing_rows, |t: &TestDb| {
     let db = t.app.db();
     let c = cat(db, "abfall");
