@@ -13,6 +13,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/options.rs"]
+mod options;
+
 use anyhow::{anyhow, Context, Result};
 use herold::{
     config::Config,
@@ -48,32 +51,13 @@ struct Options {
 }
 
 fn options() -> Result<Options> {
-    let mut o = Options {
-        subscribers: 100_000,
-        announcements: 10_000,
-        database_url: None,
-        json: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut number = |what: &str| -> Result<usize> {
-            args.next()
-                .and_then(|n| n.parse().ok())
-                .filter(|n| *n > 0)
-                .with_context(|| format!("{what} needs a number above 0"))
-        };
-        match a.as_str() {
-            "--subscribers" => o.subscribers = number("--subscribers")?,
-            "--announcements" => o.announcements = number("--announcements")?,
-            "--database-url" => {
-                o.database_url = Some(args.next().context("--database-url needs a URL")?)
-            }
-            "--json" => o.json = true,
-            "--bench" => {}
-            other => return Err(anyhow!("unknown argument {other}")),
-        }
-    }
-    Ok(o)
+    let p = options::parse(&[("--subscribers", 100_000), ("--announcements", 10_000)])?;
+    Ok(Options {
+        subscribers: usize::try_from(p.count("--subscribers"))?,
+        announcements: usize::try_from(p.count("--announcements"))?,
+        database_url: p.database_url,
+        json: p.json,
+    })
 }
 
 fn free_port() -> u16 {

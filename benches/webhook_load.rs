@@ -18,8 +18,10 @@
 mod fake_telegram;
 #[path = "../tests/common/fake_whatsapp.rs"]
 mod fake_whatsapp;
+#[path = "common/options.rs"]
+mod options;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use fake_telegram::FakeTelegram;
 use fake_whatsapp::FakeWhatsApp;
 use herold::{config::Config, crypto::Keyring, service::Herold};
@@ -55,36 +57,13 @@ struct Options {
 }
 
 fn options() -> Result<Options> {
-    let mut o = Options {
-        seconds: 60,
-        residents: 5000,
-        database_url: None,
-        json: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut number = |what: &str| -> Result<u64> {
-            args.next()
-                .and_then(|n| n.parse().ok())
-                .filter(|n| *n > 0)
-                .with_context(|| format!("{what} needs a number above 0"))
-        };
-        match a.as_str() {
-            "--seconds" => o.seconds = number("--seconds")?,
-            "--residents" => o.residents = number("--residents")?,
-            "--database-url" => {
-                o.database_url = Some(args.next().context("--database-url needs a URL")?)
-            }
-            "--json" => o.json = true,
-            "--bench" => {}
-            other => {
-                return Err(anyhow!(
-                "unknown argument {other}: use --seconds N, --residents N, --database-url URL, --json"
-            ))
-            }
-        }
-    }
-    Ok(o)
+    let p = options::parse(&[("--seconds", 60), ("--residents", 5000)])?;
+    Ok(Options {
+        seconds: p.count("--seconds"),
+        residents: p.count("--residents"),
+        database_url: p.database_url,
+        json: p.json,
+    })
 }
 
 fn free_port() -> Result<u16> {

@@ -73,8 +73,14 @@ mod tests {
     #[test]
     fn finds_what_it_must() {
         let env = vec![
-            ("HEROLD_TELEGRAM__TOKEN".to_owned(), "123456:ABCdefGHI".to_owned()),
-            ("HEROLD_SECRET_KEY_FILE".to_owned(), "/tmp/x/pg.key".to_owned()),
+            (
+                "HEROLD_TELEGRAM__TOKEN".to_owned(),
+                "123456:ABCdefGHI".to_owned(),
+            ),
+            (
+                "HEROLD_SECRET_KEY_FILE".to_owned(),
+                "/tmp/x/pg.key".to_owned(),
+            ),
         ];
         let s = secrets(&env);
         assert_eq!(s, ["123456:ABCdefGHI"]);

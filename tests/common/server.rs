@@ -79,7 +79,10 @@ impl Server {
             ("HEROLD_PUBLIC_REFRESH_MS".to_owned(), "0".to_owned()),
             // Herold's own debug lines too: they must be as free of
             // personal data and secrets as the rest (checked on drop).
-            ("HEROLD_LOG__FILTER".to_owned(), "info,herold=debug".to_owned()),
+            (
+                "HEROLD_LOG__FILTER".to_owned(),
+                "info,herold=debug".to_owned(),
+            ),
         ];
         if let Some(url) = database_url {
             let key = dir.path().join("pg.key");

@@ -27,8 +27,8 @@ pub const TELEGRAM: Markup = Markup {
         "pre",
         "blockquote",
     ],
-    pub void: &[],
-    pub entities: &["&lt;", "&gt;", "&amp;", "&quot;"],
+    void: &[],
+    entities: &["&lt;", "&gt;", "&amp;", "&quot;"],
 };
 
 /// Matrix `formatted_body` and the e-mail fragment as Herold writes them.
@@ -55,8 +55,8 @@ pub const MATRIX: Markup = Markup {
         "h5",
         "h6",
     ],
-    pub void: &["br"],
-    pub entities: &["&lt;", "&gt;", "&amp;", "&quot;", "&#39;"],
+    void: &["br"],
+    entities: &["&lt;", "&gt;", "&amp;", "&quot;", "&#39;"],
 };
 
 fn check_entities(s: &str, m: &Markup) -> Result<(), String> {
