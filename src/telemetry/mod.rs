@@ -2,7 +2,10 @@
 //!
 //! Rule for every log call in Herold: ids, counts, states and pseudonyms
 //! only — never an address, a token or message text. Domain types that hold
-//! such data redact themselves in `Debug`.
+//! such data redact themselves in `Debug`, and every line passes through
+//! [`redact`] on its way out, for what libraries write.
+
+mod redact;
 
 use std::io::IsTerminal;
 use tracing_subscriber::{fmt, EnvFilter};
@@ -66,7 +69,7 @@ pub fn init(cfg: &LogConfig) {
     let builder = fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(redact::Redacting(std::io::stderr));
     // A second init (tests) is harmless, so its error is ignored.
     let _ = match cfg.format {
         LogFormat::Json => builder.json().try_init(),
