@@ -400,6 +400,10 @@ fn migrate_to_postgres_keeps_everything() {
     let sqlite_file = d.join("herold.db").display().to_string();
     let raw_sqlite = |sql: &str| {
         let mut c = SqliteConnection::establish(&sqlite_file).unwrap();
+        // `serve` still runs and writes now and then: wait for its lock.
+        diesel::sql_query("PRAGMA busy_timeout = 10000")
+            .execute(&mut c)
+            .unwrap();
         diesel::sql_query("PRAGMA foreign_keys = OFF")
             .execute(&mut c)
             .unwrap();
