@@ -401,12 +401,11 @@ fn migrate_to_postgres_keeps_everything() {
     let raw_sqlite = |sql: &str| {
         let mut c = SqliteConnection::establish(&sqlite_file).unwrap();
         // `serve` still runs and writes now and then: wait for its lock.
-        diesel::sql_query("PRAGMA busy_timeout = 10000")
-            .execute(&mut c)
-            .unwrap();
-        diesel::sql_query("PRAGMA foreign_keys = OFF")
-            .execute(&mut c)
-            .unwrap();
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut c,
+            "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;",
+        )
+        .unwrap();
         diesel::sql_query(sql).execute(&mut c).unwrap();
     };
     raw_sqlite(
