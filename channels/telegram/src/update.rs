@@ -92,10 +92,12 @@ pub fn parse_update(update: &serde_json::Value) -> Result<Vec<InboundEvent>, Inb
         return Ok(vec![InboundEvent::from_text(from, text, id, at)]);
     }
     if let Some(photo) = parsed.photo {
+        // A size without a file id cannot be downloaded: it is no choice.
         let largest = photo
             .into_iter()
+            .filter(|p| !p.file_id.is_empty())
             .max_by_key(|p| (p.width.saturating_mul(p.height), p.file_size.unwrap_or(0)))
-            .ok_or_else(|| InboundError::Malformed("photo without sizes".into()))?;
+            .ok_or_else(|| InboundError::Malformed("photo without sizes with a file id".into()))?;
         return Ok(vec![InboundEvent::Message {
             from,
             content: InboundContent::Photo {
@@ -142,6 +144,32 @@ mod tests {
             &events[..],
             [InboundEvent::Message { content: InboundContent::Photo { media_id, .. }, .. }]
                 if media_id == "huge"
+        ));
+    }
+
+    /// Found by the `telegram_update` fuzz target in its 10-minute run: a
+    /// size with an empty `file_id` (the largest by its `file_size`) gave a
+    /// photo event without a media id, which no `getFile` can fetch.
+    #[test]
+    fn sizes_without_a_file_id_are_no_choice() {
+        let update = serde_json::json!({"update_id": 1, "message": {
+        "message_id": 7, "date": 1_764_400_000, "chat": {"id": 4711},
+        "photo": [
+            {"file_id": "small", "width": 45, "height": 60, "file_size": 1200},
+            {"file_id": "", "file_size": 98_000}
+        ]}});
+        let events = parse_update(&update).unwrap();
+        assert!(matches!(
+            &events[..],
+            [InboundEvent::Message { content: InboundContent::Photo { media_id, .. }, .. }]
+                if media_id == "small"
+        ));
+        let only_empty = serde_json::json!({"update_id": 2, "message": {
+        "message_id": 8, "date": 1_764_400_000, "chat": {"id": 4711},
+        "photo": [{"file_id": "", "width": 90, "height": 60}]}});
+        assert!(matches!(
+            parse_update(&only_empty),
+            Err(InboundError::Malformed(_))
         ));
     }
 }
