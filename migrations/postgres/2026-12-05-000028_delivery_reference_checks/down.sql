@@ -5,6 +5,7 @@ DROP FUNCTION deliveries_keep_announcements();
 DROP TRIGGER subscribers_deliveries_forgotten ON subscribers;
 DROP FUNCTION deliveries_forget_subscribers();
 DROP TRIGGER deliveries_references_updated ON deliveries;
+DROP FUNCTION deliveries_check_changed_references();
 DROP TRIGGER deliveries_references_inserted ON deliveries;
 DROP FUNCTION deliveries_check_references();
 ALTER TABLE deliveries

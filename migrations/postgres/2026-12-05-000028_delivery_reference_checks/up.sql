@@ -48,9 +48,38 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER deliveries_references_inserted
     AFTER INSERT ON deliveries REFERENCING NEW TABLE AS changed_deliveries
     FOR EACH STATEMENT EXECUTE FUNCTION deliveries_check_references();
+
+-- Updates rarely change a reference (an erasure clears one): a row-level
+-- check, only where one changes to a value, as a foreign key does, so the
+-- state changes of receipts and retries pay nothing.
+CREATE FUNCTION deliveries_check_changed_references() RETURNS trigger AS $$
+BEGIN
+    IF NEW.announcement_id IS DISTINCT FROM OLD.announcement_id
+       AND NOT EXISTS (SELECT 1 FROM announcements a WHERE a.id = NEW.announcement_id) THEN
+        RAISE EXCEPTION 'a delivery names an announcement that does not exist'
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF NEW.broadcast_id IS DISTINCT FROM OLD.broadcast_id AND NEW.broadcast_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = NEW.broadcast_id) THEN
+        RAISE EXCEPTION 'a delivery names a broadcast that does not exist'
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF NEW.subscriber_id IS DISTINCT FROM OLD.subscriber_id AND NEW.subscriber_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.id = NEW.subscriber_id) THEN
+        RAISE EXCEPTION 'a delivery names a subscriber who does not exist'
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
 CREATE TRIGGER deliveries_references_updated
-    AFTER UPDATE ON deliveries REFERENCING NEW TABLE AS changed_deliveries
-    FOR EACH STATEMENT EXECUTE FUNCTION deliveries_check_references();
+    AFTER UPDATE OF announcement_id, broadcast_id, subscriber_id ON deliveries
+    FOR EACH ROW
+    WHEN (NEW.announcement_id IS DISTINCT FROM OLD.announcement_id
+          OR (NEW.broadcast_id IS DISTINCT FROM OLD.broadcast_id AND NEW.broadcast_id IS NOT NULL)
+          OR (NEW.subscriber_id IS DISTINCT FROM OLD.subscriber_id AND NEW.subscriber_id IS NOT NULL))
+    EXECUTE FUNCTION deliveries_check_changed_references();
 
 -- ON DELETE SET NULL for subscribers.
 CREATE FUNCTION deliveries_forget_subscribers() RETURNS trigger AS $$
